@@ -1,0 +1,1 @@
+//! Arkouda's own reply JSON.

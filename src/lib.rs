@@ -1,0 +1,25 @@
+//! arkwire speaks the Arkouda gRPC proxy protocol (`arkouda.Arkouda/HandleRequest`)
+//! from a sans-IO core that never touches a socket.
+//!
+//! The layers, bottom to top:
+//! - [`proto`]: `ArkoudaRequest` / `ArkoudaResponse` — zero-copy borrowed views that
+//!   encode and decode without an allocator, and (with `alloc`) the prost types.
+//! - [`h2`]: HTTP/2 framing and HPACK (RFC 9113, RFC 7541), no allocation.
+//! - [`arkouda`]: the Arkouda reply JSON carried inside `ArkoudaResponse.message`.
+//!
+//! # Features
+//! - no default features: `#![no_std]`, no allocator.
+//! - `alloc`: prost message types, growable buffers.
+//! - `std` (default): `alloc` plus `std::error::Error` and the `arkwire` command line.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod arkouda;
+pub mod h2;
+pub mod proto;
