@@ -23,3 +23,8 @@ extern crate std;
 pub mod arkouda;
 pub mod h2;
 pub mod proto;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

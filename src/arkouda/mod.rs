@@ -1,1 +1,16 @@
-//! Arkouda's own reply JSON.
+//! Arkouda's own messages: the reply JSON carried inside
+//! `ArkoudaResponse.message`, and the asynchronous proxy's status JSON.
+//!
+//! Parsing borrows from the input and needs no allocator. Strings are kept in
+//! their escaped JSON form as [`JsonStr`], which hands out a `&str` directly
+//! when the text has no escapes and decodes escapes into a caller's buffer
+//! (or a `String` with `alloc`) when it does.
+
+mod json_str;
+mod reply;
+
+pub use json_str::{JsonStr, UnescapeError};
+pub use reply::{
+    parse_async_status, parse_reply, ArkoudaReply, AsyncStatus, JsonError, MsgFormat, MsgType,
+    RequestState,
+};

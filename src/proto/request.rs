@@ -1,0 +1,145 @@
+use super::wire::{self, FieldValue, WireType};
+use super::{check_capacity, DecodeError, EncodeError};
+
+/// A borrowed `ArkoudaRequest`: every string points into the decoded input.
+///
+/// Field numbers follow `proto/arkouda.proto`: `user=1, token=2, cmd=3,
+/// format=4, size=5, args=6, optional request_id=7`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArkoudaRequestRef<'a> {
+    /// The Arkouda user name.
+    pub user: &'a str,
+    /// The session token, empty when the server runs without authentication.
+    pub token: &'a str,
+    /// The Arkouda command, such as `connect` or `getconfig`.
+    pub cmd: &'a str,
+    /// The argument format, `STRING` or `BINARY`.
+    pub format: &'a str,
+    /// Size hint of the arguments; Arkouda clients send `-1` for "not given".
+    pub size: i32,
+    /// The command's arguments.
+    pub args: &'a str,
+    /// The asynchronous request id, if the call belongs to one.
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> ArkoudaRequestRef<'a> {
+    /// Decodes a request from `buf` without allocating; strings borrow from `buf`.
+    ///
+    /// Unknown fields are skipped; when a field repeats, the last value wins.
+    pub fn decode(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut req = ArkoudaRequestRef::default();
+        wire::for_each_field(
+            buf,
+            |field| match field {
+                1..=4 | 6 | 7 => Some(WireType::LengthDelimited),
+                5 => Some(WireType::Varint),
+                _ => None,
+            },
+            |field, value| {
+                match value {
+                    // int32 keeps the low 32 bits of the varint, as protobuf specifies.
+                    FieldValue::Varint(v) => req.size = v as i32,
+                    FieldValue::Bytes(b) => {
+                        let s = wire::utf8(field, b)?;
+                        match field {
+                            1 => req.user = s,
+                            2 => req.token = s,
+                            3 => req.cmd = s,
+                            4 => req.format = s,
+                            6 => req.args = s,
+                            _ => req.request_id = Some(s),
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(req)
+    }
+
+    /// Exact number of bytes [`encode`](Self::encode) writes.
+    pub fn encoded_len(&self) -> usize {
+        let s = |field, v: &str| {
+            if v.is_empty() {
+                0
+            } else {
+                wire::str_field_len(field, v)
+            }
+        };
+        s(1, self.user)
+            + s(2, self.token)
+            + s(3, self.cmd)
+            + s(4, self.format)
+            + if self.size == 0 {
+                0
+            } else {
+                wire::int32_field_len(5, self.size)
+            }
+            + s(6, self.args)
+            + self.request_id.map_or(0, |v| wire::str_field_len(7, v))
+    }
+
+    /// Encodes in field order, omitting proto3 defaults, exactly as prost does.
+    /// Nothing is written when `out` lacks room.
+    pub fn encode(&self, out: &mut impl bytes::BufMut) -> Result<(), EncodeError> {
+        check_capacity(self.encoded_len(), out)?;
+        for (field, value) in [
+            (1, self.user),
+            (2, self.token),
+            (3, self.cmd),
+            (4, self.format),
+        ] {
+            if !value.is_empty() {
+                wire::put_str_field(field, value, out);
+            }
+        }
+        if self.size != 0 {
+            wire::put_int32_field(5, self.size, out);
+        }
+        if !self.args.is_empty() {
+            wire::put_str_field(6, self.args, out);
+        }
+        if let Some(id) = self.request_id {
+            wire::put_str_field(7, id, out);
+        }
+        Ok(())
+    }
+
+    /// Encodes into the front of `buf`, returning the number of bytes written.
+    pub fn encode_to_slice(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let mut out = &mut buf[..];
+        self.encode(&mut out)?;
+        Ok(self.encoded_len())
+    }
+
+    /// Copies the view into the owned prost type.
+    #[cfg(feature = "alloc")]
+    pub fn to_owned(&self) -> super::ArkoudaRequest {
+        use alloc::string::ToString;
+        super::ArkoudaRequest {
+            user: self.user.to_string(),
+            token: self.token.to_string(),
+            cmd: self.cmd.to_string(),
+            format: self.format.to_string(),
+            size: self.size,
+            args: self.args.to_string(),
+            request_id: self.request_id.map(ToString::to_string),
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> From<&'a super::ArkoudaRequest> for ArkoudaRequestRef<'a> {
+    fn from(r: &'a super::ArkoudaRequest) -> Self {
+        ArkoudaRequestRef {
+            user: &r.user,
+            token: &r.token,
+            cmd: &r.cmd,
+            format: &r.format,
+            size: r.size,
+            args: &r.args,
+            request_id: r.request_id.as_deref(),
+        }
+    }
+}

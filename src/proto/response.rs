@@ -1,0 +1,131 @@
+use super::wire::{self, WireType};
+use super::{check_capacity, DecodeError, EncodeError};
+
+/// A borrowed `ArkoudaResponse`: every string points into the decoded input.
+///
+/// Field numbers follow `proto/arkouda.proto`: `message=1`, then the optional
+/// `request_id=2, request_status=3, user=4, cmd=5, args=6`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArkoudaResponseRef<'a> {
+    /// Arkouda's reply JSON (see [`crate::arkouda::ArkoudaReply`]).
+    pub message: &'a str,
+    /// The asynchronous request id, when the proxy runs requests asynchronously.
+    pub request_id: Option<&'a str>,
+    /// The asynchronous request status, such as `SUBMITTED`.
+    pub request_status: Option<&'a str>,
+    /// The user the reply is for.
+    pub user: Option<&'a str>,
+    /// The command the reply answers.
+    pub cmd: Option<&'a str>,
+    /// The arguments of that command.
+    pub args: Option<&'a str>,
+}
+
+impl<'a> ArkoudaResponseRef<'a> {
+    /// Decodes a response from `buf` without allocating; strings borrow from `buf`.
+    ///
+    /// Unknown fields are skipped; when a field repeats, the last value wins;
+    /// an optional field present with an empty value decodes as `Some("")`.
+    pub fn decode(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut resp = ArkoudaResponseRef::default();
+        wire::for_each_field(
+            buf,
+            |field| {
+                (1..=6)
+                    .contains(&field)
+                    .then_some(WireType::LengthDelimited)
+            },
+            |field, value| {
+                let wire::FieldValue::Bytes(b) = value else {
+                    return Err(DecodeError::InvalidKey);
+                };
+                let s = wire::utf8(field, b)?;
+                match field {
+                    1 => resp.message = s,
+                    2 => resp.request_id = Some(s),
+                    3 => resp.request_status = Some(s),
+                    4 => resp.user = Some(s),
+                    5 => resp.cmd = Some(s),
+                    _ => resp.args = Some(s),
+                }
+                Ok(())
+            },
+        )?;
+        Ok(resp)
+    }
+
+    fn optional_fields(&self) -> [(u32, Option<&'a str>); 5] {
+        [
+            (2, self.request_id),
+            (3, self.request_status),
+            (4, self.user),
+            (5, self.cmd),
+            (6, self.args),
+        ]
+    }
+
+    /// Exact number of bytes [`encode`](Self::encode) writes.
+    pub fn encoded_len(&self) -> usize {
+        let message = if self.message.is_empty() {
+            0
+        } else {
+            wire::str_field_len(1, self.message)
+        };
+        message
+            + self
+                .optional_fields()
+                .iter()
+                .filter_map(|&(field, v)| v.map(|v| wire::str_field_len(field, v)))
+                .sum::<usize>()
+    }
+
+    /// Encodes in field order, omitting an empty `message` and absent
+    /// optionals, exactly as prost does. Nothing is written when `out` lacks room.
+    pub fn encode(&self, out: &mut impl bytes::BufMut) -> Result<(), EncodeError> {
+        check_capacity(self.encoded_len(), out)?;
+        if !self.message.is_empty() {
+            wire::put_str_field(1, self.message, out);
+        }
+        for (field, value) in self.optional_fields() {
+            if let Some(v) = value {
+                wire::put_str_field(field, v, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes into the front of `buf`, returning the number of bytes written.
+    pub fn encode_to_slice(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let mut out = &mut buf[..];
+        self.encode(&mut out)?;
+        Ok(self.encoded_len())
+    }
+
+    /// Copies the view into the owned prost type.
+    #[cfg(feature = "alloc")]
+    pub fn to_owned(&self) -> super::ArkoudaResponse {
+        use alloc::string::ToString;
+        super::ArkoudaResponse {
+            message: self.message.to_string(),
+            request_id: self.request_id.map(ToString::to_string),
+            request_status: self.request_status.map(ToString::to_string),
+            user: self.user.map(ToString::to_string),
+            cmd: self.cmd.map(ToString::to_string),
+            args: self.args.map(ToString::to_string),
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<'a> From<&'a super::ArkoudaResponse> for ArkoudaResponseRef<'a> {
+    fn from(r: &'a super::ArkoudaResponse) -> Self {
+        ArkoudaResponseRef {
+            message: &r.message,
+            request_id: r.request_id.as_deref(),
+            request_status: r.request_status.as_deref(),
+            user: r.user.as_deref(),
+            cmd: r.cmd.as_deref(),
+            args: r.args.as_deref(),
+        }
+    }
+}
