@@ -17,12 +17,15 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 pub mod arkouda;
+pub mod buf;
+pub mod grpc;
 pub mod h2;
 pub mod proto;
+pub mod time;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]
