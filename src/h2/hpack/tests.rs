@@ -1,0 +1,1 @@
+//! RFC 7541 Appendix C vectors, hostile inputs and property tests.
