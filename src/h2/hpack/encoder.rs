@@ -128,7 +128,9 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
         let sensitive = h.sensitive || never_index(h.name, h.value);
         let stat = static_table::find(h.name, h.value);
         if let Some(StaticMatch::Full(i)) = stat {
-            return integer::encode(i as u32, 7, 0x80, out);
+            if !sensitive {
+                return integer::encode(i as u32, 7, 0x80, out);
+            }
         }
         let use_dynamic = self.indexing != IndexingPolicy::Never;
         let (nh, fh) = if use_dynamic {
@@ -137,8 +139,8 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
             (0, 0)
         };
         let mut name_index = match stat {
-            Some(StaticMatch::Name(i)) => i,
-            _ => 0,
+            Some(StaticMatch::Name(i) | StaticMatch::Full(i)) => i,
+            None => 0,
         };
         if use_dynamic {
             for i in 0..self.table.len() {

@@ -1,1 +1,0 @@
-//! RFC 7541 Appendix C vectors, hostile inputs and property tests.
