@@ -31,6 +31,8 @@ pub enum IndexingPolicy {
 
 /// An HPACK encoder with a dynamic table of up to `BYTES` bytes (`ENTRIES`
 /// must be at least `BYTES / 32`).
+///
+/// Names must already be lowercase (RFC 9113 §8.2); that is the HTTP layer's check.
 #[derive(Clone, Debug)]
 pub struct Encoder<const BYTES: usize = DEFAULT_TABLE_SIZE, const ENTRIES: usize = 128> {
     table: DynamicTable<BYTES, ENTRIES>,
