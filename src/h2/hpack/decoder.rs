@@ -30,6 +30,9 @@ enum Literal {
 /// Any error except [`HpackError::HeaderListTooLarge`] leaves the table out of
 /// step with the peer's encoder: treat it as a connection error. The same
 /// holds when the callback fails.
+///
+/// Const-generic defaults apply only in type position, so write
+/// `let d: Decoder = Decoder::new();` for the default 4096-byte table.
 #[derive(Clone, Debug)]
 pub struct Decoder<const BYTES: usize = DEFAULT_TABLE_SIZE, const ENTRIES: usize = 128> {
     table: DynamicTable<BYTES, ENTRIES>,

@@ -16,7 +16,7 @@
 
 mod decoder;
 mod encoder;
-mod huffman;
+pub mod huffman;
 mod huffman_table;
 mod integer;
 mod static_table;
