@@ -61,8 +61,11 @@ fn nghttp2_blocks() -> (Vec<Vec<Vec<u8>>>, usize) {
     (stories, headers)
 }
 
+/// One header list: (name, value) pairs.
+type List = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Header lists per story from raw-data.
-fn raw_lists() -> Vec<Vec<Vec<(Vec<u8>, Vec<u8>)>>> {
+fn raw_lists() -> Vec<Vec<List>> {
     story_files("raw-data")
         .iter()
         .map(|p| {
@@ -159,7 +162,7 @@ fn bench(c: &mut Criterion) {
         .sum();
     let n_headers: usize = lists.iter().flatten().map(Vec::len).sum();
     let mut out = vec![0u8; 256 * 1024];
-    let mut encode_all = |out: &mut [u8]| {
+    let encode_all = |out: &mut [u8]| {
         let mut total = 0;
         for story in &lists {
             let mut e: Encoder = Encoder::new();
