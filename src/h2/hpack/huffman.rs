@@ -120,42 +120,58 @@ fn lookup_long(window: u64) -> (u16, u32) {
 /// Rejects the EOS symbol, padding longer than 7 bits and padding that is not
 /// a prefix of EOS (all ones), as §5.2 requires.
 pub fn decode(src: &[u8], dst: &mut [u8]) -> Result<usize, HpackError> {
+    // Bits below the `nbits` valid ones may hold the next input bytes, read
+    // ahead by the 8-byte refill; they are re-read into the same positions
+    // later, and OR-ing equal bits is harmless. Past the end of `src` they are
+    // zero, which the tail relies on.
     let mut acc: u64 = 0;
     let mut nbits: u32 = 0;
     let mut pos = 0usize;
     let mut out = 0usize;
     loop {
-        if nbits <= 32 {
-            if let Some(chunk) = src.get(pos..pos + 4) {
-                let word = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-                acc |= u64::from(word) << (32 - nbits);
-                nbits += 32;
-                pos += 4;
-            } else {
-                while nbits <= 56 {
-                    match src.get(pos) {
-                        Some(&b) => {
-                            acc |= u64::from(b) << (56 - nbits);
-                            nbits += 8;
-                            pos += 1;
-                        }
-                        None => break,
+        if let Some(chunk) = src.get(pos..pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            acc |= u64::from_be_bytes(word) >> nbits;
+            let take = (63 - nbits) / 8;
+            pos += take as usize;
+            nbits += take * 8;
+        } else {
+            while nbits <= 56 {
+                match src.get(pos) {
+                    Some(&b) => {
+                        acc |= u64::from(b) << (56 - nbits);
+                        nbits += 8;
+                        pos += 1;
                     }
+                    None => break,
                 }
             }
         }
-        if nbits == 0 {
-            return Ok(out);
+        // Here either at least 57 bits are valid or the input is exhausted.
+        if nbits < MAX_LEN as u32 {
+            break;
         }
+        while nbits >= MAX_LEN as u32 {
+            let (sym, len) = lookup(acc);
+            if sym == EOS {
+                return Err(HpackError::EosInString);
+            }
+            *dst.get_mut(out).ok_or(HpackError::ScratchTooSmall)? = sym as u8;
+            out += 1;
+            acc <<= len;
+            nbits -= len;
+        }
+    }
+    while nbits > 0 {
         let (sym, len) = lookup(acc);
         if len > nbits {
-            // Input is exhausted (the refill above stops only then with
-            // fewer than 30 bits), so these bits are padding.
+            // No complete code remains, so these bits are padding.
             let ones = (1u64 << nbits) - 1;
             if nbits > 7 || (acc >> (64 - nbits)) != ones {
                 return Err(HpackError::InvalidPadding);
             }
-            return Ok(out);
+            break;
         }
         if sym == EOS {
             return Err(HpackError::EosInString);
@@ -165,6 +181,7 @@ pub fn decode(src: &[u8], dst: &mut [u8]) -> Result<usize, HpackError> {
         acc <<= len;
         nbits -= len;
     }
+    Ok(out)
 }
 
 /// Length in bytes of the Huffman encoding of `src`.
