@@ -10,6 +10,10 @@ pub struct BufferFull;
 pub trait Buffer {
     /// The stored bytes.
     fn as_slice(&self) -> &[u8];
+    /// The stored bytes, mutably.
+    fn as_mut_slice(&mut self) -> &mut [u8];
+    /// Keeps the first `len` bytes.
+    fn truncate(&mut self, len: usize);
     /// Appends `data`, all or nothing.
     fn try_extend(&mut self, data: &[u8]) -> Result<(), BufferFull>;
     /// Removes the first `n` bytes (all of them when `n` exceeds the length).
@@ -36,6 +40,12 @@ impl<const N: usize> Buffer for heapless::Vec<u8, N> {
     fn as_slice(&self) -> &[u8] {
         self
     }
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        self
+    }
+    fn truncate(&mut self, len: usize) {
+        heapless::Vec::truncate(self, len)
+    }
     fn try_extend(&mut self, data: &[u8]) -> Result<(), BufferFull> {
         self.extend_from_slice(data).map_err(|_| BufferFull)
     }
@@ -56,6 +66,12 @@ impl<const N: usize> Buffer for heapless::Vec<u8, N> {
 impl Buffer for alloc::vec::Vec<u8> {
     fn as_slice(&self) -> &[u8] {
         self
+    }
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        self
+    }
+    fn truncate(&mut self, len: usize) {
+        alloc::vec::Vec::truncate(self, len)
     }
     fn try_extend(&mut self, data: &[u8]) -> Result<(), BufferFull> {
         self.extend_from_slice(data);

@@ -62,7 +62,10 @@ mod tests {
     fn arithmetic_saturates() {
         let t = Instant::from_millis(5);
         assert_eq!(t + Duration::from_millis(2), Instant::from_micros(7000));
-        assert_eq!(Instant::from_micros(u64::MAX - 1) + Duration::MAX, Instant::from_micros(u64::MAX));
+        assert_eq!(
+            Instant::from_micros(u64::MAX - 1) + Duration::MAX,
+            Instant::from_micros(u64::MAX)
+        );
         assert_eq!(Instant::from_millis(1) - t, Duration::ZERO);
         assert_eq!(t - Instant::from_millis(1), Duration::from_millis(4));
     }

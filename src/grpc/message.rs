@@ -129,7 +129,12 @@ impl<B: Buffer> UnaryMessage<B> {
             1 => return Err(MessageError::Compressed),
             b => return Err(MessageError::InvalidFlag(b)),
         }
-        let len = u32::from_be_bytes([self.prefix[1], self.prefix[2], self.prefix[3], self.prefix[4]]);
+        let len = u32::from_be_bytes([
+            self.prefix[1],
+            self.prefix[2],
+            self.prefix[3],
+            self.prefix[4],
+        ]);
         let as_usize = usize::try_from(len).unwrap_or(usize::MAX);
         if as_usize > self.max {
             return Err(MessageError::TooLarge { len, max: self.max });
@@ -202,7 +207,10 @@ mod tests {
             m.push(&prefix(11)),
             Err(MessageError::TooLarge { len: 11, max: 10 })
         );
-        assert_eq!(MessageError::TooLarge { len: 0, max: 0 }.code(), Code::ResourceExhausted);
+        assert_eq!(
+            MessageError::TooLarge { len: 0, max: 0 }.code(),
+            Code::ResourceExhausted
+        );
         let mut m = UnaryMessage::new(std::vec::Vec::new(), 10);
         assert_eq!(m.push(&[1, 0, 0, 0, 1, 7]), Err(MessageError::Compressed));
         assert_eq!(MessageError::Compressed.code(), Code::Unimplemented);

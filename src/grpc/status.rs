@@ -70,9 +70,7 @@ impl Code {
         if value.is_empty() || value.len() > 3 || !value.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = value
-            .iter()
-            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let n = value.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
         Some(Code::from_u32(n))
     }
 

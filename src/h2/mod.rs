@@ -3,8 +3,15 @@
 //! Everything here parses from and emits into caller-provided buffers; nothing
 //! allocates and nothing touches a socket.
 
+mod config;
+pub mod conn;
 pub mod frame;
+pub mod header_list;
 pub mod hpack;
+pub mod stream;
+
+pub use config::Config;
+pub use conn::{Connection, ConnectionError, Event, Role, StreamError};
 
 /// HTTP/2 error codes (RFC 9113 §7), carried by RST_STREAM and GOAWAY and by
 /// every error this crate raises for a peer's protocol violation.

@@ -1,0 +1,901 @@
+//! An HTTP/2 connection as a sans-IO state machine, for either role.
+//!
+//! Bytes in through [`Connection::recv`], bytes out through
+//! [`Connection::transmit`], changes out through [`Connection::poll_event`],
+//! time in through [`Connection::handle_timeout`] with the next deadline from
+//! [`Connection::poll_timeout`]. The connection owns no socket and reads no clock.
+//!
+//! Storage comes from a [`Storage`] type: [`FixedStorage`] gives fixed
+//! capacities and needs no allocator; `GrowableStorage` (with `alloc`) grows.
+
+mod recv;
+mod send;
+pub use send::MIN_TRANSMIT_BUFFER;
+#[cfg(test)]
+mod tests;
+
+use heapless::Deque;
+
+use super::frame::{FrameDecoder, Preface, Settings};
+use super::hpack;
+use super::stream::{Stream, StreamState};
+use super::{Config, ErrorCode};
+use crate::buf::{Buffer, BufferFull};
+use crate::time::Instant;
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// We send the preface and open odd-numbered streams.
+    Client,
+    /// We accept the preface and the client's streams.
+    Server,
+}
+
+/// Where the connection's memory comes from.
+pub trait Storage {
+    /// Received header lists (bounded by `max_header_list_size`).
+    type Headers: Buffer + Default;
+    /// Stream bodies, both directions, and the send queue.
+    type Body: Buffer + Default;
+    /// The frame decoder's reassembly buffer: at least `max_frame_size` bytes.
+    type Frame: ByteArray;
+    /// Room for the largest single decoded header field, and for the largest
+    /// header block we encode.
+    type Scratch: ByteArray;
+    /// The stream table.
+    type Streams: StreamTable<Self::Headers, Self::Body> + Default;
+}
+
+/// The table of live streams.
+pub trait StreamTable<H, B> {
+    /// The streams, in no particular order.
+    fn as_slice(&self) -> &[Stream<H, B>];
+    /// The streams, mutably.
+    fn as_mut_slice(&mut self) -> &mut [Stream<H, B>];
+    /// Adds a stream, or hands it back when the table is full.
+    fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>>;
+    /// Removes the stream at `index`.
+    fn swap_remove(&mut self, index: usize) -> Stream<H, B>;
+}
+
+impl<H, B, const N: usize> StreamTable<H, B> for heapless::Vec<Stream<H, B>, N> {
+    fn as_slice(&self) -> &[Stream<H, B>] {
+        self
+    }
+    fn as_mut_slice(&mut self) -> &mut [Stream<H, B>] {
+        self
+    }
+    fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>> {
+        self.push(stream)
+    }
+    fn swap_remove(&mut self, index: usize) -> Stream<H, B> {
+        heapless::Vec::swap_remove(self, index)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<H, B> StreamTable<H, B> for alloc::vec::Vec<Stream<H, B>> {
+    fn as_slice(&self) -> &[Stream<H, B>] {
+        self
+    }
+    fn as_mut_slice(&mut self) -> &mut [Stream<H, B>] {
+        self
+    }
+    fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>> {
+        self.push(stream);
+        Ok(())
+    }
+    fn swap_remove(&mut self, index: usize) -> Stream<H, B> {
+        alloc::vec::Vec::swap_remove(self, index)
+    }
+}
+
+/// Fixed capacities, no allocator: `STREAMS` streams, `HEADERS` bytes of
+/// received header list per stream, `BODY` bytes per body and send queue.
+pub struct FixedStorage<const STREAMS: usize, const HEADERS: usize, const BODY: usize>;
+
+impl<const STREAMS: usize, const HEADERS: usize, const BODY: usize> Storage
+    for FixedStorage<STREAMS, HEADERS, BODY>
+{
+    type Headers = heapless::Vec<u8, HEADERS>;
+    type Body = heapless::Vec<u8, BODY>;
+    type Frame = [u8; 16_384];
+    type Scratch = [u8; HEADERS];
+    type Streams = heapless::Vec<Stream<Self::Headers, Self::Body>, STREAMS>;
+}
+
+/// Growable buffers from the allocator; limits come from [`Config`] alone.
+#[cfg(feature = "alloc")]
+pub struct GrowableStorage;
+
+#[cfg(feature = "alloc")]
+impl Storage for GrowableStorage {
+    type Headers = alloc::vec::Vec<u8>;
+    type Body = alloc::vec::Vec<u8>;
+    type Frame = alloc::boxed::Box<[u8]>;
+    type Scratch = alloc::boxed::Box<[u8]>;
+    type Streams = alloc::vec::Vec<Stream<Self::Headers, Self::Body>>;
+}
+
+/// A fixed-size byte array, or a boxed slice sized at construction.
+pub trait ByteArray: AsMut<[u8]> + AsRef<[u8]> {
+    /// Zeroed storage; fixed arrays ignore `len`, growable ones allocate it.
+    fn zeroed(len: usize) -> Self;
+}
+
+impl<const N: usize> ByteArray for [u8; N] {
+    fn zeroed(_len: usize) -> Self {
+        [0; N]
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl ByteArray for alloc::boxed::Box<[u8]> {
+    fn zeroed(len: usize) -> Self {
+        alloc::vec![0; len].into_boxed_slice()
+    }
+}
+
+/// Bytes of HPACK dynamic table each direction keeps (the RFC default).
+pub const HPACK_TABLE_SIZE: usize = 4096;
+const HPACK_ENTRIES: usize = HPACK_TABLE_SIZE / 32;
+
+/// Something the application should look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The first header block of a stream arrived (for a server: a new request).
+    Headers {
+        /// The stream.
+        stream: u32,
+    },
+    /// Body bytes arrived.
+    Data {
+        /// The stream.
+        stream: u32,
+    },
+    /// Trailers arrived.
+    Trailers {
+        /// The stream.
+        stream: u32,
+    },
+    /// The peer ended its side of the stream.
+    StreamEnded {
+        /// The stream.
+        stream: u32,
+    },
+    /// The stream was reset.
+    StreamReset {
+        /// The stream.
+        stream: u32,
+        /// The RST_STREAM code.
+        code: ErrorCode,
+        /// Whether the peer reset it (otherwise we did).
+        remote: bool,
+    },
+    /// The peer sent GOAWAY: streams above `last_stream_id` were not processed.
+    GoAway {
+        /// The highest stream the peer processed.
+        last_stream_id: u32,
+        /// Why.
+        code: ErrorCode,
+    },
+    /// The peer acknowledged our SETTINGS.
+    SettingsAcked,
+    /// The connection is finished; nothing more will be sent or received.
+    Closed {
+        /// The error that closed it, or NO_ERROR after a graceful shutdown.
+        code: ErrorCode,
+        /// Whether the peer's conduct caused it.
+        remote: bool,
+    },
+}
+
+/// A fatal error: the connection sends GOAWAY with `code` and closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionError {
+    /// The HTTP/2 error code sent in GOAWAY.
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub reason: &'static str,
+}
+
+impl core::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "HTTP/2 connection error {:?}: {}",
+            self.code, self.reason
+        )
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConnectionError {}
+
+/// Why a stream could not be opened or written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamError {
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached, or our table is full.
+    TooManyStreams,
+    /// The connection is shutting down or closed.
+    Closing,
+    /// No such stream, or it can no longer send.
+    NotWritable,
+    /// The send queue's fixed capacity cannot hold the item.
+    BufferFull,
+}
+
+impl From<BufferFull> for StreamError {
+    fn from(_: BufferFull) -> Self {
+        StreamError::BufferFull
+    }
+}
+
+impl core::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            StreamError::TooManyStreams => "too many concurrent streams",
+            StreamError::Closing => "connection is closing",
+            StreamError::NotWritable => "stream is not open for sending",
+            StreamError::BufferFull => "stream send buffer is full",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for StreamError {}
+
+/// A control frame waiting to be sent.
+#[derive(Clone, Copy, Debug)]
+enum Control {
+    SettingsAck,
+    PingAck([u8; 8]),
+    Ping([u8; 8]),
+    Reset(u32, ErrorCode),
+    GoAway(u32, ErrorCode),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Server: reading the client's preface.
+    AwaitPreface,
+    /// Waiting for the peer's first SETTINGS frame.
+    AwaitSettings,
+    Open,
+    /// A GOAWAY is queued or sent; no new streams.
+    Closing,
+    Closed,
+}
+
+/// A header block being received across HEADERS and CONTINUATION frames.
+#[derive(Clone, Copy, Debug)]
+struct PartialBlock {
+    stream: u32,
+    end_stream: bool,
+    frames: u32,
+}
+
+/// An HTTP/2 connection (RFC 9113). See the module documentation.
+///
+/// The frame decoder lives beside the rest of the state so a decoded frame
+/// can borrow the decoder's buffer while the state is updated; everything
+/// but [`recv`](Connection::recv) is reached through [`ConnectionState`].
+pub struct Connection<S: Storage> {
+    preface: Preface,
+    decoder: FrameDecoder<S::Frame>,
+    state: ConnectionState<S>,
+}
+
+impl<S: Storage> core::ops::Deref for Connection<S> {
+    type Target = ConnectionState<S>;
+    fn deref(&self) -> &ConnectionState<S> {
+        &self.state
+    }
+}
+
+impl<S: Storage> core::ops::DerefMut for Connection<S> {
+    fn deref_mut(&mut self) -> &mut ConnectionState<S> {
+        &mut self.state
+    }
+}
+
+/// Everything about a connection except its frame decoder: streams, windows,
+/// settings, queued frames, and the application-facing API.
+pub struct ConnectionState<S: Storage> {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    preface_sent: bool,
+    hpack_decoder: hpack::Decoder<HPACK_TABLE_SIZE, HPACK_ENTRIES>,
+    hpack_encoder: hpack::Encoder<HPACK_TABLE_SIZE, HPACK_ENTRIES>,
+    /// Fragments of the header block being received.
+    block_in: S::Headers,
+    partial: Option<PartialBlock>,
+    /// Decoded header fields land here when they cannot borrow the block.
+    scratch: S::Scratch,
+    /// An encoded header block partly written to the wire: (stream, end_stream, sent).
+    block_out: S::Scratch,
+    block_out_len: usize,
+    block_out_state: Option<(u32, bool, usize)>,
+    /// Our acknowledged SETTINGS_MAX_FRAME_SIZE, for the decoder to adopt.
+    pending_max_frame_size: Option<u32>,
+    /// The peer's settings, as last received.
+    peer: Settings,
+    settings_sent_at: Option<Instant>,
+    conn_send_window: i64,
+    conn_recv_window: i64,
+    conn_recv_unacked: u32,
+    streams: S::Streams,
+    next_stream_id: u32,
+    /// Highest stream id the peer opened.
+    last_peer_stream: u32,
+    control: Deque<Control, 32>,
+    goaway_received: Option<(u32, ErrorCode)>,
+    /// Events not tied to a stream, waiting to be polled.
+    conn_events: Deque<Event, 4>,
+    closed_reported: bool,
+    close_code: Option<(ErrorCode, bool)>,
+    /// Round-robin position for fair sending.
+    next_send: usize,
+    now: Instant,
+}
+
+impl<S: Storage> Connection<S> {
+    /// A new connection. A client queues its preface at once; a server waits
+    /// for the client's.
+    pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConnectionError> {
+        let frame_buf = S::Frame::zeroed(config.max_frame_size as usize);
+        let mut decoder = FrameDecoder::new(frame_buf).map_err(|_| ConnectionError {
+            code: ErrorCode::InternalError,
+            reason: "frame buffer smaller than 16384 bytes",
+        })?;
+        decoder
+            .set_max_frame_size(config.max_frame_size)
+            .map_err(|_| ConnectionError {
+                code: ErrorCode::InternalError,
+                reason: "max_frame_size outside 16384..=16777215 or above the frame buffer",
+            })?;
+        Ok(Connection {
+            preface: Preface::new(),
+            decoder,
+            state: ConnectionState::new(role, config, now),
+        })
+    }
+}
+
+impl<S: Storage> ConnectionState<S> {
+    fn new(role: Role, config: Config, now: Instant) -> Self {
+        let mut hpack_decoder = hpack::Decoder::new();
+        hpack_decoder.set_max_header_list_size(config.max_header_list_size as usize);
+        ConnectionState {
+            role,
+            config,
+            phase: match role {
+                Role::Client => Phase::AwaitSettings,
+                Role::Server => Phase::AwaitPreface,
+            },
+            preface_sent: false,
+            hpack_decoder,
+            hpack_encoder: hpack::Encoder::new(),
+            block_in: S::Headers::default(),
+            partial: None,
+            scratch: S::Scratch::zeroed(config.max_header_list_size as usize),
+            block_out: S::Scratch::zeroed(config.max_header_list_size as usize),
+            block_out_len: 0,
+            block_out_state: None,
+            pending_max_frame_size: None,
+            peer: Settings::default(),
+            settings_sent_at: None,
+            conn_send_window: 65_535,
+            conn_recv_window: 65_535,
+            conn_recv_unacked: 0,
+            streams: S::Streams::default(),
+            next_stream_id: match role {
+                Role::Client => 1,
+                Role::Server => 2,
+            },
+            last_peer_stream: 0,
+            control: Deque::new(),
+            goaway_received: None,
+            conn_events: Deque::new(),
+            closed_reported: false,
+            close_code: None,
+            next_send: 0,
+            now,
+        }
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits this connection enforces.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The settings the peer announced.
+    pub fn peer_settings(&self) -> &Settings {
+        &self.peer
+    }
+
+    /// Whether the connection is finished.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Whether new streams may be opened (client) or accepted (server).
+    pub fn is_accepting_streams(&self) -> bool {
+        matches!(self.phase, Phase::AwaitSettings | Phase::Open) && self.goaway_received.is_none()
+    }
+
+    /// Streams that are open or half-closed, as counted against concurrency limits.
+    pub fn active_streams(&self) -> usize {
+        self.streams
+            .as_slice()
+            .iter()
+            .filter(|s| s.state != StreamState::Closed)
+            .count()
+    }
+
+    /// Whether a client may open another stream now.
+    pub fn can_open_stream(&self) -> bool {
+        let peer_limit = self.peer.max_concurrent_streams.unwrap_or(u32::MAX) as usize;
+        self.role == Role::Client
+            && self.is_accepting_streams()
+            && self.active_streams() < peer_limit
+            && self.next_stream_id <= super::frame::MAX_WINDOW_SIZE
+    }
+
+    /// The stream with `id`, if it is in the table.
+    pub fn stream(&self, id: u32) -> Option<&Stream<S::Headers, S::Body>> {
+        self.streams.as_slice().iter().find(|s| s.id == id)
+    }
+
+    fn stream_mut(&mut self, id: u32) -> Option<&mut Stream<S::Headers, S::Body>> {
+        self.streams.as_mut_slice().iter_mut().find(|s| s.id == id)
+    }
+
+    /// Client: opens a stream and queues its request headers.
+    pub fn open_stream<'h>(
+        &mut self,
+        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        end_stream: bool,
+    ) -> Result<u32, StreamError> {
+        if !self.is_accepting_streams() {
+            return Err(StreamError::Closing);
+        }
+        if !self.can_open_stream() {
+            return Err(StreamError::TooManyStreams);
+        }
+        let id = self.next_stream_id;
+        let stream = Stream::new(
+            id,
+            self.peer.initial_window_size,
+            self.config.initial_window_size,
+        );
+        self.streams
+            .try_push(stream)
+            .map_err(|_| StreamError::TooManyStreams)?;
+        self.next_stream_id += 2;
+        if let Err(e) = self.send_headers(id, headers, end_stream) {
+            self.drop_stream(id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Queues a header block (response headers, or trailers after a body).
+    pub fn send_headers<'h>(
+        &mut self,
+        id: u32,
+        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        let mut block = self.begin_headers(id, end_stream)?;
+        for (name, value) in headers {
+            block.push(name, value);
+        }
+        block.finish()
+    }
+
+    /// Starts a header block to fill field by field (useful when values are
+    /// produced in place, like base64 metadata). Nothing is queued unless
+    /// [`HeaderBlockWriter::finish`] succeeds.
+    pub fn begin_headers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+    ) -> Result<HeaderBlockWriter<'_, S::Headers, S::Body>, StreamError> {
+        let stream = self.writable(id)?;
+        let start = stream.send.len();
+        let tag = super::stream::ITEM_HEADERS
+            | if end_stream {
+                super::stream::ITEM_END_STREAM
+            } else {
+                0
+            };
+        let failed = stream.send.try_extend(&[tag, 0, 0, 0, 0]).is_err();
+        Ok(HeaderBlockWriter {
+            stream,
+            start,
+            rollback: start,
+            failed,
+        })
+    }
+
+    /// Reopens the last queued header block to add more fields (for example
+    /// metadata after the fixed request headers). Nothing is added unless
+    /// [`HeaderBlockWriter::finish`] succeeds.
+    pub fn begin_headers_continue(
+        &mut self,
+        id: u32,
+    ) -> Result<HeaderBlockWriter<'_, S::Headers, S::Body>, StreamError> {
+        let stream = self.stream_mut(id).ok_or(StreamError::NotWritable)?;
+        let start = stream.last_item.ok_or(StreamError::NotWritable)?;
+        if start < stream.send_pos {
+            // Already (partly) on the wire.
+            return Err(StreamError::NotWritable);
+        }
+        match stream.send.as_slice().get(start) {
+            Some(tag) if tag & !super::stream::ITEM_END_STREAM == super::stream::ITEM_HEADERS => {}
+            _ => return Err(StreamError::NotWritable),
+        }
+        let rollback = stream.send.len();
+        Ok(HeaderBlockWriter {
+            stream,
+            start,
+            rollback,
+            failed: false,
+        })
+    }
+
+    /// Queues body bytes, given in parts that go out as one contiguous body;
+    /// they are sent as the peer's windows allow.
+    pub fn send_data(
+        &mut self,
+        id: u32,
+        parts: &[&[u8]],
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        let stream = self.writable(id)?;
+        let start = stream.send.len();
+        let tag = super::stream::ITEM_DATA
+            | if end_stream {
+                super::stream::ITEM_END_STREAM
+            } else {
+                0
+            };
+        let result = stream
+            .send
+            .try_extend(&[tag, 0, 0, 0, 0])
+            .and_then(|_| parts.iter().try_for_each(|p| stream.send.try_extend(p)));
+        finish_item(stream, start, result)
+    }
+
+    fn writable(&mut self, id: u32) -> Result<&mut Stream<S::Headers, S::Body>, StreamError> {
+        if self.phase == Phase::Closed {
+            return Err(StreamError::Closing);
+        }
+        let stream = self.stream_mut(id).ok_or(StreamError::NotWritable)?;
+        if stream.local_end_queued
+            || matches!(
+                stream.state,
+                StreamState::HalfClosedLocal | StreamState::Closed
+            )
+        {
+            return Err(StreamError::NotWritable);
+        }
+        Ok(stream)
+    }
+
+    /// Resets a stream with `code` (for example CANCEL when a deadline passes).
+    pub fn reset_stream(&mut self, id: u32, code: ErrorCode) {
+        if let Some(stream) = self.stream_mut(id) {
+            if stream.state == StreamState::Closed {
+                return;
+            }
+            stream.state = StreamState::Closed;
+            stream.reset = Some((code, false));
+            stream.send.clear();
+            stream.send_pos = 0;
+            let _ = self.queue_control(Control::Reset(id, code));
+        }
+    }
+
+    /// The application is done with a stream: its memory is reclaimed once it
+    /// is closed (at once, if it already is). An open stream is reset first.
+    pub fn release_stream(&mut self, id: u32) {
+        if let Some(stream) = self.stream_mut(id) {
+            stream.released = true;
+            // A stream whose end is queued finishes on its own; others are cancelled.
+            let abandoned = stream.state != StreamState::Closed && !stream.local_end_queued;
+            if abandoned {
+                self.reset_stream(id, ErrorCode::Cancel);
+            }
+        }
+        self.reap();
+    }
+
+    /// Starts a graceful shutdown: GOAWAY with NO_ERROR, no new streams;
+    /// streams already accepted finish.
+    pub fn go_away(&mut self) {
+        if matches!(self.phase, Phase::Closing | Phase::Closed) {
+            return;
+        }
+        self.phase = Phase::Closing;
+        let _ = self.queue_control(Control::GoAway(self.last_peer_stream, ErrorCode::NoError));
+    }
+
+    /// Sends a PING; the peer's ACK proves the connection is alive.
+    pub fn ping(&mut self, data: [u8; 8]) -> Result<(), StreamError> {
+        self.queue_control(Control::Ping(data))
+            .map_err(|_| StreamError::BufferFull)
+    }
+
+    /// The next change for the application, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        if let Some(e) = self.conn_events.pop_front() {
+            return Some(e);
+        }
+        for stream in self.streams.as_mut_slice() {
+            if stream.pending == 0 {
+                continue;
+            }
+            let id = stream.id;
+            for (bit, event) in [
+                (
+                    super::stream::PENDING_HEADERS,
+                    Event::Headers { stream: id },
+                ),
+                (super::stream::PENDING_DATA, Event::Data { stream: id }),
+                (
+                    super::stream::PENDING_TRAILERS,
+                    Event::Trailers { stream: id },
+                ),
+                (
+                    super::stream::PENDING_END,
+                    Event::StreamEnded { stream: id },
+                ),
+            ] {
+                if stream.pending & bit != 0 {
+                    stream.pending &= !bit;
+                    return Some(event);
+                }
+            }
+            if stream.pending & super::stream::PENDING_RESET != 0 {
+                stream.pending = 0;
+                let (code, remote) = stream.reset.unwrap_or((ErrorCode::Cancel, false));
+                return Some(Event::StreamReset {
+                    stream: id,
+                    code,
+                    remote,
+                });
+            }
+        }
+        if self.phase == Phase::Closed && !self.closed_reported {
+            self.closed_reported = true;
+            let (code, remote) = self.close_code.unwrap_or((ErrorCode::NoError, false));
+            return Some(Event::Closed { code, remote });
+        }
+        None
+    }
+
+    /// Resets the stream with CANCEL if it is still open at `deadline`.
+    pub fn set_deadline(&mut self, id: u32, deadline: Instant) {
+        if let Some(stream) = self.stream_mut(id) {
+            stream.deadline = Some(deadline);
+        }
+    }
+
+    /// Marks a stream's outcome reported; true the first time only.
+    pub fn mark_reported(&mut self, id: u32) -> bool {
+        match self.stream_mut(id) {
+            Some(stream) if !stream.reported => {
+                stream.reported = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The instant the connection was last given.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    fn settings_deadline(&self) -> Option<Instant> {
+        self.settings_sent_at
+            .map(|sent| sent + self.config.settings_timeout)
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let streams = self
+            .streams
+            .as_slice()
+            .iter()
+            .filter(|s| s.state != StreamState::Closed)
+            .filter_map(|s| s.deadline)
+            .min();
+        match (self.settings_deadline(), streams) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Advances time: streams past their deadline are reset with CANCEL, and
+    /// a SETTINGS frame unacknowledged past its timeout closes the connection
+    /// with SETTINGS_TIMEOUT.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        let mut i = 0;
+        while let Some(stream) = self.streams.as_mut_slice().get_mut(i) {
+            i += 1;
+            let expired = stream.deadline.is_some_and(|d| now >= d);
+            if expired && stream.state != StreamState::Closed {
+                stream.timed_out = true;
+                stream.pending |= super::stream::PENDING_RESET;
+                let id = stream.id;
+                self.reset_stream(id, ErrorCode::Cancel);
+            }
+        }
+        if let Some(deadline) = self.settings_deadline() {
+            if now >= deadline {
+                self.settings_sent_at = None;
+                self.fail(
+                    ConnectionError {
+                        code: ErrorCode::SettingsTimeout,
+                        reason: "peer did not acknowledge SETTINGS in time",
+                    },
+                    true,
+                );
+            }
+        }
+    }
+
+    fn queue_control(&mut self, c: Control) -> Result<(), ConnectionError> {
+        let calm = ConnectionError {
+            code: ErrorCode::EnhanceYourCalm,
+            reason: "too many control frames waiting to be sent",
+        };
+        if self.control.len() >= self.config.max_pending_control.min(self.control.capacity()) {
+            return Err(calm);
+        }
+        self.control.push_back(c).map_err(|_| calm)
+    }
+
+    /// Ends the connection with an error: GOAWAY goes out, nothing else does.
+    fn fail(&mut self, error: ConnectionError, remote: bool) {
+        if self.phase == Phase::Closed || self.close_code.is_some() {
+            return;
+        }
+        self.close_code = Some((error.code, remote));
+        self.control.clear();
+        let _ = self
+            .control
+            .push_back(Control::GoAway(self.last_peer_stream, error.code));
+        self.phase = Phase::Closing;
+        for stream in self.streams.as_mut_slice() {
+            if stream.state != StreamState::Closed {
+                stream.state = StreamState::Closed;
+                stream.reset = Some((error.code, remote));
+                stream.pending |= super::stream::PENDING_RESET;
+            }
+            stream.send.clear();
+            stream.send_pos = 0;
+        }
+    }
+
+    fn drop_stream(&mut self, id: u32) {
+        if let Some(i) = self.streams.as_slice().iter().position(|s| s.id == id) {
+            self.streams.swap_remove(i);
+        }
+    }
+
+    /// Drops closed streams the application has released.
+    fn reap(&mut self) {
+        let mut i = 0;
+        while i < self.streams.as_slice().len() {
+            let s = &self.streams.as_slice()[i];
+            if s.released && s.state == StreamState::Closed && s.pending == 0 {
+                self.streams.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        self.maybe_finish_closing();
+    }
+
+    /// A graceful shutdown ends once no stream is active and all is sent.
+    fn maybe_finish_closing(&mut self) {
+        if self.phase == Phase::Closing
+            && self.close_code.is_none()
+            && self.active_streams() == 0
+            && self.control.is_empty()
+        {
+            self.phase = Phase::Closed;
+        }
+    }
+}
+
+/// Fills one queued header block; see [`ConnectionState::begin_headers`].
+pub struct HeaderBlockWriter<'c, H: Buffer, B: Buffer> {
+    stream: &'c mut Stream<H, B>,
+    start: usize,
+    /// The queue length to restore if the block is abandoned.
+    rollback: usize,
+    failed: bool,
+}
+
+impl<H: Buffer, B: Buffer> HeaderBlockWriter<'_, H, B> {
+    /// Adds a field.
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        if !self.failed {
+            self.failed = super::header_list::push(&mut self.stream.send, name, value).is_err();
+        }
+    }
+
+    /// Adds a field whose value is `raw` in base64 (RFC 4648, padded), as
+    /// gRPC sends `-bin` metadata, encoding straight into the queue.
+    pub fn push_base64(&mut self, name: &[u8], raw: &[u8]) {
+        use base64::Engine;
+        let engine = &base64::engine::general_purpose::STANDARD;
+        let len = base64::encoded_len(raw.len(), true).unwrap_or(usize::MAX);
+        let mut chunk = [0u8; 64];
+        if self.failed || super::header_list::push_prefix(&mut self.stream.send, name, len).is_err()
+        {
+            self.failed = true;
+            return;
+        }
+        // 48 input bytes are 64 output bytes: whole chunks never need padding.
+        for part in raw.chunks(48) {
+            let n = engine.encode_slice(part, &mut chunk).unwrap_or(0);
+            if self.stream.send.try_extend(&chunk[..n]).is_err() {
+                self.failed = true;
+                return;
+            }
+        }
+    }
+
+    /// Queues the block; nothing is queued if any field did not fit.
+    pub fn finish(mut self) -> Result<(), StreamError> {
+        if self.failed {
+            return Err(StreamError::BufferFull); // Drop rolls back
+        }
+        let start = self.start;
+        // Mark done so Drop leaves the queue alone.
+        self.rollback = usize::MAX;
+        finish_item(self.stream, start, Ok(()))
+    }
+}
+
+impl<H: Buffer, B: Buffer> Drop for HeaderBlockWriter<'_, H, B> {
+    fn drop(&mut self) {
+        if self.rollback != usize::MAX {
+            self.stream.truncate_send(self.rollback);
+        }
+    }
+}
+
+/// Writes the item's length into its prefix, or undoes a partial append.
+fn finish_item<H: Buffer, B: Buffer>(
+    stream: &mut Stream<H, B>,
+    start: usize,
+    result: Result<(), BufferFull>,
+) -> Result<(), StreamError> {
+    match result {
+        Ok(()) => {
+            let len = (stream.send.len() - start - super::stream::ITEM_PREFIX) as u32;
+            stream.patch_item_len(start, len);
+            stream.last_item = Some(start);
+            Ok(())
+        }
+        Err(e) => {
+            stream.truncate_send(start);
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! The receive path: frames in, state changes and queued replies out.
+//! Each RFC 9113 rule that needs connection state is checked here, once.
+
+use super::{
+    Connection, ConnectionError, ConnectionState, Control, Event, PartialBlock, Phase, Role,
+    Storage, StreamTable,
+};
+use crate::buf::Buffer;
+use crate::h2::frame::{ErrorScope, Frame, SettingId, SettingsFrame, MAX_WINDOW_SIZE};
+use crate::h2::header_list;
+use crate::h2::hpack::{Decoder, Header, HpackError};
+use crate::h2::stream::{
+    Stream, StreamState, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
+    PENDING_TRAILERS,
+};
+use crate::h2::ErrorCode;
+use crate::time::Instant;
+
+const fn conn_err(code: ErrorCode, reason: &'static str) -> ConnectionError {
+    ConnectionError { code, reason }
+}
+
+impl<S: Storage> Connection<S> {
+    /// Feeds bytes read from the peer. A protocol violation queues GOAWAY
+    /// and is returned once; later input is ignored.
+    pub fn recv(&mut self, mut input: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        let Connection {
+            preface,
+            decoder,
+            state,
+        } = self;
+        state.now = now;
+        if state.close_code.is_some() || state.phase == Phase::Closed {
+            return Ok(());
+        }
+        if state.phase == Phase::AwaitPreface {
+            let result = preface
+                .feed(input)
+                .map_err(|_| conn_err(ErrorCode::ProtocolError, "invalid HTTP/2 client preface"));
+            let used = match result {
+                Ok(used) => used,
+                Err(e) => {
+                    state.fail(e, true);
+                    return Err(e);
+                }
+            };
+            input = &input[used..];
+            if !preface.is_complete() {
+                return Ok(());
+            }
+            state.phase = Phase::AwaitSettings;
+        }
+        while !input.is_empty() {
+            let (used, result) = decoder.decode(input);
+            input = &input[used..];
+            let outcome = match result {
+                Ok(Some(frame)) => state.handle_frame(frame),
+                Ok(None) => break,
+                Err(e) => match e.scope() {
+                    ErrorScope::Stream(id) if state.partial.is_none() => {
+                        state.stream_error(id, e.error_code());
+                        Ok(())
+                    }
+                    _ => Err(conn_err(e.error_code(), "malformed frame")),
+                },
+            };
+            if let Err(e) = outcome {
+                state.fail(e, true);
+                return Err(e);
+            }
+            if let Some(size) = state.pending_max_frame_size.take() {
+                // Our own SETTINGS carrying it was acknowledged.
+                let _ = decoder.set_max_frame_size(size);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: Storage> ConnectionState<S> {
+    fn handle_frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
+        if self.phase == Phase::AwaitSettings {
+            // RFC 9113 §3.4: the peer's preface ends with a SETTINGS frame.
+            match frame {
+                Frame::Settings(s) if !s.ack => self.phase = Phase::Open,
+                _ => {
+                    return Err(conn_err(
+                        ErrorCode::ProtocolError,
+                        "first frame from the peer was not SETTINGS",
+                    ))
+                }
+            }
+        }
+        if let Some(partial) = self.partial {
+            // §6.10: a header block is contiguous; nothing may interleave.
+            match frame {
+                Frame::Continuation(c) if c.stream_id == partial.stream => {}
+                _ => {
+                    return Err(conn_err(
+                        ErrorCode::ProtocolError,
+                        "expected CONTINUATION of the open header block",
+                    ))
+                }
+            }
+        }
+        match frame {
+            Frame::Settings(s) => self.on_settings(&s),
+            Frame::Headers(h) => {
+                self.partial = Some(PartialBlock {
+                    stream: h.stream_id,
+                    end_stream: h.end_stream,
+                    frames: 0,
+                });
+                self.block_in.clear();
+                self.on_fragment(h.fragment, h.end_headers)
+            }
+            Frame::Continuation(c) => self.on_fragment(c.fragment, c.end_headers),
+            Frame::Data(d) => {
+                let flow_len = d.data.len() + d.pad_len.map_or(0, |p| usize::from(p) + 1);
+                self.on_data(d.stream_id, d.data, flow_len as u32, d.end_stream)
+            }
+            Frame::RstStream(r) => {
+                self.check_not_idle(r.stream_id)?;
+                if let Some(stream) = self.stream_mut(r.stream_id) {
+                    if stream.state != StreamState::Closed {
+                        stream.state = StreamState::Closed;
+                        stream.reset = Some((r.error_code, true));
+                        stream.pending |= PENDING_RESET;
+                        stream.send.clear();
+                        stream.send_pos = 0;
+                    }
+                }
+                self.maybe_finish_closing();
+                Ok(())
+            }
+            Frame::Ping(p) => {
+                if p.ack {
+                    Ok(())
+                } else {
+                    self.queue_control(Control::PingAck(p.data))
+                }
+            }
+            Frame::GoAway(g) => {
+                self.on_goaway(g.last_stream_id, g.error_code);
+                Ok(())
+            }
+            Frame::WindowUpdate(w) => self.on_window_update(w.stream_id, w.increment),
+            // §5.3.2: priority signals are advisory; arkwire schedules round-robin.
+            Frame::Priority(_) => Ok(()),
+            // We announce ENABLE_PUSH = 0 as a client and servers never receive it (§8.4).
+            Frame::PushPromise(_) => Err(conn_err(
+                ErrorCode::ProtocolError,
+                "PUSH_PROMISE received but push is disabled",
+            )),
+            // §5.5: unknown frame types are ignored.
+            Frame::Unknown { .. } => Ok(()),
+        }
+    }
+
+    fn on_settings(&mut self, frame: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
+        if frame.ack {
+            if self.settings_sent_at.take().is_some() {
+                self.pending_max_frame_size = Some(self.config.max_frame_size);
+            }
+            let _ = self.conn_events.push_back(Event::SettingsAcked);
+            return Ok(());
+        }
+        let old_window = self.peer.initial_window_size;
+        for setting in frame.iter() {
+            self.peer
+                .apply(setting)
+                .map_err(|e| conn_err(e.error_code(), "invalid SETTINGS value"))?;
+            if setting.id == SettingId::HeaderTableSize {
+                // Our encoder may use at most what the peer's decoder allows.
+                self.hpack_encoder
+                    .set_max_table_size((setting.value as usize).min(super::HPACK_TABLE_SIZE));
+            }
+        }
+        // §6.9.2: a new initial window shifts every stream's send window by the difference.
+        let delta = i64::from(self.peer.initial_window_size) - i64::from(old_window);
+        if delta != 0 {
+            for stream in self.streams.as_mut_slice() {
+                stream.send_window += delta;
+                if stream.send_window > i64::from(MAX_WINDOW_SIZE) {
+                    return Err(conn_err(
+                        ErrorCode::FlowControlError,
+                        "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
+                    ));
+                }
+            }
+        }
+        self.queue_control(Control::SettingsAck)
+    }
+
+    fn on_fragment(&mut self, fragment: &[u8], end_headers: bool) -> Result<(), ConnectionError> {
+        let Some(mut partial) = self.partial else {
+            return Err(conn_err(
+                ErrorCode::ProtocolError,
+                "CONTINUATION without a header block",
+            ));
+        };
+        partial.frames += 1;
+        if partial.frames > self.config.max_continuation_frames + 1 {
+            return Err(conn_err(
+                ErrorCode::EnhanceYourCalm,
+                "header block spans too many CONTINUATION frames",
+            ));
+        }
+        // The encoded block can never be larger than the decoded list it
+        // expands to, so the list limit bounds the buffering too.
+        if self.block_in.len() + fragment.len() > self.config.max_header_list_size as usize
+            || self.block_in.try_extend(fragment).is_err()
+        {
+            return Err(conn_err(
+                ErrorCode::EnhanceYourCalm,
+                "header block larger than SETTINGS_MAX_HEADER_LIST_SIZE",
+            ));
+        }
+        self.partial = Some(partial);
+        if end_headers {
+            self.partial = None;
+            self.on_header_block(partial.stream, partial.end_stream)?;
+        }
+        Ok(())
+    }
+
+    /// A complete header block arrived on `id`.
+    fn on_header_block(&mut self, id: u32, end_stream: bool) -> Result<(), ConnectionError> {
+        let prior = self
+            .stream(id)
+            .map(|s| (s.headers_done, s.trailers_at.is_some()));
+        let known = prior.is_some();
+        let mut accept = known;
+        if !known {
+            accept = self.accept_new_stream(id)?;
+        }
+        // The block is always decoded: HPACK state is shared by every stream.
+        let Self {
+            hpack_decoder,
+            block_in,
+            streams,
+            scratch,
+            ..
+        } = self;
+        let stream = streams.as_mut_slice().iter_mut().find(|s| s.id == id);
+        let target = match stream {
+            Some(s) if accept => Some(s),
+            _ => None,
+        };
+        let decoded = decode_into(hpack_decoder, block_in.as_slice(), scratch.as_mut(), target);
+        match decoded {
+            Err(DecodeFailure::Hpack(code)) => {
+                return Err(conn_err(code, "header block could not be decoded"))
+            }
+            Err(DecodeFailure::Malformed) if accept => {
+                self.stream_error(id, ErrorCode::ProtocolError);
+                return Ok(());
+            }
+            Err(DecodeFailure::Malformed) | Ok(()) => {}
+        }
+        if !accept {
+            return Ok(());
+        }
+        let Some(stream) = self.stream_mut(id) else {
+            return Ok(());
+        };
+        if !stream.state.remote_open() {
+            // §5.1: HEADERS on a half-closed (remote) stream.
+            self.stream_error(id, ErrorCode::StreamClosed);
+            return Ok(());
+        }
+        let (had_headers, had_trailers) = prior.unwrap_or((false, false));
+        if had_trailers || (had_headers && !end_stream) {
+            // A third block, or trailers without END_STREAM (§8.1).
+            self.stream_error(id, ErrorCode::ProtocolError);
+            return Ok(());
+        }
+        if end_stream {
+            stream.state = stream.state.remote_end();
+            stream.pending |= PENDING_END;
+        }
+        self.maybe_finish_closing();
+        Ok(())
+    }
+
+    /// Decides about a HEADERS frame that opens a stream. `Ok(false)`: the
+    /// block is decoded and dropped (the stream is refused or ignored).
+    fn accept_new_stream(&mut self, id: u32) -> Result<bool, ConnectionError> {
+        let ours = (id % 2 == 1) == (self.role == Role::Client);
+        let seen = if ours {
+            id < self.next_stream_id
+        } else {
+            id <= self.last_peer_stream
+        };
+        if seen {
+            // A stream we closed and forgot: the peer may not have seen our
+            // reset yet (§5.1, "closed"), so this is not worth the connection.
+            self.queue_control(Control::Reset(id, ErrorCode::StreamClosed))?;
+            return Ok(false);
+        }
+        if self.role == Role::Client || ours {
+            // §5.1.1: servers only open streams by push, which we disable;
+            // clients only open odd ones.
+            return Err(conn_err(ErrorCode::ProtocolError, "HEADERS on an idle stream"));
+        }
+        self.last_peer_stream = id;
+        if self.phase != Phase::Open {
+            // §6.8: after our GOAWAY, new streams are ignored.
+            return Ok(false);
+        }
+        let limit = self.config.max_concurrent_streams as usize;
+        let stream = Stream::new(
+            id,
+            self.peer.initial_window_size,
+            self.config.initial_window_size,
+        );
+        if self.active_streams() >= limit || self.streams.try_push(stream).is_err() {
+            // §5.1.2: REFUSED_STREAM tells the client it may retry elsewhere.
+            self.queue_control(Control::Reset(id, ErrorCode::RefusedStream))?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn on_data(
+        &mut self,
+        id: u32,
+        data: &[u8],
+        flow_len: u32,
+        end_stream: bool,
+    ) -> Result<(), ConnectionError> {
+        // §6.9: DATA counts against the connection window whatever its stream.
+        self.conn_recv_window -= i64::from(flow_len);
+        if self.conn_recv_window < 0 {
+            return Err(conn_err(
+                ErrorCode::FlowControlError,
+                "DATA exceeds the connection flow-control window",
+            ));
+        }
+        self.conn_recv_unacked += flow_len;
+        self.check_not_idle(id)?;
+        let max_body = self.config.max_body_size;
+        let Some(stream) = self.stream_mut(id) else {
+            // A stream we closed and forgot (§5.1: STREAM_CLOSED).
+            return self.queue_control(Control::Reset(id, ErrorCode::StreamClosed));
+        };
+        if !stream.state.remote_open() {
+            self.stream_error(id, ErrorCode::StreamClosed);
+            return Ok(());
+        }
+        if !stream.headers_done {
+            // §8.1: a message starts with HEADERS.
+            self.stream_error(id, ErrorCode::ProtocolError);
+            return Ok(());
+        }
+        stream.recv_window -= i64::from(flow_len);
+        if stream.recv_window < 0 {
+            self.stream_error(id, ErrorCode::FlowControlError);
+            return Ok(());
+        }
+        stream.recv_unacked += flow_len;
+        if !stream.body_overflow {
+            if stream.body.len() + data.len() > max_body || stream.body.try_extend(data).is_err() {
+                // Keep the stream so the application can answer with a status.
+                stream.body_overflow = true;
+            }
+            stream.pending |= PENDING_DATA;
+        }
+        if end_stream {
+            stream.state = stream.state.remote_end();
+            stream.pending |= PENDING_END;
+        }
+        self.maybe_finish_closing();
+        Ok(())
+    }
+
+    fn on_window_update(&mut self, id: u32, increment: u32) -> Result<(), ConnectionError> {
+        if id == 0 {
+            self.conn_send_window += i64::from(increment);
+            if self.conn_send_window > i64::from(MAX_WINDOW_SIZE) {
+                return Err(conn_err(
+                    ErrorCode::FlowControlError,
+                    "connection window above 2^31-1",
+                ));
+            }
+            return Ok(());
+        }
+        self.check_not_idle(id)?;
+        let Some(stream) = self.stream_mut(id) else {
+            // §6.9: WINDOW_UPDATE may arrive for a closed stream; ignore it.
+            return Ok(());
+        };
+        stream.send_window += i64::from(increment);
+        if stream.send_window > i64::from(MAX_WINDOW_SIZE) {
+            self.stream_error(id, ErrorCode::FlowControlError);
+        }
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, last_stream_id: u32, code: ErrorCode) {
+        self.goaway_received = Some((last_stream_id, code));
+        let _ = self.conn_events.push_back(Event::GoAway {
+            last_stream_id,
+            code,
+        });
+        let role = self.role;
+        for stream in self.streams.as_mut_slice() {
+            let ours = (stream.id % 2 == 1) == (role == Role::Client);
+            if ours && stream.id > last_stream_id && stream.state != StreamState::Closed {
+                // §6.8: not processed, so safe to retry on a new connection.
+                stream.state = StreamState::Closed;
+                stream.reset = Some((ErrorCode::RefusedStream, true));
+                stream.pending |= PENDING_RESET;
+                stream.send.clear();
+                stream.send_pos = 0;
+            }
+        }
+        if self.phase == Phase::Open || self.phase == Phase::AwaitSettings {
+            self.phase = Phase::Closing;
+        }
+        self.maybe_finish_closing();
+    }
+
+    /// §5.1: frames other than HEADERS/PRIORITY on an idle stream are a connection error.
+    fn check_not_idle(&self, id: u32) -> Result<(), ConnectionError> {
+        let ours = (id % 2 == 1) == (self.role == Role::Client);
+        let idle = if ours {
+            id >= self.next_stream_id
+        } else {
+            id > self.last_peer_stream
+        };
+        if idle {
+            return Err(conn_err(
+                ErrorCode::ProtocolError,
+                "frame on an idle stream",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Resets one stream for a violation the peer committed on it (§5.4.2).
+    pub(super) fn stream_error(&mut self, id: u32, code: ErrorCode) {
+        if let Some(stream) = self.stream_mut(id) {
+            stream.pending |= PENDING_RESET;
+        }
+        self.reset_stream(id, code);
+        if self.stream(id).is_none() {
+            let _ = self.queue_control(Control::Reset(id, code));
+        }
+    }
+}
+
+enum DecodeFailure {
+    /// The block broke HPACK: the shared context is lost.
+    Hpack(ErrorCode),
+    /// The block decoded but the header list is malformed (§8.2): a stream error.
+    Malformed,
+}
+
+/// Decodes a header block, storing the fields on `target` if given and
+/// checking the rules of RFC 9113 §8.2 and §8.3 that hold for every message.
+fn decode_into<H: Buffer, B: Buffer, const T: usize, const E: usize>(
+    decoder: &mut Decoder<T, E>,
+    block: &[u8],
+    scratch: &mut [u8],
+    mut target: Option<&mut Stream<H, B>>,
+) -> Result<(), DecodeFailure> {
+    let trailers = target.as_ref().is_some_and(|s| s.headers_done);
+    if let Some(s) = target.as_deref_mut() {
+        if trailers {
+            s.trailers_at = Some(s.headers.len());
+        }
+    }
+    let mut malformed = false;
+    let mut regular_seen = false;
+    let result = decoder.decode(block, scratch, |field: Header<'_>| {
+        let (name, value) = (field.name, field.value);
+        if name.is_empty() || name.iter().any(u8::is_ascii_uppercase) {
+            malformed = true;
+        }
+        if name.first() == Some(&b':') {
+            if regular_seen || trailers {
+                malformed = true;
+            }
+        } else {
+            regular_seen = true;
+            if matches!(
+                name,
+                b"connection"
+                    | b"keep-alive"
+                    | b"proxy-connection"
+                    | b"transfer-encoding"
+                    | b"upgrade"
+            ) || (name == b"te" && value != b"trailers")
+            {
+                malformed = true;
+            }
+        }
+        if let Some(s) = target.as_deref_mut() {
+            if header_list::push(&mut s.headers, name, value).is_err() {
+                malformed = true;
+            }
+        }
+        Ok::<(), HpackError>(())
+    });
+    match result {
+        Ok(()) => {}
+        // The context survived; only this stream's list is refused (§10.5.1).
+        Err(HpackError::HeaderListTooLarge) => malformed = true,
+        Err(e) => return Err(DecodeFailure::Hpack(e.error_code())),
+    }
+    if let Some(s) = target {
+        s.headers_done = true;
+        s.pending |= if trailers {
+            PENDING_TRAILERS
+        } else {
+            PENDING_HEADERS
+        };
+    }
+    if malformed {
+        return Err(DecodeFailure::Malformed);
+    }
+    Ok(())
+}

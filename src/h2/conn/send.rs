@@ -1,0 +1,318 @@
+//! The send path: queued control frames, window updates and stream items
+//! turned into frames in the caller's buffer.
+
+use super::{Connection, ConnectionState, Control, Phase, Role, Storage, StreamTable};
+use crate::h2::frame::{
+    self, Continuation, Data, GoAway, Headers, Ping, RstStream, Setting, SettingId, WindowUpdate,
+    FRAME_HEADER_LEN, PREFACE,
+};
+use crate::h2::header_list::HeaderIter;
+use crate::h2::hpack::Header;
+use crate::h2::stream::{ITEM_DATA, ITEM_END_STREAM, ITEM_HEADERS};
+use crate::h2::ErrorCode;
+
+/// The smallest `out` that [`Connection::transmit`] always makes progress with:
+/// a frame header plus the largest frame the peer may accept by default.
+pub const MIN_TRANSMIT_BUFFER: usize = FRAME_HEADER_LEN + 16_384;
+
+impl<S: Storage> Connection<S> {
+    /// Writes frames that are ready into `out` and returns the bytes written;
+    /// 0 means nothing is ready. Give it at least [`MIN_TRANSMIT_BUFFER`] bytes.
+    pub fn transmit(&mut self, out: &mut [u8]) -> usize {
+        self.state.transmit(out)
+    }
+
+    /// Whether [`transmit`](Self::transmit) has something to write.
+    pub fn wants_transmit(&self) -> bool {
+        self.state.wants_transmit()
+    }
+}
+
+impl<S: Storage> ConnectionState<S> {
+    fn transmit(&mut self, out: &mut [u8]) -> usize {
+        if self.phase == Phase::Closed {
+            return 0;
+        }
+        let mut n = 0;
+        if !self.preface_sent {
+            match self.write_preface(out) {
+                Some(len) => n += len,
+                None => return 0,
+            }
+        }
+        n += self.flush_block(&mut out[n..]);
+        if self.block_out_state.is_some() {
+            return n;
+        }
+        n += self.write_control(&mut out[n..]);
+        if self.close_code.is_some() {
+            if self.control.is_empty() {
+                // The GOAWAY carrying the error is out: nothing more is sent.
+                self.phase = Phase::Closed;
+            }
+            return n;
+        }
+        n += self.write_window_updates(&mut out[n..]);
+        n += self.write_streams(&mut out[n..]);
+        self.reap();
+        n
+    }
+
+    fn wants_transmit(&self) -> bool {
+        if self.phase == Phase::Closed {
+            return false;
+        }
+        !self.preface_sent
+            || self.block_out_state.is_some()
+            || !self.control.is_empty()
+            || self.conn_recv_unacked >= self.config.connection_window_size / 2
+            || self.streams.as_slice().iter().any(|s| {
+                (s.state.remote_open() && s.recv_unacked >= self.config.initial_window_size / 2)
+                    || (!s.send_idle() && self.sendable_now(s.send_window, s.next_item()))
+            })
+    }
+
+    fn sendable_now(&self, window: i64, item: Option<(u8, &[u8])>) -> bool {
+        match item {
+            Some((tag, data)) if tag & !ITEM_END_STREAM == ITEM_DATA => {
+                data.is_empty() || (window > 0 && self.conn_send_window > 0)
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Client preface (if client), our SETTINGS, and the connection window raise.
+    fn write_preface(&mut self, out: &mut [u8]) -> Option<usize> {
+        let mut settings = [Setting::new(SettingId::EnablePush, 0); 5];
+        settings[1] = Setting::new(
+            SettingId::MaxConcurrentStreams,
+            self.config.max_concurrent_streams,
+        );
+        settings[2] = Setting::new(
+            SettingId::InitialWindowSize,
+            self.config.initial_window_size,
+        );
+        settings[3] = Setting::new(SettingId::MaxFrameSize, self.config.max_frame_size);
+        settings[4] = Setting::new(
+            SettingId::MaxHeaderListSize,
+            self.config.max_header_list_size,
+        );
+        // ENABLE_PUSH is a client's setting only (§6.5.2); a server must not send it.
+        let list = if self.role == Role::Client {
+            &settings[..]
+        } else {
+            &settings[1..]
+        };
+        let mut n = 0;
+        if self.role == Role::Client {
+            out.get_mut(..PREFACE.len())?.copy_from_slice(PREFACE);
+            n += PREFACE.len();
+        }
+        n += frame::emit_settings(list, out.get_mut(n..)?).ok()?;
+        let raise = self.config.connection_window_size.saturating_sub(65_535);
+        if raise > 0 {
+            n += WindowUpdate::new(0, raise).emit(out.get_mut(n..)?).ok()?;
+            self.conn_recv_window += i64::from(raise);
+        }
+        self.preface_sent = true;
+        self.settings_sent_at = Some(self.now);
+        Some(n)
+    }
+
+    fn write_control(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while let Some(&c) = self.control.front() {
+            let written = match c {
+                Control::SettingsAck => frame::emit_settings_ack(&mut out[n..]),
+                Control::PingAck(data) => Ping { ack: true, data }.emit(&mut out[n..]),
+                Control::Ping(data) => Ping { ack: false, data }.emit(&mut out[n..]),
+                Control::Reset(id, code) => RstStream::new(id, code).emit(&mut out[n..]),
+                Control::GoAway(last, code) => GoAway::new(last, code, &[]).emit(&mut out[n..]),
+            };
+            match written {
+                Ok(len) => n += len,
+                Err(_) => break,
+            }
+            self.control.pop_front();
+        }
+        n
+    }
+
+    /// Grants the peer more window once half of it is used: batched, not one
+    /// WINDOW_UPDATE per DATA frame.
+    fn write_window_updates(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        if self.conn_recv_unacked > 0
+            && self.conn_recv_unacked >= self.config.connection_window_size / 2
+        {
+            match WindowUpdate::new(0, self.conn_recv_unacked).emit(&mut out[n..]) {
+                Ok(len) => {
+                    n += len;
+                    self.conn_recv_window += i64::from(self.conn_recv_unacked);
+                    self.conn_recv_unacked = 0;
+                }
+                Err(_) => return n,
+            }
+        }
+        let threshold = self.config.initial_window_size / 2;
+        for stream in self.streams.as_mut_slice() {
+            if stream.recv_unacked == 0
+                || stream.recv_unacked < threshold
+                || !stream.state.remote_open()
+            {
+                continue;
+            }
+            match WindowUpdate::new(stream.id, stream.recv_unacked).emit(&mut out[n..]) {
+                Ok(len) => {
+                    n += len;
+                    stream.recv_window += i64::from(stream.recv_unacked);
+                    stream.recv_unacked = 0;
+                }
+                Err(_) => break,
+            }
+        }
+        n
+    }
+
+    /// One frame per stream per round, round-robin, until nothing more fits or is ready.
+    fn write_streams(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        loop {
+            let count = self.streams.as_slice().len();
+            let mut progressed = false;
+            for k in 0..count {
+                let i = (self.next_send + k) % count;
+                let written = self.write_stream_frame(i, &mut out[n..]);
+                if written > 0 {
+                    n += written;
+                    progressed = true;
+                }
+                if self.block_out_state.is_some() {
+                    // A header block must finish before any other frame (§6.10).
+                    self.next_send = (i + 1) % count.max(1);
+                    return n;
+                }
+            }
+            if count > 0 {
+                self.next_send = (self.next_send + 1) % count;
+            }
+            if !progressed {
+                return n;
+            }
+        }
+    }
+
+    /// Writes the next frame of stream `i`, if one is ready and fits.
+    fn write_stream_frame(&mut self, i: usize, out: &mut [u8]) -> usize {
+        let max_frame = self.peer.max_frame_size as usize;
+        let conn_window = self.conn_send_window;
+        let Some(stream) = self.streams.as_mut_slice().get_mut(i) else {
+            return 0;
+        };
+        let Some((tag, payload)) = stream.next_item() else {
+            return 0;
+        };
+        let id = stream.id;
+        let end_stream = tag & ITEM_END_STREAM != 0;
+        let payload_len = payload.len();
+        if tag & !ITEM_END_STREAM == ITEM_HEADERS {
+            if out.len() < FRAME_HEADER_LEN + 1 {
+                return 0;
+            }
+            // Encode now, not when queued: HPACK state must follow wire order.
+            let fields = HeaderIter::new(payload).map(|(name, value)| header(name, value));
+            let encoded = self.hpack_encoder.encode(fields, self.block_out.as_mut());
+            let stream = &mut self.streams.as_mut_slice()[i];
+            stream.finish_item(payload_len);
+            match encoded {
+                Ok(len) => {
+                    if end_stream {
+                        stream.state = stream.state.local_end();
+                    }
+                    self.block_out_len = len;
+                    self.block_out_state = Some((id, end_stream, 0));
+                    self.flush_block(out)
+                }
+                Err(_) => {
+                    self.reset_stream(id, ErrorCode::InternalError);
+                    0
+                }
+            }
+        } else {
+            let sent = stream.item_sent;
+            let remaining = payload_len - sent;
+            let window = stream.send_window.min(conn_window).max(0) as usize;
+            let room = out.len().saturating_sub(FRAME_HEADER_LEN);
+            let len = remaining.min(window).min(max_frame).min(room);
+            if len == 0 && (remaining > 0 || out.len() < FRAME_HEADER_LEN) {
+                return 0;
+            }
+            let last = len == remaining;
+            let chunk = &payload[sent..sent + len];
+            let frame = Data::new(id, chunk, end_stream && last);
+            let Ok(written) = frame.emit(out) else {
+                return 0;
+            };
+            stream.send_window -= len as i64;
+            stream.item_sent += len;
+            if last {
+                stream.finish_item(payload_len);
+                if end_stream {
+                    stream.state = stream.state.local_end();
+                }
+            }
+            self.conn_send_window -= len as i64;
+            written
+        }
+    }
+
+    /// Writes as much of the pending encoded header block as fits, as one
+    /// HEADERS frame followed by CONTINUATION frames.
+    pub(super) fn flush_block(&mut self, out: &mut [u8]) -> usize {
+        let Some((id, end_stream, mut sent)) = self.block_out_state else {
+            return 0;
+        };
+        let max_frame = self.peer.max_frame_size as usize;
+        let block = &self.block_out.as_ref()[..self.block_out_len];
+        let mut n = 0;
+        loop {
+            let room = out.len().saturating_sub(n + FRAME_HEADER_LEN);
+            let len = (block.len() - sent).min(max_frame).min(room);
+            let first = sent == 0;
+            if len == 0 && !(first && block.is_empty() && room > 0) {
+                break;
+            }
+            let fragment = &block[sent..sent + len];
+            let end_headers = sent + len == block.len();
+            let result = if first {
+                Headers::new(id, fragment, end_stream, end_headers).emit(&mut out[n..])
+            } else {
+                Continuation {
+                    stream_id: id,
+                    end_headers,
+                    fragment,
+                }
+                .emit(&mut out[n..])
+            };
+            let Ok(written) = result else { break };
+            n += written;
+            sent += len;
+            if end_headers {
+                self.block_out_state = None;
+                return n;
+            }
+        }
+        self.block_out_state = Some((id, end_stream, sent));
+        n
+    }
+}
+
+fn header<'a>(name: &'a [u8], value: &'a [u8]) -> Header<'a> {
+    // Credentials stay out of both compression contexts (RFC 7541 §7.1.3).
+    if matches!(name, b"authorization" | b"proxy-authorization") {
+        Header::new_sensitive(name, value)
+    } else {
+        Header::new(name, value)
+    }
+}

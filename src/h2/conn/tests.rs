@@ -1,0 +1,319 @@
+//! A client and a server driven against each other in memory, with a fake
+//! clock: deterministic, no sockets.
+
+use super::*;
+use crate::h2::frame::{self, Data, Headers, WindowUpdate};
+use core::time::Duration;
+use std::vec;
+use std::vec::Vec;
+
+type Small = FixedStorage<4, 2048, 4096>;
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+fn client_server(client: Config, server: Config) -> (Connection<Small>, Connection<Small>) {
+    (
+        Connection::new(Role::Client, client, t(0)).unwrap(),
+        Connection::new(Role::Server, server, t(0)).unwrap(),
+    )
+}
+
+/// Moves bytes both ways until neither side has anything to send.
+fn pump(a: &mut Connection<Small>, b: &mut Connection<Small>, now: Instant) {
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    for _ in 0..1000 {
+        let n = a.transmit(&mut buf);
+        if n > 0 {
+            let _ = b.recv(&buf[..n], now);
+        }
+        let m = b.transmit(&mut buf);
+        if m > 0 {
+            let _ = a.recv(&buf[..m], now);
+        }
+        if n == 0 && m == 0 {
+            return;
+        }
+    }
+    panic!("connections never went quiet");
+}
+
+fn events(c: &mut Connection<Small>) -> Vec<Event> {
+    core::iter::from_fn(|| c.poll_event()).collect()
+}
+
+const REQUEST: &[(&[u8], &[u8])] = &[
+    (b":method", b"POST"),
+    (b":scheme", b"http"),
+    (b":path", b"/arkouda.Arkouda/HandleRequest"),
+    (b":authority", b"localhost"),
+    (b"content-type", b"application/grpc"),
+    (b"te", b"trailers"),
+];
+
+fn request(c: &mut Connection<Small>, body: &[u8]) -> u32 {
+    let id = c.open_stream(REQUEST.iter().copied(), false).unwrap();
+    c.send_data(id, &[body], true).unwrap();
+    id
+}
+
+#[test]
+fn settings_exchange_is_acknowledged_both_ways() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    assert!(events(&mut c).contains(&Event::SettingsAcked));
+    assert!(events(&mut s).contains(&Event::SettingsAcked));
+    assert_eq!(c.peer_settings().max_concurrent_streams, Some(100));
+    assert!(!s.peer_settings().enable_push);
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn a_unary_exchange_completes_and_frees_its_stream() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    let id = request(&mut c, b"hello");
+    pump(&mut c, &mut s, t(1));
+    let ev = events(&mut s);
+    assert!(ev.contains(&Event::Headers { stream: id }), "{ev:?}");
+    assert!(ev.contains(&Event::StreamEnded { stream: id }), "{ev:?}");
+    let st = s.stream(id).unwrap();
+    assert_eq!(
+        st.headers().get(b":path"),
+        Some(&b"/arkouda.Arkouda/HandleRequest"[..])
+    );
+    assert_eq!(st.body(), b"hello");
+
+    s.send_headers(id, [(&b":status"[..], &b"200"[..])], false)
+        .unwrap();
+    s.send_data(id, &[b"wor", b"ld"], false).unwrap();
+    s.send_headers(id, [(&b"grpc-status"[..], &b"0"[..])], true)
+        .unwrap();
+    pump(&mut c, &mut s, t(2));
+    let ev = events(&mut c);
+    assert!(ev.contains(&Event::Trailers { stream: id }), "{ev:?}");
+    let st = c.stream(id).unwrap();
+    assert_eq!(st.state(), StreamState::Closed);
+    assert_eq!(st.headers().get(b":status"), Some(&b"200"[..]));
+    assert_eq!(st.trailers().unwrap().get(b"grpc-status"), Some(&b"0"[..]));
+    assert_eq!(st.body(), b"world");
+    c.release_stream(id);
+    s.release_stream(id);
+    assert!(c.stream(id).is_none() && s.stream(id).is_none());
+    assert_eq!(s.active_streams(), 0);
+}
+
+#[test]
+fn bodies_larger_than_the_window_flow_with_batched_updates() {
+    let small = Config {
+        initial_window_size: 1000,
+        connection_window_size: 65_535,
+        ..Config::default()
+    };
+    let (mut c, mut s) = client_server(Config::default(), small);
+    pump(&mut c, &mut s, t(1));
+    let body: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+    let id = request(&mut c, &body);
+    // Count WINDOW_UPDATE frames the server sends.
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    let mut updates = 0;
+    for _ in 0..100 {
+        let n = c.transmit(&mut buf);
+        assert!(n == 0 || s.recv(&buf[..n], t(2)).is_ok());
+        let m = s.transmit(&mut buf);
+        let mut rest = &buf[..m];
+        while rest.len() >= 9 {
+            let len = usize::from(rest[1]) << 8 | usize::from(rest[2]);
+            updates += usize::from(rest[3] == 8);
+            rest = &rest[9 + len..];
+        }
+        if m > 0 {
+            c.recv(&buf[..m], t(2)).unwrap();
+        }
+        if n == 0 && m == 0 {
+            break;
+        }
+    }
+    assert_eq!(s.stream(id).unwrap().body(), &body[..]);
+    // 3000 bytes through a 1000-byte window, updates at half: a handful, not one per frame.
+    assert!((2..=6).contains(&updates), "{updates} WINDOW_UPDATE frames");
+}
+
+#[test]
+fn ping_is_answered() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    let mut buf = [0u8; 64];
+    let n = frame::Ping::new(*b"arkwire!").emit(&mut buf).unwrap();
+    s.recv(&buf[..n], t(2)).unwrap();
+    let m = s.transmit(&mut buf);
+    assert_eq!(
+        &buf[..m],
+        &[0, 0, 8, 6, 1, 0, 0, 0, 0, b'a', b'r', b'k', b'w', b'i', b'r', b'e', b'!']
+    );
+}
+
+#[test]
+fn graceful_goaway_lets_the_open_stream_finish() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    let id = request(&mut c, b"x");
+    pump(&mut c, &mut s, t(1));
+    s.go_away();
+    pump(&mut c, &mut s, t(2));
+    assert!(events(&mut c).contains(&Event::GoAway {
+        last_stream_id: id,
+        code: ErrorCode::NoError
+    }));
+    assert!(!c.can_open_stream());
+    assert!(!s.is_closed(), "a stream is still open");
+    s.send_headers(id, [(&b":status"[..], &b"200"[..])], true)
+        .unwrap();
+    pump(&mut c, &mut s, t(3));
+    assert_eq!(c.stream(id).unwrap().state(), StreamState::Closed);
+    s.release_stream(id);
+    assert!(s.is_closed());
+}
+
+#[test]
+fn the_peers_stream_limit_is_respected() {
+    let one = Config {
+        max_concurrent_streams: 1,
+        ..Config::default()
+    };
+    let (mut c, mut s) = client_server(Config::default(), one);
+    pump(&mut c, &mut s, t(1));
+    request(&mut c, b"a");
+    assert_eq!(
+        c.open_stream(REQUEST.iter().copied(), true),
+        Err(StreamError::TooManyStreams)
+    );
+}
+
+#[test]
+fn a_server_refuses_streams_past_its_limit() {
+    let one = Config {
+        max_concurrent_streams: 1,
+        ..Config::default()
+    };
+    let (mut c, mut s) = client_server(Config::default(), one);
+    // Both requests leave before the client learns the limit.
+    let a = request(&mut c, b"a");
+    let b = request(&mut c, b"b");
+    pump(&mut c, &mut s, t(1));
+    assert!(s.stream(a).is_some());
+    assert!(s.stream(b).is_none());
+    let ev = events(&mut c);
+    assert!(
+        ev.contains(&Event::StreamReset {
+            stream: b,
+            code: ErrorCode::RefusedStream,
+            remote: true
+        }),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn unacknowledged_settings_time_out() {
+    let (mut c, _s) = client_server(Config::default(), Config::default());
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    c.transmit(&mut buf);
+    let deadline = c.poll_timeout().unwrap();
+    assert_eq!(deadline, t(0) + Duration::from_secs(10));
+    c.handle_timeout(deadline);
+    let n = c.transmit(&mut buf);
+    // GOAWAY (type 7) with SETTINGS_TIMEOUT (4).
+    assert_eq!(buf[3], 7);
+    assert_eq!(&buf[n - 4..n], &[0, 0, 0, 4]);
+    assert!(events(&mut c).contains(&Event::Closed {
+        code: ErrorCode::SettingsTimeout,
+        remote: true
+    }));
+    assert!(c.is_closed());
+}
+
+/// Hand-built frames from a hostile client after a valid preface and SETTINGS.
+fn hostile_server(frames: &[u8]) -> (Connection<Small>, Result<(), ConnectionError>) {
+    let mut s = Connection::<Small>::new(Role::Server, Config::default(), t(0)).unwrap();
+    let mut input = frame::PREFACE.to_vec();
+    input.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    s.recv(&input, t(0)).unwrap();
+    let r = s.recv(frames, t(0));
+    (s, r)
+}
+
+fn goaway_code(s: &mut Connection<Small>) -> u32 {
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    let n = s.transmit(&mut buf);
+    let mut rest = &buf[..n];
+    while rest.len() >= 9 {
+        let len = usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        if rest[3] == 7 {
+            return u32::from_be_bytes([rest[13], rest[14], rest[15], rest[16]]);
+        }
+        rest = &rest[9 + len..];
+    }
+    panic!("no GOAWAY sent");
+}
+
+#[test]
+fn data_on_an_idle_stream_is_a_protocol_error() {
+    let mut buf = [0u8; 32];
+    let n = Data::new(1, b"x", true).emit(&mut buf).unwrap();
+    let (mut s, r) = hostile_server(&buf[..n]);
+    assert_eq!(r.unwrap_err().code, ErrorCode::ProtocolError);
+    assert_eq!(goaway_code(&mut s), 1);
+}
+
+#[test]
+fn a_header_block_without_end_is_cut_off() {
+    // HEADERS without END_HEADERS, then CONTINUATION frames that never end.
+    let mut input = Vec::new();
+    let mut buf = [0u8; 64];
+    let n = Headers::new(1, &[0x82], false, false)
+        .emit(&mut buf)
+        .unwrap();
+    input.extend_from_slice(&buf[..n]);
+    for _ in 0..100 {
+        let n = frame::Continuation {
+            stream_id: 1,
+            end_headers: false,
+            fragment: &[0x84],
+        }
+        .emit(&mut buf)
+        .unwrap();
+        input.extend_from_slice(&buf[..n]);
+    }
+    let (mut s, r) = hostile_server(&input);
+    assert_eq!(r.unwrap_err().code, ErrorCode::EnhanceYourCalm);
+    assert_eq!(goaway_code(&mut s), 0xb);
+}
+
+#[test]
+fn data_beyond_the_window_is_a_flow_control_error() {
+    let small = Config {
+        initial_window_size: 16,
+        ..Config::default()
+    };
+    let mut s = Connection::<Small>::new(Role::Server, small, t(0)).unwrap();
+    let mut input = frame::PREFACE.to_vec();
+    input.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0]);
+    let mut buf = [0u8; 128];
+    let n = Headers::new(1, &[0x83, 0x86, 0x84], false, true)
+        .emit(&mut buf)
+        .unwrap();
+    input.extend_from_slice(&buf[..n]);
+    let n = Data::new(1, &[7; 40], false).emit(&mut buf).unwrap();
+    input.extend_from_slice(&buf[..n]);
+    s.recv(&input, t(0)).unwrap();
+    let ev = events(&mut s);
+    assert!(
+        ev.contains(&Event::StreamReset {
+            stream: 1,
+            code: ErrorCode::FlowControlError,
+            remote: false
+        }),
+        "{ev:?}"
+    );
+    let _ = WindowUpdate::new(1, 1);
+}

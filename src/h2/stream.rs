@@ -1,0 +1,233 @@
+//! One HTTP/2 stream: its state (RFC 9113 §5.1), windows, and buffers.
+
+use super::header_list::HeaderIter;
+use super::ErrorCode;
+use crate::buf::Buffer;
+use crate::time::Instant;
+
+/// The states of RFC 9113 §5.1 that a stream in the table can be in.
+/// (Idle streams are not stored; reserved states need server push, which
+/// arkwire never enables.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamState {
+    /// Both sides may send.
+    Open,
+    /// We sent END_STREAM; the peer may still send.
+    HalfClosedLocal,
+    /// The peer sent END_STREAM; we may still send.
+    HalfClosedRemote,
+    /// Both sides are done, or the stream was reset.
+    Closed,
+}
+
+impl StreamState {
+    /// The state after the peer ends its side.
+    pub(crate) fn remote_end(self) -> Self {
+        match self {
+            StreamState::Open => StreamState::HalfClosedRemote,
+            _ => StreamState::Closed,
+        }
+    }
+
+    /// The state after we end our side.
+    pub(crate) fn local_end(self) -> Self {
+        match self {
+            StreamState::Open => StreamState::HalfClosedLocal,
+            _ => StreamState::Closed,
+        }
+    }
+
+    /// Whether the peer may still send on the stream.
+    pub(crate) fn remote_open(self) -> bool {
+        matches!(self, StreamState::Open | StreamState::HalfClosedLocal)
+    }
+}
+
+/// Tags of the items in a stream's send queue: `[tag][len u32][payload]`.
+pub(crate) const ITEM_HEADERS: u8 = 1;
+pub(crate) const ITEM_DATA: u8 = 2;
+/// Set on the tag of the item after which END_STREAM goes out.
+pub(crate) const ITEM_END_STREAM: u8 = 0x80;
+pub(crate) const ITEM_PREFIX: usize = 5;
+
+/// A stream in the connection's table.
+#[derive(Debug)]
+pub struct Stream<H, B> {
+    pub(crate) id: u32,
+    pub(crate) state: StreamState,
+    /// What the peer lets us send; may go negative after a SETTINGS change (§6.9.2).
+    pub(crate) send_window: i64,
+    /// What we still let the peer send before it needs a WINDOW_UPDATE.
+    pub(crate) recv_window: i64,
+    /// Bytes received since our last WINDOW_UPDATE for this stream.
+    pub(crate) recv_unacked: u32,
+    /// Received header list; trailers follow from `trailers_at`.
+    pub(crate) headers: H,
+    pub(crate) trailers_at: Option<usize>,
+    /// The first header block has been received.
+    pub(crate) headers_done: bool,
+    pub(crate) body: B,
+    /// Items to send, consumed from `send_pos`; `item_sent` counts DATA bytes
+    /// already sent from the item at `send_pos`.
+    pub(crate) send: B,
+    pub(crate) send_pos: usize,
+    pub(crate) item_sent: usize,
+    /// Where the last complete item starts in `send`.
+    pub(crate) last_item: Option<usize>,
+    /// An item carrying END_STREAM is queued: nothing more may follow it.
+    pub(crate) local_end_queued: bool,
+    /// The body outgrew `max_body_size` or its buffer; later DATA was dropped.
+    pub(crate) body_overflow: bool,
+    /// Why the stream was reset, and by whom (`true` = the peer).
+    pub(crate) reset: Option<(ErrorCode, bool)>,
+    /// When the stream must be finished; past it the stream is reset with CANCEL.
+    pub(crate) deadline: Option<Instant>,
+    /// The reset came from `deadline` passing.
+    pub(crate) timed_out: bool,
+    /// The layer above has reported the stream's outcome.
+    pub(crate) reported: bool,
+    /// Changes the application has not polled yet.
+    pub(crate) pending: u8,
+    /// The application has released the stream; it can be dropped once closed.
+    pub(crate) released: bool,
+}
+
+pub(crate) const PENDING_HEADERS: u8 = 1;
+pub(crate) const PENDING_DATA: u8 = 2;
+pub(crate) const PENDING_TRAILERS: u8 = 4;
+pub(crate) const PENDING_END: u8 = 8;
+pub(crate) const PENDING_RESET: u8 = 16;
+
+impl<H: Buffer + Default, B: Buffer + Default> Stream<H, B> {
+    pub(crate) fn new(id: u32, send_window: u32, recv_window: u32) -> Self {
+        Stream {
+            id,
+            state: StreamState::Open,
+            send_window: i64::from(send_window),
+            recv_window: i64::from(recv_window),
+            recv_unacked: 0,
+            headers: H::default(),
+            trailers_at: None,
+            headers_done: false,
+            body: B::default(),
+            send: B::default(),
+            send_pos: 0,
+            item_sent: 0,
+            last_item: None,
+            local_end_queued: false,
+            body_overflow: false,
+            reset: None,
+            deadline: None,
+            timed_out: false,
+            reported: false,
+            pending: 0,
+            released: false,
+        }
+    }
+}
+
+impl<H: Buffer, B: Buffer> Stream<H, B> {
+    /// The stream id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The stream's state.
+    pub fn state(&self) -> StreamState {
+        self.state
+    }
+
+    /// The first header block received (request or response headers).
+    pub fn headers(&self) -> HeaderIter<'_> {
+        let end = self.trailers_at.unwrap_or(self.headers.len());
+        HeaderIter::new(self.headers.as_slice().get(..end).unwrap_or_default())
+    }
+
+    /// The trailers, once received.
+    pub fn trailers(&self) -> Option<HeaderIter<'_>> {
+        let at = self.trailers_at?;
+        Some(HeaderIter::new(
+            self.headers.as_slice().get(at..).unwrap_or_default(),
+        ))
+    }
+
+    /// Body bytes received so far.
+    pub fn body(&self) -> &[u8] {
+        self.body.as_slice()
+    }
+
+    /// Why the stream was reset, and whether the peer did it.
+    pub fn reset(&self) -> Option<(ErrorCode, bool)> {
+        self.reset
+    }
+
+    /// Whether the stream was reset because its deadline passed.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Whether the peer has finished sending (END_STREAM or reset).
+    pub fn remote_closed(&self) -> bool {
+        !self.state.remote_open()
+    }
+
+    /// Whether our side's END_STREAM is queued or sent.
+    pub fn local_end_queued(&self) -> bool {
+        self.local_end_queued
+            || self.state == StreamState::HalfClosedLocal
+            || (self.state == StreamState::Closed && self.reset.is_none())
+    }
+
+    /// Whether the body outgrew its limit (later DATA was dropped).
+    pub fn body_overflowed(&self) -> bool {
+        self.body_overflow
+    }
+
+    /// Whether everything queued to send has gone out.
+    pub(crate) fn send_idle(&self) -> bool {
+        self.send_pos >= self.send.len()
+    }
+
+    /// The next queued item: (tag, payload).
+    pub(crate) fn next_item(&self) -> Option<(u8, &[u8])> {
+        let rest = self.send.as_slice().get(self.send_pos..)?;
+        let (head, tail) = (rest.get(..ITEM_PREFIX)?, &rest[ITEM_PREFIX..]);
+        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        Some((head[0], tail.get(..len)?))
+    }
+
+    /// Writes an item's payload length into its prefix at `start`.
+    pub(crate) fn patch_item_len(&mut self, start: usize, len: u32) {
+        if let Some(prefix) = self
+            .send
+            .as_mut_slice()
+            .get_mut(start + 1..start + ITEM_PREFIX)
+        {
+            prefix.copy_from_slice(&len.to_be_bytes());
+        }
+        if self
+            .send
+            .as_slice()
+            .get(start)
+            .is_some_and(|t| t & ITEM_END_STREAM != 0)
+        {
+            self.local_end_queued = true;
+        }
+    }
+
+    /// Drops a half-written item.
+    pub(crate) fn truncate_send(&mut self, len: usize) {
+        self.send.truncate(len);
+    }
+
+    /// Marks the item at `send_pos` sent and moves on; clears the queue at its end.
+    pub(crate) fn finish_item(&mut self, len: usize) {
+        self.send_pos += ITEM_PREFIX + len;
+        self.item_sent = 0;
+        if self.send_pos >= self.send.len() {
+            self.send.clear();
+            self.send_pos = 0;
+            self.last_item = None;
+        }
+    }
+}
