@@ -2,7 +2,6 @@
 //! length, then the message (grpc/doc/PROTOCOL-HTTP2.md).
 
 use super::Code;
-use crate::buf::Buffer;
 
 /// Bytes before each message.
 pub const PREFIX_LEN: usize = 5;
@@ -15,7 +14,7 @@ pub fn prefix(len: u32) -> [u8; PREFIX_LEN] {
     [0, l[0], l[1], l[2], l[3]]
 }
 
-/// A received message broke the rules; the call ends with this status.
+/// A received body is not exactly one acceptable message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageError {
     /// The message is longer than the configured limit.
@@ -29,9 +28,7 @@ pub enum MessageError {
     Compressed,
     /// The flag byte is neither 0 nor 1.
     InvalidFlag(u8),
-    /// The buffer's fixed capacity cannot hold the message.
-    BufferFull,
-    /// A unary call received a second message.
+    /// A unary call carried more than one message.
     UnexpectedMessage,
     /// The stream ended inside a message.
     Truncated,
@@ -43,12 +40,24 @@ impl MessageError {
     /// The gRPC status this error ends a call with.
     pub const fn code(self) -> Code {
         match self {
-            MessageError::TooLarge { .. } | MessageError::BufferFull => Code::ResourceExhausted,
+            MessageError::TooLarge { .. } => Code::ResourceExhausted,
             MessageError::Compressed => Code::Unimplemented,
             MessageError::InvalidFlag(_)
             | MessageError::UnexpectedMessage
             | MessageError::Truncated
             | MessageError::Missing => Code::Internal,
+        }
+    }
+
+    /// A fixed description, suitable for `grpc-message`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MessageError::TooLarge { .. } => "message larger than the configured maximum",
+            MessageError::Compressed => "compressed messages are not supported",
+            MessageError::InvalidFlag(_) => "invalid message flag",
+            MessageError::UnexpectedMessage => "more than one message in a unary call",
+            MessageError::Truncated => "stream ended inside a message",
+            MessageError::Missing => "stream ended without a message",
         }
     }
 }
@@ -59,106 +68,45 @@ impl core::fmt::Display for MessageError {
             MessageError::TooLarge { len, max } => {
                 write!(f, "message of {len} bytes exceeds the limit of {max}")
             }
-            MessageError::Compressed => f.write_str("compressed messages are not supported"),
             MessageError::InvalidFlag(b) => write!(f, "invalid message flag {b}"),
-            MessageError::BufferFull => f.write_str("message does not fit the buffer"),
-            MessageError::UnexpectedMessage => f.write_str("more than one message in a unary call"),
-            MessageError::Truncated => f.write_str("stream ended inside a message"),
-            MessageError::Missing => f.write_str("stream ended without a message"),
+            other => f.write_str(other.as_str()),
         }
     }
 }
 
-/// Collects the one message of a unary call from DATA payloads that may
-/// split it anywhere. The limit is checked on the prefix, before any body
-/// byte is stored.
-#[derive(Debug)]
-pub struct UnaryMessage<B> {
-    prefix: [u8; PREFIX_LEN],
-    prefix_len: usize,
-    body_len: Option<usize>,
-    body: B,
-    max: usize,
+/// Checks a prefix that has arrived, before the rest of the body: the
+/// limit and the flag are known from the first five bytes.
+pub fn check_prefix(body: &[u8], max: usize) -> Result<(), MessageError> {
+    let Some(p) = body.get(..PREFIX_LEN) else {
+        return Ok(());
+    };
+    match p[0] {
+        0 => {}
+        1 => return Err(MessageError::Compressed),
+        b => return Err(MessageError::InvalidFlag(b)),
+    }
+    let len = u32::from_be_bytes([p[1], p[2], p[3], p[4]]);
+    if usize::try_from(len).map_or(true, |l| l > max) {
+        return Err(MessageError::TooLarge { len, max });
+    }
+    Ok(())
 }
 
-impl<B: Buffer> UnaryMessage<B> {
-    /// An empty collector storing into `body`, refusing messages over `max` bytes.
-    pub fn new(body: B, max: usize) -> Self {
-        UnaryMessage {
-            prefix: [0; PREFIX_LEN],
-            prefix_len: 0,
-            body_len: None,
-            body,
-            max,
-        }
+/// The one message of a complete unary body.
+pub fn split_unary(body: &[u8], max: usize) -> Result<&[u8], MessageError> {
+    if body.is_empty() {
+        return Err(MessageError::Missing);
     }
-
-    /// Takes the next DATA payload.
-    pub fn push(&mut self, mut data: &[u8]) -> Result<(), MessageError> {
-        while !data.is_empty() {
-            match self.body_len {
-                None => {
-                    let take = (PREFIX_LEN - self.prefix_len).min(data.len());
-                    self.prefix[self.prefix_len..self.prefix_len + take]
-                        .copy_from_slice(&data[..take]);
-                    self.prefix_len += take;
-                    data = &data[take..];
-                    if self.prefix_len == PREFIX_LEN {
-                        self.body_len = Some(self.check_prefix()?);
-                    }
-                }
-                Some(len) => {
-                    let missing = len - self.body.len();
-                    if missing == 0 {
-                        return Err(MessageError::UnexpectedMessage);
-                    }
-                    let take = missing.min(data.len());
-                    self.body
-                        .try_extend(&data[..take])
-                        .map_err(|_| MessageError::BufferFull)?;
-                    data = &data[take..];
-                }
-            }
-        }
-        Ok(())
+    if body.len() < PREFIX_LEN {
+        return Err(MessageError::Truncated);
     }
-
-    fn check_prefix(&self) -> Result<usize, MessageError> {
-        match self.prefix[0] {
-            0 => {}
-            1 => return Err(MessageError::Compressed),
-            b => return Err(MessageError::InvalidFlag(b)),
-        }
-        let len = u32::from_be_bytes([
-            self.prefix[1],
-            self.prefix[2],
-            self.prefix[3],
-            self.prefix[4],
-        ]);
-        let as_usize = usize::try_from(len).unwrap_or(usize::MAX);
-        if as_usize > self.max {
-            return Err(MessageError::TooLarge { len, max: self.max });
-        }
-        if as_usize > self.body.max_capacity() {
-            return Err(MessageError::BufferFull);
-        }
-        Ok(as_usize)
-    }
-
-    /// The complete message, once the stream has ended.
-    pub fn finish(&self) -> Result<&[u8], MessageError> {
-        match self.body_len {
-            Some(len) if len == self.body.len() => Ok(self.body.as_slice()),
-            None if self.prefix_len == 0 => Err(MessageError::Missing),
-            _ => Err(MessageError::Truncated),
-        }
-    }
-
-    /// Forgets the message so the collector can be reused.
-    pub fn reset(&mut self) {
-        self.prefix_len = 0;
-        self.body_len = None;
-        self.body.clear();
+    check_prefix(body, max)?;
+    let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+    let rest = &body[PREFIX_LEN..];
+    match rest.len().cmp(&len) {
+        core::cmp::Ordering::Less => Err(MessageError::Truncated),
+        core::cmp::Ordering::Greater => Err(MessageError::UnexpectedMessage),
+        core::cmp::Ordering::Equal => Ok(rest),
     }
 }
 
@@ -173,61 +121,50 @@ mod tests {
     }
 
     #[test]
-    fn any_split_reassembles_the_message() {
+    fn one_message_is_split_from_its_prefix() {
+        assert_eq!(split_unary(&framed(b"arkouda"), 100), Ok(&b"arkouda"[..]));
+        assert_eq!(split_unary(&framed(b""), 0), Ok(&b""[..]));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
         let wire = framed(b"arkouda request");
-        for cut in 0..=wire.len() {
-            let mut m = UnaryMessage::new(heapless::Vec::<u8, 32>::new(), 32);
-            m.push(&wire[..cut]).unwrap();
-            if cut < wire.len() {
-                assert!(m.finish().is_err());
-            }
-            m.push(&wire[cut..]).unwrap();
-            assert_eq!(m.finish(), Ok(&b"arkouda request"[..]));
+        for cut in 0..wire.len() {
+            let expected = if cut == 0 {
+                MessageError::Missing
+            } else {
+                MessageError::Truncated
+            };
+            assert_eq!(split_unary(&wire[..cut], 100), Err(expected), "cut {cut}");
         }
-        // One byte at a time.
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 32);
-        for b in &wire {
-            m.push(core::slice::from_ref(b)).unwrap();
-        }
-        assert_eq!(m.finish(), Ok(&b"arkouda request"[..]));
     }
 
     #[test]
-    fn empty_message_is_a_message() {
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 0);
-        assert_eq!(m.finish(), Err(MessageError::Missing));
-        m.push(&prefix(0)).unwrap();
-        assert_eq!(m.finish(), Ok(&b""[..]));
-    }
-
-    #[test]
-    fn limits_and_flags_are_checked_on_the_prefix() {
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 10);
+    fn limits_and_flags_are_checked_on_the_prefix_alone() {
         assert_eq!(
-            m.push(&prefix(11)),
+            check_prefix(&prefix(11), 10),
             Err(MessageError::TooLarge { len: 11, max: 10 })
         );
+        assert_eq!(check_prefix(&[0, 0, 0], 0), Ok(()));
+        assert_eq!(
+            check_prefix(&[1, 0, 0, 0, 1], 10),
+            Err(MessageError::Compressed)
+        );
+        assert_eq!(
+            check_prefix(&[2, 0, 0, 0, 0], 10),
+            Err(MessageError::InvalidFlag(2))
+        );
+        assert_eq!(MessageError::Compressed.code(), Code::Unimplemented);
         assert_eq!(
             MessageError::TooLarge { len: 0, max: 0 }.code(),
             Code::ResourceExhausted
         );
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 10);
-        assert_eq!(m.push(&[1, 0, 0, 0, 1, 7]), Err(MessageError::Compressed));
-        assert_eq!(MessageError::Compressed.code(), Code::Unimplemented);
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 10);
-        assert_eq!(m.push(&[2, 0, 0, 0, 0]), Err(MessageError::InvalidFlag(2)));
-        let mut m = UnaryMessage::new(heapless::Vec::<u8, 4>::new(), 10);
-        assert_eq!(m.push(&prefix(5)), Err(MessageError::BufferFull));
     }
 
     #[test]
-    fn a_second_message_or_a_cut_one_is_refused() {
+    fn a_second_message_is_refused() {
         let mut two = framed(b"a");
         two.extend(framed(b"b"));
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 10);
-        assert_eq!(m.push(&two), Err(MessageError::UnexpectedMessage));
-        let mut m = UnaryMessage::new(std::vec::Vec::new(), 10);
-        m.push(&framed(b"abc")[..6]).unwrap();
-        assert_eq!(m.finish(), Err(MessageError::Truncated));
+        assert_eq!(split_unary(&two, 10), Err(MessageError::UnexpectedMessage));
     }
 }

@@ -301,7 +301,10 @@ impl<S: Storage> ConnectionState<S> {
         if self.role == Role::Client || ours {
             // §5.1.1: servers only open streams by push, which we disable;
             // clients only open odd ones.
-            return Err(conn_err(ErrorCode::ProtocolError, "HEADERS on an idle stream"));
+            return Err(conn_err(
+                ErrorCode::ProtocolError,
+                "HEADERS on an idle stream",
+            ));
         }
         self.last_peer_stream = id;
         if self.phase != Phase::Open {

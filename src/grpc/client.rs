@@ -1,0 +1,225 @@
+//! The client end of gRPC unary calls over one HTTP/2 connection, sans-IO.
+
+use core::time::Duration;
+
+use super::call::{self, CallId, Options, Status};
+use super::{message, timeout};
+use crate::h2::conn::{Connection, ConnectionError, Event, Role, Storage, StreamError};
+use crate::h2::ErrorCode;
+use crate::time::Instant;
+
+/// The `user-agent` arkwire sends.
+pub const USER_AGENT: &str = concat!("arkwire/", env!("CARGO_PKG_VERSION"));
+
+/// Something the application should act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The call finished: read it with [`Client::response`], then [`Client::finish_call`].
+    Complete(CallId),
+    /// The server will accept no new calls on this connection.
+    GoAway,
+    /// The connection is finished.
+    Closed {
+        /// The HTTP/2 error code that closed it.
+        code: ErrorCode,
+    },
+}
+
+/// Why a call could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// The server's concurrency limit, or our stream storage, is reached.
+    TooManyCalls,
+    /// The connection is shutting down.
+    Closing,
+    /// The request is larger than `max_message_size`.
+    MessageTooLarge,
+    /// A metadata key or value is not allowed.
+    InvalidMetadata,
+    /// A fixed-capacity buffer cannot hold the request.
+    BufferFull,
+}
+
+impl From<StreamError> for CallError {
+    fn from(e: StreamError) -> Self {
+        match e {
+            StreamError::TooManyStreams => CallError::TooManyCalls,
+            StreamError::Closing | StreamError::NotWritable => CallError::Closing,
+            StreamError::BufferFull => CallError::BufferFull,
+        }
+    }
+}
+
+impl core::fmt::Display for CallError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CallError::TooManyCalls => "too many calls in flight",
+            CallError::Closing => "connection is closing",
+            CallError::MessageTooLarge => "request larger than the maximum message size",
+            CallError::InvalidMetadata => "invalid metadata key or value",
+            CallError::BufferFull => "request does not fit the send buffer",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CallError {}
+
+/// A gRPC client connection: start unary calls, feed it bytes and time,
+/// take bytes to send, and read completed calls.
+pub struct Client<S: Storage> {
+    conn: Connection<S>,
+    options: Options,
+    authority: heapless::String<255>,
+}
+
+impl<S: Storage> Client<S> {
+    /// A client for the server at `authority` (`host:port`, sent as `:authority`).
+    pub fn new(authority: &str, options: Options, now: Instant) -> Result<Self, ConnectionError> {
+        let mut a = heapless::String::new();
+        a.push_str(authority).map_err(|_| ConnectionError {
+            code: ErrorCode::InternalError,
+            reason: "authority longer than 255 bytes",
+        })?;
+        Ok(Client {
+            conn: Connection::new(Role::Client, options.h2_config(), now)?,
+            options,
+            authority: a,
+        })
+    }
+
+    /// The HTTP/2 connection underneath.
+    pub fn connection(&self) -> &Connection<S> {
+        &self.conn
+    }
+
+    /// Whether another call can start now.
+    pub fn can_start_call(&self) -> bool {
+        self.conn.can_open_stream()
+    }
+
+    /// Starts a unary call of `path` with an encoded request message.
+    ///
+    /// `metadata` keys must be lowercase; a key ending in `-bin` carries any
+    /// bytes (sent base64), other values must be printable ASCII. With a
+    /// `timeout`, the call ends with DEADLINE_EXCEEDED once it passes, and the
+    /// server learns the deadline from `grpc-timeout`.
+    pub fn start_call(
+        &mut self,
+        path: &str,
+        request: &[u8],
+        metadata: &[(&str, &[u8])],
+        timeout: Option<Duration>,
+    ) -> Result<CallId, CallError> {
+        if request.len() > self.options.max_message_size {
+            return Err(CallError::MessageTooLarge);
+        }
+        for (key, value) in metadata {
+            let key = key.as_bytes();
+            let ok = call::valid_metadata_key(key)
+                && (key.ends_with(b"-bin") || call::valid_metadata_value(value));
+            if !ok {
+                return Err(CallError::InvalidMetadata);
+            }
+        }
+        let mut timeout_text = [0u8; 10];
+        let timeout_len = timeout.map(|t| timeout::encode(t, &mut timeout_text));
+        let fixed: [(&[u8], &[u8]); 6] = [
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", path.as_bytes()),
+            (b":authority", self.authority.as_bytes()),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+        ];
+        let timeout_field = timeout_len.map(|n| (&b"grpc-timeout"[..], &timeout_text[..n]));
+        let user_agent = (&b"user-agent"[..], USER_AGENT.as_bytes());
+        let headers = fixed.into_iter().chain(timeout_field).chain([user_agent]);
+        let id = self.conn.open_stream(headers, false)?;
+        let result = (|| {
+            let mut block = self.conn.begin_headers_continue(id)?;
+            for (key, value) in metadata {
+                if key.ends_with("-bin") {
+                    block.push_base64(key.as_bytes(), value);
+                } else {
+                    block.push(key.as_bytes(), value);
+                }
+            }
+            block.finish()?;
+            let prefix = message::prefix(request.len() as u32);
+            self.conn.send_data(id, &[&prefix, request], true)
+        })();
+        if let Err(e) = result {
+            self.conn.release_stream(id);
+            return Err(e.into());
+        }
+        if let Some(t) = timeout {
+            let deadline = self.conn.now() + t;
+            self.conn.set_deadline(id, deadline);
+        }
+        Ok(CallId(id))
+    }
+
+    /// Feeds bytes read from the server.
+    pub fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        self.conn.recv(input, now)
+    }
+
+    /// Writes bytes to send into `out`; see [`Connection::transmit`].
+    pub fn transmit(&mut self, out: &mut [u8]) -> usize {
+        self.conn.transmit(out)
+    }
+
+    /// Whether [`transmit`](Self::transmit) has something to write.
+    pub fn wants_transmit(&self) -> bool {
+        self.conn.wants_transmit()
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    /// Advances time: expires deadlines and the SETTINGS timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now)
+    }
+
+    /// The next thing to act on.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::StreamEnded { stream } | Event::StreamReset { stream, .. } => {
+                    if self.conn.mark_reported(stream) {
+                        return Some(ClientEvent::Complete(CallId(stream)));
+                    }
+                }
+                Event::GoAway { .. } => return Some(ClientEvent::GoAway),
+                Event::Closed { code, .. } => return Some(ClientEvent::Closed { code }),
+                Event::Headers { .. }
+                | Event::Data { .. }
+                | Event::Trailers { .. }
+                | Event::SettingsAcked => {}
+            }
+        }
+        None
+    }
+
+    /// A completed call's response message, or its status.
+    pub fn response(&self, call: CallId) -> Result<&[u8], Status<'_>> {
+        match self.conn.stream(call.0) {
+            Some(stream) => call::response(stream, self.options.max_message_size),
+            None => Err(Status::new(super::Code::Internal, "no such call")),
+        }
+    }
+
+    /// Frees a call's memory; a call still running is cancelled (RST_STREAM CANCEL).
+    pub fn finish_call(&mut self, call: CallId) {
+        self.conn.release_stream(call.0);
+    }
+
+    /// Starts a graceful shutdown of the connection.
+    pub fn close(&mut self) {
+        self.conn.go_away();
+    }
+}

@@ -1,0 +1,258 @@
+//! The server end of gRPC unary calls over one HTTP/2 connection, sans-IO.
+
+use super::call::{CallId, Options, Status};
+use super::client::CallError;
+use super::{message, percent, timeout, Code};
+use crate::h2::conn::{Connection, ConnectionError, Event, Role, Storage};
+use crate::h2::header_list::HeaderIter;
+use crate::h2::ErrorCode;
+use crate::time::Instant;
+
+/// Something the application should act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A complete request: read it with [`Server::request`], answer with
+    /// [`Server::respond`] or [`Server::respond_status`].
+    Request(CallId),
+    /// The client cancelled the call, or its deadline passed, before the answer went out.
+    Cancelled(CallId),
+    /// The connection is finished.
+    Closed {
+        /// The HTTP/2 error code that closed it.
+        code: ErrorCode,
+    },
+}
+
+/// A gRPC server connection: feed it bytes and time, take bytes to send,
+/// answer the requests it reports.
+pub struct Server<S: Storage> {
+    conn: Connection<S>,
+    options: Options,
+    /// The only method served; others get UNIMPLEMENTED.
+    path: &'static str,
+}
+
+impl<S: Storage> Server<S> {
+    /// A server connection answering calls of `path`.
+    pub fn new(
+        path: &'static str,
+        options: Options,
+        now: Instant,
+    ) -> Result<Self, ConnectionError> {
+        Ok(Server {
+            conn: Connection::new(Role::Server, options.h2_config(), now)?,
+            options,
+            path,
+        })
+    }
+
+    /// The HTTP/2 connection underneath.
+    pub fn connection(&self) -> &Connection<S> {
+        &self.conn
+    }
+
+    /// Feeds bytes read from the client.
+    pub fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        self.conn.recv(input, now)
+    }
+
+    /// Writes bytes to send into `out`; see [`Connection::transmit`].
+    pub fn transmit(&mut self, out: &mut [u8]) -> usize {
+        self.conn.transmit(out)
+    }
+
+    /// Whether [`transmit`](Self::transmit) has something to write.
+    pub fn wants_transmit(&self) -> bool {
+        self.conn.wants_transmit()
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    /// Advances time: expires request deadlines and the SETTINGS timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.conn.handle_timeout(now)
+    }
+
+    /// Whether the connection is finished.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// Stops accepting calls; the ones in progress finish.
+    pub fn close(&mut self) {
+        self.conn.go_away();
+    }
+
+    /// The next thing to act on.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::Headers { stream } => self.check_request_headers(stream),
+                Event::Data { stream } => self.check_request_body(stream),
+                Event::StreamEnded { stream } => {
+                    if self.conn.mark_reported(stream) {
+                        return Some(ServerEvent::Request(CallId(stream)));
+                    }
+                }
+                Event::StreamReset { stream, .. } => {
+                    let answered = self
+                        .conn
+                        .stream(stream)
+                        .is_none_or(|s| s.local_end_queued());
+                    let reported = !self.conn.mark_reported(stream);
+                    self.conn.release_stream(stream);
+                    if reported && !answered {
+                        return Some(ServerEvent::Cancelled(CallId(stream)));
+                    }
+                }
+                Event::Closed { code, .. } => return Some(ServerEvent::Closed { code }),
+                Event::Trailers { .. } | Event::GoAway { .. } | Event::SettingsAcked => {}
+            }
+        }
+        None
+    }
+
+    /// Refuses requests that are not gRPC calls of our method, and adopts the
+    /// client's deadline.
+    fn check_request_headers(&mut self, id: u32) {
+        let Some(stream) = self.conn.stream(id) else {
+            return;
+        };
+        let headers = stream.headers();
+        let method = headers.clone().get(b":method");
+        let path = headers.clone().get(b":path");
+        let content_type = headers.clone().get(b"content-type").unwrap_or_default();
+        let deadline = headers.get(b"grpc-timeout").map(timeout::parse);
+        if method != Some(b"POST") {
+            return self.reject_http(id, b"405");
+        }
+        if !content_type.starts_with(b"application/grpc") {
+            // The gRPC spec asks for 415 Unsupported Media Type.
+            return self.reject_http(id, b"415");
+        }
+        if path != Some(self.path.as_bytes()) {
+            return self.reject(id, Code::Unimplemented, "unknown method");
+        }
+        match deadline {
+            None => {}
+            Some(None) => self.reject(id, Code::InvalidArgument, "malformed grpc-timeout"),
+            Some(Some(t)) => {
+                let at = self.conn.now() + t.min(self.options.max_deadline);
+                self.conn.set_deadline(id, at);
+            }
+        }
+    }
+
+    /// Answers as soon as the body breaks a limit, rather than after reading it all.
+    fn check_request_body(&mut self, id: u32) {
+        let Some(stream) = self.conn.stream(id) else {
+            return;
+        };
+        if stream.local_end_queued() {
+            return;
+        }
+        let verdict = if stream.body_overflowed() {
+            Err(message::MessageError::TooLarge {
+                len: 0,
+                max: self.options.max_message_size,
+            })
+        } else {
+            message::check_prefix(stream.body(), self.options.max_message_size)
+        };
+        if let Err(e) = verdict {
+            self.reject(id, e.code(), e.as_str());
+        }
+    }
+
+    fn reject(&mut self, id: u32, code: Code, message: &str) {
+        self.conn.mark_reported(id);
+        let _ = self.respond_status(CallId(id), code, message);
+    }
+
+    fn reject_http(&mut self, id: u32, status: &[u8]) {
+        self.conn.mark_reported(id);
+        let _ = self
+            .conn
+            .send_headers(id, [(&b":status"[..], status)], true);
+        self.conn.release_stream(id);
+    }
+
+    /// The request message of a call reported by [`ServerEvent::Request`].
+    pub fn request(&self, call: CallId) -> Result<&[u8], Status<'static>> {
+        let stream = self
+            .conn
+            .stream(call.0)
+            .ok_or(Status::new(Code::Internal, "no such call"))?;
+        message::split_unary(stream.body(), self.options.max_message_size)
+            .map_err(|e| Status::new(e.code(), e.as_str()))
+    }
+
+    /// The request's headers, including custom metadata
+    /// (see [`super::custom_metadata`]).
+    pub fn request_headers(&self, call: CallId) -> Option<HeaderIter<'_>> {
+        self.conn.stream(call.0).map(|s| s.headers())
+    }
+
+    /// Answers a call with one message and status OK.
+    pub fn respond(&mut self, call: CallId, response: &[u8]) -> Result<(), CallError> {
+        if response.len() > self.options.max_message_size {
+            self.respond_status(
+                call,
+                Code::ResourceExhausted,
+                "response larger than the maximum message size",
+            )?;
+            return Err(CallError::MessageTooLarge);
+        }
+        let id = call.0;
+        let result = (|| {
+            self.conn.send_headers(
+                id,
+                [
+                    (&b":status"[..], &b"200"[..]),
+                    (b"content-type", b"application/grpc"),
+                ],
+                false,
+            )?;
+            let prefix = message::prefix(response.len() as u32);
+            self.conn.send_data(id, &[&prefix, response], false)?;
+            self.conn
+                .send_headers(id, [(&b"grpc-status"[..], &b"0"[..])], true)
+        })();
+        self.conn.release_stream(id);
+        result.map_err(CallError::from)
+    }
+
+    /// Answers a call with a status and no message (a trailers-only response).
+    /// `message` is percent-encoded on the wire, so any UTF-8 text travels intact.
+    pub fn respond_status(
+        &mut self,
+        call: CallId,
+        code: Code,
+        message: &str,
+    ) -> Result<(), CallError> {
+        let id = call.0;
+        let result = (|| {
+            let mut block = self.conn.begin_headers(id, true)?;
+            block.push(b":status", b"200");
+            block.push(b"content-type", b"application/grpc");
+            block.push(b"grpc-status", code.as_str().as_bytes());
+            if !message.is_empty() {
+                let mut encoded = [0u8; 3 * 256];
+                // Longer messages are cut at a character boundary: statuses are for people.
+                let mut end = message.len().min(256);
+                while !message.is_char_boundary(end) {
+                    end -= 1;
+                }
+                if let Some(n) = percent::encode(&message.as_bytes()[..end], &mut encoded) {
+                    block.push(b"grpc-message", &encoded[..n]);
+                }
+            }
+            block.finish()
+        })();
+        self.conn.release_stream(id);
+        result.map_err(CallError::from)
+    }
+}

@@ -1,0 +1,270 @@
+//! Client and server driven against each other in memory.
+
+use core::time::Duration;
+use std::string::String;
+use std::vec;
+use std::vec::Vec;
+
+use super::*;
+use crate::h2::conn::{FixedStorage, GrowableStorage, Storage, MIN_TRANSMIT_BUFFER};
+use crate::time::Instant;
+
+const PATH: &str = "/arkouda.Arkouda/HandleRequest";
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+fn pair<S: Storage>(client: Options, server: Options) -> (Client<S>, Server<S>) {
+    (
+        Client::new("localhost:50053", client, t(0)).unwrap(),
+        Server::new(PATH, server, t(0)).unwrap(),
+    )
+}
+
+fn pump<S: Storage>(c: &mut Client<S>, s: &mut Server<S>, now: Instant) {
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    for _ in 0..10_000 {
+        let n = c.transmit(&mut buf);
+        if n > 0 {
+            let _ = s.recv(&buf[..n], now);
+        }
+        let m = s.transmit(&mut buf);
+        if m > 0 {
+            let _ = c.recv(&buf[..m], now);
+        }
+        if n == 0 && m == 0 {
+            return;
+        }
+    }
+    panic!("never went quiet");
+}
+
+fn server_events<S: Storage>(s: &mut Server<S>) -> Vec<ServerEvent> {
+    core::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn client_events<S: Storage>(c: &mut Client<S>) -> Vec<ClientEvent> {
+    core::iter::from_fn(|| c.poll_event()).collect()
+}
+
+type Outcome = Result<Vec<u8>, (Code, String)>;
+
+/// Runs one call where the server answers with `answer`; returns the client's view.
+fn round_trip<S: Storage>(
+    request: &[u8],
+    answer: impl FnOnce(&mut Server<S>, CallId),
+) -> (Outcome, Vec<ServerEvent>) {
+    let (mut c, mut s) = pair::<S>(Options::default(), Options::default());
+    let call = c.start_call(PATH, request, &[], None).unwrap();
+    pump(&mut c, &mut s, t(1));
+    let ev = server_events(&mut s);
+    if let Some(ServerEvent::Request(id)) = ev
+        .iter()
+        .copied()
+        .find(|e| matches!(e, ServerEvent::Request(_)))
+    {
+        answer(&mut s, id);
+    }
+    pump(&mut c, &mut s, t(2));
+    assert_eq!(client_events(&mut c), [ClientEvent::Complete(call)]);
+    let result = c
+        .response(call)
+        .map(<[u8]>::to_vec)
+        .map_err(|st| (st.code, st.message()));
+    c.finish_call(call);
+    (result, ev)
+}
+
+#[test]
+fn a_unary_call_returns_the_servers_message() {
+    let (result, _) = round_trip::<GrowableStorage>(b"ping", |s, id| {
+        assert_eq!(s.request(id), Ok(&b"ping"[..]));
+        s.respond(id, b"pong").unwrap();
+    });
+    assert_eq!(result, Ok(b"pong".to_vec()));
+}
+
+#[test]
+fn the_same_call_works_in_fixed_storage() {
+    let (result, _) = round_trip::<FixedStorage<4, 1024, 256>>(b"ping", |s, id| {
+        s.respond(id, b"pong").unwrap();
+    });
+    assert_eq!(result, Ok(b"pong".to_vec()));
+}
+
+#[test]
+fn empty_request_and_response_are_messages() {
+    let (result, _) = round_trip::<GrowableStorage>(b"", |s, id| {
+        assert_eq!(s.request(id), Ok(&b""[..]));
+        s.respond(id, b"").unwrap();
+    });
+    assert_eq!(result, Ok(Vec::new()));
+}
+
+#[test]
+fn a_status_with_any_text_arrives_intact() {
+    let (result, _) = round_trip::<GrowableStorage>(b"x", |s, id| {
+        s.respond_status(id, Code::Aborted, "échec: 100% ✓\nline")
+            .unwrap();
+    });
+    assert_eq!(
+        result,
+        Err((Code::Aborted, String::from("échec: 100% ✓\nline")))
+    );
+}
+
+#[test]
+fn large_messages_cross_many_frames_and_windows() {
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let expect = big.clone();
+    let (result, _) = round_trip::<GrowableStorage>(&big, |s, id| {
+        let req = s.request(id).unwrap().to_vec();
+        assert_eq!(req, expect);
+        s.respond(id, &req).unwrap();
+    });
+    assert_eq!(result.unwrap(), big);
+}
+
+#[test]
+fn metadata_reaches_the_server() {
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
+    c.start_call(
+        PATH,
+        b"",
+        &[("x-user", b"kjyost"), ("trace-bin", &[0, 1, 2, 254, 255])],
+        None,
+    )
+    .unwrap();
+    pump(&mut c, &mut s, t(1));
+    let Some(ServerEvent::Request(id)) = s.poll_event() else {
+        panic!("no request")
+    };
+    let meta: Vec<(Vec<u8>, Vec<u8>)> = custom_metadata(s.request_headers(id).unwrap())
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect();
+    assert!(
+        meta.contains(&(b"x-user".to_vec(), b"kjyost".to_vec())),
+        "{meta:?}"
+    );
+    // RFC 4648 base64 of 00 01 02 fe ff.
+    assert!(
+        meta.contains(&(b"trace-bin".to_vec(), b"AAEC/v8=".to_vec())),
+        "{meta:?}"
+    );
+    assert_eq!(
+        c.start_call(PATH, b"", &[("Bad-Key", b"v")], None),
+        Err(CallError::InvalidMetadata)
+    );
+    assert_eq!(
+        c.start_call(PATH, b"", &[("k", "é".as_bytes())], None),
+        Err(CallError::InvalidMetadata)
+    );
+}
+
+#[test]
+fn a_client_deadline_ends_the_call_and_cancels_the_server_side() {
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
+    let call = c
+        .start_call(PATH, b"slow", &[], Some(Duration::from_millis(300)))
+        .unwrap();
+    pump(&mut c, &mut s, t(0));
+    assert!(matches!(s.poll_event(), Some(ServerEvent::Request(_))));
+    assert_eq!(c.poll_timeout(), Some(t(300)));
+    c.handle_timeout(t(299));
+    assert_eq!(client_events(&mut c), []);
+    c.handle_timeout(t(300));
+    assert_eq!(client_events(&mut c), [ClientEvent::Complete(call)]);
+    assert_eq!(c.response(call).unwrap_err().code, Code::DeadlineExceeded);
+    pump(&mut c, &mut s, t(301));
+    assert_eq!(
+        server_events(&mut s),
+        [ServerEvent::Cancelled(CallId(call.0))]
+    );
+}
+
+#[test]
+fn the_server_enforces_the_deadline_the_client_sent() {
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
+    c.start_call(PATH, b"slow", &[], Some(Duration::from_secs(2)))
+        .unwrap();
+    pump(&mut c, &mut s, t(0));
+    let Some(ServerEvent::Request(id)) = s.poll_event() else {
+        panic!()
+    };
+    // grpc-timeout rounds up, never down.
+    assert!(s.poll_timeout().unwrap() >= t(2000));
+    s.handle_timeout(t(2001));
+    assert_eq!(server_events(&mut s), [ServerEvent::Cancelled(id)]);
+}
+
+#[test]
+fn an_oversized_request_is_resource_exhausted() {
+    let small = Options {
+        max_message_size: 1000,
+        ..Options::default()
+    };
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), small);
+    let call = c.start_call(PATH, &[b'x'; 1001], &[], None).unwrap();
+    pump(&mut c, &mut s, t(1));
+    assert_eq!(server_events(&mut s), []);
+    pump(&mut c, &mut s, t(2));
+    let _ = client_events(&mut c);
+    let status = c.response(call).unwrap_err();
+    assert_eq!(status.code, Code::ResourceExhausted);
+}
+
+#[test]
+fn an_unknown_method_is_unimplemented() {
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
+    let call = c
+        .start_call("/other.Service/Method", b"", &[], None)
+        .unwrap();
+    pump(&mut c, &mut s, t(1));
+    assert_eq!(server_events(&mut s), []);
+    pump(&mut c, &mut s, t(2));
+    assert_eq!(client_events(&mut c), [ClientEvent::Complete(call)]);
+    assert_eq!(c.response(call).unwrap_err().code, Code::Unimplemented);
+}
+
+#[test]
+fn the_client_refuses_requests_over_its_limit() {
+    let small = Options {
+        max_message_size: 10,
+        ..Options::default()
+    };
+    let (mut c, _s) = pair::<GrowableStorage>(small, Options::default());
+    assert_eq!(
+        c.start_call(PATH, &[0; 11], &[], None),
+        Err(CallError::MessageTooLarge)
+    );
+}
+
+#[test]
+fn many_calls_share_one_connection_and_each_gets_its_own_reply() {
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
+    let calls: Vec<(CallId, Vec<u8>)> = (0..100u32)
+        .map(|i| {
+            let body = std::format!("request {i}").into_bytes();
+            (c.start_call(PATH, &body, &[], None).unwrap(), body)
+        })
+        .collect();
+    pump(&mut c, &mut s, t(1));
+    for ev in server_events(&mut s) {
+        let ServerEvent::Request(id) = ev else {
+            continue;
+        };
+        let mut reply = s.request(id).unwrap().to_vec();
+        reply.extend_from_slice(b" done");
+        s.respond(id, &reply).unwrap();
+    }
+    pump(&mut c, &mut s, t(2));
+    assert_eq!(client_events(&mut c).len(), 100);
+    for (call, body) in calls {
+        let mut expect = body.clone();
+        expect.extend_from_slice(b" done");
+        assert_eq!(c.response(call).unwrap(), &expect[..]);
+        c.finish_call(call);
+    }
+    assert_eq!(s.connection().active_streams(), 0);
+}
