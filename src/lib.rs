@@ -24,6 +24,8 @@ pub mod arkouda;
 pub mod buf;
 pub mod grpc;
 pub mod h2;
+#[cfg(feature = "std")]
+pub mod net;
 pub mod proto;
 pub mod time;
 

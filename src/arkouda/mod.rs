@@ -6,6 +6,8 @@
 //! when the text has no escapes and decodes escapes into a caller's buffer
 //! (or a `String` with `alloc`) when it does.
 
+#[cfg(feature = "std")]
+pub mod builtin;
 mod json_str;
 mod reply;
 

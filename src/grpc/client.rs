@@ -103,13 +103,14 @@ impl<S: Storage> Client<S> {
     /// `metadata` keys must be lowercase; a key ending in `-bin` carries any
     /// bytes (sent base64), other values must be printable ASCII. With a
     /// `timeout`, the call ends with DEADLINE_EXCEEDED once it passes, and the
-    /// server learns the deadline from `grpc-timeout`.
+    /// server learns the deadline from `grpc-timeout`. `now` anchors the deadline.
     pub fn start_call(
         &mut self,
         path: &str,
         request: &[u8],
         metadata: &[(&str, &[u8])],
         timeout: Option<Duration>,
+        now: Instant,
     ) -> Result<CallId, CallError> {
         if request.len() > self.options.max_message_size {
             return Err(CallError::MessageTooLarge);
@@ -154,8 +155,7 @@ impl<S: Storage> Client<S> {
             return Err(e.into());
         }
         if let Some(t) = timeout {
-            let deadline = self.conn.now() + t;
-            self.conn.set_deadline(id, deadline);
+            self.conn.set_deadline(id, now + t);
         }
         Ok(CallId(id))
     }

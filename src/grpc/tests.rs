@@ -56,7 +56,7 @@ fn round_trip<S: Storage>(
     answer: impl FnOnce(&mut Server<S>, CallId),
 ) -> (Outcome, Vec<ServerEvent>) {
     let (mut c, mut s) = pair::<S>(Options::default(), Options::default());
-    let call = c.start_call(PATH, request, &[], None).unwrap();
+    let call = c.start_call(PATH, request, &[], None, t(0)).unwrap();
     pump(&mut c, &mut s, t(1));
     let ev = server_events(&mut s);
     if let Some(ServerEvent::Request(id)) = ev
@@ -134,6 +134,7 @@ fn metadata_reaches_the_server() {
         b"",
         &[("x-user", b"kjyost"), ("trace-bin", &[0, 1, 2, 254, 255])],
         None,
+        t(0),
     )
     .unwrap();
     pump(&mut c, &mut s, t(1));
@@ -153,11 +154,11 @@ fn metadata_reaches_the_server() {
         "{meta:?}"
     );
     assert_eq!(
-        c.start_call(PATH, b"", &[("Bad-Key", b"v")], None),
+        c.start_call(PATH, b"", &[("Bad-Key", b"v")], None, t(0)),
         Err(CallError::InvalidMetadata)
     );
     assert_eq!(
-        c.start_call(PATH, b"", &[("k", "é".as_bytes())], None),
+        c.start_call(PATH, b"", &[("k", "é".as_bytes())], None, t(0)),
         Err(CallError::InvalidMetadata)
     );
 }
@@ -166,7 +167,7 @@ fn metadata_reaches_the_server() {
 fn a_client_deadline_ends_the_call_and_cancels_the_server_side() {
     let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
     let call = c
-        .start_call(PATH, b"slow", &[], Some(Duration::from_millis(300)))
+        .start_call(PATH, b"slow", &[], Some(Duration::from_millis(300)), t(0))
         .unwrap();
     pump(&mut c, &mut s, t(0));
     assert!(matches!(s.poll_event(), Some(ServerEvent::Request(_))));
@@ -186,7 +187,7 @@ fn a_client_deadline_ends_the_call_and_cancels_the_server_side() {
 #[test]
 fn the_server_enforces_the_deadline_the_client_sent() {
     let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
-    c.start_call(PATH, b"slow", &[], Some(Duration::from_secs(2)))
+    c.start_call(PATH, b"slow", &[], Some(Duration::from_secs(2)), t(0))
         .unwrap();
     pump(&mut c, &mut s, t(0));
     let Some(ServerEvent::Request(id)) = s.poll_event() else {
@@ -205,7 +206,7 @@ fn an_oversized_request_is_resource_exhausted() {
         ..Options::default()
     };
     let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), small);
-    let call = c.start_call(PATH, &[b'x'; 1001], &[], None).unwrap();
+    let call = c.start_call(PATH, &[b'x'; 1001], &[], None, t(0)).unwrap();
     pump(&mut c, &mut s, t(1));
     assert_eq!(server_events(&mut s), []);
     pump(&mut c, &mut s, t(2));
@@ -218,7 +219,7 @@ fn an_oversized_request_is_resource_exhausted() {
 fn an_unknown_method_is_unimplemented() {
     let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
     let call = c
-        .start_call("/other.Service/Method", b"", &[], None)
+        .start_call("/other.Service/Method", b"", &[], None, t(0))
         .unwrap();
     pump(&mut c, &mut s, t(1));
     assert_eq!(server_events(&mut s), []);
@@ -235,7 +236,7 @@ fn the_client_refuses_requests_over_its_limit() {
     };
     let (mut c, _s) = pair::<GrowableStorage>(small, Options::default());
     assert_eq!(
-        c.start_call(PATH, &[0; 11], &[], None),
+        c.start_call(PATH, &[0; 11], &[], None, t(0)),
         Err(CallError::MessageTooLarge)
     );
 }
@@ -246,7 +247,7 @@ fn many_calls_share_one_connection_and_each_gets_its_own_reply() {
     let calls: Vec<(CallId, Vec<u8>)> = (0..100u32)
         .map(|i| {
             let body = std::format!("request {i}").into_bytes();
-            (c.start_call(PATH, &body, &[], None).unwrap(), body)
+            (c.start_call(PATH, &body, &[], None, t(0)).unwrap(), body)
         })
         .collect();
     pump(&mut c, &mut s, t(1));

@@ -121,8 +121,11 @@ impl<S: Storage> ConnectionState<S> {
             }
             Frame::RstStream(r) => {
                 self.check_not_idle(r.stream_id)?;
+                let now = self.now;
                 if let Some(stream) = self.stream_mut(r.stream_id) {
                     if stream.state != StreamState::Closed {
+                        // A peer enforcing the same deadline may beat our timer by a hair.
+                        stream.timed_out = stream.deadline.is_some_and(|d| now >= d);
                         stream.state = StreamState::Closed;
                         stream.reset = Some((r.error_code, true));
                         stream.pending |= PENDING_RESET;

@@ -1,0 +1,39 @@
+//! The std driver: a mio event loop around the sans-IO gRPC connections.
+//!
+//! [`Client`] makes Arkouda calls over one connection (many in flight at
+//! once); [`Server`] serves many connections, one event loop per thread,
+//! and hands each request to a [`Handler`].
+
+mod client;
+mod server;
+
+pub use client::{CallFailure, Client, ClientConfig};
+pub use server::{Handler, Responder, Server, ServerConfig};
+
+use crate::time::Instant;
+
+/// Converts the process clock into the core's clock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Clock {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_micros(self.origin.elapsed().as_micros() as u64)
+    }
+
+    /// How long from now until `at`, for a poll timeout.
+    pub(crate) fn until(&self, at: Instant) -> std::time::Duration {
+        at.saturating_duration_since(self.now())
+    }
+}
+
+/// Bytes the loops read or write per system call.
+pub(crate) const IO_CHUNK: usize = 64 * 1024;
