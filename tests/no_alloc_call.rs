@@ -38,8 +38,11 @@ fn a_fixed_capacity_call_allocates_nothing_after_setup() {
     };
     // Setup: the connections and the wire buffer (on the heap here only
     // because a test thread's stack is small; a device would use statics).
-    let mut client = Box::new(Client::<Device>::new("arkouda:50053", options, Instant::from_millis(0)).unwrap());
-    let mut server = Box::new(Server::<Device>::new(HANDLE_REQUEST_PATH, options, Instant::from_millis(0)).unwrap());
+    let mut client =
+        Box::new(Client::<Device>::new("arkouda:50053", options, Instant::from_millis(0)).unwrap());
+    let mut server = Box::new(
+        Server::<Device>::new(HANDLE_REQUEST_PATH, options, Instant::from_millis(0)).unwrap(),
+    );
     let mut wire = vec![0u8; MIN_TRANSMIT_BUFFER];
     let mut encoded = [0u8; 128];
     let mut reply = [0u8; 256];
@@ -55,7 +58,15 @@ fn a_fixed_capacity_call_allocates_nothing_after_setup() {
             ..Default::default()
         };
         let n = req.encode_to_slice(&mut encoded).unwrap();
-        let call = client.start_call(HANDLE_REQUEST_PATH, &encoded[..n], &[("x-device", b"7")], None).unwrap();
+        let call = client
+            .start_call(
+                HANDLE_REQUEST_PATH,
+                &encoded[..n],
+                &[("x-device", b"7")],
+                None,
+                now,
+            )
+            .unwrap();
         let mut done = false;
         for _ in 0..20 {
             let len = client.transmit(&mut wire);
