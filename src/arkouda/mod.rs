@@ -8,11 +8,19 @@
 
 #[cfg(feature = "std")]
 pub mod builtin;
+pub mod channel;
 mod json_str;
+#[cfg(feature = "std")]
+pub mod proxy;
 mod reply;
+pub mod request_id;
 
+pub use channel::{
+    Channel, ChannelConfig, ChannelError, ChannelEvent, OpId, Outcome, Pattern, PollConfig,
+};
 pub use json_str::{JsonStr, UnescapeError};
 pub use reply::{
     parse_async_status, parse_reply, ArkoudaReply, AsyncStatus, JsonError, MsgFormat, MsgType,
     RequestState,
 };
+pub use request_id::{RequestId, RequestIdGenerator};

@@ -64,6 +64,9 @@ pub struct AsyncStatus<'a> {
     /// The finished request's Arkouda reply.
     #[serde(borrow, default)]
     pub request_result: Option<ArkoudaReply<'a>>,
+    /// Why a FAILED request failed.
+    #[serde(borrow, default)]
+    pub error: Option<JsonStr<'a>>,
 }
 
 /// Where an asynchronous request stands, as typed values rather than JSON text.

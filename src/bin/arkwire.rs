@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arkwire::arkouda::builtin::{self, Action};
-use arkwire::arkouda::{parse_reply, MsgType};
+use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::{parse_reply, ChannelConfig, PollConfig};
 use arkwire::grpc::Options;
-use arkwire::net::{CallFailure, Client, ClientConfig, Responder, Server, ServerConfig};
-use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponse, ArkoudaResponseRef};
+use arkwire::net::{
+    CallFailure, Client, ClientConfig, Server, ServerConfig, Session, SessionError, SessionOutcome,
+    StatusView,
+};
+use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
 use clap::{Parser, Subcommand};
 
 /// Speak the Arkouda gRPC proxy protocol.
@@ -37,6 +40,19 @@ enum Command {
         /// Event loops (threads); default: one per core.
         #[arg(long)]
         threads: Option<usize>,
+        /// `sync` answers each call with its result; `async` answers SUBMITTED
+        /// and serves results through `getrequeststatus`.
+        #[arg(long, value_enum, default_value_t = ServeMode::Sync)]
+        mode: ServeMode,
+        /// Worker threads running commands.
+        #[arg(long, default_value_t = 4)]
+        workers: usize,
+        /// Async mode: requests the registry holds at once.
+        #[arg(long, default_value_t = 1024)]
+        registry_capacity: usize,
+        /// Async mode: how long a result stays fetchable after its first read.
+        #[arg(long, default_value_t = 60_000)]
+        result_grace_ms: u64,
     },
     /// Send one command to an Arkouda gRPC proxy and print the reply.
     Call {
@@ -58,11 +74,32 @@ enum Command {
         /// Largest reply message in bytes.
         #[arg(long, default_value_t = 4 * 1024 * 1024)]
         max_message_size: usize,
+        /// `blocking`: one call; `polling`: submit then poll for the result;
+        /// `async`: submit and print the request id.
+        #[arg(long, value_enum, default_value_t = CallMode::Blocking)]
+        mode: CallMode,
         /// The command, such as `connect`.
         cmd: String,
         /// Its arguments.
         #[arg(default_value = "")]
         args: String,
+    },
+    /// Ask an asynchronous proxy where a submitted request stands.
+    Status {
+        /// The proxy's address, `host:port`.
+        #[arg(long, default_value = "127.0.0.1:50053")]
+        url: String,
+        /// Arkouda user name.
+        #[arg(long, default_value = "arkouda")]
+        user: String,
+        /// Session token.
+        #[arg(long, default_value = "")]
+        token: String,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        timeout_ms: u64,
+        /// The request id `call --mode async` printed.
+        id: String,
     },
     /// Print the protobuf bytes of an ArkoudaRequest as hex.
     Encode {
@@ -94,6 +131,19 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ServeMode {
+    Sync,
+    Async,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum CallMode {
+    Blocking,
+    Polling,
+    Async,
+}
+
 fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
     let digits: String = parts
         .concat()
@@ -112,39 +162,23 @@ fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// The built-in backend as a server handler.
-fn builtin_handler(request: ArkoudaRequest, responder: Responder) {
-    let respond = |responder: Responder, message: String| {
-        responder.reply(ArkoudaResponse {
-            message,
-            user: Some(request.user.clone()),
-            cmd: Some(request.cmd.clone()),
-            ..Default::default()
-        })
-    };
-    match builtin::answer(&request.user, &request.cmd, &request.args) {
-        Action::Reply(json) => respond(responder, json),
-        Action::Sleep(ms, json) => {
-            let reply = ArkoudaResponse {
-                message: json,
-                user: Some(request.user.clone()),
-                cmd: Some(request.cmd.clone()),
-                ..Default::default()
-            };
-            // Off the event loop: other calls go on while this one waits.
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(ms));
-                responder.reply(reply);
-            });
-        }
-    }
-}
-
-fn serve(
+struct ServeArgs {
     listen: SocketAddr,
     max_message_size: usize,
     threads: Option<usize>,
-) -> Result<(), String> {
+    mode: ServeMode,
+    workers: usize,
+    registry_capacity: usize,
+    result_grace_ms: u64,
+}
+
+fn serve(a: ServeArgs) -> Result<(), String> {
+    let ServeArgs {
+        listen,
+        max_message_size,
+        threads,
+        ..
+    } = a;
     let mut config = ServerConfig {
         options: Options {
             max_message_size,
@@ -155,7 +189,19 @@ fn serve(
     if let Some(t) = threads {
         config.threads = t.max(1);
     }
-    let server = Server::bind(listen, Arc::new(builtin_handler), config)
+    let handler: Arc<dyn arkwire::net::Handler> = match a.mode {
+        ServeMode::Sync => Arc::new(SyncProxy::new(BuiltinBackend, a.workers)),
+        ServeMode::Async => Arc::new(AsyncProxy::new(
+            BuiltinBackend,
+            AsyncConfig {
+                capacity: a.registry_capacity,
+                result_grace: Duration::from_millis(a.result_grace_ms),
+                workers: a.workers,
+                ..AsyncConfig::default()
+            },
+        )),
+    };
+    let server = Server::bind(listen, handler, config)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     println!("arkwire: listening on {}", server.local_addr());
     use std::io::Write;
@@ -183,11 +229,86 @@ struct CallArgs {
     timeout_ms: u64,
     json: bool,
     max_message_size: usize,
+    mode: CallMode,
     cmd: String,
     args: String,
 }
 
+fn session(
+    url: &str,
+    user: &str,
+    token: &str,
+    timeout_ms: u64,
+    max_message_size: usize,
+) -> Result<Session, String> {
+    let addr = resolve(url)?;
+    let timeout = Duration::from_millis(timeout_ms);
+    let config = ClientConfig {
+        options: Options {
+            max_message_size,
+            ..Options::default()
+        },
+        connect_timeout: timeout.min(Duration::from_secs(10)),
+    };
+    let channel = ChannelConfig {
+        call_timeout: Some(timeout),
+        poll: PollConfig {
+            deadline: timeout,
+            ..PollConfig::default()
+        },
+        ordered: true,
+    };
+    Session::connect(addr, user, token, config, channel)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))
+}
+
+fn failed(e: SessionError) -> String {
+    match e {
+        SessionError::Arkouda(msg) => format!("Arkouda error: {msg}"),
+        other => format!("call failed: {other}"),
+    }
+}
+
+/// `arkwire call` through the call patterns (a blocking call that an
+/// asynchronous proxy answers SUBMITTED is followed up by polling).
+fn call_session(a: &CallArgs) -> Result<(), String> {
+    let mut s = session(&a.url, &a.user, &a.token, a.timeout_ms, a.max_message_size)?;
+    if a.mode == CallMode::Async {
+        let id = s.submit(&a.cmd, &a.args).map_err(failed)?;
+        println!("{id}");
+        return Ok(());
+    }
+    let outcome = match a.mode {
+        CallMode::Polling => s.call_polling(&a.cmd, &a.args),
+        _ => s.call(&a.cmd, &a.args),
+    };
+    match outcome.map_err(failed)? {
+        SessionOutcome::Reply { msg, warning } => {
+            if warning {
+                eprintln!("arkwire: Arkouda warning");
+            }
+            println!("{msg}");
+            Ok(())
+        }
+        other => Err(format!("unexpected outcome {other:?}")),
+    }
+}
+
+fn status(url: &str, user: &str, token: &str, timeout_ms: u64, id: &str) -> Result<(), String> {
+    let mut s = session(url, user, token, timeout_ms, 4 * 1024 * 1024)?;
+    match s.status(id).map_err(failed)? {
+        StatusView::Finished { msg, error: false } => println!("FINISHED {msg}"),
+        StatusView::Finished { msg, error: true } => return Err(format!("Arkouda error: {msg}")),
+        StatusView::Failed => return Err("request FAILED".into()),
+        other => println!("{}", format!("{other:?}").to_uppercase()),
+    }
+    Ok(())
+}
+
 fn call(a: CallArgs) -> Result<(), String> {
+    if !a.json {
+        return call_session(&a);
+    }
     let addr = resolve(&a.url)?;
     let timeout = Duration::from_millis(a.timeout_ms);
     let config = ClientConfig {
@@ -215,34 +336,16 @@ fn call(a: CallArgs) -> Result<(), String> {
         CallFailure::Status { code, message } => format!("call failed: {code}: {message}"),
         other => format!("call failed: {other}"),
     })?;
-    if a.json {
-        let value = serde_json::json!({
-            "message": response.message,
-            "request_id": response.request_id,
-            "request_status": response.request_status,
-            "user": response.user,
-            "cmd": response.cmd,
-            "args": response.args,
-        });
-        println!("{value}");
-        return Ok(());
-    }
-    match parse_reply(response.message.as_bytes()) {
-        Ok(reply) => {
-            let msg = reply
-                .msg
-                .to_string()
-                .map_err(|e| format!("reply text: {e}"))?;
-            match reply.msg_type {
-                MsgType::Error => return Err(format!("Arkouda error: {msg}")),
-                MsgType::Warning => eprintln!("arkwire: Arkouda warning"),
-                MsgType::Normal => {}
-            }
-            println!("{msg}");
-        }
-        // Not Arkouda's envelope: print the message as it came.
-        Err(_) => println!("{}", response.message),
-    }
+    // --json: the whole ArkoudaResponse, for machines.
+    let value = serde_json::json!({
+        "message": response.message,
+        "request_id": response.request_id,
+        "request_status": response.request_status,
+        "user": response.user,
+        "cmd": response.cmd,
+        "args": response.args,
+    });
+    println!("{value}");
     Ok(())
 }
 
@@ -252,7 +355,26 @@ fn run(cli: Cli) -> Result<(), String> {
             listen,
             max_message_size,
             threads,
-        } => serve(listen, max_message_size, threads),
+            mode,
+            workers,
+            registry_capacity,
+            result_grace_ms,
+        } => serve(ServeArgs {
+            listen,
+            max_message_size,
+            threads,
+            mode,
+            workers,
+            registry_capacity,
+            result_grace_ms,
+        }),
+        Command::Status {
+            url,
+            user,
+            token,
+            timeout_ms,
+            id,
+        } => status(&url, &user, &token, timeout_ms, &id),
         Command::Call {
             url,
             user,
@@ -260,6 +382,7 @@ fn run(cli: Cli) -> Result<(), String> {
             timeout_ms,
             json,
             max_message_size,
+            mode,
             cmd,
             args,
         } => call(CallArgs {
@@ -269,6 +392,7 @@ fn run(cli: Cli) -> Result<(), String> {
             timeout_ms,
             json,
             max_message_size,
+            mode,
             cmd,
             args,
         }),

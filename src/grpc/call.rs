@@ -67,6 +67,12 @@ impl<'a> Status<'a> {
         }
     }
 
+    /// Whether the status stands for an HTTP/2 stream reset rather than a
+    /// status the server sent (so a closed connection can be told apart).
+    pub fn is_reset(&self) -> bool {
+        self.raw_message == RESET_BY_PEER.as_bytes() || self.raw_message == RESET_LOCALLY.as_bytes()
+    }
+
     /// Decodes the message into `buf`; invalid UTF-8 becomes an error.
     pub fn message_into<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
         let n = percent::decode(self.raw_message, buf)?;
@@ -104,6 +110,9 @@ fn alloc_free_lossy(raw: &[u8]) -> heapless::String<256> {
     }
     s
 }
+
+const RESET_BY_PEER: &str = "stream reset by the server";
+const RESET_LOCALLY: &str = "stream reset";
 
 /// The gRPC code for an HTTP/2 stream reset (grpc/doc/PROTOCOL-HTTP2.md, "Errors").
 pub const fn code_for_reset(code: ErrorCode) -> Code {

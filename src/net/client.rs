@@ -1,24 +1,18 @@
 //! A client connection driven by a mio loop on the calling thread.
 
 use std::collections::BTreeSet;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::string::String;
 use std::string::ToString;
 use std::time::Duration;
-use std::vec;
-use std::vec::Vec;
 
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
 use prost::Message;
 
-use super::{Clock, IO_CHUNK};
+use super::transport::Transport;
 use crate::grpc::{self, CallError, CallId, ClientEvent, Code};
 use crate::h2::conn::GrowableStorage;
 use crate::proto::{ArkoudaRequest, ArkoudaResponse, DecodeError, HANDLE_REQUEST_PATH};
-
-const SOCKET: Token = Token(0);
 
 /// How the client connects and calls.
 #[derive(Clone, Copy, Debug)]
@@ -73,42 +67,21 @@ impl std::error::Error for CallFailure {}
 
 /// One HTTP/2 connection to an Arkouda gRPC proxy.
 pub struct Client {
-    poll: Poll,
-    events: Events,
-    stream: TcpStream,
+    transport: Transport,
     grpc: grpc::Client<GrowableStorage>,
-    clock: Clock,
-    out: Vec<u8>,
-    out_pos: usize,
-    read_buf: Vec<u8>,
     completed: BTreeSet<CallId>,
-    closed: Option<String>,
 }
 
 impl Client {
     /// Connects to `addr` within the configured timeout.
     pub fn connect(addr: SocketAddr, config: ClientConfig) -> io::Result<Client> {
-        let std_stream = std::net::TcpStream::connect_timeout(&addr, config.connect_timeout)?;
-        std_stream.set_nonblocking(true)?;
-        std_stream.set_nodelay(true)?;
-        let mut stream = TcpStream::from_std(std_stream);
-        let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut stream, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
-        let clock = Clock::new();
-        let grpc = grpc::Client::new(&addr.to_string(), config.options, clock.now())
+        let transport = Transport::connect(addr, config.connect_timeout)?;
+        let grpc = grpc::Client::new(&addr.to_string(), config.options, transport.clock.now())
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
         Ok(Client {
-            poll,
-            events: Events::with_capacity(16),
-            stream,
+            transport,
             grpc,
-            clock,
-            out: Vec::new(),
-            out_pos: 0,
-            read_buf: vec![0; IO_CHUNK],
             completed: BTreeSet::new(),
-            closed: None,
         })
     }
 
@@ -132,13 +105,13 @@ impl Client {
     ) -> Result<CallId, CallFailure> {
         let bytes = request.encode_to_vec();
         loop {
-            let now = self.clock.now();
+            let now = self.transport.clock.now();
             match self
                 .grpc
                 .start_call(HANDLE_REQUEST_PATH, &bytes, metadata, timeout, now)
             {
                 Ok(call) => return Ok(call),
-                Err(CallError::TooManyCalls) if self.closed.is_none() => self.turn(None)?,
+                Err(CallError::TooManyCalls) if self.transport.closed.is_none() => self.turn()?,
                 Err(e) => return Err(CallFailure::Start(e)),
             }
         }
@@ -147,13 +120,13 @@ impl Client {
     /// Waits for a call started with [`start`](Self::start) and returns its reply.
     pub fn wait(&mut self, call: CallId) -> Result<ArkoudaResponse, CallFailure> {
         while !self.completed.contains(&call) {
-            if let Some(reason) = &self.closed {
+            if let Some(reason) = &self.transport.closed {
                 return Err(CallFailure::Io(io::Error::new(
                     ErrorKind::ConnectionAborted,
                     reason.clone(),
                 )));
             }
-            self.turn(self.grpc.poll_timeout())?;
+            self.turn()?;
         }
         self.completed.remove(&call);
         let result = match self.grpc.response(call) {
@@ -173,26 +146,10 @@ impl Client {
         result
     }
 
-    /// One turn of the loop: write, wait for I/O or the next deadline, read.
-    fn turn(&mut self, deadline: Option<crate::time::Instant>) -> Result<(), CallFailure> {
-        self.flush()?;
-        let timeout = deadline.map(|at| self.clock.until(at));
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(CallFailure::Io(e)),
-        }
-        let readable = self
-            .events
-            .iter()
-            .any(|e| e.is_readable() || e.is_read_closed());
-        if readable {
-            self.read()?;
-        }
-        let now = self.clock.now();
-        if self.grpc.poll_timeout().is_some_and(|at| at <= now) {
-            self.grpc.handle_timeout(now);
-        }
+    fn turn(&mut self) -> Result<(), CallFailure> {
+        self.transport
+            .turn(&mut self.grpc)
+            .map_err(CallFailure::Io)?;
         while let Some(event) = self.grpc.poll_event() {
             match event {
                 ClientEvent::Complete(call) => {
@@ -200,52 +157,11 @@ impl Client {
                 }
                 ClientEvent::GoAway => log::debug!("server sent GOAWAY"),
                 ClientEvent::Closed { code } => {
-                    self.closed = Some(std::format!("HTTP/2 connection closed ({code:?})"));
+                    self.transport.closed =
+                        Some(std::format!("HTTP/2 connection closed ({code:?})"));
                 }
             }
         }
-        self.flush()
-    }
-
-    fn read(&mut self) -> Result<(), CallFailure> {
-        loop {
-            match self.stream.read(&mut self.read_buf) {
-                Ok(0) => {
-                    self.closed
-                        .get_or_insert_with(|| "server closed the connection".into());
-                    return Ok(());
-                }
-                Ok(n) => {
-                    let now = self.clock.now();
-                    if let Err(e) = self.grpc.recv(&self.read_buf[..n], now) {
-                        self.closed = Some(e.to_string());
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(CallFailure::Io(e)),
-            }
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), CallFailure> {
-        loop {
-            if self.out_pos == self.out.len() {
-                self.out.clear();
-                self.out_pos = 0;
-                self.out.resize(IO_CHUNK, 0);
-                let n = self.grpc.transmit(&mut self.out);
-                self.out.truncate(n);
-                if n == 0 {
-                    return Ok(());
-                }
-            }
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(CallFailure::Io(e)),
-            }
-        }
+        Ok(())
     }
 }

@@ -6,9 +6,12 @@
 
 mod client;
 mod server;
+mod session;
+mod transport;
 
 pub use client::{CallFailure, Client, ClientConfig};
 pub use server::{Handler, Responder, Server, ServerConfig};
+pub use session::{Session, SessionError, SessionOutcome, StatusView};
 
 use crate::time::Instant;
 

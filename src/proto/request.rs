@@ -106,6 +106,56 @@ impl<'a> ArkoudaRequestRef<'a> {
         Ok(())
     }
 
+    /// Appends the encoding to a [`Buffer`](crate::buf::Buffer), all or nothing.
+    pub fn encode_to_buffer(
+        &self,
+        out: &mut impl crate::buf::Buffer,
+    ) -> Result<(), crate::buf::BufferFull> {
+        let len = self.encoded_len();
+        if out.free() < len {
+            return Err(crate::buf::BufferFull);
+        }
+        fn put<B: crate::buf::Buffer>(
+            out: &mut B,
+            field: u32,
+            value: Option<&str>,
+            size: i32,
+        ) -> Result<(), crate::buf::BufferFull> {
+            let mut head = [0u8; 20];
+            let mut h = &mut head[..];
+            match value {
+                Some(v) => {
+                    wire::write_varint((u64::from(field) << 3) | 2, &mut h);
+                    wire::write_varint(v.len() as u64, &mut h);
+                }
+                None => wire::put_int32_field(field, size, &mut h),
+            }
+            let n = 20 - h.len();
+            out.try_extend(&head[..n])?;
+            out.try_extend(value.unwrap_or_default().as_bytes())
+        }
+        for (field, value) in [
+            (1, self.user),
+            (2, self.token),
+            (3, self.cmd),
+            (4, self.format),
+        ] {
+            if !value.is_empty() {
+                put(out, field, Some(value), 0)?;
+            }
+        }
+        if self.size != 0 {
+            put(out, 5, None, self.size)?;
+        }
+        if !self.args.is_empty() {
+            put(out, 6, Some(self.args), 0)?;
+        }
+        if let Some(id) = self.request_id {
+            put(out, 7, Some(id), 0)?;
+        }
+        Ok(())
+    }
+
     /// Encodes into the front of `buf`, returning the number of bytes written.
     pub fn encode_to_slice(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         let mut out = &mut buf[..];

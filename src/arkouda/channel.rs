@@ -1,0 +1,685 @@
+//! The three call patterns of the Arkouda proxy client — blocking, polling
+//! and fire-and-forget — as one sans-IO channel over a gRPC client.
+//!
+//! Every operation is started with a `now`, finishes with a
+//! [`ChannelEvent::Complete`], and is read with [`Channel::outcome`] then
+//! freed with [`Channel::finish`]. The channel never sleeps: between status
+//! polls it asks for [`Channel::handle_timeout`] through
+//! [`Channel::poll_timeout`].
+
+use core::time::Duration;
+
+use super::request_id::{RequestId, RequestIdGenerator};
+use super::{parse_async_status, parse_reply, ArkoudaReply, JsonStr, MsgType, RequestState};
+use crate::buf::Buffer;
+use crate::grpc::{CallError, CallId, Client, ClientEvent, Status};
+use crate::h2::conn::Storage;
+use crate::h2::ErrorCode;
+use crate::proto::{ArkoudaRequestRef, ArkoudaResponseRef, HANDLE_REQUEST_PATH};
+use crate::time::Instant;
+
+/// The command that asks the asynchronous proxy about a request.
+pub const STATUS_COMMAND: &str = "getrequeststatus";
+
+/// How status polling paces itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollConfig {
+    /// Wait before the first status query.
+    pub interval: Duration,
+    /// Each wait is this many times the last (1 keeps it constant)…
+    pub backoff: u32,
+    /// …up to this cap.
+    pub max_interval: Duration,
+    /// Give up (DEADLINE_EXCEEDED) this long after the command was started.
+    pub deadline: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            interval: Duration::from_millis(50),
+            backoff: 2,
+            max_interval: Duration::from_secs(2),
+            deadline: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How a channel behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Deadline of each gRPC call the channel makes.
+    pub call_timeout: Option<Duration>,
+    /// Status polling.
+    pub poll: PollConfig,
+    /// Keep commands in order: command N+1 is not sent before command N has
+    /// finished on the server. Turn off to let commands run concurrently.
+    pub ordered: bool,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        ChannelConfig {
+            call_timeout: Some(Duration::from_secs(30)),
+            poll: PollConfig::default(),
+            ordered: true,
+        }
+    }
+}
+
+/// Identifies one operation on a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u32);
+
+/// Which call pattern an operation follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// One call, one reply (a SUBMITTED answer is followed up by polling).
+    Blocking,
+    /// Submit with a request id, then poll its status until the result.
+    Polling,
+    /// Submit and return once the proxy says SUBMITTED.
+    Submit,
+    /// One status query.
+    Status,
+}
+
+/// What the application should act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelEvent {
+    /// The operation's outcome is ready: read [`Channel::outcome`], then [`Channel::finish`].
+    Complete(OpId),
+}
+
+/// A successful outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// Arkouda's reply; `msg_type` is NORMAL or WARNING (errors are [`ChannelError::Arkouda`]).
+    Reply(ArkoudaReply<'a>),
+    /// Accepted by the asynchronous proxy under this id.
+    Submitted(&'a str),
+    /// Where an asynchronous request stands.
+    Status(RequestState<'a>),
+}
+
+/// Why an operation failed. Transport, gRPC, Arkouda and protocol failures
+/// are different values, never a made-up reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelError<'a> {
+    /// The connection closed with this HTTP/2 code.
+    Transport(ErrorCode),
+    /// The call ended with a gRPC status (DEADLINE_EXCEEDED, NOT_FOUND, …).
+    Status(Status<'a>),
+    /// Arkouda answered with msgType ERROR.
+    Arkouda(ArkoudaReply<'a>),
+    /// The proxy reports the asynchronous request FAILED.
+    Failed(JsonStr<'a>),
+    /// The polling deadline passed before a result.
+    DeadlineExceeded,
+    /// The reply is not what the protocol says it should be.
+    BadReply(&'static str),
+    /// The call could not be started.
+    Start(CallError),
+    /// No such operation (never started, or already finished).
+    UnknownOp,
+}
+
+impl core::fmt::Display for ChannelError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ChannelError::Transport(code) => write!(f, "connection closed ({code:?})"),
+            ChannelError::Status(s) => write!(f, "{s}"),
+            ChannelError::Arkouda(reply) => write!(f, "Arkouda error: {}", reply.msg),
+            ChannelError::Failed(why) => write!(f, "request failed: {why}"),
+            ChannelError::DeadlineExceeded => {
+                f.write_str("DEADLINE_EXCEEDED: no result before the deadline")
+            }
+            ChannelError::BadReply(why) => write!(f, "invalid reply: {why}"),
+            ChannelError::Start(e) => write!(f, "call not started: {e}"),
+            ChannelError::UnknownOp => f.write_str("no such operation"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for an earlier command to finish (ordered channels).
+    Queued,
+    /// The first call is in flight.
+    Calling(CallId),
+    /// Between status polls.
+    Waiting(Instant),
+    /// A status query is in flight.
+    Polling(CallId),
+    /// Nothing more to do on the network.
+    Done,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Deadline,
+    Bad(&'static str),
+    Start(CallError),
+}
+
+struct Op<B> {
+    id: OpId,
+    pattern: Pattern,
+    phase: Phase,
+    request_id: RequestId,
+    /// The encoded command while it waits its turn.
+    request: B,
+    deadline: Instant,
+    interval: Duration,
+    /// The call whose reply holds the outcome.
+    result_call: Option<CallId>,
+    failure: Option<Failure>,
+    /// The outcome is ready (for a submit: SUBMITTED arrived).
+    ready: bool,
+    reported: bool,
+    released: bool,
+}
+
+impl<B> Op<B> {
+    fn is_command(&self) -> bool {
+        self.pattern != Pattern::Status
+    }
+}
+
+/// The Arkouda call patterns over one gRPC connection; see the module docs.
+pub struct Channel<S: Storage, const OPS: usize = 16> {
+    grpc: Client<S>,
+    config: ChannelConfig,
+    user: heapless::String<64>,
+    token: heapless::String<128>,
+    ops: heapless::Vec<Op<S::Body>, OPS>,
+    next_op: u32,
+    ids: RequestIdGenerator,
+    closed: Option<ErrorCode>,
+    now: Instant,
+}
+
+/// Field too long for a channel's fixed storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldTooLong;
+
+impl<S: Storage, const OPS: usize> Channel<S, OPS> {
+    /// A channel for `user` (and `token`) over `grpc`; `seed` seeds request ids.
+    pub fn new(
+        grpc: Client<S>,
+        user: &str,
+        token: &str,
+        config: ChannelConfig,
+        seed: u64,
+    ) -> Result<Self, FieldTooLong> {
+        let mut u = heapless::String::new();
+        u.push_str(user).map_err(|_| FieldTooLong)?;
+        let mut t = heapless::String::new();
+        t.push_str(token).map_err(|_| FieldTooLong)?;
+        Ok(Channel {
+            grpc,
+            config,
+            user: u,
+            token: t,
+            ops: heapless::Vec::new(),
+            next_op: 1,
+            ids: RequestIdGenerator::new(seed),
+            closed: None,
+            now: Instant::default(),
+        })
+    }
+
+    /// The gRPC client underneath.
+    pub fn client(&self) -> &Client<S> {
+        &self.grpc
+    }
+
+    /// Blocking pattern: one call, one reply.
+    pub fn call(
+        &mut self,
+        cmd: &str,
+        args: &str,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        self.start(Pattern::Blocking, cmd, args, now)
+    }
+
+    /// Polling pattern: submit under a fresh request id, then poll until the result.
+    pub fn call_polling(
+        &mut self,
+        cmd: &str,
+        args: &str,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        self.start(Pattern::Polling, cmd, args, now)
+    }
+
+    /// Fire-and-forget pattern: completes once the proxy answers SUBMITTED;
+    /// the outcome carries the request id for [`status`](Self::status).
+    pub fn submit(
+        &mut self,
+        cmd: &str,
+        args: &str,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        self.start(Pattern::Submit, cmd, args, now)
+    }
+
+    /// One status query for a submitted request.
+    pub fn status(
+        &mut self,
+        request_id: &str,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        self.start(Pattern::Status, STATUS_COMMAND, request_id, now)
+    }
+
+    fn start(
+        &mut self,
+        pattern: Pattern,
+        cmd: &str,
+        args: &str,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        self.now = now;
+        if let Some(code) = self.closed {
+            return Err(ChannelError::Transport(code));
+        }
+        if self.ops.is_full() {
+            return Err(ChannelError::Start(CallError::TooManyCalls));
+        }
+        let request_id = match pattern {
+            Pattern::Polling | Pattern::Submit => self.ids.generate(),
+            Pattern::Status => {
+                let mut id = RequestId::new();
+                id.push_str(args)
+                    .map_err(|_| ChannelError::BadReply("request id longer than 32 characters"))?;
+                id
+            }
+            Pattern::Blocking => RequestId::new(),
+        };
+        let req = ArkoudaRequestRef {
+            user: &self.user,
+            token: &self.token,
+            cmd,
+            format: "STRING",
+            size: -1,
+            args,
+            request_id: (!request_id.is_empty()).then_some(&request_id),
+        };
+        let mut request = S::Body::default();
+        req.encode_to_buffer(&mut request)
+            .map_err(|_| ChannelError::Start(CallError::BufferFull))?;
+        let id = OpId(self.next_op);
+        self.next_op = self.next_op.wrapping_add(1);
+        let op = Op {
+            id,
+            pattern,
+            phase: Phase::Queued,
+            request_id,
+            request,
+            deadline: now + self.config.poll.deadline,
+            interval: self.config.poll.interval,
+            result_call: None,
+            failure: None,
+            ready: false,
+            reported: false,
+            released: false,
+        };
+        if self.ops.push(op).is_err() {
+            return Err(ChannelError::Start(CallError::TooManyCalls));
+        }
+        self.advance(now);
+        Ok(id)
+    }
+
+    /// Feeds bytes read from the proxy.
+    pub fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), crate::h2::ConnectionError> {
+        self.now = now;
+        let result = self.grpc.recv(input, now);
+        self.advance(now);
+        result
+    }
+
+    /// Writes bytes to send into `out`.
+    pub fn transmit(&mut self, out: &mut [u8]) -> usize {
+        self.grpc.transmit(out)
+    }
+
+    /// Whether [`transmit`](Self::transmit) has something to write.
+    pub fn wants_transmit(&self) -> bool {
+        self.grpc.wants_transmit()
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let ops = self.ops.iter().filter_map(|op| match op.phase {
+            Phase::Waiting(at) => Some(at.min(op.deadline)),
+            Phase::Polling(_) => Some(op.deadline),
+            _ => None,
+        });
+        ops.chain(self.grpc.poll_timeout()).min()
+    }
+
+    /// Advances time: call deadlines, status polls, and the polling deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.grpc.handle_timeout(now);
+        self.advance(now);
+    }
+
+    /// The next operation whose outcome is ready.
+    pub fn poll_event(&mut self) -> Option<ChannelEvent> {
+        let now = self.now;
+        self.advance(now);
+        let op = self.ops.iter_mut().find(|op| op.ready && !op.reported)?;
+        op.reported = true;
+        Some(ChannelEvent::Complete(op.id))
+    }
+
+    /// Runs the state machine: completed calls, due polls, queued commands.
+    fn advance(&mut self, now: Instant) {
+        while let Some(event) = self.grpc.poll_event() {
+            match event {
+                ClientEvent::Complete(call) => self.on_call_complete(call, now),
+                ClientEvent::GoAway => {}
+                ClientEvent::Closed { code } => self.closed = Some(code),
+            }
+        }
+        for i in 0..self.ops.len() {
+            let (phase, deadline) = (self.ops[i].phase, self.ops[i].deadline);
+            match phase {
+                Phase::Waiting(_) | Phase::Polling(_) if now >= deadline => {
+                    if let Phase::Polling(call) = phase {
+                        self.grpc.finish_call(call);
+                    }
+                    let op = &mut self.ops[i];
+                    op.phase = Phase::Done;
+                    if !op.ready {
+                        op.failure = Some(Failure::Deadline);
+                        op.ready = true;
+                    }
+                }
+                Phase::Waiting(at) if now >= at => self.send_status_poll(i, now),
+                Phase::Queued if self.may_start(i) => self.send_command(i, now),
+                _ => {}
+            }
+        }
+        self.drop_released();
+    }
+
+    /// Ordered channels start a command only when every earlier command is done.
+    fn may_start(&self, i: usize) -> bool {
+        let op = &self.ops[i];
+        !op.is_command()
+            || !self.config.ordered
+            || self.ops[..i]
+                .iter()
+                .all(|o| !o.is_command() || o.phase == Phase::Done)
+    }
+
+    fn send_command(&mut self, i: usize, now: Instant) {
+        if !self.grpc.can_start_call() {
+            return; // tried again on the next advance
+        }
+        let timeout = self.config.call_timeout;
+        let op = &mut self.ops[i];
+        let started = self.grpc.start_call(
+            HANDLE_REQUEST_PATH,
+            op.request.as_slice(),
+            &[],
+            timeout,
+            now,
+        );
+        op.request.clear();
+        match started {
+            Ok(call) => op.phase = Phase::Calling(call),
+            Err(e) => {
+                op.phase = Phase::Done;
+                op.failure = Some(Failure::Start(e));
+                op.ready = true;
+            }
+        }
+    }
+
+    fn send_status_poll(&mut self, i: usize, now: Instant) {
+        if !self.grpc.can_start_call() {
+            return;
+        }
+        let op = &self.ops[i];
+        let req = ArkoudaRequestRef {
+            user: &self.user,
+            token: &self.token,
+            cmd: STATUS_COMMAND,
+            format: "STRING",
+            size: -1,
+            // The reference proxy reads the id from args; ours reads request_id. Send both.
+            args: &op.request_id,
+            request_id: Some(&op.request_id),
+        };
+        let mut bytes = heapless::Vec::<u8, 512>::new();
+        let encoded = req.encode_to_buffer(&mut bytes);
+        let timeout = self.config.call_timeout;
+        let started = encoded.map_err(|_| CallError::BufferFull).and_then(|_| {
+            self.grpc
+                .start_call(HANDLE_REQUEST_PATH, &bytes, &[], timeout, now)
+        });
+        let op = &mut self.ops[i];
+        match started {
+            Ok(call) => op.phase = Phase::Polling(call),
+            Err(e) => {
+                op.phase = Phase::Done;
+                op.failure = Some(Failure::Start(e));
+                op.ready = true;
+            }
+        }
+    }
+
+    fn on_call_complete(&mut self, call: CallId, now: Instant) {
+        let Some(i) = self
+            .ops
+            .iter()
+            .position(|op| op.phase == Phase::Calling(call) || op.phase == Phase::Polling(call))
+        else {
+            self.grpc.finish_call(call);
+            return;
+        };
+        let polling = self.ops[i].phase == Phase::Polling(call);
+        let response = self.grpc.response(call);
+        let step = classify(response, &self.ops[i].request_id, polling);
+        if step == Step::Submitted && self.ops[i].request_id.is_empty() {
+            // A blocking call the proxy ran asynchronously: follow its id.
+            let id = response
+                .ok()
+                .and_then(|b| ArkoudaResponseRef::decode(b).ok())
+                .and_then(|r| r.request_id)
+                .unwrap_or_default();
+            let op = &mut self.ops[i];
+            if op.request_id.push_str(id).is_err() || id.is_empty() {
+                op.request_id.clear();
+                op.failure = Some(Failure::Bad("SUBMITTED without a usable request id"));
+                op.phase = Phase::Done;
+                op.ready = true;
+                op.result_call = Some(call);
+                return;
+            }
+        }
+        let pattern = self.ops[i].pattern;
+        let poll = self.config.poll;
+        let op = &mut self.ops[i];
+        match (step, pattern) {
+            // A submit is done when accepted, but an ordered channel keeps
+            // watching it so the next command waits for it to finish.
+            (Step::Submitted, Pattern::Submit) => {
+                op.ready = true;
+                op.phase = if self.config.ordered {
+                    Phase::Waiting(now + op.interval)
+                } else {
+                    Phase::Done
+                };
+                self.grpc.finish_call(call);
+            }
+            (Step::Submitted | Step::Pending | Step::Retry, _) => {
+                if polling {
+                    op.interval = (op.interval * poll.backoff.max(1)).min(poll.max_interval);
+                }
+                op.phase = Phase::Waiting(now + op.interval);
+                self.grpc.finish_call(call);
+            }
+            (Step::Finished, _) if op.ready => {
+                // A tracked submit finished; its outcome was already given.
+                op.phase = Phase::Done;
+                self.grpc.finish_call(call);
+            }
+            (Step::Finished, _) => {
+                if let Some(old) = op.result_call.replace(call) {
+                    self.grpc.finish_call(old);
+                }
+                op.phase = Phase::Done;
+                op.ready = true;
+            }
+        }
+    }
+
+    /// The outcome of a completed operation.
+    pub fn outcome(&self, op: OpId) -> Result<Outcome<'_>, ChannelError<'_>> {
+        let op = self
+            .ops
+            .iter()
+            .find(|o| o.id == op && o.ready)
+            .ok_or(ChannelError::UnknownOp)?;
+        match op.failure {
+            Some(Failure::Deadline) => return Err(ChannelError::DeadlineExceeded),
+            Some(Failure::Bad(why)) => return Err(ChannelError::BadReply(why)),
+            Some(Failure::Start(e)) => return Err(ChannelError::Start(e)),
+            None => {}
+        }
+        if op.pattern == Pattern::Submit {
+            return Ok(Outcome::Submitted(&op.request_id));
+        }
+        let call = op.result_call.ok_or(ChannelError::UnknownOp)?;
+        let bytes = self
+            .grpc
+            .response(call)
+            .map_err(|status| match self.closed {
+                Some(code) if status.is_reset() => ChannelError::Transport(code),
+                _ => ChannelError::Status(status),
+            })?;
+        let resp = ArkoudaResponseRef::decode(bytes)
+            .map_err(|_| ChannelError::BadReply("not an ArkoudaResponse"))?;
+        let text = resp.message.as_bytes();
+        if op.pattern == Pattern::Status {
+            let status = parse_async_status(text)
+                .map_err(|_| ChannelError::BadReply("not a status reply"))?;
+            return Ok(Outcome::Status(status.state()));
+        }
+        // A polled result is wrapped in status JSON; a direct answer is the reply itself.
+        let reply = match parse_async_status(text) {
+            Ok(status) => match status.state() {
+                RequestState::Finished(reply) => reply,
+                RequestState::Failed => {
+                    return Err(ChannelError::Failed(status.error.unwrap_or_default()))
+                }
+                _ => return Err(ChannelError::BadReply("status without a result")),
+            },
+            Err(_) => {
+                parse_reply(text).map_err(|_| ChannelError::BadReply("not Arkouda reply JSON"))?
+            }
+        };
+        match reply.msg_type {
+            MsgType::Error => Err(ChannelError::Arkouda(reply)),
+            _ => Ok(Outcome::Reply(reply)),
+        }
+    }
+
+    /// Frees a completed operation. An operation still running is cancelled,
+    /// except a submit an ordered channel is still watching.
+    pub fn finish(&mut self, op: OpId) {
+        if let Some(o) = self.ops.iter_mut().find(|o| o.id == op) {
+            o.released = true;
+            if let Phase::Calling(call) | Phase::Polling(call) = o.phase {
+                if o.pattern != Pattern::Submit || !o.ready {
+                    self.grpc.finish_call(call);
+                    o.phase = Phase::Done;
+                }
+            }
+        }
+        self.drop_released();
+    }
+
+    fn drop_released(&mut self) {
+        let mut i = 0;
+        while i < self.ops.len() {
+            let op = &self.ops[i];
+            if op.released && op.phase == Phase::Done {
+                if let Some(call) = op.result_call {
+                    self.grpc.finish_call(call);
+                }
+                self.ops.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// What a completed call means for its operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// The proxy accepted an asynchronous request.
+    Submitted,
+    /// Not finished yet: poll again.
+    Pending,
+    /// A status reply was lost (UNAVAILABLE, a timeout, a reset): ask again.
+    Retry,
+    /// The outcome is in this call.
+    Finished,
+}
+
+fn classify(response: Result<&[u8], Status<'_>>, request_id: &str, polling: bool) -> Step {
+    use crate::grpc::Code;
+    let bytes = match response {
+        Ok(b) => b,
+        Err(s)
+            if polling
+                && matches!(
+                    s.code,
+                    Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+                ) =>
+        {
+            return Step::Retry
+        }
+        Err(_) => return Step::Finished,
+    };
+    let Ok(resp) = ArkoudaResponseRef::decode(bytes) else {
+        return Step::Finished;
+    };
+    let ours = !request_id.is_empty() && resp.request_id.is_some_and(|id| id == request_id);
+    let submitted =
+        resp.request_status == Some("SUBMITTED") || resp.message == "submitted request to Arkouda";
+    if !polling {
+        // A blocking call to an asynchronous proxy becomes a polled one.
+        return if submitted && (ours || request_id.is_empty()) {
+            Step::Submitted
+        } else {
+            Step::Finished
+        };
+    }
+    match parse_async_status(resp.message.as_bytes()).map(|s| s.state()) {
+        Ok(RequestState::Pending | RequestState::Running | RequestState::Submitted) => {
+            Step::Pending
+        }
+        _ => Step::Finished,
+    }
+}
+
+impl<S: Storage, const OPS: usize> Channel<S, OPS> {
+    /// The request id the channel uses for `op` (empty for blocking calls
+    /// answered directly).
+    pub fn request_id(&self, op: OpId) -> Option<&str> {
+        self.ops
+            .iter()
+            .find(|o| o.id == op)
+            .map(|o| o.request_id.as_str())
+    }
+}

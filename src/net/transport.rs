@@ -1,0 +1,159 @@
+//! The client side's socket loop, shared by every sans-IO endpoint that
+//! speaks over one TCP connection.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::string::String;
+use std::time::Duration;
+use std::vec;
+use std::vec::Vec;
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::{Clock, IO_CHUNK};
+use crate::h2::conn::Storage;
+use crate::h2::ConnectionError;
+use crate::time::Instant;
+
+/// A sans-IO endpoint: bytes and time in, bytes out.
+pub(crate) trait Endpoint {
+    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError>;
+    fn transmit(&mut self, out: &mut [u8]) -> usize;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+}
+
+impl<S: Storage> Endpoint for crate::grpc::Client<S> {
+    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        crate::grpc::Client::recv(self, input, now)
+    }
+    fn transmit(&mut self, out: &mut [u8]) -> usize {
+        crate::grpc::Client::transmit(self, out)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        crate::grpc::Client::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::grpc::Client::handle_timeout(self, now)
+    }
+}
+
+impl<S: Storage, const OPS: usize> Endpoint for crate::arkouda::Channel<S, OPS> {
+    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
+        crate::arkouda::Channel::recv(self, input, now)
+    }
+    fn transmit(&mut self, out: &mut [u8]) -> usize {
+        crate::arkouda::Channel::transmit(self, out)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        crate::arkouda::Channel::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::arkouda::Channel::handle_timeout(self, now)
+    }
+}
+
+/// One non-blocking TCP connection and the buffers to move an endpoint's bytes.
+pub(crate) struct Transport {
+    poll: Poll,
+    events: Events,
+    stream: TcpStream,
+    pub(crate) clock: Clock,
+    out: Vec<u8>,
+    out_pos: usize,
+    read_buf: Vec<u8>,
+    /// Why the connection ended, once it has.
+    pub(crate) closed: Option<String>,
+}
+
+impl Transport {
+    pub(crate) fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Transport> {
+        let std_stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        std_stream.set_nonblocking(true)?;
+        std_stream.set_nodelay(true)?;
+        let mut stream = TcpStream::from_std(std_stream);
+        let poll = Poll::new()?;
+        poll.registry().register(
+            &mut stream,
+            Token(0),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Transport {
+            poll,
+            events: Events::with_capacity(16),
+            stream,
+            clock: Clock::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            read_buf: vec![0; IO_CHUNK],
+            closed: None,
+        })
+    }
+
+    /// One turn: write what is ready, wait for input or the endpoint's next
+    /// deadline, read, and run due timers.
+    pub(crate) fn turn(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+        self.flush(endpoint)?;
+        let timeout = endpoint.poll_timeout().map(|at| self.clock.until(at));
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        if self
+            .events
+            .iter()
+            .any(|e| e.is_readable() || e.is_read_closed())
+        {
+            self.read(endpoint)?;
+        }
+        let now = self.clock.now();
+        if endpoint.poll_timeout().is_some_and(|at| at <= now) {
+            endpoint.handle_timeout(now);
+        }
+        self.flush(endpoint)
+    }
+
+    fn read(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+        loop {
+            match self.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    self.closed
+                        .get_or_insert_with(|| "server closed the connection".into());
+                    return Ok(());
+                }
+                Ok(n) => {
+                    let now = self.clock.now();
+                    if let Err(e) = endpoint.recv(&self.read_buf[..n], now) {
+                        self.closed = Some(std::format!("{e}"));
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub(crate) fn flush(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+        loop {
+            if self.out_pos == self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+                self.out.resize(IO_CHUNK, 0);
+                let n = endpoint.transmit(&mut self.out);
+                self.out.truncate(n);
+                if n == 0 {
+                    return Ok(());
+                }
+            }
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
