@@ -5,80 +5,15 @@
 //! works on a bare machine; `.ci/run` installs them and sets
 //! `ARKWIRE_REQUIRE_INTEROP=1`, which turns a missing peer into a failure.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arkwire::grpc::{Code, Options};
 use arkwire::net::{CallFailure, Client, ClientConfig};
 use arkwire::proto::ArkoudaRequest;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
-
-fn peers_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import grpc, grpc_tools, h2"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("ARKWIRE_REQUIRE_INTEROP").is_none(),
-            "python3 with grpcio, grpcio-tools and h2 is required (pip install grpcio grpcio-tools h2)"
-        );
-        eprintln!("SKIP: python3 with grpcio, grpcio-tools and h2 is not installed");
-    }
-    ok
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Peer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cmd` and reads the port from the first stdout line containing `marker`.
-fn start(mut cmd: Command, marker: &str) -> Peer {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start peer");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .next()
-        .expect("peer printed nothing")
-        .expect("read peer output");
-    assert!(line.contains(marker), "unexpected first line: {line}");
-    let port = line
-        .rsplit([':', ' '])
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    Peer { child, port }
-}
-
-fn arkwire_serve(args: &[&str]) -> Peer {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arkwire"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
-    start(cmd, "listening on")
-}
-
-fn grpcio_server() -> Peer {
-    let mut cmd = Command::new("python3");
-    cmd.arg(format!("{DIR}/grpc_server.py"))
-        .arg("--exit-on-stdin-eof");
-    start(cmd, "PORT")
-}
+mod common;
+use common::*;
 
 fn python(script: &str, args: &[String]) -> (bool, String) {
     let out = Command::new("python3")
@@ -349,4 +284,54 @@ fn arkwire_call_reports_a_refused_connection_in_one_line() {
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cannot connect"), "{err}");
+}
+
+#[test]
+fn arkwire_call_modes_and_status_against_an_async_serve() {
+    let server = arkwire_serve(&["--mode", "async"]);
+    for mode in ["blocking", "polling"] {
+        let (ok, out, err) = arkwire_call(
+            server.port,
+            &["--mode", mode, "--user", "kjyost", "connect"],
+        );
+        assert!(ok, "{mode}: {err}");
+        assert_eq!(
+            out.trim(),
+            "connected to arkouda server tcp://*:5555",
+            "{mode}"
+        );
+    }
+    let (ok, id, err) = arkwire_call(server.port, &["--mode", "async", "echo", "fire and forget"]);
+    assert!(ok, "{err}");
+    let id = id.trim().to_string();
+    assert!(
+        arkwire::arkouda::request_id::is_valid_request_id(&id),
+        "{id}"
+    );
+    let status = |id: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_arkwire"))
+            .args(["status", "--url", &format!("127.0.0.1:{}", server.port), id])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (ok, out, err) = status(&id);
+        assert!(ok, "{err}");
+        last = out.trim().to_string();
+        if last.starts_with("FINISHED") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(last, "FINISHED fire and forget");
+    let (ok, _, err) = status("nosuchid");
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("NOT_FOUND"), "{err}");
 }

@@ -109,3 +109,21 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The Buffer encoder writes the same bytes as the BufMut one.
+    #[test]
+    fn buffer_encoding_matches(msg in request()) {
+        let view = ArkoudaRequestRef::from(&msg);
+        let mut a = Vec::new();
+        view.encode(&mut a).unwrap();
+        let mut b = Vec::new();
+        view.encode_to_buffer(&mut b).unwrap();
+        prop_assert_eq!(a, b);
+        let mut small = heapless::Vec::<u8, 8>::new();
+        if view.encoded_len() > 8 {
+            prop_assert!(view.encode_to_buffer(&mut small).is_err());
+            prop_assert!(small.is_empty());
+        }
+    }
+}

@@ -554,7 +554,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             Some(Failure::Start(e)) => return Err(ChannelError::Start(e)),
             None => {}
         }
-        if op.pattern == Pattern::Submit {
+        if op.pattern == Pattern::Submit && op.result_call.is_none() {
             return Ok(Outcome::Submitted(&op.request_id));
         }
         let call = op.result_call.ok_or(ChannelError::UnknownOp)?;

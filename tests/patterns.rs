@@ -1,0 +1,298 @@
+//! The three call patterns end to end, against `arkwire`'s own sync and
+//! async proxies (in process) and against a grpcio server that answers like
+//! the reference asynchronous proxy.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::{ChannelConfig, PollConfig};
+use arkwire::grpc::Code;
+use arkwire::net::{
+    ClientConfig, Handler, Server, ServerConfig, Session, SessionError, SessionOutcome, StatusView,
+};
+use arkwire::proto::ArkoudaRequest;
+use common::*;
+
+/// The built-in commands, plus `fail`, which fails with a reason.
+struct TestBackend;
+
+impl Backend for TestBackend {
+    fn execute(&self, request: &ArkoudaRequest) -> Result<String, String> {
+        if request.cmd == "fail" {
+            return Err("disk on fire: \"quoted\"".into());
+        }
+        BuiltinBackend.execute(request)
+    }
+}
+
+fn serve(handler: impl Handler) -> Server {
+    let config = ServerConfig {
+        threads: 1,
+        ..ServerConfig::default()
+    };
+    Server::bind("127.0.0.1:0".parse().unwrap(), Arc::new(handler), config).unwrap()
+}
+
+fn async_proxy(config: AsyncConfig) -> Server {
+    serve(AsyncProxy::new(TestBackend, config))
+}
+
+fn session_to(port: u16, ordered: bool, poll_deadline: Duration) -> Session {
+    let channel = ChannelConfig {
+        call_timeout: Some(Duration::from_secs(10)),
+        poll: PollConfig {
+            interval: Duration::from_millis(10),
+            backoff: 2,
+            max_interval: Duration::from_millis(100),
+            deadline: poll_deadline,
+        },
+        ordered,
+    };
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    Session::connect(addr, "kjyost", "", ClientConfig::default(), channel).unwrap()
+}
+
+fn session(server: &Server, ordered: bool) -> Session {
+    session_to(server.local_addr().port(), ordered, Duration::from_secs(10))
+}
+
+fn reply(msg: &str) -> SessionOutcome {
+    SessionOutcome::Reply {
+        msg: msg.into(),
+        warning: false,
+    }
+}
+
+/// Polls a request's status until it is finished.
+fn await_finished(s: &mut Session, id: &str) -> StatusView {
+    for _ in 0..200 {
+        match s.status(id).unwrap() {
+            StatusView::Pending | StatusView::Running | StatusView::Submitted => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            done => return done,
+        }
+    }
+    panic!("request {id} never finished");
+}
+
+#[test]
+fn blocking_and_polling_work_against_both_proxy_modes() {
+    for server in [
+        serve(SyncProxy::new(TestBackend, 2)),
+        async_proxy(AsyncConfig::default()),
+    ] {
+        let mut s = session(&server, true);
+        assert_eq!(
+            s.call("connect", "").unwrap(),
+            reply("connected to arkouda server tcp://*:5555")
+        );
+        let text = "a \"quoted\" \\ ✓ {json} 😀";
+        assert_eq!(s.call_polling("echo", text).unwrap(), reply(text));
+        assert_eq!(s.call("echo", text).unwrap(), reply(text));
+        match s.call("bogus", "") {
+            Err(SessionError::Arkouda(msg)) => assert_eq!(msg, "Unrecognized command: bogus"),
+            other => panic!("expected an Arkouda error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn fire_and_forget_returns_an_id_and_the_status_is_typed() {
+    let server = async_proxy(AsyncConfig::default());
+    let mut s = session(&server, false);
+    let id = s.submit("echo", "later").unwrap();
+    assert!(
+        arkwire::arkouda::request_id::is_valid_request_id(&id),
+        "{id}"
+    );
+    assert_eq!(
+        await_finished(&mut s, &id),
+        StatusView::Finished {
+            msg: "later".into(),
+            error: false
+        }
+    );
+}
+
+#[test]
+fn a_result_stays_fetchable_for_the_grace_time_then_goes() {
+    let server = async_proxy(AsyncConfig {
+        result_grace: Duration::from_millis(300),
+        ..AsyncConfig::default()
+    });
+    let mut s = session(&server, false);
+    let id = s.submit("ruok", "").unwrap();
+    let done = StatusView::Finished {
+        msg: "imok".into(),
+        error: false,
+    };
+    assert_eq!(await_finished(&mut s, &id), done);
+    // The client lost that reply and asks again: the result is still there.
+    assert_eq!(s.status(&id).unwrap(), done);
+    std::thread::sleep(Duration::from_millis(400));
+    match s.status(&id) {
+        Err(SessionError::Status { code, .. }) => assert_eq!(code, Code::NotFound),
+        other => panic!("expected NOT_FOUND after the grace time, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unknown_id_is_not_found_and_the_server_stays_up() {
+    let server = async_proxy(AsyncConfig::default());
+    let mut s = session(&server, false);
+    match s.status("0123456789abcdefghijklmnopqrstuv") {
+        Err(SessionError::Status { code, message }) => {
+            assert_eq!(code, Code::NotFound);
+            assert!(message.contains("unknown request id"), "{message}");
+        }
+        other => panic!("expected NOT_FOUND, got {other:?}"),
+    }
+    assert_eq!(s.call("ruok", "").unwrap(), reply("imok"));
+}
+
+#[test]
+fn a_full_registry_is_resource_exhausted() {
+    let server = async_proxy(AsyncConfig {
+        capacity: 2,
+        workers: 1,
+        ..AsyncConfig::default()
+    });
+    let mut s = session(&server, false);
+    s.submit("sleep", "300").unwrap();
+    s.submit("sleep", "300").unwrap();
+    match s.submit("ruok", "") {
+        Err(SessionError::Status { code, .. }) => assert_eq!(code, Code::ResourceExhausted),
+        other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
+    }
+}
+
+#[test]
+fn failures_are_a_status_with_the_reason() {
+    let server = async_proxy(AsyncConfig::default());
+    let mut s = session(&server, false);
+    let id = s.submit("fail", "").unwrap();
+    assert_eq!(await_finished(&mut s, &id), StatusView::Failed);
+    match s.call_polling("fail", "") {
+        Err(SessionError::Failed(why)) => assert_eq!(why, "disk on fire: \"quoted\""),
+        other => panic!("expected a FAILED request, got {other:?}"),
+    }
+}
+
+#[test]
+fn requests_may_finish_out_of_order_when_the_session_allows_it() {
+    let server = async_proxy(AsyncConfig::default());
+    let mut s = session(&server, false);
+    let slow = s.submit("sleep", "500").unwrap();
+    let fast = s.submit("echo", "fast").unwrap();
+    assert_eq!(
+        await_finished(&mut s, &fast),
+        StatusView::Finished {
+            msg: "fast".into(),
+            error: false
+        }
+    );
+    assert!(
+        matches!(
+            s.status(&slow).unwrap(),
+            StatusView::Pending | StatusView::Running
+        ),
+        "the slow request should still be running"
+    );
+}
+
+#[test]
+fn an_ordered_session_sends_a_command_only_after_the_previous_finished() {
+    let server = async_proxy(AsyncConfig::default());
+    let mut ordered = session(&server, true);
+    let started = Instant::now();
+    let first = ordered.submit("sleep", "300").unwrap();
+    let second = ordered.submit("echo", "second").unwrap();
+    // The second submit waited for the first request to finish on the server.
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        await_finished(&mut ordered, &first),
+        StatusView::Finished {
+            msg: "slept".into(),
+            error: false
+        }
+    );
+    assert_ne!(first, second);
+
+    let mut concurrent = session(&server, false);
+    let started = Instant::now();
+    concurrent.submit("sleep", "300").unwrap();
+    concurrent.submit("echo", "x").unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn polling_gives_up_at_its_deadline() {
+    let server = async_proxy(AsyncConfig::default());
+    let mut s = session_to(server.local_addr().port(), true, Duration::from_millis(300));
+    let started = Instant::now();
+    match s.call_polling("sleep", "3000") {
+        Err(SessionError::DeadlineExceeded) => {}
+        other => panic!("expected DEADLINE_EXCEEDED, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+fn reference_proxy(args: &[&str]) -> Peer {
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(format!("{DIR}/reference_async_proxy.py"))
+        .args(args);
+    start(cmd, "PORT")
+}
+
+#[test]
+fn all_patterns_work_against_the_reference_style_async_proxy() {
+    if !peers_available() {
+        return;
+    }
+    let proxy = reference_proxy(&["--polls-before-result", "2"]);
+    let mut s = session_to(proxy.port, false, Duration::from_secs(10));
+    // Blocking: answered SUBMITTED, followed up by polling.
+    assert_eq!(s.call("echo", "blocking").unwrap(), reply("blocking"));
+    assert_eq!(
+        s.call_polling("echo", "polling é").unwrap(),
+        reply("polling é")
+    );
+    let id = s.submit("echo", "later").unwrap();
+    assert_eq!(s.status(&id).unwrap(), StatusView::Pending);
+    assert_eq!(
+        await_finished(&mut s, &id),
+        StatusView::Finished {
+            msg: "later".into(),
+            error: false
+        }
+    );
+    match s.call_polling("bogus", "") {
+        Err(SessionError::Arkouda(msg)) => assert_eq!(msg, "Unrecognized command: bogus"),
+        other => panic!("expected an Arkouda error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_lost_status_reply_is_retried() {
+    if !peers_available() {
+        return;
+    }
+    let proxy = reference_proxy(&["--drop-first-status"]);
+    let mut s = session_to(proxy.port, true, Duration::from_secs(10));
+    assert_eq!(
+        s.call_polling("echo", "survived").unwrap(),
+        reply("survived")
+    );
+}
