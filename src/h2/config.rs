@@ -32,6 +32,22 @@ pub struct Config {
     /// to be sent; a peer that makes more is flooding and is cut off with
     /// ENHANCE_YOUR_CALM.
     pub max_pending_control: usize,
+    /// The period over which the flood limits below are counted.
+    pub flood_window: Duration,
+    /// RST_STREAM frames a peer may send per window (rapid reset, CVE-2023-44487).
+    pub max_resets_per_window: u32,
+    /// PING and SETTINGS frames a peer may send per window (CVE-2019-9512, -9515).
+    pub max_control_per_window: u32,
+    /// Frames that carry nothing (empty DATA without END_STREAM, empty header
+    /// fragments, PRIORITY, unknown types) a peer may send per window (CVE-2019-9518).
+    pub max_empty_per_window: u32,
+    /// Time for the peer's preface and first SETTINGS (slowloris).
+    pub handshake_timeout: Duration,
+    /// Time for a header block that spans several frames to finish.
+    pub header_block_timeout: Duration,
+    /// How long a stream's queued data may wait for a window the peer never
+    /// opens before the stream is reset and its buffers freed (CVE-2019-9517).
+    pub send_stall_timeout: Duration,
 }
 
 impl Default for Config {
@@ -46,6 +62,13 @@ impl Default for Config {
             settings_timeout: Duration::from_secs(10),
             max_body_size: 4 * 1024 * 1024 + 5,
             max_pending_control: 32,
+            flood_window: Duration::from_secs(10),
+            max_resets_per_window: 200,
+            max_control_per_window: 200,
+            max_empty_per_window: 200,
+            handshake_timeout: Duration::from_secs(10),
+            header_block_timeout: Duration::from_secs(10),
+            send_stall_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -63,6 +86,13 @@ impl Config {
             settings_timeout: Duration::from_secs(10),
             max_body_size: 16 * 1024,
             max_pending_control: 8,
+            flood_window: Duration::from_secs(10),
+            max_resets_per_window: 50,
+            max_control_per_window: 50,
+            max_empty_per_window: 50,
+            handshake_timeout: Duration::from_secs(10),
+            header_block_timeout: Duration::from_secs(10),
+            send_stall_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -80,6 +80,8 @@ pub struct Stream<H, B> {
     pub(crate) body_overflow: bool,
     /// Why the stream was reset, and by whom (`true` = the peer).
     pub(crate) reset: Option<(ErrorCode, bool)>,
+    /// Since when queued data has waited for a window (stall defence).
+    pub(crate) blocked_since: Option<Instant>,
     /// When the stream must be finished; past it the stream is reset with CANCEL.
     pub(crate) deadline: Option<Instant>,
     /// The reset came from `deadline` passing.
@@ -117,6 +119,7 @@ impl<H: Buffer + Default, B: Buffer + Default> Stream<H, B> {
             local_end_queued: false,
             body_overflow: false,
             reset: None,
+            blocked_since: None,
             deadline: None,
             timed_out: false,
             reported: false,

@@ -8,6 +8,7 @@
 //! Storage comes from a [`Storage`] type: [`FixedStorage`] gives fixed
 //! capacities and needs no allocator; `GrowableStorage` (with `alloc`) grows.
 
+mod guard;
 mod recv;
 mod send;
 pub use send::MIN_TRANSMIT_BUFFER;
@@ -339,6 +340,10 @@ pub struct ConnectionState<S: Storage> {
     /// Round-robin position for fair sending.
     next_send: usize,
     now: Instant,
+    created_at: Instant,
+    /// When the header block in `partial` began.
+    block_started: Option<Instant>,
+    flood: guard::FloodGuard,
 }
 
 impl<S: Storage> Connection<S> {
@@ -403,6 +408,9 @@ impl<S: Storage> ConnectionState<S> {
             close_code: None,
             next_send: 0,
             now,
+            created_at: now,
+            block_started: None,
+            flood: guard::FloodGuard::new(now),
         }
     }
 
@@ -720,10 +728,10 @@ impl<S: Storage> ConnectionState<S> {
             .filter(|s| s.state != StreamState::Closed)
             .filter_map(|s| s.deadline)
             .min();
-        match (self.settings_deadline(), streams) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.settings_deadline(), streams, self.guard_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Advances time: streams past their deadline are reset with CANCEL, and
@@ -731,6 +739,7 @@ impl<S: Storage> ConnectionState<S> {
     /// with SETTINGS_TIMEOUT.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        self.enforce_guard_deadlines(now);
         let mut i = 0;
         while let Some(stream) = self.streams.as_mut_slice().get_mut(i) {
             i += 1;

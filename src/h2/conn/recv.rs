@@ -103,9 +103,11 @@ impl<S: Storage> ConnectionState<S> {
                 }
             }
         }
+        self.count_flood(&frame)?;
         match frame {
             Frame::Settings(s) => self.on_settings(&s),
             Frame::Headers(h) => {
+                self.block_started = Some(self.now);
                 self.partial = Some(PartialBlock {
                     stream: h.stream_id,
                     end_stream: h.end_stream,
@@ -158,6 +160,22 @@ impl<S: Storage> ConnectionState<S> {
             // §5.5: unknown frame types are ignored.
             Frame::Unknown { .. } => Ok(()),
         }
+    }
+
+    /// Counts the frames that floods are made of (see `guard`).
+    fn count_flood(&mut self, frame: &Frame<'_>) -> Result<(), ConnectionError> {
+        use super::guard::Flood;
+        let kind = match frame {
+            Frame::RstStream(_) => Flood::Reset,
+            Frame::Ping(p) if !p.ack => Flood::Control,
+            Frame::Settings(s) if !s.ack => Flood::Control,
+            Frame::Data(d) if d.data.is_empty() && !d.end_stream => Flood::Empty,
+            Frame::Headers(h) if h.fragment.is_empty() && !h.end_headers => Flood::Empty,
+            Frame::Continuation(c) if c.fragment.is_empty() && !c.end_headers => Flood::Empty,
+            Frame::Priority(_) | Frame::Unknown { .. } => Flood::Empty,
+            _ => return Ok(()),
+        };
+        self.flood.count(kind, self.now, &self.config)
     }
 
     fn on_settings(&mut self, frame: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
@@ -222,6 +240,7 @@ impl<S: Storage> ConnectionState<S> {
         self.partial = Some(partial);
         if end_headers {
             self.partial = None;
+            self.block_started = None;
             self.on_header_block(partial.stream, partial.end_stream)?;
         }
         Ok(())

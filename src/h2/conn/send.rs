@@ -246,6 +246,10 @@ impl<S: Storage> ConnectionState<S> {
             let room = out.len().saturating_sub(FRAME_HEADER_LEN);
             let len = remaining.min(window).min(max_frame).min(room);
             if len == 0 && (remaining > 0 || out.len() < FRAME_HEADER_LEN) {
+                if window == 0 {
+                    // Waiting on the peer's window: the stall defence starts counting.
+                    stream.blocked_since.get_or_insert(self.now);
+                }
                 return 0;
             }
             let last = len == remaining;
@@ -254,6 +258,7 @@ impl<S: Storage> ConnectionState<S> {
             let Ok(written) = frame.emit(out) else {
                 return 0;
             };
+            stream.blocked_since = None;
             stream.send_window -= len as i64;
             stream.item_sent += len;
             if last {

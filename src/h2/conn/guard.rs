@@ -1,0 +1,138 @@
+//! Defences against peers that abuse the protocol rather than break it:
+//! floods of cheap frames that cost us work (RST_STREAM, PING, SETTINGS,
+//! frames that carry nothing) and peers that hold resources by going slow.
+//! Each limit lives in [`Config`]; past it the connection ends with
+//! ENHANCE_YOUR_CALM (RFC 9113 §5.4.1 and §10.5).
+
+use super::{ConnectionError, ConnectionState, Phase, Storage, StreamTable};
+use crate::h2::stream::StreamState;
+use crate::h2::{Config, ErrorCode};
+use crate::time::Instant;
+
+/// Kinds of cheap frames counted per window.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Flood {
+    /// RST_STREAM from the peer: rapid reset (CVE-2023-44487).
+    Reset,
+    /// PING and SETTINGS (CVE-2019-9512, CVE-2019-9515).
+    Control,
+    /// Frames that do nothing: empty DATA or header fragments without an
+    /// end, PRIORITY, unknown types (CVE-2019-9518, CVE-2019-9513).
+    Empty,
+}
+
+/// Counts per [`Config::flood_window`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FloodGuard {
+    window_start: Instant,
+    counts: [u32; 3],
+}
+
+impl FloodGuard {
+    pub(super) fn new(now: Instant) -> Self {
+        FloodGuard {
+            window_start: now,
+            counts: [0; 3],
+        }
+    }
+
+    /// Counts one frame of `kind`; past its limit the connection must end.
+    pub(super) fn count(
+        &mut self,
+        kind: Flood,
+        now: Instant,
+        config: &Config,
+    ) -> Result<(), ConnectionError> {
+        if now.saturating_duration_since(self.window_start) >= config.flood_window {
+            self.window_start = now;
+            self.counts = [0; 3];
+        }
+        let (slot, limit, reason) = match kind {
+            Flood::Reset => (
+                0,
+                config.max_resets_per_window,
+                "too many RST_STREAM frames",
+            ),
+            Flood::Control => (
+                1,
+                config.max_control_per_window,
+                "too many PING or SETTINGS frames",
+            ),
+            Flood::Empty => (
+                2,
+                config.max_empty_per_window,
+                "too many frames that carry nothing",
+            ),
+        };
+        self.counts[slot] += 1;
+        if self.counts[slot] > limit {
+            return Err(ConnectionError {
+                code: ErrorCode::EnhanceYourCalm,
+                reason,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<S: Storage> ConnectionState<S> {
+    /// The earliest instant a slow peer runs out of time.
+    pub(super) fn guard_deadline(&self) -> Option<Instant> {
+        let handshake = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings)
+            .then(|| self.created_at + self.config.handshake_timeout);
+        let block = self
+            .block_started
+            .map(|t| t + self.config.header_block_timeout);
+        let stall = self
+            .streams
+            .as_slice()
+            .iter()
+            .filter_map(|s| s.blocked_since)
+            .min()
+            .map(|t| t + self.config.send_stall_timeout);
+        [handshake, block, stall].into_iter().flatten().min()
+    }
+
+    /// Ends what a slow peer holds: an unfinished handshake or header block
+    /// closes the connection; a stream whose data has waited past the stall
+    /// timeout for a window the peer never opens is reset, freeing its buffers.
+    pub(super) fn enforce_guard_deadlines(&mut self, now: Instant) {
+        let handshake_over = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings)
+            && now >= self.created_at + self.config.handshake_timeout;
+        if handshake_over {
+            return self.fail(
+                ConnectionError {
+                    code: ErrorCode::SettingsTimeout,
+                    reason: "peer did not complete the HTTP/2 handshake in time",
+                },
+                true,
+            );
+        }
+        if self
+            .block_started
+            .is_some_and(|t| now >= t + self.config.header_block_timeout)
+        {
+            return self.fail(
+                ConnectionError {
+                    code: ErrorCode::EnhanceYourCalm,
+                    reason: "header block not finished in time",
+                },
+                true,
+            );
+        }
+        let stall = self.config.send_stall_timeout;
+        let mut i = 0;
+        while let Some(stream) = self.streams.as_slice().get(i) {
+            i += 1;
+            let stalled = stream.blocked_since.is_some_and(|t| now >= t + stall);
+            if stalled && stream.state != StreamState::Closed {
+                let id = stream.id;
+                if let Some(s) = self.stream_mut(id) {
+                    s.pending |= crate::h2::stream::PENDING_RESET;
+                    s.blocked_since = None;
+                }
+                self.reset_stream(id, ErrorCode::Cancel);
+            }
+        }
+    }
+}
