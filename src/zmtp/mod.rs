@@ -14,11 +14,15 @@
 //! uses. ZMTP 1.0/2.0 peers are refused rather than downgraded to.
 
 mod command;
+mod conn;
 mod error;
 mod frame;
 mod greeting;
 
 pub use command::{Command, Metadata, MetadataIter, Property, MAX_PING_CONTEXT};
+pub use conn::{
+    ReplyFrames, ReqConnection, ZmtpConfig, ZmtpEvent, MAX_COMMAND_LEN, MAX_REPLY_FRAMES,
+};
 pub use error::{ZmtpError, PEER_REASON_CAPACITY};
 pub use frame::{
     emit_message_frame, FrameHeader, FrameHeaderDecoder, FLAG_COMMAND, FLAG_LONG, FLAG_MORE,
