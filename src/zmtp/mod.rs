@@ -13,11 +13,15 @@
 //! Only the NULL security mechanism is implemented, which is what arkouda_server
 //! uses. ZMTP 1.0/2.0 peers are refused rather than downgraded to.
 
+#[cfg(feature = "std")]
+pub mod arkouda;
 mod command;
 mod conn;
 mod error;
 mod frame;
 mod greeting;
+#[cfg(test)]
+mod props;
 
 pub use command::{Command, Metadata, MetadataIter, Property, MAX_PING_CONTEXT};
 pub use conn::{
