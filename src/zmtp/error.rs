@@ -33,8 +33,11 @@ pub enum ZmtpError {
     WrongSocketType,
     /// A command's body does not match its grammar (RFC 23, RFC 37).
     MalformedCommand(&'static str),
-    /// A frame is larger than the configured limit; raised from its header,
-    /// before any of its body is buffered.
+    /// A frame is larger than the configured limit. For message frames and for
+    /// commands above the limit this is raised from the header, before any of
+    /// the body is buffered; a known command between
+    /// [`MAX_COMMAND_LEN`](super::MAX_COMMAND_LEN) and the limit is read past
+    /// (not kept) and then refused.
     FrameTooLarge {
         /// The size the peer announced (for a reply: the reply's total so far).
         size: u64,
