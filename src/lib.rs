@@ -28,6 +28,7 @@ pub mod h2;
 pub mod net;
 pub mod proto;
 pub mod time;
+pub mod zmtp;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,383 @@
+//! A ZeroMQ REQ socket's side of one ZMTP 3.x connection, as a sans-IO state machine.
+//!
+//! Bytes in through [`ReqConnection::recv`], bytes out through
+//! [`ReqConnection::transmit`], happenings out through [`ReqConnection::poll_event`],
+//! time in through [`ReqConnection::handle_timeout`] with the next deadline from
+//! [`ReqConnection::poll_timeout`]. No socket, no clock, no allocator of its own:
+//! the outgoing queue and the reply live in two `B: Buffer`s.
+//!
+//! REQ semantics (RFC 28/REQREP): one request, then its reply, then the next
+//! request. Each request goes out as an empty delimiter frame and the message
+//! frames; the reply comes back the same way and is kept whole until
+//! [`ReqConnection::release_reply`].
+//!
+//! A request deadline that passes ends the connection ([`ZmtpEvent::TimedOut`]):
+//! the reply may still be on its way, and REQ replies carry no id, so a late one
+//! would be mistaken for the answer to the next request. The caller must drop
+//! the connection and open a new one; this one ignores all further input.
+
+mod recv;
+#[cfg(test)]
+mod tests;
+
+use core::time::Duration;
+
+use heapless::Deque;
+
+use super::command::{Command, Metadata, Property};
+use super::frame::{FrameHeader, FrameHeaderDecoder, MAX_HEADER_LEN};
+use super::greeting::{Greeting, GreetingDecoder, GREETING_LEN};
+use super::ZmtpError;
+use crate::buf::Buffer;
+use crate::time::Instant;
+
+/// Largest command body kept for parsing. READY metadata from libzmq is a few
+/// dozen bytes; unknown commands above this are skipped unread, known ones
+/// are refused with [`ZmtpError::FrameTooLarge`].
+pub const MAX_COMMAND_LEN: usize = 512;
+/// Most frames one reply may have (after the delimiter). Arkouda sends one or
+/// two; the bound keeps the frame table fixed-size.
+pub const MAX_REPLY_FRAMES: usize = 32;
+/// Longest PONG frame: header, name and a 16-byte context.
+const MAX_PONG_LEN: usize = 2 + 1 + 4 + super::MAX_PING_CONTEXT;
+
+/// Limits, in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZmtpConfig {
+    /// Most bytes a reply may carry, all frames together. Every peer-announced
+    /// size is checked against it before its bytes are buffered. With a fixed
+    /// buffer it must not exceed the buffer's capacity.
+    pub max_message_size: usize,
+    /// How long greeting and READY exchange may take.
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ZmtpConfig {
+    /// 16 MiB replies (Arkouda's large replies are binary arrays; anything
+    /// bigger should be fetched another way) and a 10 s handshake.
+    fn default() -> Self {
+        ZmtpConfig {
+            max_message_size: 16 << 20,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Something the application should act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZmtpEvent {
+    /// The handshake is complete: the peer is a REP or ROUTER socket.
+    Ready,
+    /// A whole reply arrived: read it with [`ReqConnection::reply_frames`],
+    /// then call [`ReqConnection::release_reply`].
+    Reply,
+    /// The request deadline passed. The connection is finished; drop it and
+    /// connect again (see the module documentation for why).
+    TimedOut,
+    /// The connection is finished because of `error`.
+    Closed {
+        /// What ended it.
+        error: ZmtpError,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Reading the peer's 64-byte greeting.
+    Greeting,
+    /// Waiting for the peer's READY.
+    AwaitReady,
+    Open,
+    /// Failed, timed out or closed by the peer: input is ignored.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    Idle,
+    Outstanding {
+        deadline: Option<Instant>,
+    },
+    /// The reply is complete and held for the caller.
+    Replied,
+}
+
+/// What the bytes after the last frame header belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Input {
+    Header,
+    Message { remaining: u64, more: bool },
+    Command { size: u64, seen: u64 },
+}
+
+/// A REQ socket's end of one ZMTP connection. See the module documentation.
+///
+/// ```
+/// use arkwire::time::Instant;
+/// use arkwire::zmtp::{ReqConnection, ZmtpConfig, ZmtpEvent};
+///
+/// let now = Instant::from_millis(0);
+/// let config = ZmtpConfig { max_message_size: 1024, ..ZmtpConfig::default() };
+/// let mut conn = ReqConnection::<heapless::Vec<u8, 1024>>::new(config, now).unwrap();
+/// conn.send_request(&[b"{\"cmd\":\"connect\"}"], None).unwrap();
+/// let mut out = [0u8; 256];
+/// let n = conn.transmit(&mut out); // greeting, READY and the request: write them out
+/// assert_eq!(&out[..2], &[0xff, 0]);
+/// # let _ = n;
+/// // Then loop: conn.recv(read_bytes, now)?; while let Some(ev) = conn.poll_event() { .. }
+/// assert_eq!(conn.poll_event(), None);
+/// ```
+pub struct ReqConnection<B> {
+    config: ZmtpConfig,
+    phase: Phase,
+    greeting: GreetingDecoder,
+    header: FrameHeaderDecoder,
+    input: Input,
+    /// The body of the command being received (its first MAX_COMMAND_LEN bytes).
+    cmd: heapless::Vec<u8, MAX_COMMAND_LEN>,
+    /// Bytes to send; holds only whole messages, so a PONG can be appended anywhere.
+    tx: B,
+    /// A PONG that did not fit in `tx` yet; a newer PING replaces it.
+    pong: Option<heapless::Vec<u8, MAX_PONG_LEN>>,
+    /// Reply frame bodies, back to back; `frame_lens` says where they split.
+    reply: B,
+    frame_lens: heapless::Vec<usize, MAX_REPLY_FRAMES>,
+    delimiter_seen: bool,
+    request: Request,
+    handshake_deadline: Instant,
+    peer_minor: u8,
+    events: Deque<ZmtpEvent, 4>,
+}
+
+impl<B: Buffer + Default> ReqConnection<B> {
+    /// A new connection whose greeting and READY are queued at once: with the
+    /// NULL mechanism nothing we send depends on the peer's greeting, and
+    /// sending early saves a round trip.
+    pub fn new(config: ZmtpConfig, now: Instant) -> Result<Self, ZmtpError> {
+        let mut tx = B::default();
+        let reply = B::default();
+        if reply.max_capacity() < config.max_message_size {
+            return Err(ZmtpError::InvalidConfig(
+                "buffer capacity below max_message_size",
+            ));
+        }
+        let props = [Property {
+            name: b"Socket-Type",
+            value: b"REQ",
+        }];
+        let mut hello = [0u8; GREETING_LEN + 32];
+        let mut n = Greeting::CLIENT.emit(&mut hello)?;
+        let mut meta = [0u8; 24];
+        let meta_len = Metadata::emit(&props, &mut meta)?;
+        let ready = Command::Ready(Metadata::new_checked(&meta[..meta_len])?);
+        n += ready.emit(&mut hello[n..])?;
+        tx.try_extend(&hello[..n])
+            .map_err(|_| ZmtpError::InvalidConfig("buffer cannot hold the greeting"))?;
+        Ok(ReqConnection {
+            config,
+            phase: Phase::Greeting,
+            greeting: GreetingDecoder::new(),
+            header: FrameHeaderDecoder::new(),
+            input: Input::Header,
+            cmd: heapless::Vec::new(),
+            tx,
+            pong: None,
+            reply,
+            frame_lens: heapless::Vec::new(),
+            delimiter_seen: false,
+            request: Request::Idle,
+            handshake_deadline: now + config.handshake_timeout,
+            peer_minor: 0,
+            events: Deque::new(),
+        })
+    }
+}
+
+impl<B: Buffer> ReqConnection<B> {
+    /// Queues a request: the empty delimiter, then `frames` (MORE on all but the
+    /// last). An empty `frames` sends one empty frame, since a ZeroMQ message
+    /// has at least one part. May be called before the handshake completes; the
+    /// request then follows our READY. Fails with [`ZmtpError::Busy`] while a
+    /// request or its unreleased reply is outstanding, and with
+    /// [`ZmtpError::BufferFull`] if the send queue cannot hold it whole.
+    ///
+    /// When `deadline` passes before the whole reply is in, the connection
+    /// reports [`ZmtpEvent::TimedOut`] and is finished.
+    pub fn send_request(
+        &mut self,
+        frames: &[&[u8]],
+        deadline: Option<Instant>,
+    ) -> Result<(), ZmtpError> {
+        if self.phase == Phase::Closed {
+            return Err(ZmtpError::Closed);
+        }
+        if self.request != Request::Idle {
+            return Err(ZmtpError::Busy);
+        }
+        let empty: [&[u8]; 1] = [b""];
+        let frames = if frames.is_empty() {
+            &empty[..]
+        } else {
+            frames
+        };
+        let total = frames.iter().fold(2usize, |acc, f| {
+            let h = FrameHeader::message(f.len() as u64, false).buffer_len();
+            acc.saturating_add(h).saturating_add(f.len())
+        });
+        if self.tx.free() < total {
+            return Err(ZmtpError::BufferFull);
+        }
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = FrameHeader::message(0, true).emit(&mut head)?;
+        self.tx.try_extend(&head[..n])?;
+        for (i, f) in frames.iter().enumerate() {
+            let more = i + 1 < frames.len();
+            let n = FrameHeader::message(f.len() as u64, more).emit(&mut head)?;
+            self.tx.try_extend(&head[..n])?;
+            self.tx.try_extend(f)?;
+        }
+        self.request = Request::Outstanding { deadline };
+        Ok(())
+    }
+
+    /// Copies queued bytes into `out`; returns how many. Any `out` size works:
+    /// the rest stays queued for the next call.
+    pub fn transmit(&mut self, out: &mut [u8]) -> usize {
+        if self.phase == Phase::Closed {
+            return 0;
+        }
+        if let Some(pong) = &self.pong {
+            if self.tx.try_extend(pong).is_ok() {
+                self.pong = None;
+            }
+        }
+        let n = out.len().min(self.tx.len());
+        out[..n].copy_from_slice(&self.tx.as_slice()[..n]);
+        self.tx.consume(n);
+        n
+    }
+
+    /// Whether [`transmit`](Self::transmit) has bytes to give.
+    pub fn wants_transmit(&self) -> bool {
+        self.phase != Phase::Closed && (!self.tx.is_empty() || self.pong.is_some())
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<ZmtpEvent> {
+        self.events.pop_front()
+    }
+
+    /// The frames of the reply announced by [`ZmtpEvent::Reply`], delimiter
+    /// stripped, in order; empty when no reply is held.
+    pub fn reply_frames(&self) -> ReplyFrames<'_> {
+        let lens: &[usize] = if self.request == Request::Replied {
+            &self.frame_lens
+        } else {
+            &[]
+        };
+        ReplyFrames {
+            rest: self.reply.as_slice(),
+            lens: lens.iter(),
+        }
+    }
+
+    /// Frees the held reply, making room for the next request.
+    pub fn release_reply(&mut self) {
+        if self.request == Request::Replied {
+            self.reply.clear();
+            self.frame_lens.clear();
+            self.delimiter_seen = false;
+            self.request = Request::Idle;
+        }
+    }
+
+    /// The earliest instant [`handle_timeout`](Self::handle_timeout) has work.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let handshake = match self.phase {
+            Phase::Greeting | Phase::AwaitReady => Some(self.handshake_deadline),
+            Phase::Open | Phase::Closed => None,
+        };
+        let request = match (self.phase, self.request) {
+            (Phase::Closed, _) => None,
+            (_, Request::Outstanding { deadline }) => deadline,
+            _ => None,
+        };
+        match (handshake, request) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fires whatever deadline `now` has reached.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Greeting | Phase::AwaitReady)
+            && now >= self.handshake_deadline
+        {
+            self.fail(ZmtpError::HandshakeTimeout);
+            return;
+        }
+        if let (
+            Phase::Greeting | Phase::AwaitReady | Phase::Open,
+            Request::Outstanding { deadline: Some(d) },
+        ) = (self.phase, self.request)
+        {
+            if now >= d {
+                self.phase = Phase::Closed;
+                self.push_event(ZmtpEvent::TimedOut);
+            }
+        }
+    }
+
+    /// Whether the handshake is complete and the connection not finished.
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Whether the connection is finished (failed, timed out, or closed by the peer).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The peer's ZMTP minor version (0 or 1), once its greeting is in.
+    pub fn peer_minor_version(&self) -> Option<u8> {
+        match self.phase {
+            Phase::Greeting => None,
+            _ => Some(self.peer_minor),
+        }
+    }
+
+    fn push_event(&mut self, event: ZmtpEvent) {
+        // At most Ready, Reply and one final event can be pending, so 4 slots
+        // never overflow; dropping would still be better than panicking.
+        let _ = self.events.push_back(event);
+    }
+
+    /// Ends the connection because of `error` and reports it.
+    fn fail(&mut self, error: ZmtpError) {
+        if self.phase != Phase::Closed {
+            self.phase = Phase::Closed;
+            self.push_event(ZmtpEvent::Closed { error });
+        }
+    }
+}
+
+/// Iterator over the frames of a held reply.
+#[derive(Clone, Debug)]
+pub struct ReplyFrames<'a> {
+    rest: &'a [u8],
+    lens: core::slice::Iter<'a, usize>,
+}
+
+impl<'a> Iterator for ReplyFrames<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let len = *self.lens.next()?;
+        let (frame, rest) = self.rest.split_at_checked(len)?;
+        self.rest = rest;
+        Some(frame)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.lens.len()))
+    }
+}

@@ -1,0 +1,379 @@
+//! The REQ state machine against a REP peer whose bytes are written here by
+//! hand from RFC 23/37, not produced by our encoder.
+
+use super::*;
+use std::vec;
+use std::vec::Vec;
+
+type Conn = ReqConnection<heapless::Vec<u8, 2048>>;
+const T0: Instant = Instant::from_millis(0);
+
+fn config() -> ZmtpConfig {
+    ZmtpConfig {
+        max_message_size: 2048,
+        handshake_timeout: Duration::from_secs(1),
+    }
+}
+
+/// FF, 8 padding bytes, 7F, version 3.minor, "NULL" zero-padded to 20, as-server, filler.
+fn greeting(minor: u8) -> Vec<u8> {
+    let mut g = vec![0u8; 64];
+    g[0] = 0xff;
+    g[9] = 0x7f;
+    g[10] = 3;
+    g[11] = minor;
+    g[12..16].copy_from_slice(b"NULL");
+    g[32] = 1; // a REP binds, so it may well say as-server
+    g
+}
+
+fn ready(socket_type: &[u8]) -> Vec<u8> {
+    let mut body = b"\x05READY\x0bSocket-Type".to_vec();
+    body.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
+    body.extend_from_slice(socket_type);
+    let mut frame = vec![0x04, body.len() as u8];
+    frame.extend_from_slice(&body);
+    frame
+}
+
+fn peer_hello() -> Vec<u8> {
+    [greeting(1), ready(b"REP")].concat()
+}
+
+fn drain<B: Buffer>(conn: &mut ReqConnection<B>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 7]; // odd size: exercises partial transmits
+    loop {
+        let n = conn.transmit(&mut buf);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn events<B: Buffer>(conn: &mut ReqConnection<B>) -> Vec<ZmtpEvent> {
+    core::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+fn open() -> Conn {
+    let mut c = Conn::new(config(), T0).unwrap();
+    drain(&mut c);
+    c.recv(&peer_hello(), T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Ready]);
+    c
+}
+
+fn closed_with(c: &mut Conn) -> ZmtpError {
+    match events(c).pop() {
+        Some(ZmtpEvent::Closed { error }) => error,
+        other => panic!("expected Closed, got {other:?}"),
+    }
+}
+
+#[test]
+fn we_send_rfc_greeting_and_ready() {
+    let mut c = Conn::new(config(), T0).unwrap();
+    let mut expected = greeting(1);
+    expected[32] = 0; // we are not the server
+    expected.extend_from_slice(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ");
+    assert_eq!(drain(&mut c), expected);
+    assert!(!c.wants_transmit());
+    assert_eq!(c.peer_minor_version(), None);
+    c.recv(&greeting(0), T0).unwrap();
+    assert_eq!(c.peer_minor_version(), Some(0));
+    c.recv(&ready(b"ROUTER"), T0).unwrap();
+    assert!(c.is_ready());
+}
+
+/// The delimiter, `{}` with MORE, then a LONG final frame of 0..=255 twice (512 bytes).
+fn peer_reply() -> Vec<u8> {
+    let mut r = b"\x01\x00\x01\x02{}\x02\x00\x00\x00\x00\x00\x00\x02\x00".to_vec();
+    r.extend((0..=255u8).chain(0..=255u8));
+    r
+}
+
+#[test]
+fn request_bytes_and_multipart_reply() {
+    let mut c = open();
+    c.send_request(&[b"hello", b"\xff"], None).unwrap();
+    assert_eq!(drain(&mut c), b"\x01\x00\x01\x05hello\x00\x01\xff");
+    c.recv(&peer_reply(), T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    let frames: Vec<&[u8]> = c.reply_frames().collect();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0], b"{}");
+    assert_eq!(frames[1].len(), 512);
+    assert_eq!(frames[1][255..258], [255, 0, 1]);
+    c.release_reply();
+    assert_eq!(c.reply_frames().count(), 0);
+    // An empty request is one empty frame.
+    c.send_request(&[], None).unwrap();
+    assert_eq!(drain(&mut c), b"\x01\x00\x00\x00");
+}
+
+#[test]
+fn one_byte_at_a_time_equals_all_at_once() {
+    let stream = [peer_hello(), peer_reply()].concat();
+    let mut whole = Conn::new(config(), T0).unwrap();
+    whole.send_request(&[b"x"], None).unwrap();
+    whole.recv(&stream, T0).unwrap();
+    let mut bytewise = Conn::new(config(), T0).unwrap();
+    bytewise.send_request(&[b"x"], None).unwrap();
+    for b in &stream {
+        bytewise.recv(core::slice::from_ref(b), T0).unwrap();
+    }
+    assert_eq!(events(&mut whole), [ZmtpEvent::Ready, ZmtpEvent::Reply]);
+    assert_eq!(events(&mut bytewise), [ZmtpEvent::Ready, ZmtpEvent::Reply]);
+    assert!(whole.reply_frames().eq(bytewise.reply_frames()));
+    // The request queued before the handshake follows our READY.
+    assert!(drain(&mut whole).ends_with(b"\x01\x00\x00\x01x"));
+}
+
+#[test]
+fn strict_alternation() {
+    let mut c = open();
+    c.send_request(&[b"a"], None).unwrap();
+    assert_eq!(c.send_request(&[b"b"], None), Err(ZmtpError::Busy));
+    c.recv(b"\x01\x00\x00\x01A", T0).unwrap();
+    // Reply held: still busy until released.
+    assert_eq!(c.send_request(&[b"b"], None), Err(ZmtpError::Busy));
+    c.release_reply();
+    c.send_request(&[b"b"], None).unwrap();
+    c.recv(b"\x01\x00\x00\x01B", T0).unwrap();
+    c.release_reply();
+    // A reply nobody asked for.
+    let e = c.recv(b"\x01\x00\x00\x01C", T0).unwrap_err();
+    assert!(matches!(e, ZmtpError::ProtocolViolation(_)));
+    assert_eq!(closed_with(&mut c), e);
+    assert_eq!(c.send_request(&[b"d"], None), Err(ZmtpError::Closed));
+}
+
+#[test]
+fn reply_must_start_with_delimiter() {
+    let mut c = open();
+    c.send_request(&[b"a"], None).unwrap();
+    assert!(matches!(
+        c.recv(b"\x00\x01A", T0),
+        Err(ZmtpError::ProtocolViolation(_))
+    ));
+    let mut c = open();
+    c.send_request(&[b"a"], None).unwrap();
+    assert!(c.recv(b"\x00\x00", T0).is_err()); // delimiter without MORE
+}
+
+#[test]
+fn ping_gets_pong_with_same_context() {
+    let mut c = open();
+    c.recv(b"\x04\x0a\x04PING\x00\x64abc", T0).unwrap();
+    assert_eq!(drain(&mut c), b"\x04\x08\x04PONGabc");
+    // A PING between the frames of a reply is answered too.
+    c.send_request(&[b"q"], None).unwrap();
+    drain(&mut c);
+    c.recv(b"\x01\x00\x04\x07\x04PING\x00\x00\x00\x01R", T0)
+        .unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    assert_eq!(drain(&mut c), b"\x04\x05\x04PONG");
+    // PONGs and unknown commands are ignored.
+    c.recv(b"\x04\x05\x04PONG\x04\x08\x07UNKNOWN", T0).unwrap();
+    assert!(c.is_ready() && events(&mut c).is_empty());
+}
+
+#[test]
+fn pong_waits_when_send_queue_is_full() {
+    let mut c = ReqConnection::<heapless::Vec<u8, 128>>::new(
+        ZmtpConfig {
+            max_message_size: 128,
+            ..config()
+        },
+        T0,
+    )
+    .unwrap();
+    c.recv(&peer_hello(), T0).unwrap();
+    // The greeting and READY are still queued (91 bytes); fill the rest.
+    c.send_request(&[&[0u8; 30]], None).unwrap();
+    c.recv(b"\x04\x0a\x04PING\x00\x64abc", T0).unwrap();
+    let out = drain(&mut c);
+    assert!(out.ends_with(b"\x04\x08\x04PONGabc"));
+    assert_eq!(out.len(), 91 + 34 + 10);
+}
+
+#[test]
+fn peer_error_closes_with_reason() {
+    let mut c = open();
+    let e = c.recv(b"\x04\x0c\x05ERROR\x05oops!", T0).unwrap_err();
+    assert_eq!(e, ZmtpError::peer_error(b"oops!"));
+    assert_eq!(closed_with(&mut c), e);
+    assert!(c.is_closed());
+    assert_eq!(c.transmit(&mut [0u8; 8]), 0);
+    // Input after close is ignored, not an error.
+    assert_eq!(c.recv(b"garbage", T0), Ok(()));
+    // An ERROR instead of READY, e.g. after a refused handshake.
+    let mut c = Conn::new(config(), T0).unwrap();
+    let e = c
+        .recv(
+            &[greeting(0), b"\x04\x0c\x05ERROR\x05nope!".to_vec()].concat(),
+            T0,
+        )
+        .unwrap_err();
+    assert!(matches!(e, ZmtpError::PeerError(r) if r == "nope!"));
+}
+
+#[test]
+fn handshake_failures_are_typed() {
+    let fail = |bytes: &[u8]| {
+        let mut c = Conn::new(config(), T0).unwrap();
+        let e = c.recv(bytes, T0).unwrap_err();
+        assert_eq!(closed_with(&mut c), e);
+        e
+    };
+    assert_eq!(fail(b"\x00\x00"), ZmtpError::WrongSignature);
+    let mut g = greeting(0);
+    g[10] = 1;
+    assert!(matches!(
+        fail(&g),
+        ZmtpError::UnsupportedVersion { major: 1, .. }
+    ));
+    let mut g = greeting(0);
+    g[12..17].copy_from_slice(b"CURVE");
+    assert!(matches!(fail(&g), ZmtpError::UnsupportedMechanism { .. }));
+    for bad in [&b"PUB"[..], b"DEALER", b"rep"] {
+        assert_eq!(
+            fail(&[greeting(1), ready(bad)].concat()),
+            ZmtpError::WrongSocketType
+        );
+    }
+    let no_type = [greeting(1), b"\x04\x06\x05READY".to_vec()].concat();
+    assert_eq!(fail(&no_type), ZmtpError::WrongSocketType);
+    let ping_first = [greeting(1), b"\x04\x07\x04PING\x00\x00".to_vec()].concat();
+    assert_eq!(fail(&ping_first), ZmtpError::UnexpectedCommand);
+    let data_first = [greeting(1), b"\x01\x00".to_vec()].concat();
+    assert!(matches!(fail(&data_first), ZmtpError::ProtocolViolation(_)));
+    let mut twice = peer_hello();
+    twice.extend(ready(b"REP"));
+    assert_eq!(fail(&twice), ZmtpError::UnexpectedCommand);
+}
+
+#[test]
+fn oversize_is_refused_from_the_header() {
+    let mut c = open();
+    c.send_request(&[b"a"], None).unwrap();
+    // A LONG frame announcing 2 GiB: refused with only its 9 header bytes in.
+    let e = c
+        .recv(b"\x01\x00\x02\x00\x00\x00\x00\x80\x00\x00\x00", T0)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        ZmtpError::FrameTooLarge {
+            size: 1 << 31,
+            max: 2048
+        }
+    );
+    // Frames that fit alone but not together.
+    let mut c = open();
+    c.send_request(&[b"a"], None).unwrap();
+    let mut r = b"\x01\x00\x03\x00\x00\x00\x00\x00\x00\x04\x00".to_vec();
+    r.extend([7u8; 1024]);
+    r.extend(b"\x02\x00\x00\x00\x00\x00\x00\x04\x01");
+    let e = c.recv(&r, T0).unwrap_err();
+    assert_eq!(
+        e,
+        ZmtpError::FrameTooLarge {
+            size: 2049,
+            max: 2048
+        }
+    );
+    // Too many frames.
+    let mut c = open();
+    c.send_request(&[b"a"], None).unwrap();
+    let e = c.recv(&[0x01u8, 0x00].repeat(1 + MAX_REPLY_FRAMES + 1), T0);
+    assert_eq!(
+        e,
+        Err(ZmtpError::TooManyFrames {
+            max: MAX_REPLY_FRAMES
+        })
+    );
+}
+
+#[test]
+fn commands_above_the_command_limit() {
+    // An unknown 600-byte command is skipped unread.
+    let mut c = open();
+    let mut big = vec![0x06, 0, 0, 0, 0, 0, 0, 0x02, 0x58, 0x03];
+    big.extend(b"FOO");
+    big.extend([0u8; 596]);
+    c.recv(&big, T0).unwrap();
+    assert!(c.is_ready());
+    // A READY that big is refused.
+    let mut c = Conn::new(config(), T0).unwrap();
+    let mut big = greeting(1);
+    big.extend([0x06, 0, 0, 0, 0, 0, 0, 0x02, 0x58, 0x05]);
+    big.extend(b"READY");
+    big.extend([0u8; 594]);
+    assert!(matches!(
+        c.recv(&big, T0),
+        Err(ZmtpError::FrameTooLarge { size: 600, .. })
+    ));
+}
+
+#[test]
+fn request_deadline_times_out_and_late_reply_is_dropped() {
+    let mut c = open();
+    let deadline = T0 + Duration::from_millis(100);
+    c.send_request(&[b"slow"], Some(deadline)).unwrap();
+    assert_eq!(c.poll_timeout(), Some(deadline));
+    c.handle_timeout(Instant::from_millis(99));
+    assert!(events(&mut c).is_empty());
+    c.handle_timeout(deadline);
+    assert_eq!(events(&mut c), [ZmtpEvent::TimedOut]);
+    assert!(c.is_closed());
+    assert_eq!(c.poll_timeout(), None);
+    c.recv(b"\x01\x00\x00\x01A", Instant::from_millis(150))
+        .unwrap();
+    assert!(events(&mut c).is_empty());
+    assert_eq!(c.reply_frames().count(), 0);
+    assert_eq!(c.send_request(&[b"next"], None), Err(ZmtpError::Closed));
+}
+
+#[test]
+fn reply_arriving_after_deadline_is_not_taken() {
+    let mut c = open();
+    c.send_request(&[b"slow"], Some(Instant::from_millis(100)))
+        .unwrap();
+    // The driver was late to call handle_timeout; recv fires the deadline first.
+    c.recv(b"\x01\x00\x00\x01A", Instant::from_millis(101))
+        .unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::TimedOut]);
+}
+
+#[test]
+fn handshake_timeout() {
+    let mut c = Conn::new(config(), T0).unwrap();
+    assert_eq!(c.poll_timeout(), Some(Instant::from_millis(1000)));
+    c.recv(&greeting(1), T0).unwrap();
+    c.handle_timeout(Instant::from_millis(1000));
+    assert_eq!(closed_with(&mut c), ZmtpError::HandshakeTimeout);
+}
+
+#[test]
+fn local_limits() {
+    let too_small = ReqConnection::<heapless::Vec<u8, 64>>::new(config(), T0);
+    assert!(matches!(too_small, Err(ZmtpError::InvalidConfig(_))));
+    let tiny = ZmtpConfig {
+        max_message_size: 64,
+        ..config()
+    };
+    assert!(matches!(
+        ReqConnection::<heapless::Vec<u8, 64>>::new(tiny, T0),
+        Err(ZmtpError::InvalidConfig(_))
+    ));
+    let mut c = open();
+    assert_eq!(
+        c.send_request(&[&[0u8; 2048]], None),
+        Err(ZmtpError::BufferFull)
+    );
+    // The growable tier takes the same bytes.
+    let mut g = ReqConnection::<Vec<u8>>::new(config(), T0).unwrap();
+    g.send_request(&[&[1u8; 4000]], None).unwrap();
+    assert_eq!(drain(&mut g).len(), 91 + 2 + 9 + 4000);
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""A stand-in for arkouda_server's ZeroMQ front end, built on pyzmq (libzmq).
+
+It binds a REP socket to a random port on 127.0.0.1, prints ``PORT <n>``, and
+answers requests shaped like Arkouda's: a multipart message whose first frame
+is the JSON object {"user", "token", "cmd", "format", "size", "args"}.
+
+Commands:
+  connect   -> NORMAL reply "connected to arkouda server tcp://*:5555"
+  getconfig -> NORMAL reply whose msg is a JSON config
+  echo      -> msg = args
+  slow      -> sleeps int(args) milliseconds, then replies
+  nonutf8   -> one frame b'\\xff\\xfe{not utf8'
+  binary    -> two frames: a JSON reply ending BINARY_PAYLOAD, then bytes 0..=255
+  other     -> msgType ERROR "Unrecognized command: X"
+
+With ``--heartbeat-ms N`` libzmq sends ZMTP 3.1 PING commands every N ms and
+drops the connection if nothing (such as our PONG) comes back within 3N ms.
+
+Exits when stdin closes (so a crashed test never leaves it behind) or on SIGTERM.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import zmq
+
+
+def reply(msg, user, msg_type="NORMAL", msg_format="STRING"):
+    return json.dumps(
+        {"msg": msg, "msgType": msg_type, "msgFormat": msg_format, "user": user}
+    ).encode()
+
+
+def answer(frames):
+    try:
+        req = json.loads(frames[0].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        return [reply(f"bad request JSON: {e}", "", "ERROR")]
+    missing = [k for k in ("user", "token", "cmd", "format", "size", "args") if k not in req]
+    if missing or not isinstance(req["size"], int) or isinstance(req["size"], bool):
+        return [reply(f"bad request keys or size: {missing} {req!r}", "", "ERROR")]
+    user, cmd, args = req["user"], req["cmd"], req["args"]
+    if cmd == "connect":
+        return [reply("connected to arkouda server tcp://*:5555", user)]
+    if cmd == "getconfig":
+        config = {"arkoudaVersion": "fake", "numLocales": 1, "ServerPort": 5555}
+        return [reply(json.dumps(config), user)]
+    if cmd == "echo":
+        return [reply(args, user)]
+    if cmd == "slow":
+        time.sleep(int(args) / 1000.0)
+        return [reply(f"slept {args} ms", user)]
+    if cmd == "nonutf8":
+        return [b"\xff\xfe{not utf8"]
+    if cmd == "binary":
+        return [reply("array of 256 bytes BINARY_PAYLOAD", user, msg_format="BINARY"), bytes(range(256))]
+    return [reply(f"Unrecognized command: {cmd}", user, "ERROR")]
+
+
+def main():
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.REP)
+    sock.setsockopt(zmq.LINGER, 0)
+    if "--heartbeat-ms" in sys.argv:
+        ivl = int(sys.argv[sys.argv.index("--heartbeat-ms") + 1])
+        sock.setsockopt(zmq.HEARTBEAT_IVL, ivl)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    print(f"PORT {port}", flush=True)
+
+    def exit_on_stdin_eof():
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+
+    while True:
+        frames = sock.recv_multipart()
+        sock.send_multipart(answer(frames))
+
+
+if __name__ == "__main__":
+    main()
