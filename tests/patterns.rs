@@ -7,7 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::proxy::{
+    AsyncConfig, AsyncProxy, Backend, BackendError, BuiltinBackend, SyncProxy,
+};
 use arkwire::arkouda::{ChannelConfig, PollConfig};
 use arkwire::grpc::Code;
 use arkwire::net::{
@@ -20,11 +22,18 @@ use common::*;
 struct TestBackend;
 
 impl Backend for TestBackend {
-    fn execute(&self, request: &ArkoudaRequest) -> Result<String, String> {
+    fn execute(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<Instant>,
+    ) -> Result<String, BackendError> {
         if request.cmd == "fail" {
-            return Err("disk on fire: \"quoted\"".into());
+            return Err(BackendError::new(
+                Code::Internal,
+                "disk on fire: \"quoted\"",
+            ));
         }
-        BuiltinBackend.execute(request)
+        BuiltinBackend.execute(request, deadline)
     }
 }
 

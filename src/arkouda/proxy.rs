@@ -17,10 +17,40 @@ use crate::grpc::Code;
 use crate::net::{Handler, Responder};
 use crate::proto::{ArkoudaRequest, ArkoudaResponse};
 
+/// Why a backend could not answer: a gRPC code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendError {
+    /// The status the client gets (UNAVAILABLE, DEADLINE_EXCEEDED, …).
+    pub code: Code,
+    /// What happened.
+    pub message: String,
+}
+
+impl BackendError {
+    /// An error with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        BackendError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl core::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
 /// Where commands are executed.
 pub trait Backend: Send + Sync + 'static {
-    /// Runs one command; returns Arkouda's reply JSON, or why it failed.
-    fn execute(&self, request: &ArkoudaRequest) -> Result<String, String>;
+    /// Runs one command, finishing by `deadline` when there is one; returns
+    /// Arkouda's reply JSON, or why there is none.
+    fn execute(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<Instant>,
+    ) -> Result<String, BackendError>;
 
     /// Whether `execute` may take long; such requests run on a worker so
     /// the event loop keeps serving.
@@ -33,7 +63,11 @@ pub trait Backend: Send + Sync + 'static {
 pub struct BuiltinBackend;
 
 impl Backend for BuiltinBackend {
-    fn execute(&self, request: &ArkoudaRequest) -> Result<String, String> {
+    fn execute(
+        &self,
+        request: &ArkoudaRequest,
+        _deadline: Option<Instant>,
+    ) -> Result<String, BackendError> {
         match builtin::answer(&request.user, &request.cmd, &request.args) {
             Action::Reply(json) => Ok(json),
             Action::Sleep(ms, json) => {
@@ -115,10 +149,10 @@ impl<B: Backend> SyncProxy<B> {
 impl<B: Backend> Handler for SyncProxy<B> {
     fn handle(&self, request: ArkoudaRequest, responder: Responder) {
         let run = |backend: &B, request: ArkoudaRequest, responder: Responder| match backend
-            .execute(&request)
+            .execute(&request, responder.deadline())
         {
             Ok(json) => responder.reply(reply_to(&request, json)),
-            Err(e) => responder.error(Code::Unavailable, &e),
+            Err(e) => responder.error(e.code, &e.message),
         };
         if self.backend.may_block(&request) {
             let backend = self.backend.clone();
@@ -235,9 +269,10 @@ impl<B: Backend> AsyncProxy<B> {
             let work = request.clone();
             self.workers.run(Box::new(move || {
                 set_state(&registry, &job_id, State::Running);
-                let state = match backend.execute(&work) {
+                // The caller is not waiting: the work has no gRPC deadline.
+                let state = match backend.execute(&work, None) {
                     Ok(json) => State::Finished(json),
-                    Err(e) => State::Failed(e),
+                    Err(e) => State::Failed(e.message),
                 };
                 set_state(&registry, &job_id, state);
             }));

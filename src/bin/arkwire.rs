@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
 use arkwire::arkouda::{parse_reply, ChannelConfig, PollConfig};
 use arkwire::grpc::Options;
 use arkwire::net::{
-    CallFailure, Client, ClientConfig, Server, ServerConfig, Session, SessionError, SessionOutcome,
-    StatusView,
+    CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
+    SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
 };
 use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
 use clap::{Parser, Subcommand};
@@ -53,6 +53,16 @@ enum Command {
         /// Async mode: how long a result stays fetchable after its first read.
         #[arg(long, default_value_t = 60_000)]
         result_grace_ms: u64,
+        /// Forward to arkouda_server's ZeroMQ socket (`tcp://HOST:5555`)
+        /// instead of answering from the built-in backend.
+        #[arg(long, env = "ARKWIRE_UPSTREAM")]
+        upstream: Option<String>,
+        /// Persistent connections to the upstream.
+        #[arg(long, default_value_t = 4)]
+        upstream_pool: usize,
+        /// Deadline of a forwarded call whose client sent none.
+        #[arg(long, default_value_t = 60_000)]
+        upstream_timeout_ms: u64,
     },
     /// Send one command to an Arkouda gRPC proxy and print the reply.
     Call {
@@ -170,15 +180,29 @@ struct ServeArgs {
     workers: usize,
     registry_capacity: usize,
     result_grace_ms: u64,
+    upstream: Option<String>,
+    upstream_pool: usize,
+    upstream_timeout_ms: u64,
+}
+
+/// The proxy for `--mode`, in front of `backend`.
+fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Arc<dyn Handler> {
+    match a.mode {
+        ServeMode::Sync => Arc::new(SyncProxy::new(backend, a.workers)),
+        ServeMode::Async => Arc::new(AsyncProxy::new(
+            backend,
+            AsyncConfig {
+                capacity: a.registry_capacity,
+                result_grace: Duration::from_millis(a.result_grace_ms),
+                workers: a.workers,
+                ..AsyncConfig::default()
+            },
+        )),
+    }
 }
 
 fn serve(a: ServeArgs) -> Result<(), String> {
-    let ServeArgs {
-        listen,
-        max_message_size,
-        threads,
-        ..
-    } = a;
+    let (listen, max_message_size, threads) = (a.listen, a.max_message_size, a.threads);
     let mut config = ServerConfig {
         options: Options {
             max_message_size,
@@ -189,17 +213,18 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     if let Some(t) = threads {
         config.threads = t.max(1);
     }
-    let handler: Arc<dyn arkwire::net::Handler> = match a.mode {
-        ServeMode::Sync => Arc::new(SyncProxy::new(BuiltinBackend, a.workers)),
-        ServeMode::Async => Arc::new(AsyncProxy::new(
-            BuiltinBackend,
-            AsyncConfig {
-                capacity: a.registry_capacity,
-                result_grace: Duration::from_millis(a.result_grace_ms),
-                workers: a.workers,
-                ..AsyncConfig::default()
-            },
-        )),
+    let handler = match &a.upstream {
+        Some(address) => {
+            let mut upstream = UpstreamConfig::new(address);
+            upstream.pool_size = a.upstream_pool.max(1);
+            upstream.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
+            let mut a = a;
+            // Each forwarded call holds a worker while it waits for its reply.
+            a.workers = a.workers.max(upstream.pool_size);
+            log::info!("forwarding to arkouda_server at {}", upstream.address);
+            proxy(UpstreamBackend::new(upstream), &a)
+        }
+        None => proxy(BuiltinBackend, &a),
     };
     let server = Server::bind(listen, handler, config)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -359,6 +384,9 @@ fn run(cli: Cli) -> Result<(), String> {
             workers,
             registry_capacity,
             result_grace_ms,
+            upstream,
+            upstream_pool,
+            upstream_timeout_ms,
         } => serve(ServeArgs {
             listen,
             max_message_size,
@@ -367,6 +395,9 @@ fn run(cli: Cli) -> Result<(), String> {
             workers,
             registry_capacity,
             result_grace_ms,
+            upstream,
+            upstream_pool,
+            upstream_timeout_ms,
         }),
         Command::Status {
             url,

@@ -190,6 +190,11 @@ impl<S: Storage> Server<S> {
             .map_err(|e| Status::new(e.code(), e.as_str()))
     }
 
+    /// The call's deadline, from the client's `grpc-timeout`.
+    pub fn deadline(&self, call: CallId) -> Option<Instant> {
+        self.conn.stream(call.0).and_then(|s| s.deadline())
+    }
+
     /// The request's headers, including custom metadata
     /// (see [`super::custom_metadata`]).
     pub fn request_headers(&self, call: CallId) -> Option<HeaderIter<'_>> {

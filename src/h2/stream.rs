@@ -164,6 +164,11 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
         self.reset
     }
 
+    /// The stream's deadline, if one was set.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Whether the stream was reset because its deadline passed.
     pub fn timed_out(&self) -> bool {
         self.timed_out

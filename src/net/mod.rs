@@ -8,10 +8,12 @@ mod client;
 mod server;
 mod session;
 mod transport;
+mod upstream;
 
 pub use client::{CallFailure, Client, ClientConfig};
 pub use server::{Handler, Responder, Server, ServerConfig};
 pub use session::{Session, SessionError, SessionOutcome, StatusView};
+pub use upstream::{UpstreamBackend, UpstreamConfig};
 
 use crate::time::Instant;
 

@@ -84,10 +84,16 @@ pub struct Responder {
     token: Token,
     generation: u64,
     call: CallId,
+    deadline: Option<std::time::Instant>,
     done: bool,
 }
 
 impl Responder {
+    /// When the client stops waiting (from its `grpc-timeout`), if it said.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
+    }
+
     /// Answers with a response message.
     pub fn reply(mut self, response: ArkoudaResponse) {
         self.send(Outcome::Reply(response));
@@ -459,12 +465,17 @@ impl EventLoop {
                             continue;
                         }
                     };
+                    let deadline = conn
+                        .grpc
+                        .deadline(call)
+                        .map(|at| std::time::Instant::now() + self.clock.until(at));
                     let responder = Responder {
                         tx: self.tx.clone(),
                         waker: self.waker.clone(),
                         token: Token(token),
                         generation: conn.generation,
                         call,
+                        deadline,
                         done: false,
                     };
                     self.handler.handle(request, responder);

@@ -7,17 +7,23 @@ use std::process::{Child, Command, Stdio};
 pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop");
 
 pub fn peers_available() -> bool {
+    python_has("grpc, grpc_tools, h2")
+}
+
+/// Whether python3 can import `modules` (a comma-separated list). Without
+/// them the caller skips, unless `ARKWIRE_REQUIRE_INTEROP` is set.
+pub fn python_has(modules: &str) -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import grpc, grpc_tools, h2"])
+        .args(["-c", &format!("import {modules}")])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         assert!(
             std::env::var_os("ARKWIRE_REQUIRE_INTEROP").is_none(),
-            "python3 with grpcio, grpcio-tools and h2 is required (pip install grpcio grpcio-tools h2)"
+            "python3 with {modules} is required (pip install grpcio grpcio-tools h2 pyzmq)"
         );
-        eprintln!("SKIP: python3 with grpcio, grpcio-tools and h2 is not installed");
+        eprintln!("SKIP: python3 cannot import {modules}");
     }
     ok
 }

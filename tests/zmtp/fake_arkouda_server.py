@@ -14,6 +14,7 @@ Commands:
   binary    -> two frames: a JSON reply ending BINARY_PAYLOAD, then bytes 0..=255
   other     -> msgType ERROR "Unrecognized command: X"
 
+With ``--port N`` it binds that port (to restart on the same address).
 With ``--heartbeat-ms N`` libzmq sends ZMTP 3.1 PING commands every N ms and
 drops the connection if nothing (such as our PONG) comes back within 3N ms.
 
@@ -70,7 +71,11 @@ def main():
         ivl = int(sys.argv[sys.argv.index("--heartbeat-ms") + 1])
         sock.setsockopt(zmq.HEARTBEAT_IVL, ivl)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    if "--port" in sys.argv:
+        port = int(sys.argv[sys.argv.index("--port") + 1])
+        sock.bind(f"tcp://127.0.0.1:{port}")
+    else:
+        port = sock.bind_to_random_port("tcp://127.0.0.1")
     print(f"PORT {port}", flush=True)
 
     def exit_on_stdin_eof():

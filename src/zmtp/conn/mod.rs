@@ -137,6 +137,11 @@ pub struct ReqConnection<B> {
     cmd: heapless::Vec<u8, MAX_COMMAND_LEN>,
     /// Bytes to send; holds only whole messages, so a PONG can be appended anywhere.
     tx: B,
+    /// Bytes of our greeting and READY still at the front of `tx`. Until the
+    /// peer's READY arrives only these go out: libzmq 4.3 drops a connection
+    /// whose first message arrives before its own READY was sent (seen with
+    /// pyzmq 27.3 / libzmq 4.3.5), so requests wait for the handshake.
+    handshake_unsent: usize,
     /// A PONG that did not fit in `tx` yet; a newer PING replaces it.
     pong: Option<heapless::Vec<u8, MAX_PONG_LEN>>,
     /// Reply frame bodies, back to back; `frame_lens` says where they split.
@@ -174,6 +179,7 @@ impl<B: Buffer + Default> ReqConnection<B> {
         tx.try_extend(&hello[..n])
             .map_err(|_| ZmtpError::InvalidConfig("buffer cannot hold the greeting"))?;
         Ok(ReqConnection {
+            handshake_unsent: n,
             config,
             phase: Phase::Greeting,
             greeting: GreetingDecoder::new(),
@@ -251,15 +257,24 @@ impl<B: Buffer> ReqConnection<B> {
                 self.pong = None;
             }
         }
-        let n = out.len().min(self.tx.len());
+        let ready = self.phase == Phase::Open;
+        let sendable = if ready {
+            self.tx.len()
+        } else {
+            self.handshake_unsent.min(self.tx.len())
+        };
+        let n = out.len().min(sendable);
         out[..n].copy_from_slice(&self.tx.as_slice()[..n]);
         self.tx.consume(n);
+        self.handshake_unsent = self.handshake_unsent.saturating_sub(n);
         n
     }
 
     /// Whether [`transmit`](Self::transmit) has bytes to give.
     pub fn wants_transmit(&self) -> bool {
-        self.phase != Phase::Closed && (!self.tx.is_empty() || self.pong.is_some())
+        self.phase != Phase::Closed
+            && ((self.phase == Phase::Open && (!self.tx.is_empty() || self.pong.is_some()))
+                || self.handshake_unsent > 0)
     }
 
     /// The next event, if any.
