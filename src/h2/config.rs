@@ -29,8 +29,8 @@ pub struct Config {
     /// the stream with a resource error.
     pub max_body_size: usize,
     /// Control frames (PING and SETTINGS acknowledgements, resets) that may wait
-    /// to be sent; a peer that makes more is flooding and is cut off with
-    /// ENHANCE_YOUR_CALM.
+    /// to be sent (at most 128); a peer that makes more is flooding and is cut
+    /// off with ENHANCE_YOUR_CALM.
     pub max_pending_control: usize,
     /// The period over which the flood limits below are counted.
     pub flood_window: Duration,
@@ -61,7 +61,7 @@ impl Default for Config {
             max_continuation_frames: 16,
             settings_timeout: Duration::from_secs(10),
             max_body_size: 4 * 1024 * 1024 + 5,
-            max_pending_control: 32,
+            max_pending_control: 128,
             flood_window: Duration::from_secs(10),
             max_resets_per_window: 200,
             max_control_per_window: 200,

@@ -331,7 +331,7 @@ pub struct ConnectionState<S: Storage> {
     next_stream_id: u32,
     /// Highest stream id the peer opened.
     last_peer_stream: u32,
-    control: Deque<Control, 32>,
+    control: Deque<Control, 128>,
     goaway_received: Option<(u32, ErrorCode)>,
     /// Events not tied to a stream, waiting to be polled.
     conn_events: Deque<Event, 4>,
