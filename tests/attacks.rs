@@ -496,3 +496,54 @@ fn a_connection_flood_is_refused_past_the_limit() {
     let peak = PEAK.load(Ordering::Relaxed) - baseline;
     assert!(peak < 16 << 20, "heap grew by {peak} bytes");
 }
+
+#[test]
+fn a_soak_with_clients_vanishing_mid_call_loses_nothing_and_frees_everything() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = server(limits(), 64);
+    let addr = server.local_addr();
+    std::thread::sleep(Duration::from_millis(100));
+    let baseline = LIVE.load(Ordering::Relaxed);
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut done = 0;
+                for round in 0..5 {
+                    let mut c = Client::connect(addr, ClientConfig::default()).unwrap();
+                    let mut pending = Vec::new();
+                    for i in 0..10 {
+                        let args = format!("client {t} round {round} call {i}");
+                        let call = c
+                            .start(&request(&args), &[], Some(Duration::from_secs(10)))
+                            .unwrap();
+                        pending.push((call, args));
+                    }
+                    if (t + round) % 3 == 0 {
+                        // Vanish with ten calls in flight.
+                        drop(c);
+                        continue;
+                    }
+                    for (call, args) in pending {
+                        let reply = c.wait(call).unwrap();
+                        assert!(
+                            reply.message.contains(&format!("\"{args}\"")),
+                            "{args}: {}",
+                            reply.message
+                        );
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    let completed: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(completed >= 200, "only {completed} calls completed");
+    // Give the loop a moment to notice the vanished clients.
+    std::thread::sleep(Duration::from_millis(500));
+    let grown = LIVE.load(Ordering::Relaxed).saturating_sub(baseline);
+    assert!(
+        grown < 1 << 20,
+        "the server still holds {grown} more bytes than before the soak"
+    );
+}
