@@ -1,9 +1,9 @@
 //! An HTTP/2 connection as a sans-IO state machine, for either role.
 //!
 //! Bytes in through [`Connection::recv`], bytes out through
-//! [`Connection::transmit`], changes out through [`Connection::poll_event`],
-//! time in through [`Connection::handle_timeout`] with the next deadline from
-//! [`Connection::poll_timeout`]. The connection owns no socket and reads no clock.
+//! [`Connection::transmit`], changes out through [`ConnectionState::poll_event`],
+//! time in through [`ConnectionState::handle_timeout`] with the next deadline from
+//! [`ConnectionState::poll_timeout`]. The connection owns no socket and reads no clock.
 //!
 //! Storage comes from a [`Storage`] type: [`FixedStorage`] gives fixed
 //! capacities and needs no allocator; `GrowableStorage` (with `alloc`) grows.

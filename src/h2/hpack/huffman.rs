@@ -1,7 +1,7 @@
 //! Huffman coding of string literals (RFC 7541 §5.2, Appendix B).
 //!
 //! Decoding uses a 64-bit bit accumulator and a compile-time lookup table
-//! indexed by the next [`FAST_BITS`] bits, which resolves every code of that
+//! indexed by the next `FAST_BITS` bits, which resolves every code of that
 //! length or shorter (all printable ASCII that headers commonly use) in one
 //! step. Longer codes fall back to canonical-code decoding, which needs only
 //! per-length ranges because Appendix B is a canonical code.
