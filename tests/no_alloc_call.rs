@@ -1,28 +1,15 @@
 //! A whole unary call, client to server and back, in the fixed-capacity
 //! configuration: after setup, not one heap allocation.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use arkwire::grpc::{Client, ClientEvent, Options, Server, ServerEvent};
 use arkwire::h2::conn::{FixedStorage, MIN_TRANSMIT_BUFFER};
 use arkwire::h2::Config;
 use arkwire::proto::{ArkoudaRequestRef, ArkoudaResponseRef, HANDLE_REQUEST_PATH};
 use arkwire::time::Instant;
 
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::Counting;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -47,7 +34,7 @@ fn a_fixed_capacity_call_allocates_nothing_after_setup() {
     let mut encoded = [0u8; 128];
     let mut reply = [0u8; 256];
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     for round in 0..3u64 {
         let now = Instant::from_millis(round);
         let req = ArkoudaRequestRef {
@@ -99,6 +86,6 @@ fn a_fixed_capacity_call_allocates_nothing_after_setup() {
         }
         assert!(done, "round {round} did not complete");
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = counting_alloc::allocations();
     assert_eq!(after - before, 0, "heap allocations during three calls");
 }

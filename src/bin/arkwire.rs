@@ -66,18 +66,10 @@ enum Command {
     },
     /// Send one command to an Arkouda gRPC proxy and print the reply.
     Call {
-        /// The proxy's address, `host:port` (an `http://` prefix is accepted).
-        #[arg(long, default_value = "127.0.0.1:50053")]
-        url: String,
-        /// Arkouda user name.
-        #[arg(long, default_value = "arkouda")]
-        user: String,
-        /// Session token.
-        #[arg(long, default_value = "")]
-        token: String,
-        /// Give up after this many milliseconds.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        who: Identity,
         /// Print the whole reply as JSON.
         #[arg(long)]
         json: bool,
@@ -96,29 +88,17 @@ enum Command {
     },
     /// Ask an asynchronous proxy where a submitted request stands.
     Status {
-        /// The proxy's address, `host:port`.
-        #[arg(long, default_value = "127.0.0.1:50053")]
-        url: String,
-        /// Arkouda user name.
-        #[arg(long, default_value = "arkouda")]
-        user: String,
-        /// Session token.
-        #[arg(long, default_value = "")]
-        token: String,
-        /// Give up after this many milliseconds.
-        #[arg(long, default_value_t = 30_000)]
-        timeout_ms: u64,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        who: Identity,
         /// The request id `call --mode async` printed.
         id: String,
     },
     /// Print the protobuf bytes of an ArkoudaRequest as hex.
     Encode {
-        /// Arkouda user name.
-        #[arg(long, default_value = "arkouda")]
-        user: String,
-        /// Session token.
-        #[arg(long, default_value = "")]
-        token: String,
+        #[command(flatten)]
+        who: Identity,
         /// Argument format.
         #[arg(long, default_value = "STRING")]
         format: String,
@@ -139,6 +119,28 @@ enum Command {
         /// The message as hex; whitespace is ignored.
         hex: Vec<String>,
     },
+}
+
+/// Who is calling.
+#[derive(clap::Args, Clone)]
+struct Identity {
+    /// Arkouda user name.
+    #[arg(long, default_value = "arkouda")]
+    user: String,
+    /// Session token.
+    #[arg(long, default_value = "")]
+    token: String,
+}
+
+/// Which proxy, and how long to wait for it.
+#[derive(clap::Args, Clone)]
+struct Target {
+    /// The proxy's address, `host:port` (an `http://` prefix is accepted).
+    #[arg(long, default_value = "127.0.0.1:50053")]
+    url: String,
+    /// Give up after this many milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -248,10 +250,8 @@ fn resolve(url: &str) -> Result<SocketAddr, String> {
 }
 
 struct CallArgs {
-    url: String,
-    user: String,
-    token: String,
-    timeout_ms: u64,
+    target: Target,
+    who: Identity,
     json: bool,
     max_message_size: usize,
     mode: CallMode,
@@ -259,15 +259,9 @@ struct CallArgs {
     args: String,
 }
 
-fn session(
-    url: &str,
-    user: &str,
-    token: &str,
-    timeout_ms: u64,
-    max_message_size: usize,
-) -> Result<Session, String> {
-    let addr = resolve(url)?;
-    let timeout = Duration::from_millis(timeout_ms);
+fn session(target: &Target, who: &Identity, max_message_size: usize) -> Result<Session, String> {
+    let addr = resolve(&target.url)?;
+    let timeout = Duration::from_millis(target.timeout_ms);
     let config = ClientConfig {
         options: Options {
             max_message_size,
@@ -283,7 +277,7 @@ fn session(
         },
         ordered: true,
     };
-    Session::connect(addr, user, token, config, channel)
+    Session::connect(addr, &who.user, &who.token, config, channel)
         .map_err(|e| format!("cannot connect to {addr}: {e}"))
 }
 
@@ -297,7 +291,7 @@ fn failed(e: SessionError) -> String {
 /// `arkwire call` through the call patterns (a blocking call that an
 /// asynchronous proxy answers SUBMITTED is followed up by polling).
 fn call_session(a: &CallArgs) -> Result<(), String> {
-    let mut s = session(&a.url, &a.user, &a.token, a.timeout_ms, a.max_message_size)?;
+    let mut s = session(&a.target, &a.who, a.max_message_size)?;
     if a.mode == CallMode::Async {
         let id = s.submit(&a.cmd, &a.args).map_err(failed)?;
         println!("{id}");
@@ -319,8 +313,8 @@ fn call_session(a: &CallArgs) -> Result<(), String> {
     }
 }
 
-fn status(url: &str, user: &str, token: &str, timeout_ms: u64, id: &str) -> Result<(), String> {
-    let mut s = session(url, user, token, timeout_ms, 4 * 1024 * 1024)?;
+fn status(target: &Target, who: &Identity, id: &str) -> Result<(), String> {
+    let mut s = session(target, who, 4 * 1024 * 1024)?;
     match s.status(id).map_err(failed)? {
         StatusView::Finished { msg, error: false } => println!("FINISHED {msg}"),
         StatusView::Finished { msg, error: true } => return Err(format!("Arkouda error: {msg}")),
@@ -334,8 +328,8 @@ fn call(a: CallArgs) -> Result<(), String> {
     if !a.json {
         return call_session(&a);
     }
-    let addr = resolve(&a.url)?;
-    let timeout = Duration::from_millis(a.timeout_ms);
+    let addr = resolve(&a.target.url)?;
+    let timeout = Duration::from_millis(a.target.timeout_ms);
     let config = ClientConfig {
         options: Options {
             max_message_size: a.max_message_size,
@@ -346,8 +340,8 @@ fn call(a: CallArgs) -> Result<(), String> {
     let mut client =
         Client::connect(addr, config).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let request = ArkoudaRequest {
-        user: a.user,
-        token: a.token,
+        user: a.who.user,
+        token: a.who.token,
         cmd: a.cmd,
         format: "STRING".into(),
         size: -1,
@@ -399,28 +393,18 @@ fn run(cli: Cli) -> Result<(), String> {
             upstream_pool,
             upstream_timeout_ms,
         }),
-        Command::Status {
-            url,
-            user,
-            token,
-            timeout_ms,
-            id,
-        } => status(&url, &user, &token, timeout_ms, &id),
+        Command::Status { target, who, id } => status(&target, &who, &id),
         Command::Call {
-            url,
-            user,
-            token,
-            timeout_ms,
+            target,
+            who,
             json,
             max_message_size,
             mode,
             cmd,
             args,
         } => call(CallArgs {
-            url,
-            user,
-            token,
-            timeout_ms,
+            target,
+            who,
             json,
             max_message_size,
             mode,
@@ -428,16 +412,15 @@ fn run(cli: Cli) -> Result<(), String> {
             args,
         }),
         Command::Encode {
-            user,
-            token,
+            who,
             format,
             size,
             cmd,
             args,
         } => {
             let req = ArkoudaRequestRef {
-                user: &user,
-                token: &token,
+                user: &who.user,
+                token: &who.token,
                 cmd: &cmd,
                 format: &format,
                 size,
