@@ -269,3 +269,86 @@ fn many_calls_share_one_connection_and_each_gets_its_own_reply() {
     }
     assert_eq!(s.connection().active_streams(), 0);
 }
+
+/// A plain HTTP/2 server (not gRPC) answering every stream with `status`.
+fn http_status_reply(status: &[u8]) -> Result<Vec<u8>, (Code, String)> {
+    use crate::h2::conn::{Connection, Event};
+    use crate::h2::Role;
+    let mut c = Client::<GrowableStorage>::new("x", Options::default(), t(0)).unwrap();
+    let mut s =
+        Connection::<GrowableStorage>::new(Role::Server, crate::h2::Config::default(), t(0))
+            .unwrap();
+    let call = c.start_call(PATH, b"", &[], None, t(0)).unwrap();
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    for _ in 0..20 {
+        let n = c.transmit(&mut buf);
+        s.recv(&buf[..n], t(1)).unwrap();
+        while let Some(ev) = s.poll_event() {
+            if let Event::StreamEnded { stream } = ev {
+                s.send_headers(stream, [(&b":status"[..], status)], true)
+                    .unwrap();
+            }
+        }
+        let m = s.transmit(&mut buf);
+        c.recv(&buf[..m], t(1)).unwrap();
+    }
+    assert_eq!(client_events(&mut c), [ClientEvent::Complete(call)]);
+    c.response(call)
+        .map(<[u8]>::to_vec)
+        .map_err(|st| (st.code, st.message()))
+}
+
+#[test]
+fn non_200_http_statuses_map_to_grpc_codes() {
+    // grpc/doc/http-grpc-status-mapping.md
+    for (status, code) in [
+        (&b"400"[..], Code::Internal),
+        (b"401", Code::Unauthenticated),
+        (b"403", Code::PermissionDenied),
+        (b"404", Code::Unimplemented),
+        (b"429", Code::Unavailable),
+        (b"502", Code::Unavailable),
+        (b"503", Code::Unavailable),
+        (b"504", Code::Unavailable),
+        (b"500", Code::Unknown),
+    ] {
+        assert_eq!(http_status_reply(status).unwrap_err().0, code, "{status:?}");
+    }
+}
+
+#[test]
+fn header_blocks_larger_than_a_frame_use_continuation() {
+    let big = Options {
+        h2: crate::h2::Config {
+            max_header_list_size: 64 * 1024,
+            ..crate::h2::Config::default()
+        },
+        ..Options::default()
+    };
+    let (mut c, mut s) = pair::<GrowableStorage>(big, big);
+    let value = "v".repeat(40_000);
+    c.start_call(PATH, b"", &[("x-big", value.as_bytes())], None, t(0))
+        .unwrap();
+    // Count the frames on the wire: one HEADERS and at least two CONTINUATION.
+    let mut buf = vec![0u8; 1 << 20];
+    let n = c.transmit(&mut buf);
+    let (mut headers, mut continuations) = (0, 0);
+    let mut rest = &buf[24..n]; // after the preface
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        headers += usize::from(rest[3] == 0x1);
+        continuations += usize::from(rest[3] == 0x9);
+        rest = &rest[9 + len..];
+    }
+    assert_eq!(headers, 1);
+    assert!(continuations >= 2, "{continuations} CONTINUATION frames");
+    s.recv(&buf[..n], t(1)).unwrap();
+    pump(&mut c, &mut s, t(1));
+    let Some(ServerEvent::Request(id)) = s.poll_event() else {
+        panic!("no request")
+    };
+    let got = custom_metadata(s.request_headers(id).unwrap())
+        .find(|(k, _)| *k == b"x-big")
+        .map(|(_, v)| v.len());
+    assert_eq!(got, Some(40_000));
+}
