@@ -305,3 +305,35 @@ fn a_lost_status_reply_is_retried() {
         reply("survived")
     );
 }
+
+#[test]
+fn answers_from_workers_reach_their_connection_while_other_connections_are_busy() {
+    // One event loop: a worker's answer for one connection must be written
+    // out even when the loop collects it while serving another connection.
+    let server = serve(SyncProxy::new(TestBackend, 2));
+    let addr = server.local_addr();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut s = session_to(addr.port(), false, Duration::from_secs(10));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                s.call("echo", "busy").unwrap();
+            }
+        })
+    };
+    let mut slow = session(&server, false);
+    // `sleep 0` runs on a worker and answers at once, often while the loop
+    // is in the middle of the busy connection's request.
+    for _ in 0..300 {
+        let started = Instant::now();
+        assert_eq!(slow.call("sleep", "0").unwrap(), reply("slept"));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    busy.join().unwrap();
+}

@@ -85,6 +85,7 @@ pub struct Responder {
     generation: u64,
     call: CallId,
     deadline: Option<std::time::Instant>,
+    loop_thread: std::thread::ThreadId,
     done: bool,
 }
 
@@ -113,7 +114,9 @@ impl Responder {
             outcome,
         };
         // A closed loop means the server is shutting down: nothing to answer.
-        if self.tx.send(completion).is_ok() {
+        // An answer given on the loop's own thread is collected right after
+        // the handler returns, so waking the loop would only cost a syscall.
+        if self.tx.send(completion).is_ok() && std::thread::current().id() != self.loop_thread {
             let _ = self.waker.wake();
         }
     }
@@ -476,6 +479,7 @@ impl EventLoop {
                         generation: conn.generation,
                         call,
                         deadline,
+                        loop_thread: std::thread::current().id(),
                         done: false,
                     };
                     self.handler.handle(request, responder);
@@ -484,9 +488,15 @@ impl EventLoop {
                 ServerEvent::Closed { code } => log::debug!("connection closed: {code:?}"),
             }
         }
-        // Answers given inline by the handler are waiting in the channel.
-        let mut more = Vec::new();
-        self.complete(&mut more);
+        // Answers given inline by the handler are waiting in the channel,
+        // perhaps beside answers from workers for other connections.
+        let mut answered = Vec::new();
+        self.complete(&mut answered);
+        for other in answered.into_iter().filter(|&t| t != token) {
+            if !self.flush(other - FIRST_CONN) {
+                self.close(other);
+            }
+        }
         if !self.flush(slot) {
             self.close(token);
         }
