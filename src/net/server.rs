@@ -202,6 +202,20 @@ impl Drop for Server {
     }
 }
 
+/// Writes as much of `bytes` as the socket takes now.
+fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match stream.write(&bytes[done..]) {
+            Ok(n) => done += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -218,9 +232,10 @@ struct Conn {
     stream: TcpStream,
     grpc: grpc::Server<GrowableStorage>,
     generation: u64,
-    /// Bytes produced but not yet accepted by the socket.
-    out: Vec<u8>,
-    out_pos: usize,
+    /// Bytes produced but not yet accepted by the socket (empty unless the
+    /// socket pushed back: frames are produced into the loop's shared buffer).
+    unsent: Vec<u8>,
+    unsent_pos: usize,
     writable_interest: bool,
     last_activity: std::time::Instant,
 }
@@ -237,7 +252,10 @@ struct EventLoop {
     conns: Vec<Option<Conn>>,
     next_generation: u64,
     clock: Clock,
+    /// Shared by every connection of the loop: reads land here, and frames
+    /// are produced here before they are written.
     read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
 }
 
 impl EventLoop {
@@ -265,6 +283,7 @@ impl EventLoop {
             next_generation: 0,
             clock: Clock::new(),
             read_buf: vec![0; IO_CHUNK],
+            write_buf: vec![0; IO_CHUNK],
         })
     }
 
@@ -366,8 +385,8 @@ impl EventLoop {
                 stream,
                 grpc,
                 generation: self.next_generation,
-                out: Vec::new(),
-                out_pos: 0,
+                unsent: Vec::new(),
+                unsent_pos: 0,
                 writable_interest: false,
                 last_activity: std::time::Instant::now(),
             });
@@ -507,25 +526,35 @@ impl EventLoop {
         let Some(Some(conn)) = self.conns.get_mut(slot) else {
             return true;
         };
-        loop {
-            if conn.out_pos == conn.out.len() {
-                conn.out.clear();
-                conn.out_pos = 0;
-                conn.out.resize(IO_CHUNK, 0);
-                let n = conn.grpc.transmit(&mut conn.out);
-                conn.out.truncate(n);
-                if n == 0 {
-                    break;
-                }
-            }
-            match conn.stream.write(&conn.out[conn.out_pos..]) {
-                Ok(n) => conn.out_pos += n,
+        // What the socket refused last time goes first.
+        while conn.unsent_pos < conn.unsent.len() {
+            match conn.stream.write(&conn.unsent[conn.unsent_pos..]) {
+                Ok(n) => conn.unsent_pos += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(_) => return false,
             }
         }
-        let pending = conn.out_pos < conn.out.len();
+        if conn.unsent_pos == conn.unsent.len() {
+            conn.unsent.clear();
+            conn.unsent_pos = 0;
+            loop {
+                let n = conn.grpc.transmit(&mut self.write_buf);
+                if n == 0 {
+                    break;
+                }
+                let written = match write_some(&mut conn.stream, &self.write_buf[..n]) {
+                    Ok(w) => w,
+                    Err(_) => return false,
+                };
+                if written < n {
+                    // Keep only what the socket would not take.
+                    conn.unsent.extend_from_slice(&self.write_buf[written..n]);
+                    break;
+                }
+            }
+        }
+        let pending = conn.unsent_pos < conn.unsent.len();
         if pending != conn.writable_interest {
             let interest = if pending {
                 Interest::READABLE | Interest::WRITABLE

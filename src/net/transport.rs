@@ -60,8 +60,10 @@ pub(crate) struct Transport {
     events: Events,
     stream: TcpStream,
     pub(crate) clock: Clock,
+    /// Frames produced but not yet written: `out[out_pos..out_end]`.
     out: Vec<u8>,
     out_pos: usize,
+    out_end: usize,
     read_buf: Vec<u8>,
     /// Why the connection ended, once it has.
     pub(crate) closed: Option<String>,
@@ -84,8 +86,9 @@ impl Transport {
             events: Events::with_capacity(16),
             stream,
             clock: Clock::new(),
-            out: Vec::new(),
+            out: vec![0; IO_CHUNK],
             out_pos: 0,
+            out_end: 0,
             read_buf: vec![0; IO_CHUNK],
             closed: None,
         })
@@ -138,17 +141,14 @@ impl Transport {
 
     pub(crate) fn flush(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
         loop {
-            if self.out_pos == self.out.len() {
-                self.out.clear();
+            if self.out_pos == self.out_end {
                 self.out_pos = 0;
-                self.out.resize(IO_CHUNK, 0);
-                let n = endpoint.transmit(&mut self.out);
-                self.out.truncate(n);
-                if n == 0 {
+                self.out_end = endpoint.transmit(&mut self.out);
+                if self.out_end == 0 {
                     return Ok(());
                 }
             }
-            match self.stream.write(&self.out[self.out_pos..]) {
+            match self.stream.write(&self.out[self.out_pos..self.out_end]) {
                 Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
