@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS (default 25) each, one after another, and
 # prints the executions libFuzzer reports per target. Exits non-zero when any
-# target crashes (the input lands in fuzz/artifacts/<target>/).
+# target crashes (the input lands in fuzz/artifacts/<target>/) or fails to run.
 #
 # Committed seeds (fuzz/seeds/<target>) are read; new corpus entries go to
 # fuzz/corpus/<target>-work, which git ignores. Logs: fuzz/corpus/<target>.log.
@@ -52,7 +52,11 @@ for t in $targets; do
     if [ "$rc" -eq 0 ]; then
         result=ok
     else
-        result="CRASH (exit $rc, see $log)"
+        if grep -q "Test unit written to" "$log"; then
+            result="CRASH (exit $rc, see $log)"
+        else
+            result="FAILED (exit $rc, see $log)"
+        fi
         status=1
         grep -m1 -E "panicked at|ERROR: (AddressSanitizer|libFuzzer)" "$log" >&2 || true
         grep -m1 "Test unit written to" "$log" >&2 || true
