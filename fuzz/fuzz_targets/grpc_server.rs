@@ -1,0 +1,62 @@
+//! gRPC server connection for the Arkouda method: preface and an empty
+//! SETTINGS frame, then arbitrary client bytes in chunks (sizes from the first
+//! input byte). Every request reported is read and answered.
+#![no_main]
+
+use arkwire::grpc::{Options, Server, ServerEvent};
+use arkwire::h2::conn::{GrowableStorage, MIN_TRANSMIT_BUFFER};
+use arkwire::h2::frame::PREFACE;
+use arkwire::proto::HANDLE_REQUEST_PATH;
+use arkwire::time::Instant;
+use arkwire_fuzz::{chunks, debug, EMPTY_SETTINGS, MAX_TRANSMITS};
+use libfuzzer_sys::fuzz_target;
+
+fn drive(server: &mut Server<GrowableStorage>, out: &mut [u8]) {
+    while let Some(event) = server.poll_event() {
+        if debug() {
+            eprintln!("event: {event:?}");
+        }
+        match event {
+            ServerEvent::Request(id) => {
+                let request = server.request(id).map(|m| m.len());
+                let _ = server.request_headers(id).map(|h| h.count());
+                let answer = server.respond(id, b"x");
+                if debug() {
+                    eprintln!("request: {request:?}, respond: {answer:?}");
+                }
+            }
+            ServerEvent::Cancelled(_) | ServerEvent::Closed { .. } => {}
+        }
+    }
+    for _ in 0..MAX_TRANSMITS {
+        let n = server.transmit(out);
+        assert!(n <= out.len());
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&seed, input)) = data.split_first() else {
+        return;
+    };
+    let mut now = Instant::from_millis(0);
+    let mut server: Server<GrowableStorage> =
+        Server::new(HANDLE_REQUEST_PATH, Options::default(), now).unwrap();
+    let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
+    server.recv(PREFACE, now).expect("the preface is valid");
+    server.recv(&EMPTY_SETTINGS, now).expect("an empty SETTINGS frame is valid");
+    drive(&mut server, &mut out);
+    for chunk in chunks(seed, input) {
+        let _ = server.recv(chunk, now);
+        drive(&mut server, &mut out);
+        now = now + core::time::Duration::from_millis(u64::from(chunk[0]));
+        let _ = server.poll_timeout();
+        server.handle_timeout(now);
+        drive(&mut server, &mut out);
+    }
+    now = now + core::time::Duration::from_secs(3600);
+    server.handle_timeout(now);
+    drive(&mut server, &mut out);
+});
