@@ -618,6 +618,8 @@ impl<S: Storage> ConnectionState<S> {
     pub fn release_stream(&mut self, id: u32) {
         if let Some(stream) = self.stream_mut(id) {
             stream.released = true;
+            // Nobody is left to read its events.
+            stream.pending = 0;
             // A stream whose end is queued finishes on its own; others are cancelled.
             let abandoned = stream.state != StreamState::Closed && !stream.local_end_queued;
             if abandoned {

@@ -366,8 +366,11 @@ impl<S: Storage> ConnectionState<S> {
         self.check_not_idle(id)?;
         let max_body = self.config.max_body_size;
         let Some(stream) = self.stream_mut(id) else {
-            // A stream we closed and forgot (§5.1: STREAM_CLOSED).
-            return self.queue_control(Control::Reset(id, ErrorCode::StreamClosed));
+            // A stream we closed and forgot. The peer may not have seen our
+            // END_STREAM or reset yet (§5.1, "closed"): its window was
+            // counted above; the data is dropped without another reset, so
+            // a late body cannot make us queue frames.
+            return Ok(());
         };
         if !stream.state.remote_open() {
             self.stream_error(id, ErrorCode::StreamClosed);

@@ -317,3 +317,31 @@ fn data_beyond_the_window_is_a_flow_control_error() {
     );
     let _ = WindowUpdate::new(1, 1);
 }
+
+#[test]
+fn late_data_on_a_forgotten_stream_is_dropped_quietly() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    let id = c.open_stream(REQUEST.iter().copied(), false).unwrap();
+    pump(&mut c, &mut s, t(1));
+    s.reset_stream(id, ErrorCode::Cancel);
+    s.release_stream(id);
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    let n = s.transmit(&mut buf);
+    assert_eq!(buf[3], 3, "the one RST_STREAM");
+    assert!(s.stream(id).is_none());
+    let _ = n;
+    // The client had not seen the reset and keeps sending.
+    let mut late = Vec::new();
+    for _ in 0..100 {
+        let mut f = [0u8; 32];
+        let n = Data::new(id, b"late", false).emit(&mut f).unwrap();
+        late.extend_from_slice(&f[..n]);
+    }
+    s.recv(&late, t(2)).unwrap();
+    assert_eq!(
+        s.transmit(&mut buf),
+        0,
+        "no reset per late frame, no GOAWAY"
+    );
+    assert!(!s.is_closed());
+}
