@@ -337,3 +337,50 @@ fn answers_from_workers_reach_their_connection_while_other_connections_are_busy(
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     busy.join().unwrap();
 }
+
+#[test]
+fn every_async_reply_carries_request_status_and_escaped_json() {
+    use arkwire::net::Client;
+    let server = async_proxy(AsyncConfig::default());
+    let mut c = Client::connect(server.local_addr(), ClientConfig::default()).unwrap();
+    let id = "0123456789abcdefghijklmnopqrstuv";
+    let mut submit = ArkoudaRequest {
+        user: "kjyost".into(),
+        cmd: "echo".into(),
+        format: "STRING".into(),
+        size: -1,
+        args: "a \"quoted\" \\ line\nbreak".into(),
+        request_id: Some(id.into()),
+        ..Default::default()
+    };
+    let reply = c.call(&submit, None).unwrap();
+    assert_eq!(reply.request_status.as_deref(), Some("SUBMITTED"));
+    assert_eq!(reply.request_id.as_deref(), Some(id));
+    assert_eq!(reply.message, "submitted request to Arkouda");
+
+    submit.cmd = "getrequeststatus".into();
+    submit.args = id.into();
+    submit.request_id = None; // the reference client sends the id in args only
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = c.call(&submit, None).unwrap();
+        let status = reply
+            .request_status
+            .clone()
+            .expect("request_status on every status reply");
+        let body: serde_json::Value = serde_json::from_str(&reply.message).unwrap();
+        assert_eq!(body["request_id"], id);
+        if status == "FINISHED" {
+            // The result is JSON inside JSON, escaped by a serializer.
+            assert_eq!(body["request_result"]["msg"], "a \"quoted\" \\ line\nbreak");
+            assert_eq!(body["request_result"]["msgType"], "NORMAL");
+            break;
+        }
+        assert!(
+            ["PENDING", "RUNNING"].contains(&status.as_str()),
+            "{status}"
+        );
+        assert!(Instant::now() < deadline, "never finished");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
