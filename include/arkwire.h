@@ -303,13 +303,16 @@ void arkwire_string_free(char *s);
 arkwire_status arkwire_conn_config_init(struct arkwire_conn_config *config);
 
 // Creates a connection and writes it to `*conn_out`; free it with
-// `arkwire_conn_free`. This is the one allocation the sans-IO tier makes.
+// `arkwire_conn_free`. Creation allocates (the connection, about 340 KiB
+// in one block, built on a short-lived helper thread so the caller's stack
+// may be small); nothing on the connection allocates after that.
 //
 // The connection starts by queueing the HTTP/2 preface: send what
 // `arkwire_conn_transmit` gives right after connecting the socket.
 //
 // Errors: `ARKWIRE_NULL_ARGUMENT` (config, authority, user or conn_out is
-// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too long).
+// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too
+// long), `ARKWIRE_RESOURCE_EXHAUSTED` (no thread to build it on).
 //
 // # Safety
 // `config` is NULL or points to a valid config whose strings are NULL or
@@ -658,13 +661,16 @@ void arkwire_reply_free(struct arkwire_reply *reply);
 arkwire_status arkwire_conn_config_init(struct arkwire_conn_config *config);
 
 // Creates a connection and writes it to `*conn_out`; free it with
-// `arkwire_conn_free`. This is the one allocation the sans-IO tier makes.
+// `arkwire_conn_free`. Creation allocates (the connection, about 340 KiB
+// in one block, built on a short-lived helper thread so the caller's stack
+// may be small); nothing on the connection allocates after that.
 //
 // The connection starts by queueing the HTTP/2 preface: send what
 // `arkwire_conn_transmit` gives right after connecting the socket.
 //
 // Errors: `ARKWIRE_NULL_ARGUMENT` (config, authority, user or conn_out is
-// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too long).
+// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too
+// long), `ARKWIRE_RESOURCE_EXHAUSTED` (no thread to build it on).
 //
 // # Safety
 // `config` is NULL or points to a valid config whose strings are NULL or

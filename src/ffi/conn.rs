@@ -2,7 +2,7 @@
 //! that own their sockets and clocks.
 //!
 //! `arkwire_conn_new` allocates the whole connection once (one `Box`, about
-//! 300 KiB); every later call works in that block and never touches the
+//! 340 KiB); every later call works in that block and never touches the
 //! heap: error messages and unescaped reply text go to fixed buffers inside it.
 
 use core::ffi::c_char;
@@ -158,13 +158,16 @@ pub unsafe extern "C" fn arkwire_conn_config_init(
 }
 
 /// Creates a connection and writes it to `*conn_out`; free it with
-/// `arkwire_conn_free`. This is the one allocation the sans-IO tier makes.
+/// `arkwire_conn_free`. Creation allocates (the connection, about 340 KiB
+/// in one block, built on a short-lived helper thread so the caller's stack
+/// may be small); nothing on the connection allocates after that.
 ///
 /// The connection starts by queueing the HTTP/2 preface: send what
 /// `arkwire_conn_transmit` gives right after connecting the socket.
 ///
 /// Errors: `ARKWIRE_NULL_ARGUMENT` (config, authority, user or conn_out is
-/// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too long).
+/// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too
+/// long), `ARKWIRE_RESOURCE_EXHAUSTED` (no thread to build it on).
 ///
 /// # Safety
 /// `config` is NULL or points to a valid config whose strings are NULL or
@@ -188,34 +191,81 @@ pub unsafe extern "C" fn arkwire_conn_new(
                 opt_str_arg(c.token)?,
             )
         };
-        let now = Instant::from_micros(c.now_us);
-        let options = Options {
-            h2: Config::embedded(),
-            max_message_size: ARKWIRE_CONN_MAX_MESSAGE,
-            ..Options::default()
-        };
-        let grpc = Client::new(authority, options, now).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
-        let ms = |v: u32| Duration::from_millis(u64::from(v));
-        let config = ChannelConfig {
-            call_timeout: (c.call_timeout_ms != 0).then(|| ms(c.call_timeout_ms)),
-            poll: PollConfig {
-                interval: ms(c.poll_interval_ms),
-                backoff: c.poll_backoff.max(1),
-                max_interval: ms(c.poll_max_interval_ms),
-                deadline: ms(c.poll_deadline_ms),
-            },
+        // The connection is about 340 KiB. Built on the caller's stack it
+        // would be copied there (several times in a debug build) before
+        // reaching the heap, and a C thread's stack may be 128 KiB: build it
+        // on a helper thread whose stack is known to be large enough.
+        let settings = arkwire_conn_settings {
+            call_timeout_ms: c.call_timeout_ms,
+            poll_interval_ms: c.poll_interval_ms,
+            poll_backoff: c.poll_backoff,
+            poll_max_interval_ms: c.poll_max_interval_ms,
+            poll_deadline_ms: c.poll_deadline_ms,
             ordered: c.ordered,
+            seed: c.seed,
+            now_us: c.now_us,
         };
-        let channel = Channel::new(grpc, user, token, config, c.seed)
-            .map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
-        let conn = Box::new(arkwire_conn {
-            channel,
-            scratch: [0; SCRATCH],
-            last_error: LastError::new(),
-        });
+        let conn = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("arkwire-conn-new".into())
+                .stack_size(BUILD_STACK)
+                .spawn_scoped(scope, || build(settings, authority, user, token))
+                .map_err(|_| ARKWIRE_RESOURCE_EXHAUSTED)?
+                .join()
+                .map_err(|_| ARKWIRE_PANIC)?
+        })?;
         // SAFETY: checked non-NULL above; writable by the caller's contract.
         unsafe { out(conn_out, Box::into_raw(conn)) }
     })
+}
+
+/// The numbers of an `arkwire_conn_config` (no pointers: they may cross threads).
+#[derive(Clone, Copy)]
+struct arkwire_conn_settings {
+    call_timeout_ms: u32,
+    poll_interval_ms: u32,
+    poll_backoff: u32,
+    poll_max_interval_ms: u32,
+    poll_deadline_ms: u32,
+    ordered: bool,
+    seed: u64,
+    now_us: u64,
+}
+
+/// Stack for building a connection: room for a few copies of it.
+const BUILD_STACK: usize = 16 << 20;
+
+fn build(
+    c: arkwire_conn_settings,
+    authority: &str,
+    user: &str,
+    token: &str,
+) -> Result<Box<arkwire_conn>, arkwire_status> {
+    let now = Instant::from_micros(c.now_us);
+    let options = Options {
+        h2: Config::embedded(),
+        max_message_size: ARKWIRE_CONN_MAX_MESSAGE,
+        ..Options::default()
+    };
+    let grpc = Client::new(authority, options, now).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    let config = ChannelConfig {
+        call_timeout: (c.call_timeout_ms != 0).then(|| ms(c.call_timeout_ms)),
+        poll: PollConfig {
+            interval: ms(c.poll_interval_ms),
+            backoff: c.poll_backoff.max(1),
+            max_interval: ms(c.poll_max_interval_ms),
+            deadline: ms(c.poll_deadline_ms),
+        },
+        ordered: c.ordered,
+    };
+    let channel =
+        Channel::new(grpc, user, token, config, c.seed).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    Ok(Box::new(arkwire_conn {
+        channel,
+        scratch: [0; SCRATCH],
+        last_error: LastError::new(),
+    }))
 }
 
 /// Frees a connection. NULL is ignored. Pointers into it (outcome messages,
