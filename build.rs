@@ -1,4 +1,6 @@
-//! Generates the prost message types from `proto/arkouda.proto`.
+//! Generates the prost message types from `proto/arkouda.proto`, and with the
+//! `ffi` feature the C header `$OUT_DIR/arkwire.h` (committed as
+//! `include/arkwire.h`; `tests/ffi_header.rs` keeps the two equal).
 //!
 //! The schema is compiled with protox (a protobuf compiler written in Rust) so a
 //! machine without `protoc` builds the crate.
@@ -12,4 +14,41 @@ fn main() {
         .btree_map(["."])
         .compile_fds(descriptors)
         .unwrap_or_else(|e| panic!("prost codegen failed: {e}"));
+    #[cfg(feature = "ffi")]
+    if std::env::var_os("CARGO_FEATURE_FFI").is_some() {
+        header();
+    }
+}
+
+/// Writes `$OUT_DIR/arkwire.h` from `src/ffi` and `cbindgen.toml`.
+#[cfg(feature = "ffi")]
+fn header() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let mut config = cbindgen::Config::from_file(format!("{dir}/cbindgen.toml"))
+        .unwrap_or_else(|e| panic!("cbindgen.toml: {e}"));
+    let version = env!("CARGO_PKG_VERSION");
+    let number = |key: &str| std::env::var(key).expect("version part");
+    config.after_includes = Some(format!(
+        "\n/* The version of this header; arkwire_version() gives the library's. */\n\
+         #define ARKWIRE_VERSION_MAJOR {}\n\
+         #define ARKWIRE_VERSION_MINOR {}\n\
+         #define ARKWIRE_VERSION_PATCH {}\n\
+         #define ARKWIRE_VERSION_STRING \"{version}\"\n",
+        number("CARGO_PKG_VERSION_MAJOR"),
+        number("CARGO_PKG_VERSION_MINOR"),
+        number("CARGO_PKG_VERSION_PATCH"),
+    ));
+    // Only the C ABI module: the rest of the crate has no C items.
+    cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(format!("{dir}/src/ffi/mod.rs"))
+        .with_src(format!("{dir}/src/ffi/conn.rs"))
+        .with_src(format!("{dir}/src/ffi/session.rs"))
+        .with_src(format!("{dir}/src/ffi/server.rs"))
+        .generate()
+        .unwrap_or_else(|e| panic!("cbindgen: {e}"))
+        .write_to_file(format!("{out}/arkwire.h"));
 }

@@ -11,8 +11,9 @@
 //! - no default features: `#![no_std]`, no allocator.
 //! - `alloc`: prost message types, growable buffers.
 //! - `std` (default): `alloc` plus `std::error::Error` and the `arkwire` command line.
+//! - `ffi`: `std` plus [`ffi`], the C ABI of `include/arkwire.h`.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(feature = "alloc")]
@@ -22,6 +23,11 @@ extern crate std;
 
 pub mod arkouda;
 pub mod buf;
+// The C ABI is the one place raw pointers cross; every unsafe block there
+// carries a SAFETY comment.
+#[cfg(feature = "ffi")]
+#[allow(unsafe_code)]
+pub mod ffi;
 pub mod grpc;
 pub mod h2;
 #[cfg(feature = "std")]

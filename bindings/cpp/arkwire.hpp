@@ -1,0 +1,181 @@
+// arkwire.hpp: a header-only C++17 wrapper over arkwire.h. Handles are
+// std::unique_ptr with the library's free functions as deleters; failures
+// are arkwire::error exceptions carrying the arkwire_status. User code
+// never calls a _free function.
+#ifndef ARKWIRE_HPP
+#define ARKWIRE_HPP
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "arkwire.h"
+
+namespace arkwire {
+
+/// A failed call: the status code and the library's message.
+class error : public std::runtime_error {
+public:
+    error(arkwire_status code, const std::string &what)
+        : std::runtime_error(what.empty() ? std::string(arkwire_status_str(code))
+                                          : std::string(arkwire_status_str(code)) + ": " + what),
+          code_(code) {}
+    arkwire_status code() const noexcept { return code_; }
+
+private:
+    arkwire_status code_;
+};
+
+namespace detail {
+struct session_free {
+    void operator()(arkwire_session *s) const noexcept { arkwire_session_free(s); }
+};
+struct reply_free {
+    void operator()(arkwire_reply *r) const noexcept { arkwire_reply_free(r); }
+};
+struct string_free {
+    void operator()(char *s) const noexcept { arkwire_string_free(s); }
+};
+struct server_free {
+    void operator()(arkwire_server *s) const noexcept { arkwire_server_free(s); }
+};
+inline void check(arkwire_status s, const char *what = "") {
+    if (s != ARKWIRE_OK) throw error(s, what);
+}
+}  // namespace detail
+
+/// Where a submitted request stands.
+struct request_status {
+    arkwire_request_state state;
+    std::string msg;
+    bool is_error;
+};
+
+/// An Arkouda session over one connection (not thread-safe; movable).
+class session {
+public:
+    static session connect(const std::string &addr, const std::string &user,
+                           const std::string &token = "", std::uint32_t timeout_ms = 0) {
+        arkwire_session *raw = nullptr;
+        detail::check(arkwire_session_connect(addr.c_str(), user.c_str(), token.c_str(),
+                                              timeout_ms, &raw),
+                      addr.c_str());
+        return session(raw);
+    }
+
+    /// Blocking pattern: Arkouda's reply text.
+    std::string call(const std::string &cmd, const std::string &args = "") {
+        return reply_text(cmd, args, false);
+    }
+
+    /// Polling pattern.
+    std::string call_polling(const std::string &cmd, const std::string &args = "") {
+        return reply_text(cmd, args, true);
+    }
+
+    /// Fire-and-forget: the request id.
+    std::string submit(const std::string &cmd, const std::string &args = "") {
+        char *raw = nullptr;
+        fail_unless(arkwire_session_submit(s_.get(), cmd.c_str(), args.c_str(), &raw));
+        std::unique_ptr<char, detail::string_free> id(raw);
+        return std::string(id.get());
+    }
+
+    /// One status query.
+    request_status status(const std::string &request_id) {
+        arkwire_status_view view;
+        fail_unless(arkwire_session_status(s_.get(), request_id.c_str(), &view));
+        return {view.state, std::string(view.msg, view.msg_len), view.is_error};
+    }
+
+private:
+    explicit session(arkwire_session *s) : s_(s) {}
+
+    void fail_unless(arkwire_status st) {
+        if (st != ARKWIRE_OK) throw error(st, arkwire_session_last_error(s_.get()));
+    }
+
+    std::string reply_text(const std::string &cmd, const std::string &args, bool polling) {
+        arkwire_reply *raw = nullptr;
+        fail_unless(polling ? arkwire_session_call_polling(s_.get(), cmd.c_str(), args.c_str(), &raw)
+                            : arkwire_session_call(s_.get(), cmd.c_str(), args.c_str(), &raw));
+        std::unique_ptr<arkwire_reply, detail::reply_free> reply(raw);
+        const char *msg = nullptr;
+        std::size_t len = 0;
+        detail::check(arkwire_reply_msg(reply.get(), &msg, &len));
+        return std::string(msg, len);
+    }
+
+    std::unique_ptr<arkwire_session, detail::session_free> s_;
+};
+
+/// What a server handler sees.
+struct request {
+    std::string_view user, token, cmd, args;
+};
+
+/// A handler's answer: Arkouda's reply text, or an Arkouda ERROR.
+struct reply {
+    std::string msg;
+    bool is_error = false;
+};
+
+/// A server whose handler runs on its event-loop thread (one thread).
+/// Exceptions thrown by the handler answer the call with gRPC INTERNAL.
+class server {
+public:
+    using handler = std::function<reply(const request &)>;
+
+    static server start(const std::string &listen_addr, handler h) {
+        auto state = std::make_unique<handler>(std::move(h));
+        arkwire_server *raw = nullptr;
+        detail::check(arkwire_server_start(listen_addr.c_str(), &server::trampoline, state.get(),
+                                           &raw),
+                      listen_addr.c_str());
+        return server(raw, std::move(state));
+    }
+
+    std::uint16_t port() const {
+        std::uint16_t p = 0;
+        detail::check(arkwire_server_port(s_.get(), &p));
+        return p;
+    }
+
+private:
+    server(arkwire_server *s, std::unique_ptr<handler> h) : h_(std::move(h)), s_(s) {}
+
+    static std::string_view field(arkwire_status (*get)(const arkwire_request *, const char **,
+                                                        size_t *),
+                                  const arkwire_request *req) {
+        const char *data = nullptr;
+        std::size_t len = 0;
+        detail::check(get(req, &data, &len));
+        return std::string_view(data, len);
+    }
+
+    static arkwire_status trampoline(const arkwire_request *req, arkwire_reply_builder *builder,
+                                     void *userdata) noexcept {
+        try {
+            auto &h = *static_cast<handler *>(userdata);
+            request r{field(arkwire_request_user, req), field(arkwire_request_token, req),
+                      field(arkwire_request_cmd, req), field(arkwire_request_args, req)};
+            reply out = h(r);
+            return arkwire_reply_builder_set_msg(builder, out.msg.data(), out.msg.size(),
+                                                 out.is_error ? 1 : 0);
+        } catch (...) {
+            return ARKWIRE_INTERNAL;  // no exception crosses into the library
+        }
+    }
+
+    // Declared first so it is destroyed last: the server stops before its handler goes.
+    std::unique_ptr<handler> h_;
+    std::unique_ptr<arkwire_server, detail::server_free> s_;
+};
+
+}  // namespace arkwire
+
+#endif  // ARKWIRE_HPP

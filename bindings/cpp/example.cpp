@@ -1,0 +1,43 @@
+// example.cpp: a C++ data-center server and an edge session in one process,
+// plus (given PROXY_ADDR) calls to an Arkouda proxy such as `arkwire serve`.
+//
+//   example [PROXY_ADDR]
+#include <cstdio>
+#include <string>
+
+#include "arkwire.hpp"
+
+int main(int argc, char **argv) {
+    try {
+        auto dc = arkwire::server::start("127.0.0.1:0", [](const arkwire::request &r) {
+            if (r.cmd == "retraining") {
+                return arkwire::reply{"{\"retrain\": true, \"checkpoint\": \"/checkpoints/" +
+                                      std::string(r.user) + "/epoch-" + std::string(r.args) +
+                                      ".ckpt\"}"};
+            }
+            return arkwire::reply{"Unrecognized command: " + std::string(r.cmd), true};
+        });
+        auto edge = arkwire::session::connect("127.0.0.1:" + std::to_string(dc.port()), "edge-cpp");
+        std::string got = edge.call("retraining", "3");
+        std::printf("c++: retraining -> %s\n", got.c_str());
+        if (got.find("/checkpoints/edge-cpp/epoch-3.ckpt") == std::string::npos) return 1;
+        try {
+            edge.call("reboot");
+            return 1;
+        } catch (const arkwire::error &e) {
+            std::printf("c++: reboot -> %s\n", e.what());
+            if (e.code() != ARKWIRE_ARKOUDA_ERROR) return 1;
+        }
+        if (argc > 1) {
+            auto proxy = arkwire::session::connect(argv[1], "edge-cpp");
+            std::string ok = proxy.call("ruok");
+            std::printf("c++: ruok -> %s\n", ok.c_str());
+            if (ok != "imok") return 1;
+        }
+    } catch (const arkwire::error &e) {
+        std::fprintf(stderr, "c++: %s\n", e.what());
+        return 1;
+    }
+    std::printf("c++: all checks passed\n");
+    return 0;
+}
