@@ -329,6 +329,9 @@ pub struct ConnectionState<S: Storage> {
     conn_recv_unacked: u32,
     streams: S::Streams,
     next_stream_id: u32,
+    /// Client: highest stream id whose HEADERS went out; a new stream may not
+    /// open on the wire before a lower one that is still waiting (§5.1.1).
+    opened_on_wire: u32,
     /// Highest stream id the peer opened.
     last_peer_stream: u32,
     control: Deque<Control, 128>,
@@ -400,6 +403,7 @@ impl<S: Storage> ConnectionState<S> {
                 Role::Client => 1,
                 Role::Server => 2,
             },
+            opened_on_wire: 0,
             last_peer_stream: 0,
             control: Deque::new(),
             goaway_received: None,

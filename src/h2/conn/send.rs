@@ -203,8 +203,33 @@ impl<S: Storage> ConnectionState<S> {
         }
     }
 
+    /// Whether stream `i` may write its next item now. A client's new stream
+    /// must not open on the wire before a lower-numbered one that still waits
+    /// to send its first HEADERS: opening a higher id implicitly closes every
+    /// idle lower one (RFC 9113 §5.1.1), and the peer would reset it with
+    /// STREAM_CLOSED. The stream table is not kept in id order, so the
+    /// round-robin alone does not guarantee this.
+    fn opens_in_order(&self, i: usize) -> bool {
+        if self.role != Role::Client {
+            return true;
+        }
+        let streams = self.streams.as_slice();
+        let Some(stream) = streams.get(i) else {
+            return true;
+        };
+        let (id, opened) = (stream.id, self.opened_on_wire);
+        let waits_to_open = |s: &crate::h2::stream::Stream<_, _>| {
+            s.id > opened
+                && matches!(s.next_item(), Some((tag, _)) if tag & !ITEM_END_STREAM == ITEM_HEADERS)
+        };
+        id <= opened || !streams.iter().any(|s| s.id < id && waits_to_open(s))
+    }
+
     /// Writes the next frame of stream `i`, if one is ready and fits.
     fn write_stream_frame(&mut self, i: usize, out: &mut [u8]) -> usize {
+        if !self.opens_in_order(i) {
+            return 0;
+        }
         let max_frame = self.peer.max_frame_size as usize;
         let conn_window = self.conn_send_window;
         let Some(stream) = self.streams.as_mut_slice().get_mut(i) else {
@@ -229,6 +254,9 @@ impl<S: Storage> ConnectionState<S> {
                 Ok(len) => {
                     if end_stream {
                         stream.state = stream.state.local_end();
+                    }
+                    if self.role == Role::Client {
+                        self.opened_on_wire = self.opened_on_wire.max(id);
                     }
                     self.block_out_len = len;
                     self.block_out_state = Some((id, end_stream, 0));

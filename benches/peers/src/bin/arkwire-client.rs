@@ -1,0 +1,111 @@
+//! The arkwire bench driver: `net::Client` (one HTTP/2 connection, a mio loop
+//! on the calling thread).
+//!
+//! `arkwire-client --addr HOST:PORT --name NAME --mode seq|inflight|large [...]`
+//! with the same modes and options as `tonic-client`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use arkwire::grpc::Options;
+use arkwire::net::{Client, ClientConfig};
+use arkwire::proto::ArkoudaRequest;
+use arkwire_bench::{
+    arg, connect_request, echo_args, large_report, median_after_warmup, report, result, summarise,
+    MIB,
+};
+
+fn seq(client: &mut Client, name: &str) {
+    let warm: usize = arg("--warm", 2000);
+    let calls: usize = arg("--calls", 20000);
+    let req = connect_request();
+    for _ in 0..warm {
+        client.call(&req, None).expect("call");
+    }
+    let mut lat = Vec::with_capacity(calls);
+    let start = Instant::now();
+    for _ in 0..calls {
+        let t = Instant::now();
+        let resp = client.call(&req, None).expect("call");
+        lat.push(t.elapsed());
+        std::hint::black_box(resp);
+    }
+    report(name, &summarise(lat, start.elapsed()));
+}
+
+/// `calls` connect calls with `k` in flight, oldest waited for first.
+fn pipelined(client: &mut Client, k: usize, calls: usize) {
+    let req = connect_request();
+    let mut open = VecDeque::with_capacity(k);
+    let mut started = 0;
+    while started < calls || !open.is_empty() {
+        while open.len() < k && started < calls {
+            open.push_back(client.start(&req, &[], None).expect("start"));
+            started += 1;
+        }
+        let id = open.pop_front().expect("a call in flight");
+        std::hint::black_box(client.wait(id).expect("call"));
+    }
+}
+
+fn inflight(client: &mut Client, name: &str) {
+    let k: usize = arg("--inflight", 64);
+    let calls: usize = arg("--calls", 50000);
+    pipelined(client, k, k * 20);
+    let start = Instant::now();
+    pipelined(client, k, calls);
+    result(
+        &format!("{name}.per_s"),
+        calls as f64 / start.elapsed().as_secs_f64(),
+    );
+}
+
+fn large(client: &mut Client, name: &str) {
+    let size: usize = arg("--size", 8 * MIB);
+    let reps: usize = arg("--reps", 5);
+    let args = echo_args(size);
+    let up = timed(client, "noop", &args, reps);
+    let echo = timed(client, "echo", &args, reps);
+    large_report(name, size, up, echo);
+}
+
+/// The median time of `reps` calls of `cmd` with `args` (after one warm-up call).
+fn timed(client: &mut Client, cmd: &str, args: &str, reps: usize) -> Duration {
+    let req = ArkoudaRequest {
+        user: "kjyost".into(),
+        cmd: cmd.into(),
+        format: "STRING".into(),
+        size: -1,
+        args: args.into(),
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    for _ in 0..=reps {
+        let t = Instant::now();
+        let resp = client.call(&req, None).expect("call");
+        times.push(t.elapsed());
+        let want = if cmd == "echo" { args.len() } else { 1 };
+        assert!(resp.message.len() >= want, "short reply");
+    }
+    median_after_warmup(times)
+}
+
+fn main() {
+    let addr: std::net::SocketAddr = arg("--addr", "127.0.0.1:50053".parse().unwrap());
+    let name: String = arg("--name", "arkwire".to_string());
+    let mode: String = arg("--mode", "seq".to_string());
+    let config = ClientConfig {
+        options: Options {
+            max_message_size: 80 * MIB,
+            ..Options::default()
+        },
+        ..ClientConfig::default()
+    };
+    let mut client = Client::connect(addr, config).expect("connect");
+    match mode.as_str() {
+        "seq" => seq(&mut client, &name),
+        "inflight" => inflight(&mut client, &name),
+        "large" => large(&mut client, &name),
+        other => panic!("unknown --mode {other}"),
+    }
+}

@@ -1,0 +1,124 @@
+//! The tonic bench driver. One HTTP/2 connection, a current_thread runtime.
+//!
+//! `tonic-client --addr HOST:PORT --name NAME --mode seq|inflight|large [...]`
+//! - `seq --warm N --calls N`: sequential connect calls; p50, p99, calls/s.
+//! - `inflight --inflight K --calls N`: K connect calls in flight; calls/s.
+//! - `large --size BYTES --reps N`: `noop` with BYTES of args (client→server)
+//!   and `echo` of BYTES (both ways); median MB/s.
+
+use std::time::{Duration, Instant};
+
+use arkwire_bench::pb::arkouda_client::ArkoudaClient;
+use arkwire_bench::pb::ArkoudaRequest;
+use arkwire_bench::{
+    arg, connect_request_pb, echo_args, large_report, median_after_warmup, report, result,
+    summarise, MIB,
+};
+use tonic::transport::{Channel, Endpoint};
+
+type Client = ArkoudaClient<Channel>;
+
+async fn seq(client: &mut Client, name: &str) {
+    let warm: usize = arg("--warm", 2000);
+    let calls: usize = arg("--calls", 20000);
+    let req = connect_request_pb();
+    for _ in 0..warm {
+        client.handle_request(req.clone()).await.expect("call");
+    }
+    let mut lat = Vec::with_capacity(calls);
+    let start = Instant::now();
+    for _ in 0..calls {
+        let t = Instant::now();
+        let resp = client.handle_request(req.clone()).await.expect("call");
+        lat.push(t.elapsed());
+        std::hint::black_box(resp);
+    }
+    report(name, &summarise(lat, start.elapsed()));
+}
+
+async fn inflight(client: &Client, name: &str) {
+    let k: usize = arg("--inflight", 64);
+    let calls: usize = arg("--calls", 50000);
+    let run = |n: usize| {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..k {
+            let mut c = client.clone();
+            let share = n / k + usize::from(i < n % k);
+            tasks.spawn(async move {
+                let req = connect_request_pb();
+                for _ in 0..share {
+                    c.handle_request(req.clone()).await.expect("call");
+                }
+            });
+        }
+        tasks
+    };
+    run(k * 20).join_all().await;
+    let start = Instant::now();
+    run(calls).join_all().await;
+    result(
+        &format!("{name}.per_s"),
+        calls as f64 / start.elapsed().as_secs_f64(),
+    );
+}
+
+async fn large(client: &mut Client, name: &str) {
+    let size: usize = arg("--size", 8 * MIB);
+    let reps: usize = arg("--reps", 5);
+    let args = echo_args(size);
+    let up = timed(client, "noop", &args, reps).await;
+    let echo = timed(client, "echo", &args, reps).await;
+    large_report(name, size, up, echo);
+}
+
+/// The median time of `reps` calls of `cmd` with `args` (after one warm-up call).
+async fn timed(client: &mut Client, cmd: &str, args: &str, reps: usize) -> Duration {
+    let req = ArkoudaRequest {
+        user: "kjyost".into(),
+        cmd: cmd.into(),
+        format: "STRING".into(),
+        size: -1,
+        args: args.into(),
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    for _ in 0..=reps {
+        let r = req.clone();
+        let t = Instant::now();
+        let resp = client.handle_request(r).await.expect("call").into_inner();
+        times.push(t.elapsed());
+        let want = if cmd == "echo" { args.len() } else { 1 };
+        assert!(resp.message.len() >= want, "short reply");
+    }
+    median_after_warmup(times)
+}
+
+fn main() {
+    let addr: String = arg("--addr", String::new());
+    let name: String = arg("--name", "tonic".to_string());
+    let mode: String = arg("--mode", "seq".to_string());
+    let limit = 80 * MIB;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .expect("address")
+            .tcp_nodelay(true)
+            .initial_stream_window_size(1u32 << 20)
+            .initial_connection_window_size(1u32 << 24)
+            .connect()
+            .await
+            .expect("connect");
+        let mut client = ArkoudaClient::new(channel)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        match mode.as_str() {
+            "seq" => seq(&mut client, &name).await,
+            "inflight" => inflight(&client, &name).await,
+            "large" => large(&mut client, &name).await,
+            other => panic!("unknown --mode {other}"),
+        }
+    });
+}

@@ -1,0 +1,75 @@
+//! A tonic server for `/arkouda.Arkouda/HandleRequest` that answers like
+//! `arkwire serve`'s built-in backend (the same `builtin::answer` code, so only
+//! the transport differs).
+//!
+//! `tonic-server [--listen ADDR] [--threads N] [--max-message-size BYTES]`
+//! prints `tonic-server: listening on ADDR` once serving. One thread (a
+//! current_thread runtime) by default, to compare with `arkwire serve --threads 1`.
+
+use arkwire::arkouda::builtin::{answer, Action};
+use arkwire_bench::pb::arkouda_server::{Arkouda, ArkoudaServer};
+use arkwire_bench::pb::{ArkoudaRequest, ArkoudaResponse};
+use arkwire_bench::{arg, MIB};
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+struct Builtin;
+
+#[tonic::async_trait]
+impl Arkouda for Builtin {
+    async fn handle_request(
+        &self,
+        request: Request<ArkoudaRequest>,
+    ) -> Result<Response<ArkoudaResponse>, Status> {
+        let r = request.into_inner();
+        let message = match answer(&r.user, &r.cmd, &r.args) {
+            Action::Reply(json) => json,
+            Action::Sleep(_, _) => return Err(Status::unimplemented("sleep")),
+        };
+        Ok(Response::new(ArkoudaResponse {
+            message,
+            user: Some(r.user),
+            cmd: Some(r.cmd),
+            ..Default::default()
+        }))
+    }
+}
+
+fn main() {
+    let listen: std::net::SocketAddr = arg("--listen", "127.0.0.1:0".parse().unwrap());
+    let threads: usize = arg("--threads", 1);
+    let limit: usize = arg("--max-message-size", 80 * MIB);
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .expect("tokio runtime");
+    rt.block_on(async move {
+        let incoming = TcpIncoming::bind(listen)
+            .expect("bind")
+            .with_nodelay(Some(true));
+        println!(
+            "tonic-server: listening on {}",
+            incoming.local_addr().expect("local_addr")
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let service = ArkoudaServer::new(Builtin)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        // The same windows as arkwire's defaults: 1 MiB per stream, 16 MiB per connection.
+        tonic::transport::Server::builder()
+            .initial_stream_window_size(1u32 << 20)
+            .initial_connection_window_size(1u32 << 24)
+            .add_service(service)
+            .serve_with_incoming(incoming)
+            .await
+            .expect("serve");
+    });
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Benchmarks of arkwire against tonic, grpcio, prost and a plain-TCP floor,
+# plus the embedded footprint. Prints one markdown table.
+#
+#   bash benches/run.sh            # the full run (about 5 minutes on 2 cores)
+#   QUICK=1 bash benches/run.sh    # smaller counts, a smoke test of the script
+#
+# Loopback only. Servers run with one thread (`arkwire serve --threads 1`,
+# tonic on a current_thread runtime) so each side has one core for its client.
+# Not run by CI (too slow); .ci/run only compiles the root benches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+REL=$CARGO_TARGET_DIR/release
+WORK=$(mktemp -d)
+RES=$WORK/results.txt
+: >"$RES"
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+if [[ ${QUICK:-0} == 1 ]]; then
+    WARM=200 CALLS=2000 H2N=5000 INFLIGHT_CALLS=5000 REPS_8=2 REPS_64=1 CRIT="--warm-up-time 0.5 --measurement-time 1"
+else
+    WARM=2000 CALLS=20000 H2N=50000 INFLIGHT_CALLS=50000 REPS_8=5 REPS_64=3 CRIT="--warm-up-time 1 --measurement-time 3"
+fi
+
+step "build (release)"
+cargo build --release --quiet --bin arkwire
+cargo build --release --quiet -p arkwire-bench
+(cd benches/footprint && cargo build --release --quiet --target thumbv7em-none-eabihf)
+
+step "tools: h2load, grpcio"
+if ! command -v h2load >/dev/null; then
+    apt-get install -y -qq nghttp2-client >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
+fi
+python3 -c 'import grpc, grpc_tools' 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check grpcio grpcio-tools
+
+# start NAME CMD...: runs a server in the background and sets ADDR from the
+# "listening on ADDR" line it prints first; SERVER_PID is its pid.
+start() {
+    local name=$1 out=$WORK/$1.out
+    shift
+    "$@" >"$out" 2>"$WORK/$name.err" &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    for _ in $(seq 1 200); do
+        ADDR=$(sed -n 's/.*listening on //p' "$out" | head -1)
+        [[ -n $ADDR ]] && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "$name did not start:" >&2
+    cat "$WORK/$name.err" >&2
+    exit 1
+}
+stop() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+}
+# collect CMD...: runs a driver, keeps its RESULT lines.
+collect() { "$@" | sed -n 's/^RESULT //p' | tee -a "$RES" >&2; }
+
+LIMIT=$((80 * 1024 * 1024))
+start_arkwire() { start arkwire "$REL/arkwire" serve --listen 127.0.0.1:0 --threads 1 --max-message-size "$LIMIT"; }
+start_tonic() { start tonic "$REL/tonic-server" --listen 127.0.0.1:0 --threads 1 --max-message-size "$LIMIT"; }
+
+step "a. sequential unary calls ($WARM warm + $CALLS measured)"
+start_arkwire
+collect "$REL/arkwire-client" --addr "$ADDR" --name seq.arkwire --mode seq --warm "$WARM" --calls "$CALLS"
+stop
+start_tonic
+collect "$REL/tonic-client" --addr "$ADDR" --name seq.tonic --mode seq --warm "$WARM" --calls "$CALLS"
+stop
+start grpcio python3 benches/grpcio_server.py --port 0
+collect python3 benches/grpcio_client.py --addr "$ADDR" --name seq.grpcio --warm "$WARM" --calls "$CALLS"
+stop
+collect "$REL/tcp-pingpong" --name seq.tcp --warm "$WARM" --calls "$CALLS"
+
+step "b. many streams: h2load -n $H2N -m 64 -t 1, -c 1 and -c 4; 64 calls in flight"
+BODY=$WORK/connect.grpc
+# The 5-byte gRPC prefix (uncompressed, length 36) and the connect request.
+printf '\x00\x00\x00\x00\x24\x0a\x06kjyost\x1a\x07connect\x22\x06STRING\x28\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01' >"$BODY"
+[[ $(wc -c <"$BODY") == 41 ]] || { echo "bad body file" >&2; exit 1; }
+h2load_run() { # NAME CONNS
+    local log=$WORK/h2load.$1.$2.log
+    h2load -n "$H2N" -c "$2" -m 64 -t 1 -d "$BODY" \
+        -H 'content-type: application/grpc' -H 'te: trailers' \
+        "http://$ADDR/arkouda.Arkouda/HandleRequest" >"$log" 2>&1
+    local rps ok
+    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$log")
+    ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$log")
+    if [[ $ok != "$H2N" ]]; then
+        echo "h2load against $1: only $ok of $H2N succeeded" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    echo "h2load.c$2.$1 $rps" | tee -a "$RES" >&2
+}
+for server in arkwire tonic; do
+    "start_$server"
+    h2load_run "$server" 1
+    h2load_run "$server" 4
+    collect "$REL/arkwire-client" --addr "$ADDR" --name "inflight.arkwire_to_$server" --mode inflight --inflight 64 --calls "$INFLIGHT_CALLS"
+    collect "$REL/tonic-client" --addr "$ADDR" --name "inflight.tonic_to_$server" --mode inflight --inflight 64 --calls "$INFLIGHT_CALLS"
+    stop
+done
+
+step "c. large messages: 8 MiB and 64 MiB (noop upload, echo both ways)"
+for server in arkwire tonic; do
+    "start_$server"
+    collect "$REL/$server-client" --addr "$ADDR" --name "large8.$server" --mode large --size $((8 * 1024 * 1024)) --reps "$REPS_8"
+    collect "$REL/$server-client" --addr "$ADDR" --name "large64.$server" --mode large --size $((64 * 1024 * 1024)) --reps "$REPS_64"
+    stop
+done
+
+step "d. codec: criterion (views vs prost) and allocations per message"
+# shellcheck disable=SC2086
+cargo bench --quiet --bench codec -- $CRIT >"$WORK/codec.txt" 2>&1 || { cat "$WORK/codec.txt" >&2; exit 1; }
+python3 - "$WORK/codec.txt" >>"$RES" <<'PY'
+import re, sys
+scale = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6}
+name = None
+for line in open(sys.argv[1], encoding="utf-8"):
+    m = re.match(r"^(request/\S+/\S+/\S+(?: \([^)]*\))?)", line.strip())
+    if m and "time:" not in line:
+        name = m.group(1)
+    t = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", line)
+    if t:
+        if name is None:
+            name = line.split("time:")[0].strip()
+        key = re.sub(r"[^a-z0-9/]+", "_", name.lower()).strip("_").replace("/", ".")
+        print(f"codec.{key} {float(t.group(1)) * scale[t.group(2)]:.2f}")
+        name = None
+PY
+grep '^codec\.' "$RES" >&2
+collect "$REL/codec-allocs"
+
+step "e. footprint: thumbv7em client program, RAM per connection, allocations per call"
+ELF=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/arkwire-footprint
+python3 - "$ELF" >>"$RES" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:4] == b"\x7fELF" and data[4] == 1, "expected a 32-bit ELF"
+shoff, = struct.unpack_from("<I", data, 0x20)
+shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x2E)
+sections = [struct.unpack_from("<IIIIIIIIII", data, shoff + i * shentsize) for i in range(shnum)]
+strtab = sections[shstrndx][4]
+def name(off):
+    return data[strtab + off:data.index(b"\0", strtab + off)].decode()
+sizes = {}
+for s in sections:
+    n = name(s[0])
+    for want in (".text", ".rodata", ".data", ".bss"):
+        if n == want or n.startswith(want + "."):
+            sizes[want] = sizes.get(want, 0) + s[5]
+for k in (".text", ".rodata", ".data", ".bss"):
+    print(f"footprint.section{k} {sizes.get(k, 0)}")
+PY
+grep '^footprint\.' "$RES" >&2
+if command -v llvm-nm >/dev/null; then
+    # The failing allocator must be unreachable: no allocation in the no-alloc tier.
+    if llvm-nm "$ELF" | grep -q 'NoHeap\|__rust_alloc\b\|__rdl_alloc'; then
+        echo "footprint: the allocator is still linked: something allocates" >&2
+        exit 1
+    fi
+    echo "footprint: no allocator code linked" >&2
+fi
+"$REL/footprint" >"$WORK/footprint.txt"
+sed -n 's/^RESULT //p' "$WORK/footprint.txt" >>"$RES"
+grep -v '^RESULT' "$WORK/footprint.txt" >&2
+
+step "table"
+python3 benches/table.py "$RES"
