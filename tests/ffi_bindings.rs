@@ -80,6 +80,20 @@ fn valgrind() -> bool {
     ok
 }
 
+/// Runs a program just built by `compile`, retrying while the kernel still
+/// reports it busy (ETXTBSY right after linking while other tests spawn).
+fn output(mut cmd: Command) -> Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.expect("run the program"),
+        }
+    }
+    cmd.output().expect("run the program")
+}
+
 /// Compiles `bindings/<src>` against the header and the static library.
 fn compile(compiler: &str, src: &str, std: &str) -> PathBuf {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(
@@ -162,9 +176,7 @@ fn edge_device(under_valgrind: bool) {
     let exe = compile("gcc", "c/edge_device.c", "-std=c11");
     let dc_addr = format!("127.0.0.1:{}", dc.port);
     let proxy_addr = format!("127.0.0.1:{}", proxy.port);
-    let out = command(&exe, &[&dc_addr, &proxy_addr], under_valgrind)
-        .output()
-        .unwrap();
+    let out = output(command(&exe, &[&dc_addr, &proxy_addr], under_valgrind));
     let stdout = check("edge_device", out);
     assert!(
         stdout.contains("/checkpoints/edge-7/epoch-12.ckpt"),
@@ -178,9 +190,7 @@ fn sans_io_client(under_valgrind: bool) {
     let proxy = common::arkwire_serve(&[]);
     let exe = compile("gcc", "c/sans_io_client.c", "-std=c11");
     let port = proxy.port.to_string();
-    let out = command(&exe, &["127.0.0.1", &port], under_valgrind)
-        .output()
-        .unwrap();
+    let out = output(command(&exe, &["127.0.0.1", &port], under_valgrind));
     let stdout = check("sans_io_client", out);
     assert!(stdout.contains("all checks passed"));
 }
@@ -216,7 +226,9 @@ fn cpp_example() {
     let proxy = common::arkwire_serve(&[]);
     let exe = compile("g++", "cpp/example.cpp", "-std=c++17");
     let addr = format!("127.0.0.1:{}", proxy.port);
-    let stdout = check("example.cpp", Command::new(exe).arg(addr).output().unwrap());
+    let mut run = Command::new(exe);
+    run.arg(addr);
+    let stdout = check("example.cpp", output(run));
     assert!(stdout.contains("all checks passed"));
 }
 

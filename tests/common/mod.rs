@@ -43,11 +43,20 @@ impl Drop for Peer {
 
 /// Starts `cmd` and reads the port from the first stdout line containing `marker`.
 pub fn start(mut cmd: Command, marker: &str) -> Peer {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start peer");
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    // A program just linked by a compiler that another test thread started
+    // can be briefly "busy" (ETXTBSY: a concurrently forked child still holds
+    // the linker's write descriptor); that clears within milliseconds.
+    let mut attempts = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("start peer"),
+        }
+    };
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = lines
         .next()
