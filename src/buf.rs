@@ -34,6 +34,9 @@ pub trait Buffer {
     fn free(&self) -> usize {
         self.max_capacity() - self.len()
     }
+    /// Makes room for `additional` more bytes at once, when the final size
+    /// is known early (a growable buffer then grows once, not by doubling).
+    fn reserve(&mut self, _additional: usize) {}
 }
 
 impl<const N: usize> Buffer for heapless::Vec<u8, N> {
@@ -86,6 +89,9 @@ impl Buffer for alloc::vec::Vec<u8> {
     }
     fn max_capacity(&self) -> usize {
         isize::MAX as usize
+    }
+    fn reserve(&mut self, additional: usize) {
+        alloc::vec::Vec::reserve(self, additional)
     }
 }
 

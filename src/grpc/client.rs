@@ -196,10 +196,13 @@ impl<S: Storage> Client<S> {
                 }
                 Event::GoAway { .. } => return Some(ClientEvent::GoAway),
                 Event::Closed { code, .. } => return Some(ClientEvent::Closed { code }),
-                Event::Headers { .. }
-                | Event::Data { .. }
-                | Event::Trailers { .. }
-                | Event::SettingsAcked => {}
+                Event::Data { stream } => {
+                    let body = self.conn.stream(stream).map(|s| s.body());
+                    if let Some(len) = body.and_then(message::framed_len) {
+                        self.conn.expect_body_len(stream, len);
+                    }
+                }
+                Event::Headers { .. } | Event::Trailers { .. } | Event::SettingsAcked => {}
             }
         }
         None

@@ -92,6 +92,13 @@ pub fn check_prefix(body: &[u8], max: usize) -> Result<(), MessageError> {
     Ok(())
 }
 
+/// The whole body's length (prefix included) once the prefix has arrived.
+pub fn framed_len(body: &[u8]) -> Option<usize> {
+    let p = body.get(..PREFIX_LEN)?;
+    let len = u32::from_be_bytes([p[1], p[2], p[3], p[4]]);
+    usize::try_from(len).ok()?.checked_add(PREFIX_LEN)
+}
+
 /// The one message of a complete unary body.
 pub fn split_unary(body: &[u8], max: usize) -> Result<&[u8], MessageError> {
     if body.is_empty() {

@@ -162,8 +162,13 @@ impl<S: Storage> Server<S> {
         } else {
             message::check_prefix(stream.body(), self.options.max_message_size)
         };
-        if let Err(e) = verdict {
-            self.reject(id, e.code(), e.as_str());
+        match verdict {
+            Err(e) => self.reject(id, e.code(), e.as_str()),
+            Ok(()) => {
+                if let Some(len) = message::framed_len(stream.body()) {
+                    self.conn.expect_body_len(id, len);
+                }
+            }
         }
     }
 

@@ -704,6 +704,18 @@ impl<S: Storage> ConnectionState<S> {
         }
     }
 
+    /// Tells the connection a stream's body will total `len` bytes, so a
+    /// growable body is allocated once. Ignored past `max_body_size`.
+    pub fn expect_body_len(&mut self, id: u32, len: usize) {
+        let max = self.config.max_body_size;
+        if let Some(stream) = self.stream_mut(id) {
+            if len <= max {
+                let have = stream.body.len();
+                stream.body.reserve(len.saturating_sub(have));
+            }
+        }
+    }
+
     /// Marks a stream's outcome reported; true the first time only.
     pub fn mark_reported(&mut self, id: u32) -> bool {
         match self.stream_mut(id) {
