@@ -29,63 +29,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve arkouda.Arkouda/HandleRequest, answering from the built-in backend.
-    Serve {
-        /// Address to listen on (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:50053")]
-        listen: SocketAddr,
-        /// Largest request or reply message in bytes.
-        #[arg(long, default_value_t = 4 * 1024 * 1024)]
-        max_message_size: usize,
-        /// Event loops (threads); default: one per core.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// `sync` answers each call with its result; `async` answers SUBMITTED
-        /// and serves results through `getrequeststatus`.
-        #[arg(long, value_enum, default_value_t = ServeMode::Sync)]
-        mode: ServeMode,
-        /// Worker threads running commands.
-        #[arg(long, default_value_t = 4)]
-        workers: usize,
-        /// Async mode: requests the registry holds at once.
-        #[arg(long, default_value_t = 1024)]
-        registry_capacity: usize,
-        /// Async mode: how long a result stays fetchable after its first read.
-        #[arg(long, default_value_t = 60_000)]
-        result_grace_ms: u64,
-        /// Forward to arkouda_server's ZeroMQ socket (`tcp://HOST:5555`)
-        /// instead of answering from the built-in backend.
-        #[arg(long, env = "ARKWIRE_UPSTREAM")]
-        upstream: Option<String>,
-        /// Persistent connections to the upstream.
-        #[arg(long, default_value_t = 4)]
-        upstream_pool: usize,
-        /// Deadline of a forwarded call whose client sent none.
-        #[arg(long, default_value_t = 60_000)]
-        upstream_timeout_ms: u64,
-    },
+    /// Serve arkouda.Arkouda/HandleRequest from the built-in backend, or forward to arkouda_server.
+    Serve(ServeArgs),
     /// Send one command to an Arkouda gRPC proxy and print the reply.
-    Call {
-        #[command(flatten)]
-        target: Target,
-        #[command(flatten)]
-        who: Identity,
-        /// Print the whole reply as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Largest reply message in bytes.
-        #[arg(long, default_value_t = 4 * 1024 * 1024)]
-        max_message_size: usize,
-        /// `blocking`: one call; `polling`: submit then poll for the result;
-        /// `async`: submit and print the request id.
-        #[arg(long, value_enum, default_value_t = CallMode::Blocking)]
-        mode: CallMode,
-        /// The command, such as `connect`.
-        cmd: String,
-        /// Its arguments.
-        #[arg(default_value = "")]
-        args: String,
-    },
+    Call(CallArgs),
     /// Ask an asynchronous proxy where a submitted request stands.
     Status {
         #[command(flatten)]
@@ -174,16 +121,40 @@ fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+/// `arkwire serve` options.
+#[derive(clap::Args)]
 struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,
+    /// Largest request or reply message in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_message_size: usize,
+    /// Event loops (threads); default: one per core.
+    #[arg(long)]
     threads: Option<usize>,
+    /// `sync` answers each call with its result; `async` answers SUBMITTED
+    /// and serves results through `getrequeststatus`.
+    #[arg(long, value_enum, default_value_t = ServeMode::Sync)]
     mode: ServeMode,
+    /// Worker threads running commands.
+    #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Async mode: requests the registry holds at once.
+    #[arg(long, default_value_t = 1024)]
     registry_capacity: usize,
+    /// Async mode: how long a result stays fetchable after its first read.
+    #[arg(long, default_value_t = 60_000)]
     result_grace_ms: u64,
+    /// Forward to arkouda_server's ZeroMQ socket (`tcp://HOST:5555`)
+    /// instead of answering from the built-in backend.
+    #[arg(long, env = "ARKWIRE_UPSTREAM")]
     upstream: Option<String>,
+    /// Persistent connections to the upstream.
+    #[arg(long, default_value_t = 4)]
     upstream_pool: usize,
+    /// Deadline of a forwarded call whose client sent none.
+    #[arg(long, default_value_t = 60_000)]
     upstream_timeout_ms: u64,
 }
 
@@ -249,13 +220,27 @@ fn resolve(url: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{host} has no address"))
 }
 
+/// `arkwire call` options.
+#[derive(clap::Args)]
 struct CallArgs {
+    #[command(flatten)]
     target: Target,
+    #[command(flatten)]
     who: Identity,
+    /// Print the whole reply as JSON.
+    #[arg(long)]
     json: bool,
+    /// Largest reply message in bytes.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_message_size: usize,
+    /// `blocking`: one call; `polling`: submit then poll for the result;
+    /// `async`: submit and print the request id.
+    #[arg(long, value_enum, default_value_t = CallMode::Blocking)]
     mode: CallMode,
+    /// The command, such as `connect`.
     cmd: String,
+    /// Its arguments.
+    #[arg(default_value = "")]
     args: String,
 }
 
@@ -370,47 +355,9 @@ fn call(a: CallArgs) -> Result<(), String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve {
-            listen,
-            max_message_size,
-            threads,
-            mode,
-            workers,
-            registry_capacity,
-            result_grace_ms,
-            upstream,
-            upstream_pool,
-            upstream_timeout_ms,
-        } => serve(ServeArgs {
-            listen,
-            max_message_size,
-            threads,
-            mode,
-            workers,
-            registry_capacity,
-            result_grace_ms,
-            upstream,
-            upstream_pool,
-            upstream_timeout_ms,
-        }),
+        Command::Serve(a) => serve(a),
         Command::Status { target, who, id } => status(&target, &who, &id),
-        Command::Call {
-            target,
-            who,
-            json,
-            max_message_size,
-            mode,
-            cmd,
-            args,
-        } => call(CallArgs {
-            target,
-            who,
-            json,
-            max_message_size,
-            mode,
-            cmd,
-            args,
-        }),
+        Command::Call(a) => call(a),
         Command::Encode {
             who,
             format,
