@@ -180,5 +180,25 @@ fi
 sed -n 's/^RESULT //p' "$WORK/footprint.txt" >>"$RES"
 grep -v '^RESULT' "$WORK/footprint.txt" >&2
 
+step "f. proxy overhead: sequential calls through serve --upstream vs pyzmq straight to the fake arkouda_server"
+python3 -c 'import zmq' 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check pyzmq
+# The fake server exits when its stdin closes: keep a pipe open for it.
+mkfifo "$WORK/zmq.in"
+python3 tests/zmtp/fake_arkouda_server.py <"$WORK/zmq.in" >"$WORK/zmq.out" 2>"$WORK/zmq.err" &
+PIDS+=("$!")
+exec 9>"$WORK/zmq.in"
+for _ in $(seq 1 200); do
+    ZPORT=$(sed -n 's/^PORT //p' "$WORK/zmq.out" | head -1)
+    [[ -n $ZPORT ]] && break
+    sleep 0.05
+done
+[[ -n ${ZPORT:-} ]] || { echo "fake arkouda_server did not start" >&2; cat "$WORK/zmq.err" >&2; exit 1; }
+start proxy "$REL/arkwire" serve --listen 127.0.0.1:0 --threads 1 --upstream "tcp://127.0.0.1:$ZPORT" --upstream-pool 1
+collect "$REL/arkwire-client" --addr "$ADDR" --name seq.proxy --mode seq --warm "$WARM" --calls "$CALLS"
+stop
+collect python3 benches/zmq_floor.py --port "$ZPORT" --name seq.zmq --warm "$WARM" --calls "$CALLS"
+exec 9>&-
+
 step "table"
 python3 benches/table.py "$RES"

@@ -92,6 +92,12 @@ rows.append(("e. heap allocations per call, std tier (net::Client + net::Server,
              + f" (client {r.get('footprint.std_client_allocs_per_call', 0):.0f}, server {r.get('footprint.std_server_allocs_per_call', 0):.0f})",
              "—", "—", "—", "—"))
 
+# f. proxy overhead (issue: ZMTP upstream)
+row("f. p50 latency: gRPC call through `serve --upstream` vs pyzmq REQ straight to the fake arkouda_server",
+    "seq.proxy.p50_us", "seq.zmq.p50_us", "µs", peer_name="pyzmq direct")
+row("f. calls/s: through `serve --upstream` vs pyzmq direct", "seq.proxy.per_s", "seq.zmq.per_s", "/s",
+    peer_name="pyzmq direct")
+
 print("| measurement | arkwire | peer | ratio (arkwire / peer) | target | met? |")
 print("| --- | --- | --- | --- | --- | --- |")
 for cells in rows:
