@@ -30,6 +30,8 @@ pub struct Server<S: Storage> {
     options: Options,
     /// The only method served; others get UNIMPLEMENTED.
     path: &'static str,
+    /// Calls whose deadline passed, to report as cancelled.
+    expired: heapless::Deque<u32, 32>,
 }
 
 impl<S: Storage> Server<S> {
@@ -43,6 +45,7 @@ impl<S: Storage> Server<S> {
             conn: Connection::new(Role::Server, options.h2_config(), now)?,
             options,
             path,
+            expired: heapless::Deque::new(),
         })
     }
 
@@ -72,7 +75,30 @@ impl<S: Storage> Server<S> {
     }
 
     /// Advances time: expires request deadlines and the SETTINGS timeout.
+    ///
+    /// A call past its deadline is answered DEADLINE_EXCEEDED (trailers-only),
+    /// as gRPC servers do, so the client sees that status even when our timer
+    /// fires before its own; the application gets [`ServerEvent::Cancelled`].
     pub fn handle_timeout(&mut self, now: Instant) {
+        loop {
+            let mut due = heapless::Vec::<u32, 16>::new();
+            for s in self.conn.streams() {
+                let expired = s.deadline().is_some_and(|d| now >= d);
+                if expired && !s.local_end_queued() && due.push(s.id()).is_err() {
+                    break;
+                }
+            }
+            if due.is_empty() {
+                break;
+            }
+            for id in due {
+                self.conn.clear_deadline(id);
+                let _ =
+                    self.respond_status(CallId(id), Code::DeadlineExceeded, "deadline exceeded");
+                // If the queue is full the application learns it when it answers.
+                let _ = self.expired.push_back(id);
+            }
+        }
         self.conn.handle_timeout(now)
     }
 
@@ -88,6 +114,9 @@ impl<S: Storage> Server<S> {
 
     /// The next thing to act on.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if let Some(id) = self.expired.pop_front() {
+            return Some(ServerEvent::Cancelled(CallId(id)));
+        }
         while let Some(event) = self.conn.poll_event() {
             match event {
                 Event::Headers { stream } => self.check_request_headers(stream),

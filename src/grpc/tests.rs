@@ -187,7 +187,8 @@ fn a_client_deadline_ends_the_call_and_cancels_the_server_side() {
 #[test]
 fn the_server_enforces_the_deadline_the_client_sent() {
     let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
-    c.start_call(PATH, b"slow", &[], Some(Duration::from_secs(2)), t(0))
+    let call = c
+        .start_call(PATH, b"slow", &[], Some(Duration::from_secs(2)), t(0))
         .unwrap();
     pump(&mut c, &mut s, t(0));
     let Some(ServerEvent::Request(id)) = s.poll_event() else {
@@ -197,6 +198,15 @@ fn the_server_enforces_the_deadline_the_client_sent() {
     assert!(s.poll_timeout().unwrap() >= t(2000));
     s.handle_timeout(t(2001));
     assert_eq!(server_events(&mut s), [ServerEvent::Cancelled(id)]);
+    // The server's timer beat the client's: the client still reads DEADLINE_EXCEEDED
+    // (a trailers-only answer, not a bare RST_STREAM CANCEL).
+    pump(&mut c, &mut s, t(2001));
+    assert_eq!(client_events(&mut c), [ClientEvent::Complete(call)]);
+    assert_eq!(c.response(call).unwrap_err().code, Code::DeadlineExceeded);
+    let stream = c.connection().stream(call.0).unwrap();
+    assert_eq!(stream.reset(), None, "answered with a status, not reset");
+    assert_eq!(stream.headers().get(b"grpc-status"), Some(&b"4"[..]));
+    assert!(s.respond(id, b"too late").is_err());
 }
 
 #[test]

@@ -697,6 +697,18 @@ impl<S: Storage> ConnectionState<S> {
         None
     }
 
+    /// The streams in the table, in no particular order.
+    pub fn streams(&self) -> impl Iterator<Item = &Stream<S::Headers, S::Body>> {
+        self.streams.as_slice().iter()
+    }
+
+    /// Removes a stream's deadline (the layer above answered it another way).
+    pub fn clear_deadline(&mut self, id: u32) {
+        if let Some(stream) = self.stream_mut(id) {
+            stream.deadline = None;
+        }
+    }
+
     /// Resets the stream with CANCEL if it is still open at `deadline`.
     pub fn set_deadline(&mut self, id: u32, deadline: Instant) {
         if let Some(stream) = self.stream_mut(id) {
