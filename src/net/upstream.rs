@@ -59,6 +59,9 @@ struct Upstream {
     stream: TcpStream,
     zmtp: ReqConnection<Vec<u8>>,
     clock: Clock,
+    /// Socket buffers, kept with the connection so a call allocates none.
+    out: Vec<u8>,
+    input: Vec<u8>,
 }
 
 struct Pool {
@@ -163,6 +166,8 @@ impl UpstreamBackend {
                 stream,
                 zmtp,
                 clock,
+                out: vec![0; 64 * 1024],
+                input: vec![0; 64 * 1024],
             })
         })();
         let mut pool = self
@@ -202,20 +207,18 @@ impl Upstream {
     /// Sends one request and waits for its reply frames.
     fn exchange(&mut self, frames: &[&[u8]], deadline: Instant) -> Result<Vec<Vec<u8>>, Failure> {
         let core_deadline = self.clock.now() + deadline.saturating_duration_since(Instant::now());
-        let mut out = vec![0u8; 64 * 1024];
-        let mut input = vec![0u8; 64 * 1024];
         // Queued now, sent once the handshake is done (see ReqConnection).
         self.zmtp
             .send_request(frames, Some(core_deadline))
             .map_err(|e| Failure::Broken(e.to_string()))?;
         loop {
             loop {
-                let n = self.zmtp.transmit(&mut out);
+                let n = self.zmtp.transmit(&mut self.out);
                 if n == 0 {
                     break;
                 }
                 self.stream
-                    .write_all(&out[..n])
+                    .write_all(&self.out[..n])
                     .map_err(|e| Failure::Broken(e.to_string()))?;
             }
             while let Some(event) = self.zmtp.poll_event() {
@@ -239,7 +242,7 @@ impl Upstream {
             self.stream
                 .set_read_timeout(Some(wait))
                 .map_err(|e| Failure::Broken(e.to_string()))?;
-            match self.stream.read(&mut input) {
+            match self.stream.read(&mut self.input) {
                 Ok(0) => {
                     return Err(Failure::Broken(
                         "arkouda_server closed the connection".into(),
@@ -247,7 +250,7 @@ impl Upstream {
                 }
                 Ok(n) => self
                     .zmtp
-                    .recv(&input[..n], self.clock.now())
+                    .recv(&self.input[..n], self.clock.now())
                     .map_err(|e| Failure::Broken(e.to_string()))?,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     self.zmtp.handle_timeout(self.clock.now())
