@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use super::message::{self, MessageError};
+use super::message;
 use super::{percent, Code};
 use crate::buf::Buffer;
 use crate::h2::header_list::HeaderIter;
@@ -174,7 +174,7 @@ pub(crate) fn response<'s, H: Buffer, B: Buffer>(
     if stream.body_overflowed() {
         return Err(Status::new(
             Code::ResourceExhausted,
-            MessageError::TooLarge { len: 0, max: 0 }.as_str(),
+            "response larger than the maximum message size",
         ));
     }
     message::split_unary(stream.body(), max_message_size)
