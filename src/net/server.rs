@@ -14,7 +14,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use prost::Message;
 
-use super::{Clock, IO_CHUNK};
+use super::{Clock, IO_CHUNK, READ_SLICE};
 use crate::grpc::{self, CallId, Code, ServerEvent};
 use crate::h2::conn::GrowableStorage;
 use crate::proto::{ArkoudaRequest, ArkoudaResponse, HANDLE_REQUEST_PATH};
@@ -238,6 +238,9 @@ struct Conn {
     unsent_pos: usize,
     writable_interest: bool,
     last_activity: std::time::Instant,
+    /// The last turn stopped reading at [`READ_SLICE`] with the socket still
+    /// readable; edge-triggered polling will not say so again.
+    more_to_read: bool,
 }
 
 struct EventLoop {
@@ -311,6 +314,7 @@ impl EventLoop {
                     }
                 }
             }
+            self.read_leftovers(&mut touched);
             self.expire(&mut touched);
             touched.sort_unstable();
             touched.dedup();
@@ -322,6 +326,9 @@ impl EventLoop {
     }
 
     fn next_timeout(&self) -> Option<Duration> {
+        if self.conns.iter().flatten().any(|c| c.more_to_read) {
+            return Some(Duration::ZERO);
+        }
         let core = self
             .conns
             .iter()
@@ -389,6 +396,7 @@ impl EventLoop {
                 unsent_pos: 0,
                 writable_interest: false,
                 last_activity: std::time::Instant::now(),
+                more_to_read: false,
             });
             // The server speaks first (its SETTINGS), so drive it now.
             touched.push(token.0);
@@ -414,18 +422,27 @@ impl EventLoop {
         }
     }
 
+    /// Reads at most [`READ_SLICE`] bytes from one connection.
     fn read(&mut self, token: usize) {
         let now = self.clock.now();
         let Some(Some(conn)) = self.conns.get_mut(token - FIRST_CONN) else {
             return;
         };
+        conn.more_to_read = false;
+        let mut budget = READ_SLICE;
         loop {
-            match conn.stream.read(&mut self.read_buf) {
+            if budget == 0 {
+                conn.more_to_read = true;
+                return;
+            }
+            let len = self.read_buf.len().min(budget);
+            match conn.stream.read(&mut self.read_buf[..len]) {
                 Ok(0) => {
                     self.close(token);
                     return;
                 }
                 Ok(n) => {
+                    budget -= n;
                     conn.last_activity = std::time::Instant::now();
                     if let Err(e) = conn.grpc.recv(&self.read_buf[..n], now) {
                         log::debug!("connection error: {e}");
@@ -437,6 +454,18 @@ impl EventLoop {
                     self.close(token);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Gives the connections that were cut off at their slice another turn.
+    fn read_leftovers(&mut self, touched: &mut Vec<usize>) {
+        for slot in 0..self.conns.len() {
+            let token = slot + FIRST_CONN;
+            let pending = matches!(&self.conns[slot], Some(c) if c.more_to_read);
+            if pending && !touched.contains(&token) {
+                touched.push(token);
+                self.read(token);
             }
         }
     }

@@ -11,7 +11,7 @@ use std::vec::Vec;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use super::{Clock, IO_CHUNK};
+use super::{Clock, IO_CHUNK, READ_SLICE};
 use crate::h2::conn::Storage;
 use crate::h2::ConnectionError;
 use crate::time::Instant;
@@ -65,6 +65,8 @@ pub(crate) struct Transport {
     out_pos: usize,
     out_end: usize,
     read_buf: Vec<u8>,
+    /// The last read stopped at [`READ_SLICE`] with the socket still readable.
+    more_to_read: bool,
     /// Why the connection ended, once it has.
     pub(crate) closed: Option<String>,
 }
@@ -90,6 +92,7 @@ impl Transport {
             out_pos: 0,
             out_end: 0,
             read_buf: vec![0; IO_CHUNK],
+            more_to_read: false,
             closed: None,
         })
     }
@@ -98,16 +101,21 @@ impl Transport {
     /// deadline, read, and run due timers.
     pub(crate) fn turn(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
         self.flush(endpoint)?;
-        let timeout = endpoint.poll_timeout().map(|at| self.clock.until(at));
+        let timeout = if self.more_to_read {
+            Some(Duration::ZERO)
+        } else {
+            endpoint.poll_timeout().map(|at| self.clock.until(at))
+        };
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        if self
-            .events
-            .iter()
-            .any(|e| e.is_readable() || e.is_read_closed())
+        if self.more_to_read
+            || self
+                .events
+                .iter()
+                .any(|e| e.is_readable() || e.is_read_closed())
         {
             self.read(endpoint)?;
         }
@@ -118,15 +126,25 @@ impl Transport {
         self.flush(endpoint)
     }
 
+    /// Reads at most [`READ_SLICE`] bytes, so a server that never stops
+    /// sending cannot keep the endpoint's timers from running.
     fn read(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+        self.more_to_read = false;
+        let mut budget = READ_SLICE;
         loop {
-            match self.stream.read(&mut self.read_buf) {
+            if budget == 0 {
+                self.more_to_read = true;
+                return Ok(());
+            }
+            let len = self.read_buf.len().min(budget);
+            match self.stream.read(&mut self.read_buf[..len]) {
                 Ok(0) => {
                     self.closed
                         .get_or_insert_with(|| "server closed the connection".into());
                     return Ok(());
                 }
                 Ok(n) => {
+                    budget -= n;
                     let now = self.clock.now();
                     if let Err(e) = endpoint.recv(&self.read_buf[..n], now) {
                         self.closed = Some(std::format!("{e}"));
