@@ -226,6 +226,29 @@ fn an_oversized_request_is_resource_exhausted() {
 }
 
 #[test]
+fn a_spent_memory_budget_is_resource_exhausted_naming_the_flag() {
+    static BUDGET: crate::h2::MemoryBudget = crate::h2::MemoryBudget::new(500);
+    let tight = Options {
+        h2: crate::h2::Config {
+            body_budget: Some(&BUDGET),
+            ..crate::h2::Config::default()
+        },
+        ..Options::default()
+    };
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), tight);
+    let call = c.start_call(PATH, &[b'x'; 1000], &[], None, t(0)).unwrap();
+    pump(&mut c, &mut s, t(1));
+    assert_eq!(server_events(&mut s), []);
+    pump(&mut c, &mut s, t(2));
+    let _ = client_events(&mut c);
+    let status = c.response(call).unwrap_err();
+    assert_eq!(status.code, Code::ResourceExhausted);
+    assert!(status.message().contains("--memory-budget"), "{status:?}");
+    drop(s);
+    assert_eq!(BUDGET.used(), 0);
+}
+
+#[test]
 fn an_unknown_method_is_unimplemented() {
     let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), Options::default());
     let call = c

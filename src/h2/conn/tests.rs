@@ -337,9 +337,10 @@ fn data_beyond_the_window_is_a_flow_control_error() {
         .emit(&mut buf)
         .unwrap();
     input.extend_from_slice(&buf[..n]);
-    let n = Data::new(1, &[7; 40], false).emit(&mut buf).unwrap();
-    input.extend_from_slice(&buf[..n]);
     s.recv(&input, t(0)).unwrap();
+    assert!(events(&mut s).contains(&Event::Headers { stream: 1 }));
+    let n = Data::new(1, &[7; 40], false).emit(&mut buf).unwrap();
+    s.recv(&buf[..n], t(0)).unwrap();
     let ev = events(&mut s);
     assert!(
         ev.contains(&Event::StreamReset {
