@@ -23,4 +23,4 @@ pub use reply::{
     parse_async_status, parse_reply, ArkoudaReply, AsyncStatus, JsonError, MsgFormat, MsgType,
     RequestState,
 };
-pub use request_id::{RequestId, RequestIdGenerator};
+pub use request_id::{NoEntropy, RequestId, RequestIdGenerator};
