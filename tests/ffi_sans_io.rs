@@ -71,7 +71,7 @@ fn blocking_calls_through_the_sans_io_tier() {
 
 #[test]
 fn polling_submit_and_status_against_the_async_proxy() {
-    let server = serve(AsyncProxy::new(BuiltinBackend, AsyncConfig::default()));
+    let server = serve(AsyncProxy::new(BuiltinBackend, AsyncConfig::default()).unwrap());
     let mut d = Driver::connect(server.local_addr().port());
 
     let op = d.run(arkwire_conn_call_polling, c"sleep", c"30");

@@ -9,9 +9,15 @@
 #[cfg(feature = "std")]
 pub mod builtin;
 pub mod channel;
+#[cfg(feature = "std")]
+pub mod dispatch;
 mod json_str;
 #[cfg(feature = "std")]
+pub mod owner;
+#[cfg(feature = "std")]
 pub mod proxy;
+#[cfg(feature = "std")]
+pub mod registry;
 mod reply;
 pub mod request_id;
 
