@@ -119,6 +119,28 @@ fn polling_submit_and_status_against_the_async_proxy() {
 }
 
 #[test]
+fn two_fresh_connections_with_the_default_config_send_different_ids() {
+    let server = serve(AsyncProxy::new(BuiltinBackend, AsyncConfig::default()).unwrap());
+    let port = server.local_addr().port();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        // The config's default seed (0) means "from the operating system".
+        let mut d = Driver::connect_seeded(port, None);
+        let op = d.run(arkwire_conn_submit, c"noop", c"");
+        let (s, o) = d.outcome(op);
+        assert_eq!(s, ARKWIRE_OK);
+        assert_eq!(o.kind, ARKWIRE_OUTCOME_SUBMITTED);
+        ids.push(msg(&o).to_string());
+        d.finish(op);
+    }
+    assert_eq!(ids[0].len(), 32);
+    assert_ne!(
+        ids[0], ids[1],
+        "two devices with the default config sent the same id"
+    );
+}
+
+#[test]
 fn bad_arguments_are_codes_not_crashes() {
     let null: *mut arkwire_conn = std::ptr::null_mut();
     // SAFETY: every pointer is NULL or valid; NULLs must be answered with a code.
