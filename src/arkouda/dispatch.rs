@@ -300,9 +300,17 @@ mod tests {
         w.submit(owner("ann"), None, gated("slow", tx.clone(), go.clone()));
         assert_eq!(rx.recv_timeout(LONG).unwrap().0, "slow");
         let past = Instant::now();
-        w.submit(owner("bob"), Some(past), gated("late", tx.clone(), go.clone()));
+        w.submit(
+            owner("bob"),
+            Some(past),
+            gated("late", tx.clone(), go.clone()),
+        );
         let future = Instant::now() + LONG;
-        w.submit(owner("cat"), Some(future), gated("timely", tx.clone(), go.clone()));
+        w.submit(
+            owner("cat"),
+            Some(future),
+            gated("timely", tx.clone(), go.clone()),
+        );
         open(&go);
         assert_eq!(rx.recv_timeout(LONG).unwrap(), ("late", Start::Expired));
         assert_eq!(rx.recv_timeout(LONG).unwrap(), ("timely", Start::Run));

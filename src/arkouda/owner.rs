@@ -104,7 +104,10 @@ mod tests {
         let b = OwnerKeys::from_key([2; 32]).owner("ann", "secret-token");
         assert_ne!(a, b);
         let shown = std::format!("{a:?}");
-        assert!(shown.contains("ann") && !shown.contains("secret"), "{shown}");
+        assert!(
+            shown.contains("ann") && !shown.contains("secret"),
+            "{shown}"
+        );
         let k = OwnerKeys::from_os().unwrap();
         assert!(!std::format!("{k:?}").contains(char::is_numeric));
     }

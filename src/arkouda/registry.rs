@@ -233,7 +233,13 @@ impl Registry {
 
     /// Stores a request's outcome. A result that does not fit the owner's
     /// or the registry's room for results is replaced by a FAILED saying so.
-    pub fn finish(&mut self, owner: &Owner, id: &str, outcome: Result<String, String>, now: Instant) {
+    pub fn finish(
+        &mut self,
+        owner: &Owner,
+        id: &str,
+        outcome: Result<String, String>,
+        now: Instant,
+    ) {
         let Some(entry) = self.entries.get_mut(&(owner.clone(), id.into())) else {
             return;
         };
@@ -241,7 +247,10 @@ impl Registry {
         let (state, bytes) = match outcome {
             Ok(json) => {
                 let n = json.len();
-                let owner_room = self.limits.per_owner_result_bytes.saturating_sub(usage.bytes);
+                let owner_room = self
+                    .limits
+                    .per_owner_result_bytes
+                    .saturating_sub(usage.bytes);
                 let room = self.limits.result_bytes.saturating_sub(self.result_bytes);
                 if n > owner_room || n > room {
                     let why = std::format!(
@@ -335,8 +344,14 @@ mod tests {
         assert!(s.new);
         reg.finish(&bob, &id, Ok("B".into()), now);
         reg.finish(&ann, &id, Ok("A".into()), now);
-        assert_eq!(reg.status(&ann, &id, now), Some(State::Finished("A".into())));
-        assert_eq!(reg.status(&bob, &id, now), Some(State::Finished("B".into())));
+        assert_eq!(
+            reg.status(&ann, &id, now),
+            Some(State::Finished("A".into()))
+        );
+        assert_eq!(
+            reg.status(&bob, &id, now),
+            Some(State::Finished("B".into()))
+        );
     }
 
     #[test]
@@ -355,7 +370,10 @@ mod tests {
             reg.submit(&ann, Some("mine"), "ech", "ox", now),
             Err(Refusal::IdInUse)
         );
-        assert_eq!(reg.submit(&ann, Some(""), "echo", "x", now), Err(Refusal::BadId));
+        assert_eq!(
+            reg.submit(&ann, Some(""), "echo", "x", now),
+            Err(Refusal::BadId)
+        );
         assert_eq!(reg.len(), 1);
     }
 
@@ -393,7 +411,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Reading ann's result and waiting out the grace frees her room.
-        assert!(matches!(reg.status(&ann, &a, now), Some(State::Finished(_))));
+        assert!(matches!(
+            reg.status(&ann, &a, now),
+            Some(State::Finished(_))
+        ));
         let later = now + limits.result_grace;
         assert!(reg.submit(&ann, None, "echo", "", later).is_ok());
     }
@@ -406,8 +427,12 @@ mod tests {
         let now = Instant::now();
         let a = reg.submit(&ann, None, "echo", "", now).unwrap().id;
         reg.finish(&ann, &a, Ok("x".into()), now);
-        assert!(reg.status(&ann, &a, now + Duration::from_millis(99)).is_some());
-        assert!(reg.status(&ann, &a, now + Duration::from_millis(100)).is_none());
+        assert!(reg
+            .status(&ann, &a, now + Duration::from_millis(99))
+            .is_some());
+        assert!(reg
+            .status(&ann, &a, now + Duration::from_millis(100))
+            .is_none());
         assert!(reg.is_empty());
     }
 
@@ -420,7 +445,8 @@ mod tests {
         let first = RequestIdGenerator::from_seed([5; 32]).generate();
         let now = Instant::now();
         // ann already holds the id the generator will give first.
-        reg.submit(&ann, Some(first.as_str()), "echo", "", now).unwrap();
+        reg.submit(&ann, Some(first.as_str()), "echo", "", now)
+            .unwrap();
         let s = reg.submit(&ann, None, "echo", "", now).unwrap();
         assert!(s.new);
         assert_ne!(s.id, first.as_str());

@@ -78,7 +78,12 @@ struct Identity {
     user: String,
     /// Session token. On a shared machine prefer `ARKWIRE_TOKEN` or
     /// `--token-file`: a command line is visible to every user in `ps`.
-    #[arg(long, env = "ARKWIRE_TOKEN", hide_env_values = true, default_value = "")]
+    #[arg(
+        long,
+        env = "ARKWIRE_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
     token: String,
     /// Read the session token from this file (its first line).
     #[arg(long, conflicts_with = "token")]
@@ -100,7 +105,9 @@ impl Identity {
 /// A timeout in milliseconds: at least 1.
 fn timeout_ms(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
-        Ok(0) => Err("must be at least 1 millisecond (0 would give up before anything is sent)".into()),
+        Ok(0) => {
+            Err("must be at least 1 millisecond (0 would give up before anything is sent)".into())
+        }
         Ok(ms) => Ok(ms),
         Err(_) => Err(format!("{text:?} is not a number of milliseconds")),
     }

@@ -12,11 +12,11 @@ use super::{
     arg, arg_mut, arkwire_request_state, arkwire_status, channel_error_status, guard_try,
     opt_str_arg, out, str_arg, LastError,
 };
+use crate::arkouda::request_id::SEED_LEN;
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, JsonStr, MsgType, OpId, Outcome,
     PollConfig, RequestIdGenerator, RequestState,
 };
-use crate::arkouda::request_id::SEED_LEN;
 use crate::grpc::{Client, Options};
 use crate::h2::conn::{FixedStorage, MIN_TRANSMIT_BUFFER};
 use crate::h2::Config;

@@ -179,7 +179,8 @@ impl UpstreamBackend {
                 .map_err(|e| e.to_string())?;
             stream.set_nodelay(true).map_err(|e| e.to_string())?;
             let clock = Clock::new();
-            let zmtp = ReqConnection::new(self.config.zmtp, clock.now()).map_err(|e| e.to_string())?;
+            let zmtp =
+                ReqConnection::new(self.config.zmtp, clock.now()).map_err(|e| e.to_string())?;
             let mut conn = Upstream {
                 stream,
                 zmtp,
@@ -344,7 +345,9 @@ impl Upstream {
                     return Ok(reply);
                 }
                 Some(ZmtpEvent::TimedOut) => return Err(Failure::Deadline),
-                Some(ZmtpEvent::Closed { error }) => return Err(Failure::Broken(error.to_string())),
+                Some(ZmtpEvent::Closed { error }) => {
+                    return Err(Failure::Broken(error.to_string()))
+                }
                 Some(ZmtpEvent::Ready) | None => {}
             }
         }

@@ -108,7 +108,10 @@ fn a_peer_asking_for_plain_is_refused_by_name_before_ready_goes_out() {
     plain[12..32].fill(0);
     plain[12..17].copy_from_slice(b"PLAIN");
     let err = c.recv(&plain, T0).unwrap_err();
-    assert!(matches!(err, ZmtpError::UnsupportedMechanism { .. }), "{err:?}");
+    assert!(
+        matches!(err, ZmtpError::UnsupportedMechanism { .. }),
+        "{err:?}"
+    );
     assert!(std::format!("{err}").contains("\"PLAIN\""), "{err}");
     assert_eq!(closed_with(&mut c), err);
     // Nothing more goes out: no READY the peer would leave unread.
