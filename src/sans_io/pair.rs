@@ -31,8 +31,8 @@ struct InFlight {
 /// let client = Client::<GrowableStorage>::new("localhost", Options::default(), t0).unwrap();
 /// let server = Server::<GrowableStorage>::new(PATH, Options::default(), t0).unwrap();
 /// let mut pair = Pair::new(client, server, t0).with_latency(Duration::from_millis(20));
-/// let deadline = Some(t0 + Duration::from_millis(100));
-/// let call = pair.a.start_call(PATH, b"slow", &[], deadline, t0).unwrap();
+/// let timeout = Some(Duration::from_millis(100));
+/// let call = pair.a.start_call(PATH, b"slow", &[], timeout, t0).unwrap();
 /// // Nobody answers: one simulated second passes in an instant.
 /// pair.advance(Duration::from_secs(1));
 /// assert_eq!(pair.a.poll_event(), Some(ClientEvent::Complete(call)));
