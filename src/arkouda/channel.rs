@@ -306,6 +306,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             size: -1,
             args,
             request_id: (!request_id.is_empty()).then_some(&request_id),
+            ..Default::default()
         };
         let mut request = S::Body::default();
         req.encode_to_buffer(&mut request)
@@ -456,6 +457,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             // The reference proxy reads the id from args; ours reads request_id. Send both.
             args: &op.request_id,
             request_id: Some(&op.request_id),
+            ..Default::default()
         };
         let mut bytes = heapless::Vec::<u8, 512>::new();
         let encoded = req.encode_to_buffer(&mut bytes);

@@ -285,6 +285,7 @@ impl<B: Backend> AsyncProxy<B> {
             user: Some(request.user),
             cmd: Some(request.cmd),
             args: None,
+            ..Default::default()
         });
     }
 
@@ -337,6 +338,7 @@ impl<B: Backend> AsyncProxy<B> {
             user: Some(request.user),
             cmd: Some(request.cmd),
             args: None,
+            ..Default::default()
         });
     }
 }

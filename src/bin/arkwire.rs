@@ -332,6 +332,7 @@ fn call(a: CallArgs) -> Result<(), String> {
         size: -1,
         args: a.args,
         request_id: None,
+        ..Default::default()
     };
     let response = client.call(&request, Some(timeout)).map_err(|e| match e {
         CallFailure::Status { code, message } if message.is_empty() => {
@@ -373,6 +374,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 size,
                 args: &args,
                 request_id: None,
+                ..Default::default()
             };
             let mut out = Vec::with_capacity(req.encoded_len());
             req.encode(&mut out).map_err(|e| e.to_string())?;
