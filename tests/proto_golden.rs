@@ -270,7 +270,11 @@ fn recv_binary_is_true_for_any_nonzero_varint_and_absent_when_false() {
     assert!(!req.recv_binary, "the last value wins");
     let mut out = Vec::new();
     connect().encode(&mut out).unwrap();
-    assert_eq!(out, hex(CONNECT), "false and an empty payload are not written");
+    assert_eq!(
+        out,
+        hex(CONNECT),
+        "false and an empty payload are not written"
+    );
 }
 
 /// The request and response as a peer generated from the seed schema sees
@@ -299,11 +303,19 @@ struct SeedResponse {
 fn seed_schema_peers_skip_the_binary_fields() {
     let seed = SeedRequest::decode(&hex(BINARY_REQUEST)[..]).unwrap();
     assert_eq!(
-        (seed.user.as_str(), seed.cmd.as_str(), seed.format.as_str(), seed.size),
+        (
+            seed.user.as_str(),
+            seed.cmd.as_str(),
+            seed.format.as_str(),
+            seed.size
+        ),
         ("kjyost", "array", "BINARY", -1)
     );
     let seed = SeedResponse::decode(&hex("0a01 6d 2206 6b6a796f7374 3a02 fffe")[..]).unwrap();
-    assert_eq!((seed.message.as_str(), seed.user.as_deref()), ("m", Some("kjyost")));
+    assert_eq!(
+        (seed.message.as_str(), seed.user.as_deref()),
+        ("m", Some("kjyost"))
+    );
     // And a seed peer's request is a string request with no payload.
     let connect = hex(CONNECT);
     let ours = ArkoudaRequestRef::decode(&connect).unwrap();

@@ -14,6 +14,8 @@ mod json_str;
 pub mod proxy;
 mod reply;
 pub mod request_id;
+#[cfg(feature = "std")]
+pub mod upstream_msg;
 
 pub use channel::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, OpId, Outcome, Pattern, PollConfig,

@@ -13,6 +13,7 @@ use std::vec::Vec;
 use super::builtin::{self, Action};
 use super::channel::STATUS_COMMAND;
 use super::request_id::RequestIdGenerator;
+use super::upstream_msg::Reply;
 use crate::grpc::Code;
 use crate::net::{Handler, Responder};
 use crate::proto::{ArkoudaRequest, ArkoudaResponse};
@@ -52,6 +53,17 @@ pub trait Backend: Send + Sync + 'static {
         deadline: Option<Instant>,
     ) -> Result<String, BackendError>;
 
+    /// Runs one command whose result may be binary (a `recv_binary`
+    /// request's reply); backends without binary results keep the default,
+    /// which is `execute`'s reply JSON.
+    fn execute_reply(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, BackendError> {
+        self.execute(request, deadline).map(Reply::Json)
+    }
+
     /// Whether `execute` may take long; such requests run on a worker so
     /// the event loop keeps serving.
     fn may_block(&self, _request: &ArkoudaRequest) -> bool {
@@ -68,6 +80,9 @@ impl Backend for BuiltinBackend {
         request: &ArkoudaRequest,
         _deadline: Option<Instant>,
     ) -> Result<String, BackendError> {
+        if request.recv_binary || !request.payload.is_empty() {
+            return Ok(builtin::no_arrays(&request.user, &request.cmd));
+        }
         match builtin::answer(&request.user, &request.cmd, &request.args) {
             Action::Reply(json) => Ok(json),
             Action::Sleep(ms, json) => {
@@ -121,15 +136,6 @@ impl Workers {
     }
 }
 
-fn reply_to(request: &ArkoudaRequest, message: String) -> ArkoudaResponse {
-    ArkoudaResponse {
-        message,
-        user: Some(request.user.clone()),
-        cmd: Some(request.cmd.clone()),
-        ..Default::default()
-    }
-}
-
 /// Answers each request from the backend, on a worker when it may block.
 pub struct SyncProxy<B: Backend> {
     backend: Arc<B>,
@@ -149,9 +155,9 @@ impl<B: Backend> SyncProxy<B> {
 impl<B: Backend> Handler for SyncProxy<B> {
     fn handle(&self, request: ArkoudaRequest, responder: Responder) {
         let run = |backend: &B, request: ArkoudaRequest, responder: Responder| match backend
-            .execute(&request, responder.deadline())
+            .execute_reply(&request, responder.deadline())
         {
-            Ok(json) => responder.reply(reply_to(&request, json)),
+            Ok(reply) => responder.reply(reply.into_response(&request)),
             Err(e) => responder.error(e.code, &e.message),
         };
         if self.backend.may_block(&request) {
@@ -194,7 +200,7 @@ impl Default for AsyncConfig {
 enum State {
     Pending,
     Running,
-    Finished(String),
+    Finished(Reply),
     Failed(String),
 }
 
@@ -270,8 +276,8 @@ impl<B: Backend> AsyncProxy<B> {
             self.workers.run(Box::new(move || {
                 set_state(&registry, &job_id, State::Running);
                 // The caller is not waiting: the work has no gRPC deadline.
-                let state = match backend.execute(&work, None) {
-                    Ok(json) => State::Finished(json),
+                let state = match backend.execute_reply(&work, None) {
+                    Ok(reply) => State::Finished(reply),
                     Err(e) => State::Failed(e.message),
                 };
                 set_state(&registry, &job_id, state);
@@ -303,6 +309,7 @@ impl<B: Backend> AsyncProxy<B> {
         let Some(entry) = reg.entries.get_mut(&id) else {
             return responder.error(Code::NotFound, &std::format!("unknown request id {id:?}"));
         };
+        let mut payload = Vec::new();
         let (status, body) = match &entry.state {
             State::Pending => (
                 "PENDING",
@@ -312,7 +319,19 @@ impl<B: Backend> AsyncProxy<B> {
                 "RUNNING",
                 serde_json::json!({"request_id": id, "request_status": "RUNNING"}),
             ),
-            State::Finished(json) => {
+            State::Finished(Reply::Binary(bytes)) => {
+                entry.first_read.get_or_insert_with(Instant::now);
+                // The bytes go in the payload; the result says msgFormat BINARY.
+                payload.clone_from(bytes);
+                let result = serde_json::json!({
+                    "msg": "", "msgType": "NORMAL", "msgFormat": "BINARY", "user": request.user,
+                });
+                (
+                    "FINISHED",
+                    serde_json::json!({"request_id": id, "request_result": result}),
+                )
+            }
+            State::Finished(Reply::Json(json)) => {
                 entry.first_read.get_or_insert_with(Instant::now);
                 // The reply is embedded as JSON, not as a string, as the reference does.
                 let result = serde_json::from_str::<serde_json::Value>(json)
@@ -338,7 +357,7 @@ impl<B: Backend> AsyncProxy<B> {
             user: Some(request.user),
             cmd: Some(request.cmd),
             args: None,
-            ..Default::default()
+            payload,
         });
     }
 }

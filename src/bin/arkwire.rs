@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
-use arkwire::arkouda::{parse_reply, ChannelConfig, PollConfig};
+use arkwire::arkouda::{parse_reply, upstream_msg, ChannelConfig, PollConfig};
 use arkwire::grpc::Options;
 use arkwire::net::{
     CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
@@ -127,9 +127,13 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,
-    /// Largest request or reply message in bytes.
+    /// Largest request or reply message in bytes, binary payloads aside.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_message_size: usize,
+    /// Largest binary payload (an array) in bytes, each way; at most 2 GiB.
+    #[arg(long, default_value_t = upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+          value_parser = parse_binary_size)]
+    max_binary_size: usize,
     /// Event loops (threads); default: one per core.
     #[arg(long)]
     threads: Option<usize>,
@@ -158,6 +162,17 @@ struct ServeArgs {
     upstream_timeout_ms: u64,
 }
 
+fn parse_binary_size(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if n > upstream_msg::MAX_BINARY_SIZE_LIMIT {
+        return Err(format!(
+            "at most {} bytes (2 GiB)",
+            upstream_msg::MAX_BINARY_SIZE_LIMIT
+        ));
+    }
+    Ok(n)
+}
+
 /// The proxy for `--mode`, in front of `backend`.
 fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Arc<dyn Handler> {
     match a.mode {
@@ -178,7 +193,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     let (listen, max_message_size, threads) = (a.listen, a.max_message_size, a.threads);
     let mut config = ServerConfig {
         options: Options {
-            max_message_size,
+            // A message is its text fields and at most one binary payload;
+            // the payload alone is checked against --max-binary-size.
+            max_message_size: max_message_size.saturating_add(a.max_binary_size),
             ..Options::default()
         },
         ..ServerConfig::default()
@@ -191,6 +208,8 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             let mut upstream = UpstreamConfig::new(address);
             upstream.pool_size = a.upstream_pool.max(1);
             upstream.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
+            upstream.max_binary_size = a.max_binary_size;
+            upstream.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
             let mut a = a;
             // Each forwarded call holds a worker while it waits for its reply.
             a.workers = a.workers.max(upstream.pool_size);

@@ -12,7 +12,14 @@ Commands:
   slow      -> sleeps int(args) milliseconds, then replies
   nonutf8   -> one frame b'\\xff\\xfe{not utf8'
   binary    -> two frames: a JSON reply ending BINARY_PAYLOAD, then bytes 0..=255
+  bytes     -> one raw frame of int(args) bytes i % 251 (a binary reply)
+  binerror  -> one frame "Error: no such array" (arkouda_server's binary-path error)
   other     -> msgType ERROR "Unrecognized command: X"
+
+Binary requests (two frames: the JSON with format BINARY and BINARY_PAYLOAD
+appended, then the payload):
+  binecho   -> the payload back as one raw frame (a binary reply)
+  binlen    -> NORMAL reply "<payload length> bytes, format <format>"
 
 With ``--port N`` it binds that port (to restart on the same address).
 With ``--heartbeat-ms N`` libzmq sends ZMTP 3.1 PING commands every N ms and
@@ -38,14 +45,33 @@ def reply(msg, user, msg_type="NORMAL", msg_format="STRING"):
 
 
 def answer(frames):
+    first, payload = frames[0], None
+    if first.endswith(b"BINARY_PAYLOAD"):
+        if len(frames) != 2:
+            return [reply(f"a binary request has 2 frames, not {len(frames)}", "", "ERROR")]
+        first, payload = first[: -len(b"BINARY_PAYLOAD")], frames[1]
+    elif len(frames) != 1:
+        return [reply(f"a string request has 1 frame, not {len(frames)}", "", "ERROR")]
     try:
-        req = json.loads(frames[0].decode("utf-8"))
+        req = json.loads(first.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         return [reply(f"bad request JSON: {e}", "", "ERROR")]
     missing = [k for k in ("user", "token", "cmd", "format", "size", "args") if k not in req]
     if missing or not isinstance(req["size"], int) or isinstance(req["size"], bool):
         return [reply(f"bad request keys or size: {missing} {req!r}", "", "ERROR")]
     user, cmd, args = req["user"], req["cmd"], req["args"]
+    if payload is not None:
+        if req["format"] != "BINARY":
+            return [reply(f"binary request with format {req['format']}", user, "ERROR")]
+        if cmd == "binecho":
+            return [payload]
+        if cmd == "binlen":
+            return [reply(f"{len(payload)} bytes, format {req['format']}", user)]
+        return [reply(f"Unrecognized binary command: {cmd}", user, "ERROR")]
+    if cmd == "bytes":
+        return [bytes(i % 251 for i in range(int(args)))]
+    if cmd == "binerror":
+        return [b"Error: no such array"]
     if cmd == "connect":
         return [reply("connected to arkouda server tcp://*:5555", user)]
     if cmd == "getconfig":
