@@ -18,7 +18,7 @@ pub mod request_id;
 pub mod upstream_msg;
 
 pub use channel::{
-    Channel, ChannelConfig, ChannelError, ChannelEvent, OpId, Outcome, Pattern, PollConfig,
+    Channel, ChannelConfig, ChannelError, ChannelEvent, Command, OpId, Outcome, Pattern, PollConfig,
 };
 pub use json_str::{JsonStr, UnescapeError};
 pub use reply::{

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
-use arkwire::arkouda::{parse_reply, upstream_msg, ChannelConfig, PollConfig};
+use arkwire::arkouda::{
+    parse_reply, upstream_msg, ChannelConfig, Command as ArkoudaCommand, Pattern, PollConfig,
+};
 use arkwire::grpc::Options;
 use arkwire::net::{
     CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
@@ -256,6 +258,24 @@ struct CallArgs {
     /// `async`: submit and print the request id.
     #[arg(long, value_enum, default_value_t = CallMode::Blocking)]
     mode: CallMode,
+    /// Send this file's bytes as the command's binary payload (format BINARY,
+    /// as Arkouda's `send_binary_message`).
+    #[arg(long, value_name = "FILE")]
+    payload_file: Option<std::path::PathBuf>,
+    /// Expect a binary reply (Arkouda's `recv_binary`); its bytes go to
+    /// `--out`, or to standard output.
+    #[arg(long)]
+    recv_binary: bool,
+    /// Where a binary reply's bytes go.
+    #[arg(long, value_name = "FILE", requires = "recv_binary")]
+    out: Option<std::path::PathBuf>,
+    /// Arkouda's argument count (`size`).
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    size: i32,
+    /// Largest binary payload in bytes, each way.
+    #[arg(long, default_value_t = upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+          value_parser = parse_binary_size)]
+    max_binary_size: usize,
     /// The command, such as `connect`.
     cmd: String,
     /// Its arguments.
@@ -295,7 +315,14 @@ fn failed(e: SessionError) -> String {
 /// `arkwire call` through the call patterns (a blocking call that an
 /// asynchronous proxy answers SUBMITTED is followed up by polling).
 fn call_session(a: &CallArgs) -> Result<(), String> {
-    let mut s = session(&a.target, &a.who, a.max_message_size)?;
+    let mut s = session(
+        &a.target,
+        &a.who,
+        a.max_message_size.saturating_add(a.max_binary_size),
+    )?;
+    if a.payload_file.is_some() || a.recv_binary || a.size != -1 {
+        return call_binary(a, &mut s);
+    }
     if a.mode == CallMode::Async {
         let id = s.submit(&a.cmd, &a.args).map_err(failed)?;
         println!("{id}");
@@ -306,6 +333,54 @@ fn call_session(a: &CallArgs) -> Result<(), String> {
         _ => s.call(&a.cmd, &a.args),
     };
     match outcome.map_err(failed)? {
+        SessionOutcome::Reply { msg, warning } => {
+            if warning {
+                eprintln!("arkwire: Arkouda warning");
+            }
+            println!("{msg}");
+            Ok(())
+        }
+        other => Err(format!("unexpected outcome {other:?}")),
+    }
+}
+
+/// `arkwire call` with a payload, a binary reply or a size.
+fn call_binary(a: &CallArgs, s: &mut Session) -> Result<(), String> {
+    let payload = match &a.payload_file {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let pattern = match a.mode {
+        CallMode::Blocking => Pattern::Blocking,
+        CallMode::Polling => Pattern::Polling,
+        CallMode::Async => {
+            return Err("--mode async cannot carry a payload or a binary reply".into())
+        }
+    };
+    let command = ArkoudaCommand {
+        cmd: &a.cmd,
+        args: &a.args,
+        size: a.size,
+        payload: &payload,
+        recv_binary: a.recv_binary,
+    };
+    match s.command(pattern, &command).map_err(failed)? {
+        SessionOutcome::Binary(bytes) => match &a.out {
+            Some(path) => {
+                std::fs::write(path, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("arkwire: {} bytes to {}", bytes.len(), path.display());
+                Ok(())
+            }
+            None => {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| format!("cannot write the reply: {e}"))
+            }
+        },
         SessionOutcome::Reply { msg, warning } => {
             if warning {
                 eprintln!("arkwire: Arkouda warning");
