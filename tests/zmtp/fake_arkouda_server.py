@@ -50,8 +50,6 @@ def answer(frames):
         if len(frames) != 2:
             return [reply(f"a binary request has 2 frames, not {len(frames)}", "", "ERROR")]
         first, payload = first[: -len(b"BINARY_PAYLOAD")], frames[1]
-    elif len(frames) != 1:
-        return [reply(f"a string request has 1 frame, not {len(frames)}", "", "ERROR")]
     try:
         req = json.loads(first.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
