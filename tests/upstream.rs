@@ -294,7 +294,10 @@ fn binary_payloads_past_max_binary_size_are_resource_exhausted_naming_the_flag()
         return;
     }
     let upstream = fake_server(None);
-    let proxy = proxy_to(upstream.port, &["--max-binary-size", "1000"]);
+    let proxy = proxy_to(
+        upstream.port,
+        &["--max-binary-size", "1000", "--max-message-size", "4096"],
+    );
     let mut c = client(proxy.port);
     let t = Some(Duration::from_secs(10));
     for request in [
@@ -308,6 +311,14 @@ fn binary_payloads_past_max_binary_size_are_resource_exhausted_naming_the_flag()
             }
             other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
         }
+    }
+    // The text fields keep their own limit, whatever the binary one.
+    match c.call(&binary("binlen", &"x".repeat(5000), &[7; 10], false), t) {
+        Err(CallFailure::Status { code, message }) => {
+            assert_eq!(code, Code::ResourceExhausted, "{message}");
+            assert!(message.contains("--max-message-size"), "{message}");
+        }
+        other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
     }
     // At the limit both ways, and the connection is still good after.
     let r = c.call(&binary("binecho", "", &[7; 1000], true), t).unwrap();

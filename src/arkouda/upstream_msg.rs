@@ -130,6 +130,41 @@ pub fn too_large(what: &str, size: usize, max_binary_size: usize) -> BackendErro
     )
 }
 
+/// A [`Handler`](crate::net::Handler) in front of another that holds each
+/// request to two separate limits: its text fields to `max_message_size`
+/// (`serve --max-message-size`) and its binary payload to `max_binary_size`
+/// (`serve --max-binary-size`), each refused with RESOURCE_EXHAUSTED naming
+/// its flag. The gRPC layer underneath must accept messages of both together.
+pub struct Limited<H: ?Sized> {
+    /// The handler requests within the limits go to.
+    pub inner: std::sync::Arc<H>,
+    /// Largest request without its payload, in bytes.
+    pub max_message_size: usize,
+    /// Largest payload, in bytes.
+    pub max_binary_size: usize,
+}
+
+impl<H: crate::net::Handler + ?Sized> crate::net::Handler for Limited<H> {
+    fn handle(&self, request: ArkoudaRequest, responder: crate::net::Responder) {
+        let view = ArkoudaRequestRef::from(&request);
+        let text = view.encoded_len().saturating_sub(request.payload.len());
+        if text > self.max_message_size {
+            return responder.error(
+                Code::ResourceExhausted,
+                &std::format!(
+                    "request of {text} bytes (without its binary payload) exceeds the limit of \
+                     {} bytes (serve --max-message-size)",
+                    self.max_message_size
+                ),
+            );
+        }
+        if let Err(e) = check_request(&view, self.max_binary_size) {
+            return responder.error(e.code, &e.message);
+        }
+        self.inner.handle(request, responder)
+    }
+}
+
 /// Reads arkouda_server's reply frames: for a `recv_binary` request a binary
 /// reply (or the error it sends instead), otherwise reply JSON, which must
 /// be UTF-8 to fit `ArkoudaResponse.message` (else DATA_LOSS, never mangled).

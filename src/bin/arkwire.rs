@@ -193,6 +193,7 @@ fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Arc<dyn Handler> {
 
 fn serve(a: ServeArgs) -> Result<(), String> {
     let (listen, max_message_size, threads) = (a.listen, a.max_message_size, a.threads);
+    let a_max_binary_size = a.max_binary_size;
     let mut config = ServerConfig {
         options: Options {
             // A message is its text fields and at most one binary payload;
@@ -220,6 +221,11 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         }
         None => proxy(BuiltinBackend, &a),
     };
+    let handler = Arc::new(upstream_msg::Limited {
+        inner: handler,
+        max_message_size,
+        max_binary_size: a_max_binary_size,
+    });
     let server = Server::bind(listen, handler, config)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     println!("arkwire: listening on {}", server.local_addr());
