@@ -288,3 +288,24 @@ fn streams_opened_and_reset_before_the_application_looks_leave_nothing_behind() 
         Some(Event::StreamReset { stream: 2001, .. })
     ));
 }
+
+/// Found by the `h2_server` fuzz target: fields stored before the block
+/// broke HPACK were left on the stream and uncounted, and releasing the
+/// stream then underflowed the connection's header count.
+#[test]
+fn a_block_that_breaks_hpack_after_some_fields_leaves_nothing_behind() {
+    let mut s = server(Config::default());
+    // :method POST, :scheme http, then an integer that never ends (RFC 7541 §5.1).
+    let err = s
+        .recv(
+            &headers(1, &[0x83, 0x86, 0xff, 0xff, 0xff, 0x0f], true),
+            t(1),
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::CompressionError);
+    assert_eq!(s.header_bytes(), 0);
+    for id in s.streams().map(|st| st.id()).collect::<Vec<_>>() {
+        s.release_stream(id);
+    }
+    assert_eq!(s.header_bytes(), 0);
+}

@@ -615,14 +615,16 @@ fn decode_into<H: Buffer + Default, B: Buffer, const T: usize, const E: usize>(
         }
         Ok::<(), HpackError>(())
     });
-    match result {
-        Ok(()) => {}
+    let failure = match result {
+        Ok(()) if over_budget => Some(DecodeFailure::OverBudget),
+        Ok(()) if malformed => Some(DecodeFailure::Malformed),
+        Ok(()) => None,
         // The context survived; only this stream's list is refused (§10.5.1).
-        Err(HpackError::HeaderListTooLarge) => malformed = true,
-        Err(e) => return Err(DecodeFailure::Hpack(e.error_code())),
-    }
+        Err(HpackError::HeaderListTooLarge) => Some(DecodeFailure::Malformed),
+        Err(e) => Some(DecodeFailure::Hpack(e.error_code())),
+    };
     let Some(s) = target else {
-        return Ok(0);
+        return failure.map_or(Ok(0), Err);
     };
     s.headers_done = true;
     s.pending |= if trailers {
@@ -630,20 +632,17 @@ fn decode_into<H: Buffer + Default, B: Buffer, const T: usize, const E: usize>(
     } else {
         PENDING_HEADERS
     };
-    if over_budget || malformed {
+    if let Some(failure) = failure {
         // Keep only what was there, in a buffer no larger than that: a
-        // refused block must not leave its memory behind.
+        // refused block leaves neither fields nor memory behind, so the
+        // connection's header count stays exact.
         let mut kept = H::default();
         let _ = kept.try_extend(&s.headers.as_slice()[..start]);
         s.headers = kept;
         if trailers {
             s.trailers_at = None;
         }
-        return Err(if over_budget {
-            DecodeFailure::OverBudget
-        } else {
-            DecodeFailure::Malformed
-        });
+        return Err(failure);
     }
     Ok(s.headers.len() - start)
 }
