@@ -130,6 +130,10 @@ struct ServeArgs {
     /// Largest request or reply message in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_message_size: usize,
+    /// Bytes of received messages all connections may hold together; past
+    /// it calls get RESOURCE_EXHAUSTED. Never below one message.
+    #[arg(long, default_value_t = 128 * 1024 * 1024)]
+    memory_budget: usize,
     /// Event loops (threads); default: one per core.
     #[arg(long)]
     threads: Option<usize>,
@@ -176,6 +180,7 @@ fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Arc<dyn Handler> {
 
 fn serve(a: ServeArgs) -> Result<(), String> {
     let (listen, max_message_size, threads) = (a.listen, a.max_message_size, a.threads);
+    arkwire::net::BODY_BUDGET.set_limit(a.memory_budget.max(max_message_size + 5));
     let mut config = ServerConfig {
         options: Options {
             max_message_size,

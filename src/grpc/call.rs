@@ -7,7 +7,7 @@ use super::message;
 use super::{percent, Code};
 use crate::buf::Buffer;
 use crate::h2::header_list::HeaderIter;
-use crate::h2::stream::Stream;
+use crate::h2::stream::{BodyLimit, Stream};
 use crate::h2::{Config, ErrorCode};
 
 /// Identifies one call on a connection (its HTTP/2 stream id).
@@ -37,6 +37,22 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Most heap a gRPC `Server<GrowableStorage>` or `Client<GrowableStorage>`
+    /// built with these options holds whatever its peer sends, while its
+    /// application answers and releases calls between inputs: the HTTP/2
+    /// connection's bound for the derived config
+    /// ([`GrowableStorage::heap_bound`](crate::h2::conn::GrowableStorage::heap_bound)).
+    /// Responses the application queues come on top.
+    #[cfg(feature = "alloc")]
+    pub fn heap_bound(&self) -> usize {
+        use crate::h2::conn::{Connection, GrowableStorage};
+        use core::mem::size_of;
+        let wrapper = size_of::<super::Server<GrowableStorage>>()
+            .max(size_of::<super::Client<GrowableStorage>>())
+            - size_of::<Connection<GrowableStorage>>();
+        GrowableStorage::heap_bound(&self.h2_config()) + wrapper
+    }
+
     /// The HTTP/2 config with the body limit set for one message and its prefix.
     pub(crate) fn h2_config(&self) -> Config {
         Config {
@@ -171,11 +187,15 @@ pub(crate) fn response<'s, H: Buffer, B: Buffer>(
             raw_message: grpc_message,
         });
     }
-    if stream.body_overflowed() {
-        return Err(Status::new(
-            Code::ResourceExhausted,
-            "response larger than the maximum message size",
-        ));
+    match stream.body_limit() {
+        None => {}
+        Some(BodyLimit::Stream) => {
+            return Err(Status::new(
+                Code::ResourceExhausted,
+                "response larger than the maximum message size",
+            ))
+        }
+        Some(limit) => return Err(Status::new(Code::ResourceExhausted, limit.as_str())),
     }
     message::split_unary(stream.body(), max_message_size)
         .map_err(|e| Status::new(e.code(), e.as_str()))

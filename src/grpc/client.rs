@@ -201,6 +201,9 @@ impl<S: Storage> Client<S> {
                     if let Some(len) = body.and_then(message::framed_len) {
                         self.conn.expect_body_len(stream, len);
                     }
+                    // The body limit is the h2 layer's (one message and its
+                    // prefix), so every stored byte is part of the response.
+                    self.conn.consume(stream);
                 }
                 Event::Headers { .. } | Event::Trailers { .. } | Event::SettingsAcked => {}
             }

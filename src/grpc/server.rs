@@ -183,20 +183,18 @@ impl<S: Storage> Server<S> {
         if stream.local_end_queued() {
             return;
         }
-        let verdict = if stream.body_overflowed() {
-            Err(message::MessageError::TooLarge {
-                len: 0,
-                max: self.options.max_message_size,
-            })
-        } else {
-            message::check_prefix(stream.body(), self.options.max_message_size)
-        };
-        match verdict {
+        if let Some(limit) = stream.body_limit() {
+            return self.reject(id, Code::ResourceExhausted, limit.as_str());
+        }
+        match message::check_prefix(stream.body(), self.options.max_message_size) {
             Err(e) => self.reject(id, e.code(), e.as_str()),
             Ok(()) => {
+                // Within the message limit: the bytes are ours to assemble,
+                // so the client may send more.
                 if let Some(len) = message::framed_len(stream.body()) {
                     self.conn.expect_body_len(id, len);
                 }
+                self.conn.consume(id);
             }
         }
     }

@@ -10,7 +10,7 @@ pub mod header_list;
 pub mod hpack;
 pub mod stream;
 
-pub use config::Config;
+pub use config::{Config, MemoryBudget};
 pub use conn::{Connection, ConnectionError, Event, Role, StreamError};
 
 /// HTTP/2 error codes (RFC 9113 §7), carried by RST_STREAM and GOAWAY and by

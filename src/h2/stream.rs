@@ -43,6 +43,32 @@ impl StreamState {
     }
 }
 
+/// The memory limit a received body ran into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// The stream's own `max_body_size` (or its fixed buffer).
+    Stream,
+    /// `max_connection_body_size`: the connection's streams hold too much.
+    Connection,
+    /// The process-wide `body_budget` is spent.
+    Process,
+}
+
+impl BodyLimit {
+    /// A fixed description, suitable for `grpc-message`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BodyLimit::Stream => "message larger than the configured maximum",
+            BodyLimit::Connection => {
+                "this connection holds too many unfinished messages (max_connection_body_size)"
+            }
+            BodyLimit::Process => {
+                "the server holds too many unfinished messages (memory budget; serve --memory-budget)"
+            }
+        }
+    }
+}
+
 /// Tags of the items in a stream's send queue: `[tag][len u32][payload]`.
 pub(crate) const ITEM_HEADERS: u8 = 1;
 pub(crate) const ITEM_DATA: u8 = 2;
@@ -59,8 +85,11 @@ pub struct Stream<H, B> {
     pub(crate) send_window: i64,
     /// What we still let the peer send before it needs a WINDOW_UPDATE.
     pub(crate) recv_window: i64,
-    /// Bytes received since our last WINDOW_UPDATE for this stream.
+    /// Bytes the application consumed since our last WINDOW_UPDATE for this
+    /// stream: window is granted back only for these.
     pub(crate) recv_unacked: u32,
+    /// Body bytes stored but not yet consumed by the application.
+    pub(crate) unconsumed: u32,
     /// Received header list; trailers follow from `trailers_at`.
     pub(crate) headers: H,
     pub(crate) trailers_at: Option<usize>,
@@ -76,8 +105,8 @@ pub struct Stream<H, B> {
     pub(crate) last_item: Option<usize>,
     /// An item carrying END_STREAM is queued: nothing more may follow it.
     pub(crate) local_end_queued: bool,
-    /// The body outgrew `max_body_size` or its buffer; later DATA was dropped.
-    pub(crate) body_overflow: bool,
+    /// The limit the body ran into; later DATA was dropped.
+    pub(crate) body_limit: Option<BodyLimit>,
     /// Why the stream was reset, and by whom (`true` = the peer).
     pub(crate) reset: Option<(ErrorCode, bool)>,
     /// Since when queued data has waited for a window (stall defence).
@@ -108,6 +137,7 @@ impl<H: Buffer + Default, B: Buffer + Default> Stream<H, B> {
             send_window: i64::from(send_window),
             recv_window: i64::from(recv_window),
             recv_unacked: 0,
+            unconsumed: 0,
             headers: H::default(),
             trailers_at: None,
             headers_done: false,
@@ -117,7 +147,7 @@ impl<H: Buffer + Default, B: Buffer + Default> Stream<H, B> {
             item_sent: 0,
             last_item: None,
             local_end_queued: false,
-            body_overflow: false,
+            body_limit: None,
             reset: None,
             blocked_since: None,
             deadline: None,
@@ -188,7 +218,12 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
 
     /// Whether the body outgrew its limit (later DATA was dropped).
     pub fn body_overflowed(&self) -> bool {
-        self.body_overflow
+        self.body_limit.is_some()
+    }
+
+    /// Which limit the body ran into, if any.
+    pub fn body_limit(&self) -> Option<BodyLimit> {
+        self.body_limit
     }
 
     /// Whether everything queued to send has gone out.

@@ -15,7 +15,15 @@ pub use server::{Handler, Responder, Server, ServerConfig};
 pub use session::{Session, SessionError, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
 
+use crate::h2::MemoryBudget;
 use crate::time::Instant;
+
+/// The process-wide cap on received message bodies that every [`Server`]
+/// connection draws from unless its config names another budget: 128 MiB by
+/// default, so many connections each holding half-sent messages cannot
+/// together exhaust memory (`arkwire serve --memory-budget` changes it).
+/// Past it a call gets RESOURCE_EXHAUSTED.
+pub static BODY_BUDGET: MemoryBudget = MemoryBudget::new(128 << 20);
 
 /// Converts the process clock into the core's clock.
 #[derive(Clone, Copy, Debug)]

@@ -43,7 +43,9 @@ where
 /// How the server runs.
 #[derive(Clone, Copy, Debug)]
 pub struct ServerConfig {
-    /// gRPC and HTTP/2 limits per connection.
+    /// gRPC and HTTP/2 limits per connection. Without a `body_budget` of
+    /// their own, connections draw from the process-wide
+    /// [`BODY_BUDGET`](super::BODY_BUDGET).
     pub options: grpc::Options,
     /// Event loops, each on its own thread and its own SO_REUSEPORT listener.
     pub threads: usize,
@@ -265,9 +267,12 @@ impl EventLoop {
     fn new(
         mut listener: TcpListener,
         handler: Arc<dyn Handler>,
-        config: ServerConfig,
+        mut config: ServerConfig,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Self> {
+        if config.options.h2.body_budget.is_none() {
+            config.options.h2.body_budget = Some(&super::BODY_BUDGET);
+        }
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;

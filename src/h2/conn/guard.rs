@@ -19,20 +19,24 @@ pub(super) enum Flood {
     /// Frames that do nothing: empty DATA or header fragments without an
     /// end, PRIORITY, unknown types (CVE-2019-9518, CVE-2019-9513).
     Empty,
+    /// Frames that cost work and change nothing: a header block that must be
+    /// HPACK-decoded for a stream that cannot take it, WINDOW_UPDATE on a
+    /// closed stream, a stream reset for the peer's own violation.
+    Futile,
 }
 
 /// Counts per [`Config::flood_window`].
 #[derive(Clone, Copy, Debug)]
 pub(super) struct FloodGuard {
     window_start: Instant,
-    counts: [u32; 3],
+    counts: [u32; 4],
 }
 
 impl FloodGuard {
     pub(super) fn new(now: Instant) -> Self {
         FloodGuard {
             window_start: now,
-            counts: [0; 3],
+            counts: [0; 4],
         }
     }
 
@@ -45,7 +49,7 @@ impl FloodGuard {
     ) -> Result<(), ConnectionError> {
         if now.saturating_duration_since(self.window_start) >= config.flood_window {
             self.window_start = now;
-            self.counts = [0; 3];
+            self.counts = [0; 4];
         }
         let (slot, limit, reason) = match kind {
             Flood::Reset => (
@@ -62,6 +66,11 @@ impl FloodGuard {
                 2,
                 config.max_empty_per_window,
                 "too many frames that carry nothing",
+            ),
+            Flood::Futile => (
+                3,
+                config.max_futile_per_window,
+                "too many frames for streams that cannot take them",
             ),
         };
         self.counts[slot] += 1;

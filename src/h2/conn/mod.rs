@@ -13,6 +13,8 @@ mod recv;
 mod send;
 pub use send::MIN_TRANSMIT_BUFFER;
 #[cfg(test)]
+mod bounds_tests;
+#[cfg(test)]
 mod tests;
 
 use heapless::Deque;
@@ -54,7 +56,9 @@ pub trait StreamTable<H, B> {
     fn as_slice(&self) -> &[Stream<H, B>];
     /// The streams, mutably.
     fn as_mut_slice(&mut self) -> &mut [Stream<H, B>];
-    /// Adds a stream, or hands it back when the table is full.
+    /// Adds a stream, or hands it back when the table is full (by value: a
+    /// fixed table has nowhere else to put it).
+    #[allow(clippy::result_large_err)]
     fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>>;
     /// Removes the stream at `index`.
     fn swap_remove(&mut self, index: usize) -> Stream<H, B>;
@@ -117,6 +121,39 @@ impl Storage for GrowableStorage {
     type Frame = alloc::boxed::Box<[u8]>;
     type Scratch = alloc::boxed::Box<[u8]>;
     type Streams = alloc::vec::Vec<Stream<Self::Headers, Self::Body>>;
+}
+
+#[cfg(feature = "alloc")]
+impl GrowableStorage {
+    /// Most heap one `Connection<GrowableStorage>` with `config` holds,
+    /// whatever its peer sends, while its application polls events, consumes
+    /// bodies and releases finished streams between inputs. Derived from the
+    /// limits alone:
+    /// - the connection itself, the frame buffer (`max_frame_size`), the
+    ///   decoding and encoding scratch and the block being reassembled (each
+    ///   `max_header_list_size`, the last twice while its `Vec` doubles);
+    /// - the stream table: open streams plus the ones a peer may make us
+    ///   close within one flood window (resets and futile frames);
+    /// - stored headers (`max_connection_header_size`) and bodies
+    ///   (`max_connection_body_size`), each twice while a `Vec` doubles.
+    ///
+    /// What the application queues to send comes on top (it is its own).
+    pub fn heap_bound(config: &Config) -> usize {
+        let list = config.max_header_list_size as usize;
+        let streams = config.max_concurrent_streams as usize
+            + config.max_resets_per_window as usize
+            + config.max_futile_per_window as usize
+            + 2;
+        let stream_size = core::mem::size_of::<Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>>();
+        let bodies = config.max_connection_body_size.max(config.max_body_size);
+        core::mem::size_of::<Connection<Self>>()
+            + config.max_frame_size as usize
+            + 4 * list
+            + 2 * streams * stream_size
+            + 2 * (config.max_connection_header_size + 2 * list)
+            + 2 * bodies
+            + 8 * streams
+    }
 }
 
 /// A fixed-size byte array, or a boxed slice sized at construction.
@@ -326,7 +363,13 @@ pub struct ConnectionState<S: Storage> {
     settings_sent_at: Option<Instant>,
     conn_send_window: i64,
     conn_recv_window: i64,
+    /// Bytes consumed or dropped since our last connection WINDOW_UPDATE.
     conn_recv_unacked: u32,
+    /// Body bytes held by all streams (against `max_connection_body_size`
+    /// and the shared `body_budget`).
+    body_bytes: usize,
+    /// Header-list bytes held by all streams (against `max_connection_header_size`).
+    header_bytes: usize,
     streams: S::Streams,
     next_stream_id: u32,
     /// Client: highest stream id whose HEADERS went out; a new stream may not
@@ -398,6 +441,8 @@ impl<S: Storage> ConnectionState<S> {
             conn_send_window: 65_535,
             conn_recv_window: 65_535,
             conn_recv_unacked: 0,
+            body_bytes: 0,
+            header_bytes: 0,
             streams: S::Streams::default(),
             next_stream_id: match role {
                 Role::Client => 1,
@@ -717,15 +762,43 @@ impl<S: Storage> ConnectionState<S> {
     }
 
     /// Tells the connection a stream's body will total `len` bytes, so a
-    /// growable body is allocated once. Ignored past `max_body_size`.
+    /// growable body grows in few steps. A length is only the peer's word:
+    /// at most as much again as has arrived is reserved, so a 5-byte prefix
+    /// announcing megabytes reserves nothing the peer has not paid for.
+    /// Ignored past `max_body_size`.
     pub fn expect_body_len(&mut self, id: u32, len: usize) {
         let max = self.config.max_body_size;
         if let Some(stream) = self.stream_mut(id) {
             if len <= max {
                 let have = stream.body.len();
-                stream.body.reserve(len.saturating_sub(have));
+                stream.body.reserve(len.saturating_sub(have).min(have));
             }
         }
+    }
+
+    /// The application has taken the body bytes received so far on stream
+    /// `id` (assembled them into its message, or read them): the peer may
+    /// send as much again. Flow-control window is granted only through this
+    /// call, so bytes nobody reads are bounded by the windows we announce.
+    /// Every layer above (the gRPC client and server) calls it as it
+    /// accepts a message's bytes; a raw HTTP/2 user calls it after reading
+    /// [`Stream::body`].
+    pub fn consume(&mut self, id: u32) {
+        if let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) {
+            let n = core::mem::take(&mut stream.unconsumed);
+            stream.recv_unacked = stream.recv_unacked.saturating_add(n);
+            self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n);
+        }
+    }
+
+    /// Body bytes all streams hold now.
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes
+    }
+
+    /// Header-list bytes all streams hold now.
+    pub fn header_bytes(&self) -> usize {
+        self.header_bytes
     }
 
     /// Marks a stream's outcome reported; true the first time only.
@@ -830,7 +903,20 @@ impl<S: Storage> ConnectionState<S> {
 
     fn drop_stream(&mut self, id: u32) {
         if let Some(i) = self.streams.as_slice().iter().position(|s| s.id == id) {
-            self.streams.swap_remove(i);
+            self.remove_stream_at(i);
+        }
+    }
+
+    /// The one way a stream leaves the table: what it held goes back to the
+    /// connection's budgets, and window for bytes it never consumed comes
+    /// back to the peer.
+    fn remove_stream_at(&mut self, i: usize) {
+        let stream = self.streams.swap_remove(i);
+        self.body_bytes -= stream.body.len();
+        self.header_bytes -= stream.headers.len();
+        self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(stream.unconsumed);
+        if let Some(budget) = self.config.body_budget {
+            budget.give(stream.body.len());
         }
     }
 
@@ -840,7 +926,7 @@ impl<S: Storage> ConnectionState<S> {
         while i < self.streams.as_slice().len() {
             let s = &self.streams.as_slice()[i];
             if s.released && s.state == StreamState::Closed && s.pending == 0 {
-                self.streams.swap_remove(i);
+                self.remove_stream_at(i);
             } else {
                 i += 1;
             }
@@ -856,6 +942,15 @@ impl<S: Storage> ConnectionState<S> {
             && self.control.is_empty()
         {
             self.phase = Phase::Closed;
+        }
+    }
+}
+
+impl<S: Storage> Drop for ConnectionState<S> {
+    /// Bodies still held go back to the shared budget.
+    fn drop(&mut self) {
+        if let Some(budget) = self.config.body_budget {
+            budget.give(self.body_bytes);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The receive path: frames in, state changes and queued replies out.
 //! Each RFC 9113 rule that needs connection state is checked here, once.
 
+use super::guard::Flood;
 use super::{
     Connection, ConnectionError, ConnectionState, Control, Event, PartialBlock, Phase, Role,
     Storage, StreamTable,
@@ -10,7 +11,7 @@ use crate::h2::frame::{ErrorScope, Frame, SettingId, SettingsFrame, MAX_WINDOW_S
 use crate::h2::header_list;
 use crate::h2::hpack::{Decoder, Header, HpackError};
 use crate::h2::stream::{
-    Stream, StreamState, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
+    BodyLimit, Stream, StreamState, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
     PENDING_TRAILERS,
 };
 use crate::h2::ErrorCode;
@@ -58,8 +59,7 @@ impl<S: Storage> Connection<S> {
                 Ok(None) => break,
                 Err(e) => match e.scope() {
                     ErrorScope::Stream(id) if state.partial.is_none() => {
-                        state.stream_error(id, e.error_code());
-                        Ok(())
+                        state.stream_error(id, e.error_code())
                     }
                     _ => Err(conn_err(e.error_code(), "malformed frame")),
                 },
@@ -246,17 +246,33 @@ impl<S: Storage> ConnectionState<S> {
         Ok(())
     }
 
-    /// A complete header block arrived on `id`.
+    /// A complete header block arrived on `id`. The block is always
+    /// HPACK-decoded, since the compression context is shared by every
+    /// stream; it is stored only for a stream that may take it, and one that
+    /// may not costs the peer from its futile-frame budget.
     fn on_header_block(&mut self, id: u32, end_stream: bool) -> Result<(), ConnectionError> {
-        let prior = self
-            .stream(id)
-            .map(|s| (s.headers_done, s.trailers_at.is_some()));
-        let known = prior.is_some();
-        let mut accept = known;
-        if !known {
-            accept = self.accept_new_stream(id)?;
-        }
-        // The block is always decoded: HPACK state is shared by every stream.
+        let refusal = match self.stream(id) {
+            None => {
+                if self.accept_new_stream(id)? {
+                    None
+                } else {
+                    // Refused, forgotten or after GOAWAY: the answer is queued.
+                    Some(None)
+                }
+            }
+            // §5.1: HEADERS on a half-closed (remote) or closed stream.
+            Some(s) if !s.state.remote_open() => Some(Some(ErrorCode::StreamClosed)),
+            // A third block, or trailers without END_STREAM (§8.1).
+            Some(s) if s.trailers_at.is_some() || (s.headers_done && !end_stream) => {
+                Some(Some(ErrorCode::ProtocolError))
+            }
+            Some(_) => None,
+        };
+        let per_stream = 2 * self.config.max_header_list_size as usize;
+        let per_connection = self
+            .config
+            .max_connection_header_size
+            .saturating_sub(self.header_bytes);
         let Self {
             hpack_decoder,
             block_in,
@@ -264,42 +280,49 @@ impl<S: Storage> ConnectionState<S> {
             scratch,
             ..
         } = self;
-        let stream = streams.as_mut_slice().iter_mut().find(|s| s.id == id);
-        let target = match stream {
-            Some(s) if accept => Some(s),
-            _ => None,
+        let target = match refusal {
+            None => streams.as_mut_slice().iter_mut().find(|s| s.id == id),
+            Some(_) => None,
         };
-        let decoded = decode_into(hpack_decoder, block_in.as_slice(), scratch.as_mut(), target);
+        let budget = target
+            .as_ref()
+            .map_or(0, |s| per_stream.saturating_sub(s.headers.len()))
+            .min(per_connection);
+        let decoded = decode_into(
+            hpack_decoder,
+            block_in.as_slice(),
+            scratch.as_mut(),
+            target,
+            budget,
+        );
+        if let Some(code) = refusal {
+            if let Err(DecodeFailure::Hpack(code)) = decoded {
+                return Err(conn_err(code, "header block could not be decoded"));
+            }
+            // A stream error costs from the futile budget itself.
+            return match code {
+                Some(code) => self.stream_error(id, code),
+                None => self.flood.count(Flood::Futile, self.now, &self.config),
+            };
+        }
         match decoded {
             Err(DecodeFailure::Hpack(code)) => {
                 return Err(conn_err(code, "header block could not be decoded"))
             }
-            Err(DecodeFailure::Malformed) if accept => {
-                self.stream_error(id, ErrorCode::ProtocolError);
-                return Ok(());
+            Err(DecodeFailure::Malformed) => {
+                return self.stream_error(id, ErrorCode::ProtocolError)
             }
-            Err(DecodeFailure::Malformed) | Ok(()) => {}
-        }
-        if !accept {
-            return Ok(());
-        }
-        let Some(stream) = self.stream_mut(id) else {
-            return Ok(());
-        };
-        if !stream.state.remote_open() {
-            // §5.1: HEADERS on a half-closed (remote) stream.
-            self.stream_error(id, ErrorCode::StreamClosed);
-            return Ok(());
-        }
-        let (had_headers, had_trailers) = prior.unwrap_or((false, false));
-        if had_trailers || (had_headers && !end_stream) {
-            // A third block, or trailers without END_STREAM (§8.1).
-            self.stream_error(id, ErrorCode::ProtocolError);
-            return Ok(());
+            // §5.1.2: not processed, so the client may retry when we hold less.
+            Err(DecodeFailure::OverBudget) => {
+                return self.stream_error(id, ErrorCode::RefusedStream)
+            }
+            Ok(stored) => self.header_bytes += stored,
         }
         if end_stream {
-            stream.state = stream.state.remote_end();
-            stream.pending |= PENDING_END;
+            if let Some(stream) = self.stream_mut(id) {
+                stream.state = stream.state.remote_end();
+                stream.pending |= PENDING_END;
+            }
         }
         self.maybe_finish_closing();
         Ok(())
@@ -362,37 +385,68 @@ impl<S: Storage> ConnectionState<S> {
                 "DATA exceeds the connection flow-control window",
             ));
         }
-        self.conn_recv_unacked += flow_len;
         self.check_not_idle(id)?;
+        // Window comes back as the application consumes what was stored;
+        // padding and dropped bytes are never stored, so theirs comes back now.
+        let data_len = data.len() as u32;
+        let padding = flow_len - data_len;
+        self.conn_recv_unacked += padding;
         let max_body = self.config.max_body_size;
-        let Some(stream) = self.stream_mut(id) else {
+        let max_conn_body = self.config.max_connection_body_size.max(max_body);
+        let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
             // A stream we closed and forgot. The peer may not have seen our
-            // END_STREAM or reset yet (§5.1, "closed"): its window was
-            // counted above; the data is dropped without another reset, so
-            // a late body cannot make us queue frames.
+            // END_STREAM or reset yet (§5.1, "closed"): the data is dropped
+            // without another reset, so a late body cannot make us queue frames.
+            self.conn_recv_unacked += data_len;
             return Ok(());
         };
-        if !stream.state.remote_open() {
-            self.stream_error(id, ErrorCode::StreamClosed);
-            return Ok(());
-        }
-        if !stream.headers_done {
+        let violation = if !stream.state.remote_open() {
+            Some(ErrorCode::StreamClosed)
+        } else if !stream.headers_done {
             // §8.1: a message starts with HEADERS.
-            self.stream_error(id, ErrorCode::ProtocolError);
-            return Ok(());
+            Some(ErrorCode::ProtocolError)
+        } else {
+            stream.recv_window -= i64::from(flow_len);
+            (stream.recv_window < 0).then_some(ErrorCode::FlowControlError)
+        };
+        if let Some(code) = violation {
+            self.conn_recv_unacked += data_len;
+            return self.stream_error(id, code);
         }
-        stream.recv_window -= i64::from(flow_len);
-        if stream.recv_window < 0 {
-            self.stream_error(id, ErrorCode::FlowControlError);
-            return Ok(());
-        }
-        stream.recv_unacked += flow_len;
-        if !stream.body_overflow {
-            if stream.body.len() + data.len() > max_body || stream.body.try_extend(data).is_err() {
+        stream.recv_unacked += padding;
+        let mut stored = false;
+        if stream.body_limit.is_none() {
+            let limit = if stream.body.len() + data.len() > max_body {
+                Some(BodyLimit::Stream)
+            } else if self.body_bytes + data.len() > max_conn_body {
+                Some(BodyLimit::Connection)
+            } else if !self
+                .config
+                .body_budget
+                .is_none_or(|b| b.try_take(data.len()))
+            {
+                Some(BodyLimit::Process)
+            } else if stream.body.try_extend(data).is_err() {
+                if let Some(budget) = self.config.body_budget {
+                    budget.give(data.len());
+                }
+                Some(BodyLimit::Stream)
+            } else {
+                None
+            };
+            match limit {
+                None => {
+                    stream.unconsumed += data_len;
+                    self.body_bytes += data.len();
+                    stored = true;
+                }
                 // Keep the stream so the application can answer with a status.
-                stream.body_overflow = true;
+                Some(limit) => stream.body_limit = Some(limit),
             }
             stream.pending |= PENDING_DATA;
+        }
+        if !stored {
+            self.conn_recv_unacked += data_len;
         }
         if end_stream {
             stream.state = stream.state.remote_end();
@@ -414,13 +468,17 @@ impl<S: Storage> ConnectionState<S> {
             return Ok(());
         }
         self.check_not_idle(id)?;
-        let Some(stream) = self.stream_mut(id) else {
-            // §6.9: WINDOW_UPDATE may arrive for a closed stream; ignore it.
-            return Ok(());
+        let stream = self
+            .stream_mut(id)
+            .filter(|s| s.state != StreamState::Closed);
+        let Some(stream) = stream else {
+            // §6.9: WINDOW_UPDATE may arrive for a closed stream; it changes
+            // nothing, so it costs from the futile budget.
+            return self.flood.count(Flood::Futile, self.now, &self.config);
         };
         stream.send_window += i64::from(increment);
         if stream.send_window > i64::from(MAX_WINDOW_SIZE) {
-            self.stream_error(id, ErrorCode::FlowControlError);
+            return self.stream_error(id, ErrorCode::FlowControlError);
         }
         Ok(())
     }
@@ -467,14 +525,18 @@ impl<S: Storage> ConnectionState<S> {
     }
 
     /// Resets one stream for a violation the peer committed on it (§5.4.2).
-    pub(super) fn stream_error(&mut self, id: u32, code: ErrorCode) {
+    /// Each costs the peer from its futile-frame budget, so violations cannot
+    /// fill the stream table faster than the application reaps it.
+    pub(super) fn stream_error(&mut self, id: u32, code: ErrorCode) -> Result<(), ConnectionError> {
+        self.flood.count(Flood::Futile, self.now, &self.config)?;
         if let Some(stream) = self.stream_mut(id) {
             stream.pending |= PENDING_RESET;
         }
         self.reset_stream(id, code);
         if self.stream(id).is_none() {
-            let _ = self.queue_control(Control::Reset(id, code));
+            self.queue_control(Control::Reset(id, code))?;
         }
+        Ok(())
     }
 }
 
@@ -483,23 +545,30 @@ enum DecodeFailure {
     Hpack(ErrorCode),
     /// The block decoded but the header list is malformed (§8.2): a stream error.
     Malformed,
+    /// The list would pass the stream's or the connection's header budget.
+    OverBudget,
 }
 
-/// Decodes a header block, storing the fields on `target` if given and
-/// checking the rules of RFC 9113 §8.2 and §8.3 that hold for every message.
-fn decode_into<H: Buffer, B: Buffer, const T: usize, const E: usize>(
+/// Decodes a header block, storing the fields on `target` if given (at most
+/// `budget` bytes; nothing is kept of a block that fails) and checking the
+/// rules of RFC 9113 §8.2 and §8.3 that hold for every message. Returns the
+/// bytes stored.
+fn decode_into<H: Buffer + Default, B: Buffer, const T: usize, const E: usize>(
     decoder: &mut Decoder<T, E>,
     block: &[u8],
     scratch: &mut [u8],
     mut target: Option<&mut Stream<H, B>>,
-) -> Result<(), DecodeFailure> {
+    budget: usize,
+) -> Result<usize, DecodeFailure> {
     let trailers = target.as_ref().is_some_and(|s| s.headers_done);
-    if let Some(s) = target.as_deref_mut() {
-        if trailers {
-            s.trailers_at = Some(s.headers.len());
+    let start = target.as_ref().map_or(0, |s| s.headers.len());
+    if trailers {
+        if let Some(s) = target.as_deref_mut() {
+            s.trailers_at = Some(start);
         }
     }
     let mut malformed = false;
+    let mut over_budget = false;
     let mut regular_seen = false;
     let result = decoder.decode(block, scratch, |field: Header<'_>| {
         let (name, value) = (field.name, field.value);
@@ -525,7 +594,11 @@ fn decode_into<H: Buffer, B: Buffer, const T: usize, const E: usize>(
             }
         }
         if let Some(s) = target.as_deref_mut() {
-            if header_list::push(&mut s.headers, name, value).is_err() {
+            if over_budget || malformed {
+                // Nothing of this block is kept; decoding goes on for HPACK.
+            } else if s.headers.len() - start + header_list::stored_len(name, value) > budget {
+                over_budget = true;
+            } else if header_list::push(&mut s.headers, name, value).is_err() {
                 malformed = true;
             }
         }
@@ -537,16 +610,29 @@ fn decode_into<H: Buffer, B: Buffer, const T: usize, const E: usize>(
         Err(HpackError::HeaderListTooLarge) => malformed = true,
         Err(e) => return Err(DecodeFailure::Hpack(e.error_code())),
     }
-    if let Some(s) = target {
-        s.headers_done = true;
-        s.pending |= if trailers {
-            PENDING_TRAILERS
+    let Some(s) = target else {
+        return Ok(0);
+    };
+    s.headers_done = true;
+    s.pending |= if trailers {
+        PENDING_TRAILERS
+    } else {
+        PENDING_HEADERS
+    };
+    if over_budget || malformed {
+        // Keep only what was there, in a buffer no larger than that: a
+        // refused block must not leave its memory behind.
+        let mut kept = H::default();
+        let _ = kept.try_extend(&s.headers.as_slice()[..start]);
+        s.headers = kept;
+        if trailers {
+            s.trailers_at = None;
+        }
+        return Err(if over_budget {
+            DecodeFailure::OverBudget
         } else {
-            PENDING_HEADERS
-        };
+            DecodeFailure::Malformed
+        });
     }
-    if malformed {
-        return Err(DecodeFailure::Malformed);
-    }
-    Ok(())
+    Ok(s.headers.len() - start)
 }

@@ -103,6 +103,43 @@ fn a_unary_exchange_completes_and_frees_its_stream() {
     assert_eq!(s.active_streams(), 0);
 }
 
+/// WINDOW_UPDATE frames among `frames`.
+fn count_window_updates(mut frames: &[u8]) -> usize {
+    let mut updates = 0;
+    while frames.len() >= 9 {
+        let len = usize::from(frames[1]) << 8 | usize::from(frames[2]);
+        updates += usize::from(frames[3] == 8);
+        frames = &frames[(9 + len).min(frames.len())..];
+    }
+    updates
+}
+
+#[test]
+fn window_is_granted_only_for_bytes_the_application_consumed() {
+    let small = Config {
+        initial_window_size: 1000,
+        connection_window_size: 65_535,
+        ..Config::default()
+    };
+    let (mut c, mut s) = client_server(Config::default(), small);
+    pump(&mut c, &mut s, t(1));
+    let body = vec![7u8; 3000];
+    let id = request(&mut c, &body);
+    pump(&mut c, &mut s, t(2));
+    // Nobody read the body: the peer stops at the window we announced.
+    assert_eq!(s.stream(id).unwrap().body().len(), 1000);
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    let m = s.transmit(&mut buf);
+    assert_eq!(count_window_updates(&buf[..m]), 0);
+    s.consume(id);
+    let m = s.transmit(&mut buf);
+    // The stream's window (the connection's opens at half of its larger size).
+    assert_eq!(count_window_updates(&buf[..m]), 1);
+    c.recv(&buf[..m], t(3)).unwrap();
+    pump(&mut c, &mut s, t(3));
+    assert_eq!(s.stream(id).unwrap().body().len(), 2000);
+}
+
 #[test]
 fn bodies_larger_than_the_window_flow_with_batched_updates() {
     let small = Config {
@@ -120,13 +157,10 @@ fn bodies_larger_than_the_window_flow_with_batched_updates() {
     for _ in 0..100 {
         let n = c.transmit(&mut buf);
         assert!(n == 0 || s.recv(&buf[..n], t(2)).is_ok());
+        // The application takes what arrived, so the window opens again.
+        s.consume(id);
         let m = s.transmit(&mut buf);
-        let mut rest = &buf[..m];
-        while rest.len() >= 9 {
-            let len = usize::from(rest[1]) << 8 | usize::from(rest[2]);
-            updates += usize::from(rest[3] == 8);
-            rest = &rest[9 + len..];
-        }
+        updates += count_window_updates(&buf[..m]);
         if m > 0 {
             c.recv(&buf[..m], t(2)).unwrap();
         }

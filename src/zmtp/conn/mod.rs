@@ -142,7 +142,7 @@ pub struct ReqConnection<B> {
     /// whose first message arrives before its own READY was sent (seen with
     /// pyzmq 27.3 / libzmq 4.3.5), so requests wait for the handshake.
     handshake_unsent: usize,
-    /// A PONG that did not fit in `tx` yet; a newer PING replaces it.
+    /// The PONG to send at the next transmit; a newer PING replaces it.
     pong: Option<heapless::Vec<u8, MAX_PONG_LEN>>,
     /// Reply frame bodies, back to back; `frame_lens` says where they split.
     reply: B,
@@ -152,6 +152,23 @@ pub struct ReqConnection<B> {
     handshake_deadline: Instant,
     peer_minor: u8,
     events: Deque<ZmtpEvent, 4>,
+}
+
+impl ZmtpConfig {
+    /// Most heap a `ReqConnection<Vec<u8>>` with this config holds whatever
+    /// its peer sends, while its application releases each reply and
+    /// transmits between inputs: the reply buffer (at most
+    /// `max_message_size`, twice that while a growing `Vec` doubles), the
+    /// greeting, READY and one PONG in the send queue (twice, for the same
+    /// reason), and the connection itself. Requests the application queues
+    /// come on top, twice their length.
+    #[cfg(feature = "alloc")]
+    pub fn growable_heap_bound(&self) -> usize {
+        let handshake = 64 + 64 + MAX_PONG_LEN;
+        core::mem::size_of::<ReqConnection<alloc::vec::Vec<u8>>>()
+            + 2 * self.max_message_size
+            + 2 * handshake
+    }
 }
 
 impl<B: Buffer + Default> ReqConnection<B> {

@@ -190,9 +190,8 @@ impl<B: Buffer> ReqConnection<B> {
         let Ok(n) = (Command::Pong { context }).emit(&mut frame) else {
             return;
         };
-        if self.pong.is_none() && self.tx.try_extend(&frame[..n]).is_ok() {
-            return;
-        }
+        // One PONG waits at a time and a newer PING replaces it: PINGs that
+        // arrive faster than we transmit cannot grow the send queue.
         self.pong = heapless::Vec::from_slice(&frame[..n]).ok();
     }
 }

@@ -1,0 +1,249 @@
+//! Memory bounds against a hostile peer: header blocks for streams that
+//! cannot take them, header and body budgets, futile frames. Frames and
+//! HPACK bytes are written by hand from RFC 9113 and RFC 7541, not by our
+//! own encoder.
+
+use super::*;
+use crate::h2::frame::{self, Data, Headers, RstStream, WindowUpdate};
+use crate::h2::stream::BodyLimit;
+use crate::h2::MemoryBudget;
+use std::vec;
+use std::vec::Vec;
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// `:method POST`, `:scheme http`, `:path /` from the static table (RFC 7541 Appendix A).
+const MINIMAL_REQUEST: &[u8] = &[0x83, 0x86, 0x84];
+
+/// A literal header field with incremental indexing and a new name
+/// (RFC 7541 §6.2.1): `x-big: <value_len bytes>`, which becomes dynamic
+/// table entry 62.
+fn index_big_entry(value_len: usize) -> Vec<u8> {
+    let mut block = vec![0x40, 5];
+    block.extend_from_slice(b"x-big");
+    // A 7-bit prefix integer (RFC 7541 §5.1), Huffman bit clear.
+    let mut n = value_len;
+    if n < 127 {
+        block.push(n as u8);
+    } else {
+        block.push(127);
+        n -= 127;
+        while n >= 128 {
+            block.push((n % 128) as u8 | 0x80);
+            n /= 128;
+        }
+        block.push(n as u8);
+    }
+    block.extend(core::iter::repeat_n(b'v', value_len));
+    block
+}
+
+fn frame_bytes(emit: impl FnOnce(&mut [u8]) -> usize) -> Vec<u8> {
+    let mut buf = vec![0u8; 20_000];
+    let n = emit(&mut buf);
+    buf.truncate(n);
+    buf
+}
+
+fn headers(id: u32, block: &[u8], end_stream: bool) -> Vec<u8> {
+    frame_bytes(|b| Headers::new(id, block, end_stream, true).emit(b).unwrap())
+}
+
+fn server(config: Config) -> Connection<GrowableStorage> {
+    let mut s = Connection::new(Role::Server, config, t(0)).unwrap();
+    let mut input = frame::PREFACE.to_vec();
+    input.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    s.recv(&input, t(0)).unwrap();
+    s
+}
+
+fn goaway_code(s: &mut Connection<GrowableStorage>) -> Option<u32> {
+    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
+    let mut found = None;
+    loop {
+        let n = s.transmit(&mut buf);
+        if n == 0 {
+            return found;
+        }
+        let mut rest = &buf[..n];
+        while rest.len() >= 9 {
+            let len = usize::from(rest[1]) << 8 | usize::from(rest[2]);
+            if rest[3] == 7 {
+                found = Some(u32::from_be_bytes([rest[13], rest[14], rest[15], rest[16]]));
+            }
+            rest = &rest[(9 + len).min(rest.len())..];
+        }
+    }
+}
+
+#[test]
+fn header_blocks_on_a_finished_stream_are_decoded_but_never_stored() {
+    let config = Config::default();
+    let mut s = server(config);
+    // Stream 1 sends its request and ends; nobody answers it yet.
+    let mut first = MINIMAL_REQUEST.to_vec();
+    first.extend_from_slice(&index_big_entry(4000));
+    s.recv(&headers(1, &first, true), t(1)).unwrap();
+    let held = s.header_bytes();
+    assert!(held > 4000, "the request's headers are stored");
+    // Then a run of 13-byte frames, each four references to the 4 KB entry.
+    let flood = headers(1, &[0xbe, 0xbe, 0xbe, 0xbe], false);
+    assert_eq!(flood.len(), 13);
+    let mut result = Ok(());
+    let mut sent = 0;
+    while result.is_ok() && sent < 10_000 {
+        result = s.recv(&flood, t(2));
+        sent += 1;
+        assert_eq!(s.header_bytes(), held, "nothing of a refused block is kept");
+    }
+    let err = result.unwrap_err();
+    assert_eq!(err.code, ErrorCode::EnhanceYourCalm, "{err}");
+    // One futile frame past the limit, not thousands.
+    assert_eq!(sent, config.max_futile_per_window as usize + 1);
+    assert_eq!(goaway_code(&mut s), Some(0xb));
+}
+
+#[test]
+fn header_blocks_on_forgotten_and_refused_streams_cost_the_futile_budget() {
+    let config = Config {
+        max_concurrent_streams: 1,
+        max_futile_per_window: 10,
+        ..Config::default()
+    };
+    let mut s = server(config);
+    s.recv(&headers(1, MINIMAL_REQUEST, false), t(1)).unwrap();
+    // Streams 3, 5, … are refused (one is open); each costs one.
+    let mut id = 3;
+    let mut result = Ok(());
+    while result.is_ok() && id < 1000 {
+        result = s.recv(&headers(id, MINIMAL_REQUEST, true), t(1));
+        id += 2;
+    }
+    assert_eq!(result.unwrap_err().code, ErrorCode::EnhanceYourCalm);
+    assert_eq!((id - 3) / 2, 11);
+}
+
+#[test]
+fn futile_frames_are_counted_per_window() {
+    let config = Config {
+        max_futile_per_window: 5,
+        ..Config::default()
+    };
+    let mut s = server(config);
+    s.recv(&headers(1, MINIMAL_REQUEST, false), t(1)).unwrap();
+    s.recv(
+        &frame_bytes(|b| RstStream::new(1, ErrorCode::Cancel).emit(b).unwrap()),
+        t(1),
+    )
+    .unwrap();
+    let update = frame_bytes(|b| WindowUpdate::new(1, 1).emit(b).unwrap());
+    let window = config.flood_window.as_millis() as u64;
+    for round in 0..3 {
+        let now = t(2 + round * window);
+        for _ in 0..5 {
+            s.recv(&update, now).unwrap();
+        }
+    }
+    let err = s.recv(&update, t(2 + 2 * window)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::EnhanceYourCalm);
+    assert_eq!(
+        err.reason,
+        "too many frames for streams that cannot take them"
+    );
+}
+
+#[test]
+fn a_connection_holds_at_most_its_header_budget() {
+    let config = Config {
+        max_connection_header_size: 3000,
+        ..Config::default()
+    };
+    let mut s = server(config);
+    let mut block = MINIMAL_REQUEST.to_vec();
+    // A literal without indexing, new name (RFC 7541 §6.2.2): x-pad: 1000 × 'p'.
+    block.extend_from_slice(&[0x00, 5]);
+    block.extend_from_slice(b"x-pad");
+    block.extend_from_slice(&[0x7f, 0xe9, 0x06]); // 127 + 873 = 1000
+    block.extend(core::iter::repeat_n(b'p', 1000));
+    for id in [1, 3, 5] {
+        s.recv(&headers(id, &block, false), t(1)).unwrap();
+    }
+    assert!(s.header_bytes() <= config.max_connection_header_size);
+    let refused: Vec<_> = core::iter::from_fn(|| s.poll_event())
+        .filter(|e| {
+            matches!(
+                e,
+                Event::StreamReset {
+                    code: ErrorCode::RefusedStream,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [Event::StreamReset {
+            stream: 5,
+            code: ErrorCode::RefusedStream,
+            remote: false
+        }]
+    );
+    // Releasing a stream gives its headers back, and the next one fits.
+    s.release_stream(1);
+    s.recv(&headers(7, &block, false), t(1)).unwrap();
+    assert!(s.stream(7).is_some_and(|st| st.reset().is_none()));
+}
+
+fn data(id: u32, len: usize) -> Vec<u8> {
+    frame_bytes(|b| Data::new(id, &vec![1u8; len], false).emit(b).unwrap())
+}
+
+#[test]
+fn bodies_of_one_connection_share_its_budget() {
+    let config = Config {
+        max_body_size: 800,
+        max_connection_body_size: 1000,
+        ..Config::default()
+    };
+    let mut s = server(config);
+    for id in [1, 3] {
+        s.recv(&headers(id, MINIMAL_REQUEST, false), t(1)).unwrap();
+    }
+    s.recv(&data(1, 600), t(1)).unwrap();
+    s.recv(&data(3, 600), t(1)).unwrap();
+    assert_eq!(s.stream(1).unwrap().body_limit(), None);
+    assert_eq!(
+        s.stream(3).unwrap().body_limit(),
+        Some(BodyLimit::Connection)
+    );
+    assert_eq!(s.body_bytes(), 600);
+    s.recv(&data(1, 300), t(1)).unwrap();
+    assert_eq!(s.stream(1).unwrap().body_limit(), Some(BodyLimit::Stream));
+}
+
+#[test]
+fn bodies_of_every_connection_share_the_process_budget() {
+    static BUDGET: MemoryBudget = MemoryBudget::new(1000);
+    let config = Config {
+        body_budget: Some(&BUDGET),
+        ..Config::default()
+    };
+    let mut a = server(config);
+    let mut b = server(config);
+    a.recv(&headers(1, MINIMAL_REQUEST, false), t(1)).unwrap();
+    b.recv(&headers(1, MINIMAL_REQUEST, false), t(1)).unwrap();
+    a.recv(&data(1, 700), t(1)).unwrap();
+    b.recv(&data(1, 700), t(1)).unwrap();
+    assert_eq!(BUDGET.used(), 700);
+    assert_eq!(b.stream(1).unwrap().body_limit(), Some(BodyLimit::Process));
+    // What a connection held comes back when it goes.
+    drop(a);
+    assert_eq!(BUDGET.used(), 0);
+    b.recv(&headers(3, MINIMAL_REQUEST, false), t(1)).unwrap();
+    b.recv(&data(3, 700), t(1)).unwrap();
+    assert_eq!(b.stream(3).unwrap().body_limit(), None);
+    b.release_stream(3);
+    assert_eq!(BUDGET.used(), 0, "a released stream gives its body back");
+}
