@@ -48,10 +48,13 @@ fn h2_config() -> Config {
         max_header_list_size: 16 * 1024,
         max_continuation_frames: 8,
         max_body_size: 8 * 1024,
+        max_connection_body_size: 32 * 1024,
+        max_connection_header_size: 32 * 1024,
         max_pending_control: 32,
         max_resets_per_window: 50,
         max_control_per_window: 50,
         max_empty_per_window: 50,
+        max_futile_per_window: 50,
         handshake_timeout: Duration::from_secs(5),
         header_block_timeout: Duration::from_secs(5),
         send_stall_timeout: Duration::from_secs(5),
@@ -107,24 +110,46 @@ proptest! {
     }
 }
 
-/// The generator reaches what the property is about: scripts that are
-/// plain dead-stream floods drive the server's bound close, and runs last
-/// long enough to matter (a generator that only produced garbage would pass
-/// the properties above without testing anything).
+/// The generator reaches what the properties are about: runs last many
+/// steps before the victim cuts them off, and they make the connection hold
+/// memory (headers, bodies, queued frames) well above what it holds when
+/// created (at least one whole message). A generator that only produced garbage would pass the
+/// properties above without testing anything.
 #[test]
 fn the_generator_reaches_the_states_that_hold_memory() {
-    // Script bytes that pick "dead-stream run" with long runs of four
-    // references, over and over; then data on open streams.
-    let mut flood = vec![0u8, 255];
-    for _ in 0..64 {
-        // open (action 0), then a dead-stream run (7) on a half-closed
-        // stream (0), 4 refs (3), 255 runs (len: 0 → max), no END_STREAM.
-        flood.extend_from_slice(&[7, 0, 3, 0, 255, 0]);
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let runs = 100;
+    for role in ["h2 server", "h2 client", "gRPC server", "ZMTP"] {
+        let (mut steps, mut created, mut held) = (0, usize::MAX, 0);
+        for _ in 0..runs {
+            let s = script().new_tree(&mut runner).unwrap().current();
+            let run = match role {
+                "h2 server" => hostile::h2_server(&s, h2_config(), METER),
+                "h2 client" => hostile::h2_client(&s, h2_config(), METER),
+                "gRPC server" => hostile::grpc_server(&s, grpc_options(), METER),
+                _ => hostile::zmtp(&s, zmtp_config(), METER),
+            };
+            steps += run.steps;
+            created = created.min(run.created);
+            held = held.max(run.peak);
+        }
+        eprintln!(
+            "{role}: {} steps per run, peak {held} bytes (created with {created})",
+            steps / runs
+        );
+        assert!(
+            steps / runs >= 10,
+            "{role}: runs end after {} steps",
+            steps / runs
+        );
+        // Every config here lets one message of 8 KiB be held.
+        let message = grpc_options().max_message_size;
+        assert!(
+            held >= created + message,
+            "{role}: the peer never made the connection hold a message's worth \
+             ({held} bytes at the peak, {created} at creation)"
+        );
     }
-    let run = hostile::h2_server(&flood, h2_config(), METER);
-    assert!(run.steps >= 1, "{run:?}");
-    assert!(
-        run.peak > hostile::MAX_STEP / 4,
-        "a dead-stream flood left no trace on the heap: {run:?}"
-    );
 }

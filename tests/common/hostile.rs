@@ -128,6 +128,12 @@ pub struct Run {
     pub peak: usize,
     /// The bound it was held to.
     pub bound: usize,
+    /// Why the victim ended the connection (HTTP/2), if it did.
+    pub reason: Option<&'static str>,
+    /// The last peer action.
+    pub last: Option<Action>,
+    /// Heap the connection held right after it was created.
+    pub created: usize,
 }
 
 /// Reads choices from the script; an exhausted script reads as zeros.
@@ -191,8 +197,8 @@ impl<'a> Script<'a> {
     /// seconds, so handshake, settings, stall and flood windows all expire.
     pub fn delay(&mut self) -> Duration {
         match self.byte() {
-            b @ 0..=223 => Duration::from_millis(u64::from(b % 32)),
-            b => Duration::from_secs(u64::from(b - 223)),
+            b @ 0..=239 => Duration::from_millis(u64::from(b % 32)),
+            b => Duration::from_secs(u64::from(b - 239)),
         }
     }
 }
@@ -285,6 +291,8 @@ const PADDED: u8 = 0x8;
 /// keeps the first bytes of each payload, enough for SETTINGS,
 /// WINDOW_UPDATE, RST_STREAM and GOAWAY.
 struct Scanner {
+    /// Bytes still to skip before the first frame (a client's preface).
+    skip: usize,
     head: [u8; 9],
     have: usize,
     payload: [u8; 48],
@@ -294,8 +302,9 @@ struct Scanner {
 }
 
 impl Scanner {
-    fn new() -> Self {
+    fn new(skip: usize) -> Self {
         Scanner {
+            skip,
             head: [0; 9],
             have: 0,
             payload: [0; 48],
@@ -308,6 +317,9 @@ impl Scanner {
     /// Calls `f(kind, flags, stream, first payload bytes)` for every frame
     /// that `bytes` completes.
     fn feed(&mut self, mut bytes: &[u8], f: &mut impl FnMut(u8, u8, u32, &[u8])) {
+        let skip = self.skip.min(bytes.len());
+        self.skip -= skip;
+        bytes = &bytes[skip..];
         while !bytes.is_empty() {
             if self.frame.is_none() {
                 let n = (9 - self.have).min(bytes.len());
@@ -390,6 +402,8 @@ pub struct H2Peer {
     scanner: Scanner,
     /// The victim sent GOAWAY.
     goaway: bool,
+    /// SETTINGS frames of the victim's not yet acknowledged.
+    owed_acks: u32,
 }
 
 /// What one step did, for failure messages.
@@ -444,15 +458,20 @@ impl H2Peer {
             initial_window: 65_535,
             max_frame: 16_384,
             max_message,
-            scanner: Scanner::new(),
+            // A client victim's output starts with the connection preface.
+            scanner: Scanner::new(match role {
+                PeerRole::Client => 0,
+                PeerRole::Server => PREFACE.len(),
+            }),
             goaway: false,
+            owed_acks: 0,
         }
     }
 
     /// Reads what the victim sent: windows, settings, the streams a client
     /// victim opens, resets, GOAWAY.
     pub fn observe(&mut self, bytes: &[u8]) {
-        let mut scanner = core::mem::replace(&mut self.scanner, Scanner::new());
+        let mut scanner = core::mem::replace(&mut self.scanner, Scanner::new(0));
         scanner.feed(bytes, &mut |kind, flags, stream, payload| {
             self.on_frame(kind, flags, stream, payload)
         });
@@ -466,6 +485,7 @@ impl H2Peer {
         };
         match kind {
             kind::SETTINGS if flags & ACK == 0 => {
+                self.owed_acks += 1;
                 for s in payload.chunks_exact(6) {
                     let value = be32(&s[2..]);
                     match u16::from_be_bytes([s[0], s[1]]) {
@@ -522,19 +542,30 @@ impl H2Peer {
     /// A stream id to aim at: a remembered one (of any state), a long
     /// forgotten one, or (rarely) one that was never opened.
     fn pick(&mut self, s: &mut Script<'_>) -> u32 {
+        let newest = match self.role {
+            PeerRole::Client => self.next_id.saturating_sub(2),
+            PeerRole::Server => self.next_id,
+        };
         match s.byte() {
-            0..=219 if self.ring_len > 0 => self.ring[s.below(self.ring_len)].id,
-            0..=239 if self.next_id > 2 => {
-                // An older stream of the opener's parity, likely forgotten.
-                let newest = if self.role == PeerRole::Client {
-                    self.next_id.saturating_sub(2)
-                } else {
-                    self.next_id
-                };
-                (newest.saturating_sub(2 * s.below(64) as u32)).max(1) | 1
-            }
-            _ => u32::from(s.u16()),
+            0..=223 if self.ring_len > 0 => self.ring[s.below(self.ring_len)].id,
+            // An older stream of the opener's parity, likely forgotten.
+            0..=251 if newest > 0 => newest.saturating_sub(2 * s.below(64) as u32).max(1),
+            // One that was never opened (or stream 0): the victim must end
+            // the connection.
+            252..=255 => u32::from(s.u16()),
+            // Nothing opened yet: a client opens a stream to aim at; a
+            // server aims at the client's first.
+            _ => 1,
         }
+    }
+
+    /// Like [`pick`](Self::pick), but a client peer that has opened nothing
+    /// opens a stream first, so early steps do not all break the connection.
+    fn pick_known(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> u32 {
+        if self.role == PeerRole::Client && self.next_id == 1 {
+            self.open_plain(1, false, wire);
+        }
+        self.pick(s)
     }
 
     /// A remembered stream we may still send DATA on, if any.
@@ -610,7 +641,6 @@ impl H2Peer {
             wire.raw(PREFACE);
         }
         self.settings(s, wire);
-        wire.frame(kind::SETTINGS, ACK, 0, &[]);
     }
 
     fn settings(&mut self, s: &mut Script<'_>, wire: &mut Wire) {
@@ -635,6 +665,13 @@ impl H2Peer {
 
     /// One step of hostile traffic into `wire`.
     pub fn step(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> Action {
+        // A well-behaved peer acknowledges the victim's SETTINGS (RFC 9113
+        // §6.5.3); once in a while this one forgets, and the victim's
+        // SETTINGS timeout must end the connection.
+        while self.owed_acks > 0 && !s.chance(2) {
+            wire.frame(kind::SETTINGS, ACK, 0, &[]);
+            self.owed_acks -= 1;
+        }
         match (self.role, s.byte() % 16) {
             (PeerRole::Client, 0..=2) => {
                 self.open(s, wire);
@@ -649,34 +686,39 @@ impl H2Peer {
                 Action::Data
             }
             (_, 6) => {
-                let id = self.pick(s);
+                let id = self.pick_known(s, wire);
                 self.trailers(id, wire);
                 Action::Trailers
             }
-            (_, 7..=8) => {
+            (_, 7) => {
                 self.dead_stream_run(s, wire);
                 Action::DeadStreamRun
             }
-            (_, 9) => {
+            (_, 8..=9) => {
                 self.continuations(s, wire);
                 Action::Continuations
             }
             (_, 10) => {
-                let id = self.pick(s);
+                let id = self.pick_known(s, wire);
                 self.reset(id, s.byte() % 14, wire);
                 Action::Reset
             }
             (_, 11) => {
-                let id = if s.chance(64) { 0 } else { self.pick(s) };
-                let inc = match s.byte() % 4 {
+                let id = if s.chance(64) {
+                    0
+                } else {
+                    self.pick_known(s, wire)
+                };
+                let inc = match s.byte() % 16 {
                     0 => s.u32() & 0x7fff_ffff,
                     _ => u32::from(s.u16()).max(1),
                 };
                 if id == 0 {
                     self.conn_window += i64::from(inc);
                 }
-                // Runs of them, on closed streams too.
-                for _ in 0..=s.below(32) {
+                // Runs of them (small ones), on closed streams too.
+                let times = if inc < 1 << 16 { 1 + s.below(32) } else { 1 };
+                for _ in 0..times {
                     wire.frame(kind::WINDOW_UPDATE, 0, id, &[&inc.to_be_bytes()]);
                 }
                 Action::WindowUpdate
@@ -712,7 +754,7 @@ impl H2Peer {
     /// picked only one time in four.
     fn noise(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> Action {
         match s.byte() {
-            0..=15 => {
+            0..=7 => {
                 let n = s.below(64);
                 for _ in 0..n {
                     let b = s.byte();
@@ -720,18 +762,23 @@ impl H2Peer {
                 }
                 Action::Garbage
             }
-            16..=31 => {
+            8..=15 => {
                 let last = self.pick(s);
                 wire.frame(kind::GOAWAY, 0, 0, &[&last.to_be_bytes(), &[0, 0, 0, 0]]);
                 Action::GoAway
             }
-            32..=47 => {
+            16..=23 => {
                 let id = self.pick(s);
                 let promised = self.pick(s);
-                wire.frame(kind::PUSH_PROMISE, END_HEADERS, id, &[&promised.to_be_bytes()]);
+                wire.frame(
+                    kind::PUSH_PROMISE,
+                    END_HEADERS,
+                    id,
+                    &[&promised.to_be_bytes()],
+                );
                 Action::Garbage
             }
-            48..=63 => {
+            24..=39 => {
                 let n = s.below(64);
                 wire.frame(0xfa, s.byte(), self.pick(s), &[&[0u8; 64][..n]]);
                 Action::Garbage
@@ -751,7 +798,10 @@ impl H2Peer {
         fields[..6].copy_from_slice(&REQUEST_HEADERS);
         let mut n = 6;
         if s.chance(64) {
-            fields[n] = (b"grpc-timeout", [&b"1S"[..], b"100m", b"1H", b"x"][s.below(4)]);
+            fields[n] = (
+                b"grpc-timeout",
+                [&b"1S"[..], b"100m", b"1H", b"x"][s.below(4)],
+            );
             n += 1;
         }
         if s.chance(16) {
@@ -802,6 +852,10 @@ impl H2Peer {
     /// the largest allowed, or a lie; then body bytes as the windows allow
     /// (now and then more than they allow).
     fn data(&mut self, s: &mut Script<'_>, wire: &mut Wire) {
+        if self.role == PeerRole::Client && self.pick_sendable(s).is_none() {
+            let id = self.next_id;
+            self.open_plain(id, false, wire);
+        }
         let (slot, id) = match self.pick_sendable(s) {
             Some(i) if !s.chance(24) => (Some(i), self.ring[i].id),
             _ => (None, self.pick(s)),
@@ -815,10 +869,11 @@ impl H2Peer {
         let frames = 1 + s.below(8);
         let mut sent_total = 0usize;
         for f in 0..frames {
+            // Leave room in the frame for the padding below.
             let room = wire.room().saturating_sub(9 + 1 + 255);
             let max = allowed
                 .saturating_sub(sent_total)
-                .min(self.max_frame)
+                .min(self.max_frame.saturating_sub(1 + 255))
                 .min(room);
             let mut prefix = [0u8; 5];
             let with_prefix = f == 0 && s.chance(192) && max >= 5;
@@ -925,10 +980,8 @@ impl H2Peer {
                     return;
                 };
                 let id = self.ring[i].id;
-                let head: [(&[u8], &[u8]); 2] = [
-                    (b":status", b"200"),
-                    (b"content-type", b"application/grpc"),
-                ];
+                let head: [(&[u8], &[u8]); 2] =
+                    [(b":status", b"200"), (b"content-type", b"application/grpc")];
                 self.block(wire, id, &head, false, 0);
                 wire.frame(kind::DATA, 0, id, &[ANSWER_BODY]);
                 self.trailers(id, wire);
@@ -953,10 +1006,16 @@ impl H2Peer {
                 self.block(wire, id, &head, false, 0);
                 id
             }
-            _ => self.pick(s),
+            _ => self.pick_known(s, wire),
         };
         let refs = 1 + s.below(4);
-        let runs = 1 + s.len(255);
+        // Mostly short runs, so a script can hold many; sometimes long
+        // enough to pass any futile-frame budget.
+        let runs = 1 + if s.chance(32) {
+            s.below(256)
+        } else {
+            s.below(8)
+        };
         let end_stream = s.chance(64);
         for _ in 0..runs {
             if wire.room() < 9 + refs + 2 * HPACK_TABLE {
@@ -989,11 +1048,13 @@ impl H2Peer {
             self.next_id += 2;
             id
         } else {
-            self.pick(s)
+            self.pick_known(s, wire)
         };
-        let frames = 1 + s.len(64);
+        // Mostly within the victim's CONTINUATION limit, sometimes past it;
+        // mostly ended, sometimes left open for the next frame to break.
+        let frames = 1 + if s.chance(16) { s.len(64) } else { s.below(8) };
         let piece = s.below(256);
-        let finish = s.chance(128);
+        let finish = !s.chance(16);
         // Literal without indexing, new name "x" and a value of `frames *
         // piece` bytes (§6.2.2; the length as a 7-bit prefix integer).
         let value_len = frames * piece;
@@ -1042,9 +1103,18 @@ fn split_point(s: &mut Script<'_>, len: usize) -> usize {
     }
 }
 
+/// True when `HOSTILE_DEBUG` is set: the drivers print every step and event.
+pub fn debug() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("HOSTILE_DEBUG").is_some())
+}
+
 fn check(meter: &Meter, bound: usize, run: &mut Run, what: &dyn core::fmt::Debug) {
     let peak = (meter.peak_growth)();
     run.peak = run.peak.max(peak);
+    if debug() {
+        eprintln!("step {} {what:?}: peak {peak} of {bound}", run.steps);
+    }
     assert!(
         peak <= bound,
         "heap peaked at {peak} bytes above the connection's baseline, past the bound of \
@@ -1072,13 +1142,20 @@ pub fn h2_server(script: &[u8], config: Config, meter: Meter) -> Run {
     let mut conn: Connection<GrowableStorage> =
         Connection::new(Role::Server, config, now).expect("a valid config");
     check(&meter, bound, &mut run, &"connection created");
+    run.created = run.peak;
     let mut action = Action::Handshake;
     peer.handshake(&mut s, &mut wire);
     loop {
         let bytes = wire.bytes();
         let cut = split_point(&mut s, bytes.len());
-        let _ = conn.recv(&bytes[..cut], now);
-        let _ = conn.recv(&bytes[cut..], now);
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if let Err(e) = conn.recv(piece, now) {
+                run.reason = run.reason.or(Some(e.reason));
+                if debug() {
+                    eprintln!("  recv: {e:?}");
+                }
+            }
+        }
         serve_h2(&mut conn, &mut out, &mut peer);
         check(&meter, bound, &mut run, &action);
         now = now + s.delay();
@@ -1090,6 +1167,7 @@ pub fn h2_server(script: &[u8], config: Config, meter: Meter) -> Run {
         }
         wire.clear();
         action = peer.step(&mut s, &mut wire);
+        run.last = Some(action);
         run.steps += 1;
     }
     run.closed = conn.is_closed();
@@ -1103,6 +1181,9 @@ fn serve_h2(conn: &mut Connection<GrowableStorage>, out: &mut [u8], peer: &mut H
         let mut any = false;
         while let Some(event) = conn.poll_event() {
             any = true;
+            if debug() {
+                eprintln!("  event {event:?}");
+            }
             match event {
                 Event::Headers { stream } | Event::Trailers { stream } => {
                     if let Some(st) = conn.stream(stream) {
@@ -1146,7 +1227,8 @@ fn serve_h2(conn: &mut Connection<GrowableStorage>, out: &mut [u8], peer: &mut H
 /// `GrowableStorage::heap_bound(&config)` plus the driver's own queued
 /// requests.
 pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
-    let bound = GrowableStorage::heap_bound(&config) + CLIENT_CALLS * request_allowance_per_stream();
+    let bound =
+        GrowableStorage::heap_bound(&config) + CLIENT_CALLS * request_allowance_per_stream();
     let mut s = Script::new(script);
     let mut wire = Wire::new();
     let mut out = vec![0u8; OUT_LEN];
@@ -1160,6 +1242,7 @@ pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
     let mut conn: Connection<GrowableStorage> =
         Connection::new(Role::Client, config, now).expect("a valid config");
     check(&meter, bound, &mut run, &"connection created");
+    run.created = run.peak;
     // The client speaks first; the hostile server answers the preface.
     call_h2(&mut conn, &mut out, &mut peer, now);
     let mut action = Action::Handshake;
@@ -1167,8 +1250,14 @@ pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
     loop {
         let bytes = wire.bytes();
         let cut = split_point(&mut s, bytes.len());
-        let _ = conn.recv(&bytes[..cut], now);
-        let _ = conn.recv(&bytes[cut..], now);
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if let Err(e) = conn.recv(piece, now) {
+                run.reason = run.reason.or(Some(e.reason));
+                if debug() {
+                    eprintln!("  recv: {e:?}");
+                }
+            }
+        }
         call_h2(&mut conn, &mut out, &mut peer, now);
         check(&meter, bound, &mut run, &action);
         now = now + s.delay();
@@ -1180,6 +1269,7 @@ pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
         }
         wire.clear();
         action = peer.step(&mut s, &mut wire);
+        run.last = Some(action);
         run.steps += 1;
     }
     run.closed = conn.is_closed();
@@ -1189,7 +1279,12 @@ pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
 /// The well-behaved client application for raw h2: keeps `CLIENT_CALLS`
 /// calls going (each with a deadline), reads and consumes responses,
 /// releases finished streams.
-fn call_h2(conn: &mut Connection<GrowableStorage>, out: &mut [u8], peer: &mut H2Peer, now: Instant) {
+fn call_h2(
+    conn: &mut Connection<GrowableStorage>,
+    out: &mut [u8],
+    peer: &mut H2Peer,
+    now: Instant,
+) {
     loop {
         let mut any = false;
         while conn.active_streams() < CLIENT_CALLS && conn.can_open_stream() {
@@ -1202,6 +1297,9 @@ fn call_h2(conn: &mut Connection<GrowableStorage>, out: &mut [u8], peer: &mut H2
         }
         while let Some(event) = conn.poll_event() {
             any = true;
+            if debug() {
+                eprintln!("  event {event:?}");
+            }
             match event {
                 Event::Headers { stream } | Event::Trailers { stream } => {
                     if let Some(st) = conn.stream(stream) {
@@ -1255,13 +1353,20 @@ pub fn grpc_server(script: &[u8], options: grpc::Options, meter: Meter) -> Run {
     let mut server: grpc::Server<GrowableStorage> =
         grpc::Server::new(path, options, now).expect("valid options");
     check(&meter, bound, &mut run, &"connection created");
+    run.created = run.peak;
     let mut action = Action::Handshake;
     peer.handshake(&mut s, &mut wire);
     loop {
         let bytes = wire.bytes();
         let cut = split_point(&mut s, bytes.len());
-        let _ = server.recv(&bytes[..cut], now);
-        let _ = server.recv(&bytes[cut..], now);
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if let Err(e) = server.recv(piece, now) {
+                run.reason = run.reason.or(Some(e.reason));
+                if debug() {
+                    eprintln!("  recv: {e:?}");
+                }
+            }
+        }
         serve_grpc(&mut server, &mut out, &mut peer);
         check(&meter, bound, &mut run, &action);
         now = now + s.delay();
@@ -1273,6 +1378,7 @@ pub fn grpc_server(script: &[u8], options: grpc::Options, meter: Meter) -> Run {
         }
         wire.clear();
         action = peer.step(&mut s, &mut wire);
+        run.last = Some(action);
         run.steps += 1;
     }
     run.closed = server.is_closed();
@@ -1284,6 +1390,9 @@ fn serve_grpc(server: &mut grpc::Server<GrowableStorage>, out: &mut [u8], peer: 
         let mut any = false;
         while let Some(event) = server.poll_event() {
             any = true;
+            if debug() {
+                eprintln!("  event {event:?}");
+            }
             if let ServerEvent::Request(call) = event {
                 let _ = server.request_headers(call).map(|h| h.count());
                 let _ = match server.request(call) {
@@ -1315,14 +1424,19 @@ pub struct ZmtpPeer {
     /// Bytes still owed by a message frame whose header announced more than
     /// was sent; later steps may send them, or not.
     owed: u64,
+    /// The largest reply the victim accepts, so most replies fit.
+    max_message: usize,
 }
 
 /// The request the ZMTP driver sends each time.
 const ZMTP_REQUEST: &[u8] = b"{\"cmd\":\"connect\"}";
 
 impl ZmtpPeer {
-    pub fn new() -> Self {
-        ZmtpPeer { owed: 0 }
+    pub fn new(max_message: usize) -> Self {
+        ZmtpPeer {
+            owed: 0,
+            max_message,
+        }
     }
 
     /// Greeting and READY (RFC 23/37), mostly valid: a REP or ROUTER socket,
@@ -1372,47 +1486,61 @@ impl ZmtpPeer {
     }
 
     pub fn step(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> Action {
-        if self.owed > 0 && s.chance(160) {
-            // Pay (part of) what a frame header announced.
+        if self.owed > 0 {
+            // Pay (part of) what a frame header announced; the victim reads
+            // any other bytes as the frame's body anyway.
             let n = (s.len(wire.room()) as u64).min(self.owed);
             wire.fill(b'r', n as usize);
             self.owed -= n;
             return Action::ZmtpLie;
         }
-        match s.byte() % 8 {
-            0..=2 => {
-                // A reply: the delimiter, then one to three frames.
+        match s.byte() % 32 {
+            0..=11 => {
+                // A reply: the delimiter, then one to three frames, together
+                // mostly within the victim's limit.
                 wire.raw(&[0x01, 0x00]);
                 let frames = 1 + s.below(3);
+                let limit = if s.chance(4) {
+                    1 << 16
+                } else {
+                    self.max_message / frames
+                };
                 for i in 0..frames {
                     let more = if i + 1 < frames { 0x01 } else { 0 };
-                    let size = s.len(wire.room().saturating_sub(16).min(1 << 16));
+                    let size = s.len(wire.room().saturating_sub(16).min(limit));
                     self.frame_header(wire, more, size as u64, s.chance(32));
                     wire.fill(b'm', size);
                 }
                 Action::ZmtpReply
             }
-            3 => {
-                // A frame header announcing more than will come (maybe far more).
-                let size = match s.byte() % 4 {
+            12..=15 => {
+                // A frame header announcing more than comes now: mostly
+                // within the limit (the rest may follow later), sometimes far more.
+                let size = match s.byte() % 32 {
                     0 => u64::from(s.u32()),
                     1 => u64::MAX >> s.below(64),
-                    _ => u64::from(s.u16()),
+                    _ => s.below(self.max_message + 1) as u64,
                 };
-                let more = if s.chance(64) { 0x01 } else { 0 };
-                if s.chance(128) {
-                    wire.raw(&[0x01, 0x00]);
-                }
-                self.frame_header(wire, more, size, true);
-                self.owed = size;
+                wire.raw(&[0x01, 0x00]);
+                self.frame_header(wire, 0, size, true);
+                let now = (s.below(size.min(1 << 16) as usize + 1)).min(wire.room());
+                wire.fill(b'r', now);
+                self.owed = size - now as u64;
                 Action::ZmtpLie
             }
-            4 => {
+            16..=21 => {
                 // PING, PONG or an unknown command; sometimes long.
-                let (name, body): (&[u8], usize) = match s.byte() % 4 {
-                    0 => (b"PING", 2 + s.below(24)),
-                    1 => (b"PONG", s.below(24)),
-                    2 => (b"X-NOISE", s.len(4096)),
+                let (name, body): (&[u8], usize) = match s.byte() % 16 {
+                    // Contexts of up to 16 bytes, sometimes more.
+                    0..=5 => {
+                        let max = if s.chance(16) { 24 } else { 17 };
+                        (b"PING", 2 + s.below(max))
+                    }
+                    6..=9 => {
+                        let max = if s.chance(16) { 24 } else { 17 };
+                        (b"PONG", s.below(max))
+                    }
+                    10..=14 => (b"X-NOISE", s.len(4096)),
                     _ => (b"ERROR", 1 + s.below(16)),
                 };
                 let size = 1 + name.len() + body;
@@ -1427,7 +1555,7 @@ impl ZmtpPeer {
                 }
                 Action::ZmtpCommand
             }
-            5 => {
+            22..=26 => {
                 // A run of PINGs with contexts, each asking for a PONG.
                 let n = 1 + s.len(4096);
                 let context = s.below(17);
@@ -1442,7 +1570,7 @@ impl ZmtpPeer {
                 }
                 Action::ZmtpPings
             }
-            6 => {
+            27 => {
                 let n = s.below(64);
                 for _ in 0..n {
                     let b = s.byte();
@@ -1452,12 +1580,6 @@ impl ZmtpPeer {
             }
             _ => Action::Timeout,
         }
-    }
-}
-
-impl Default for ZmtpPeer {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -1471,7 +1593,7 @@ pub fn zmtp(script: &[u8], config: ZmtpConfig, meter: Meter) -> Run {
     let mut s = Script::new(script);
     let mut wire = Wire::new();
     let mut out = vec![0u8; 512];
-    let mut peer = ZmtpPeer::new();
+    let mut peer = ZmtpPeer::new(config.max_message_size);
     let mut now = Instant::from_millis(0);
     let mut run = Run {
         bound,
@@ -1479,43 +1601,71 @@ pub fn zmtp(script: &[u8], config: ZmtpConfig, meter: Meter) -> Run {
     };
     (meter.start)();
     let mut conn = ReqConnection::<Vec<u8>>::new(config, now).expect("a valid config");
-    let _ = conn.send_request(&[ZMTP_REQUEST], Some(now + CALL_TIMEOUT));
+    // Without a deadline: a REQ connection whose request times out is
+    // finished, and the script would end there.
+    let _ = conn.send_request(&[ZMTP_REQUEST], None);
     check(&meter, bound, &mut run, &"connection created");
+    run.created = run.peak;
     let mut action = Action::Handshake;
     peer.handshake(&mut s, &mut wire);
     loop {
         let bytes = wire.bytes();
         let cut = split_point(&mut s, bytes.len());
-        let _ = conn.recv(&bytes[..cut], now);
-        let _ = conn.recv(&bytes[cut..], now);
-        drive_zmtp(&mut conn, &mut out, now);
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if let Err(e) = conn.recv(piece, now) {
+                run.reason = run.reason.or(Some(zmtp_reason(&e)));
+                if debug() {
+                    eprintln!("  recv: {e:?}");
+                }
+            }
+        }
+        drive_zmtp(&mut conn, &mut out);
         check(&meter, bound, &mut run, &action);
         now = now + s.delay();
         conn.handle_timeout(now);
-        drive_zmtp(&mut conn, &mut out, now);
+        drive_zmtp(&mut conn, &mut out);
         check(&meter, bound, &mut run, &Action::Timeout);
         if s.is_empty() || conn.is_closed() {
             break;
         }
         wire.clear();
         action = peer.step(&mut s, &mut wire);
+        run.last = Some(action);
         run.steps += 1;
     }
     run.closed = conn.is_closed();
     run
 }
 
-fn drive_zmtp(conn: &mut ReqConnection<Vec<u8>>, out: &mut [u8], now: Instant) {
+fn zmtp_reason(e: &arkwire::zmtp::ZmtpError) -> &'static str {
+    use arkwire::zmtp::ZmtpError as E;
+    match e {
+        E::WrongSignature => "wrong signature",
+        E::UnsupportedVersion { .. } => "unsupported version",
+        E::UnsupportedMechanism { .. } => "unsupported mechanism",
+        E::WrongSocketType => "wrong socket type",
+        E::MalformedCommand(why) => why,
+        E::FrameTooLarge { .. } => "frame too large",
+        E::TooManyFrames { .. } => "too many frames",
+        E::UnexpectedCommand => "unexpected command",
+        _ => "other",
+    }
+}
+
+fn drive_zmtp(conn: &mut ReqConnection<Vec<u8>>, out: &mut [u8]) {
     for _ in 0..MAX_TRANSMITS {
         if conn.transmit(out) == 0 {
             break;
         }
     }
     while let Some(event) = conn.poll_event() {
+        if debug() {
+            eprintln!("  event {event:?}");
+        }
         if event == ZmtpEvent::Reply {
             let _ = conn.reply_frames().map(<[u8]>::len).sum::<usize>();
             conn.release_reply();
-            let _ = conn.send_request(&[ZMTP_REQUEST], Some(now + CALL_TIMEOUT));
+            let _ = conn.send_request(&[ZMTP_REQUEST], None);
         }
     }
     for _ in 0..MAX_TRANSMITS {
