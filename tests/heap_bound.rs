@@ -7,14 +7,9 @@
 //! valid peer traffic and noise (see there); after every step the test
 //! thread's peak heap since the connection was created is held to
 //! `heap_bound(config)` plus the driver's own queued answers (documented
-//! with the drivers). Small configs keep every limit within reach of a
-//! 4 KiB script. The same generator drives the `heap_*` fuzz targets.
+//! with the drivers). Small configs (`hostile::limits`) keep every limit within
+//! reach of a 4 KiB script. The same generator drives the `heap_*` fuzz targets.
 
-use core::time::Duration;
-
-use arkwire::grpc;
-use arkwire::h2::Config;
-use arkwire::zmtp::ZmtpConfig;
 use proptest::prelude::*;
 
 #[path = "common/counting_alloc.rs"]
@@ -23,7 +18,7 @@ mod counting_alloc;
 mod hostile;
 
 use counting_alloc::Counting;
-use hostile::Meter;
+use hostile::{limits, Meter};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -39,44 +34,6 @@ const CASES: u32 = 200;
 /// Longest script: a few hundred peer steps.
 const SCRIPT: usize = 4096;
 
-/// Small limits, so a short script reaches all of them.
-fn h2_config() -> Config {
-    Config {
-        max_concurrent_streams: 8,
-        initial_window_size: 16 * 1024,
-        connection_window_size: 64 * 1024,
-        max_header_list_size: 16 * 1024,
-        max_continuation_frames: 8,
-        max_body_size: 8 * 1024,
-        max_connection_body_size: 32 * 1024,
-        max_connection_header_size: 32 * 1024,
-        max_pending_control: 32,
-        max_resets_per_window: 50,
-        max_control_per_window: 50,
-        max_empty_per_window: 50,
-        max_futile_per_window: 50,
-        handshake_timeout: Duration::from_secs(5),
-        header_block_timeout: Duration::from_secs(5),
-        send_stall_timeout: Duration::from_secs(5),
-        ..Config::default()
-    }
-}
-
-fn grpc_options() -> grpc::Options {
-    grpc::Options {
-        h2: h2_config(),
-        max_message_size: 8 * 1024,
-        ..grpc::Options::default()
-    }
-}
-
-fn zmtp_config() -> ZmtpConfig {
-    ZmtpConfig {
-        max_message_size: 8 * 1024,
-        handshake_timeout: Duration::from_secs(5),
-    }
-}
-
 fn script() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(any::<u8>(), 0..SCRIPT)
 }
@@ -91,22 +48,22 @@ proptest! {
 
     #[test]
     fn h2_server_heap_stays_within_its_bound(script in script()) {
-        hostile::h2_server(&script, h2_config(), METER);
+        hostile::h2_server(&script, limits::h2(), METER);
     }
 
     #[test]
     fn h2_client_heap_stays_within_its_bound(script in script()) {
-        hostile::h2_client(&script, h2_config(), METER);
+        hostile::h2_client(&script, limits::h2(), METER);
     }
 
     #[test]
     fn grpc_server_heap_stays_within_its_bound(script in script()) {
-        hostile::grpc_server(&script, grpc_options(), METER);
+        hostile::grpc_server(&script, limits::grpc(), METER);
     }
 
     #[test]
     fn zmtp_heap_stays_within_its_bound(script in script()) {
-        hostile::zmtp(&script, zmtp_config(), METER);
+        hostile::zmtp(&script, limits::zmtp(), METER);
     }
 }
 
@@ -126,10 +83,10 @@ fn the_generator_reaches_the_states_that_hold_memory() {
         for _ in 0..runs {
             let s = script().new_tree(&mut runner).unwrap().current();
             let run = match role {
-                "h2 server" => hostile::h2_server(&s, h2_config(), METER),
-                "h2 client" => hostile::h2_client(&s, h2_config(), METER),
-                "gRPC server" => hostile::grpc_server(&s, grpc_options(), METER),
-                _ => hostile::zmtp(&s, zmtp_config(), METER),
+                "h2 server" => hostile::h2_server(&s, limits::h2(), METER),
+                "h2 client" => hostile::h2_client(&s, limits::h2(), METER),
+                "gRPC server" => hostile::grpc_server(&s, limits::grpc(), METER),
+                _ => hostile::zmtp(&s, limits::zmtp(), METER),
             };
             steps += run.steps;
             created = created.min(run.created);
@@ -145,7 +102,7 @@ fn the_generator_reaches_the_states_that_hold_memory() {
             steps / runs
         );
         // Every config here lets one message of 8 KiB be held.
-        let message = grpc_options().max_message_size;
+        let message = limits::grpc().max_message_size;
         assert!(
             held >= created + message,
             "{role}: the peer never made the connection hold a message's worth \

@@ -1674,3 +1674,52 @@ fn drive_zmtp(conn: &mut ReqConnection<Vec<u8>>, out: &mut [u8]) {
         }
     }
 }
+
+/// Small limits for the heap-bound properties and fuzz targets, so a
+/// script of a few KiB reaches every one of them.
+pub mod limits {
+    use arkwire::grpc;
+    use arkwire::h2::Config;
+    use arkwire::zmtp::ZmtpConfig;
+    use core::time::Duration;
+
+    /// Eight streams, 16 KiB windows, 8 KiB bodies, tight flood budgets.
+    pub fn h2() -> Config {
+        Config {
+            max_concurrent_streams: 8,
+            initial_window_size: 16 * 1024,
+            connection_window_size: 64 * 1024,
+            max_header_list_size: 16 * 1024,
+            max_continuation_frames: 8,
+            max_body_size: 8 * 1024,
+            max_connection_body_size: 32 * 1024,
+            max_connection_header_size: 32 * 1024,
+            max_pending_control: 32,
+            max_resets_per_window: 50,
+            max_control_per_window: 50,
+            max_empty_per_window: 50,
+            max_futile_per_window: 50,
+            handshake_timeout: Duration::from_secs(5),
+            header_block_timeout: Duration::from_secs(5),
+            send_stall_timeout: Duration::from_secs(5),
+            ..Config::default()
+        }
+    }
+
+    /// [`h2`] with 8 KiB messages.
+    pub fn grpc() -> grpc::Options {
+        grpc::Options {
+            h2: h2(),
+            max_message_size: 8 * 1024,
+            ..grpc::Options::default()
+        }
+    }
+
+    /// 8 KiB replies.
+    pub fn zmtp() -> ZmtpConfig {
+        ZmtpConfig {
+            max_message_size: 8 * 1024,
+            handshake_timeout: Duration::from_secs(5),
+        }
+    }
+}
