@@ -216,8 +216,11 @@ typedef struct arkwire_conn_config {
   uint32_t poll_deadline_ms;
   // Commands run one after another (true, the default) or concurrently.
   bool ordered;
-  // Seeds the request ids of polled and submitted commands; use a
-  // different value per device and boot (a hardware random number).
+  // Seeds the request ids of polled and submitted commands. 0, the
+  // default, seeds them from the operating system (what a host with one
+  // should keep); any other value is used as the seed itself and must
+  // differ per device and boot (a hardware random number): two
+  // connections given the same seed send the same ids.
   uint64_t seed;
   // The caller's clock at creation, in microseconds.
   uint64_t now_us;
@@ -469,6 +472,14 @@ arkwire_status arkwire_conn_poll_timeout(struct arkwire_conn *conn, uint64_t *at
 // `conn` is NULL or live.
 arkwire_status arkwire_conn_handle_timeout(struct arkwire_conn *conn, uint64_t now_us);
 
+// Why the last `arkwire_server_start` on the calling thread failed, as one
+// NUL-terminated line (for a port in use: "127.0.0.1:50053 is already in
+// use"); empty after one that succeeded. Valid until the next
+// `arkwire_server_start` on this thread; never freed by the caller.
+//
+// Thread safety: each thread sees its own last start.
+const char *arkwire_server_last_error(void);
+
 // Starts serving `/arkouda.Arkouda/HandleRequest` on `listen_addr`
 // (`host:port`; port 0 picks a free one, see `arkwire_server_port`) with
 // one event-loop thread that calls `cb` for every request. Writes the
@@ -476,7 +487,8 @@ arkwire_status arkwire_conn_handle_timeout(struct arkwire_conn *conn, uint64_t n
 //
 // Errors: `ARKWIRE_NULL_ARGUMENT` (listen_addr, cb or server_out),
 // `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (the address does not
-// resolve), `ARKWIRE_CONNECTION_FAILED` (cannot bind or listen).
+// resolve), `ARKWIRE_CONNECTION_FAILED` (cannot bind or listen, such as a
+// port another socket listens on). `arkwire_server_last_error` says why.
 //
 // # Safety
 // `listen_addr` NULL or NUL-terminated; `server_out` NULL or writable;
@@ -935,6 +947,14 @@ bool arkwire_reply_is_warning(const struct arkwire_reply *reply);
 // `reply` is NULL or from this library, not yet freed.
 void arkwire_reply_free(struct arkwire_reply *reply);
 
+// Why the last `arkwire_server_start` on the calling thread failed, as one
+// NUL-terminated line (for a port in use: "127.0.0.1:50053 is already in
+// use"); empty after one that succeeded. Valid until the next
+// `arkwire_server_start` on this thread; never freed by the caller.
+//
+// Thread safety: each thread sees its own last start.
+const char *arkwire_server_last_error(void);
+
 // Starts serving `/arkouda.Arkouda/HandleRequest` on `listen_addr`
 // (`host:port`; port 0 picks a free one, see `arkwire_server_port`) with
 // one event-loop thread that calls `cb` for every request. Writes the
@@ -942,7 +962,8 @@ void arkwire_reply_free(struct arkwire_reply *reply);
 //
 // Errors: `ARKWIRE_NULL_ARGUMENT` (listen_addr, cb or server_out),
 // `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (the address does not
-// resolve), `ARKWIRE_CONNECTION_FAILED` (cannot bind or listen).
+// resolve), `ARKWIRE_CONNECTION_FAILED` (cannot bind or listen, such as a
+// port another socket listens on). `arkwire_server_last_error` says why.
 //
 // # Safety
 // `listen_addr` NULL or NUL-terminated; `server_out` NULL or writable;

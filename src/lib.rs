@@ -7,6 +7,9 @@
 //! - [`h2`]: HTTP/2 framing and HPACK (RFC 9113, RFC 7541), no allocation.
 //! - [`arkouda`]: the Arkouda reply JSON carried inside `ArkoudaResponse.message`.
 //!
+//! Every protocol machine (HTTP/2 connection, gRPC client and server, Arkouda
+//! channel, ZMTP connection) follows one driving contract, [`sans_io::SansIo`].
+//!
 //! # Features
 //! - no default features: `#![no_std]`, no allocator.
 //! - `alloc`: prost message types, growable buffers.
@@ -33,6 +36,7 @@ pub mod h2;
 #[cfg(feature = "std")]
 pub mod net;
 pub mod proto;
+pub mod sans_io;
 pub mod time;
 pub mod zmtp;
 

@@ -1,5 +1,7 @@
 //! The `arkwire` binary, run as a user would.
 
+mod common;
+
 use std::process::Command;
 
 fn arkwire(args: &[&str]) -> std::process::Output {
@@ -41,4 +43,112 @@ fn decode_response_shows_the_reply_json() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("msg_type: Normal"), "{text}");
+}
+
+/// Runs `arkwire` with `args` and waits at most `limit` for it to exit.
+fn exits_within(args: &[&str], limit: std::time::Duration) -> Option<std::process::Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arkwire"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run arkwire");
+    let give_up = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < give_up {
+        if child.try_wait().expect("wait").is_some() {
+            return Some(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_second_server_on_a_port_in_use_exits_with_one_line() {
+    let first = common::arkwire_serve(&[]);
+    let addr = format!("127.0.0.1:{}", first.port);
+    let out = exits_within(
+        &["serve", "--listen", &addr],
+        std::time::Duration::from_secs(20),
+    )
+    .expect("the second server kept running on a port in use");
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim(), format!("arkwire: {addr} is already in use"));
+}
+
+#[test]
+fn a_zero_timeout_is_refused_with_a_clear_message() {
+    let out = arkwire(&["call", "--timeout-ms", "0", "ruok"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("at least 1 millisecond"), "{err}");
+}
+
+#[test]
+fn the_token_comes_from_a_file_or_the_environment_and_decides_the_owner() {
+    let server = common::arkwire_serve(&["--mode", "async"]);
+    let url = format!("127.0.0.1:{}", server.port);
+    let dir = std::env::temp_dir().join(format!("arkwire-cli-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    std::fs::write(&file, "s3cret\n").unwrap();
+    let file = file.to_str().unwrap();
+    let out = arkwire(&[
+        "call",
+        "--url",
+        &url,
+        "--user",
+        "ann",
+        "--token-file",
+        file,
+        "--mode",
+        "async",
+        "echo",
+        "hello",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // The same token through ARKWIRE_TOKEN finds it (once it has run).
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_arkwire"))
+            .args(["status", "--url", &url, "--user", "ann", &id])
+            .env("ARKWIRE_TOKEN", "s3cret")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if text.starts_with("FINISHED") {
+            assert!(text.contains("hello"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < give_up, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Another token is another owner: the id means nothing to it.
+    let out = Command::new(env!("CARGO_BIN_EXE_arkwire"))
+        .args([
+            "status", "--url", &url, "--user", "ann", "--token", "guess", &id,
+        ])
+        .env_remove("ARKWIRE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("NOT_FOUND") || err.contains("not found"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

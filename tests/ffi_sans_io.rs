@@ -71,7 +71,7 @@ fn blocking_calls_through_the_sans_io_tier() {
 
 #[test]
 fn polling_submit_and_status_against_the_async_proxy() {
-    let server = serve(AsyncProxy::new(BuiltinBackend, AsyncConfig::default()));
+    let server = serve(AsyncProxy::new(BuiltinBackend, AsyncConfig::default()).unwrap());
     let mut d = Driver::connect(server.local_addr().port());
 
     let op = d.run(arkwire_conn_call_polling, c"sleep", c"30");
@@ -116,6 +116,28 @@ fn polling_submit_and_status_against_the_async_proxy() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(finished, "the submitted request never finished");
+}
+
+#[test]
+fn two_fresh_connections_with_the_default_config_send_different_ids() {
+    let server = serve(AsyncProxy::new(BuiltinBackend, AsyncConfig::default()).unwrap());
+    let port = server.local_addr().port();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        // The config's default seed (0) means "from the operating system".
+        let mut d = Driver::connect_seeded(port, None);
+        let op = d.run(arkwire_conn_submit, c"noop", c"");
+        let (s, o) = d.outcome(op);
+        assert_eq!(s, ARKWIRE_OK);
+        assert_eq!(o.kind, ARKWIRE_OUTCOME_SUBMITTED);
+        ids.push(msg(&o).to_string());
+        d.finish(op);
+    }
+    assert_eq!(ids[0].len(), 32);
+    assert_ne!(
+        ids[0], ids[1],
+        "two devices with the default config sent the same id"
+    );
 }
 
 #[test]

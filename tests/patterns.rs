@@ -7,9 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arkwire::arkouda::dispatch::FairConfig;
 use arkwire::arkouda::proxy::{
     AsyncConfig, AsyncProxy, Backend, BackendError, BuiltinBackend, SyncProxy,
 };
+use arkwire::arkouda::registry::RegistryLimits;
 use arkwire::arkouda::{ChannelConfig, PollConfig};
 use arkwire::grpc::Code;
 use arkwire::net::{
@@ -46,7 +48,7 @@ fn serve(handler: impl Handler) -> Server {
 }
 
 fn async_proxy(config: AsyncConfig) -> Server {
-    serve(AsyncProxy::new(TestBackend, config))
+    serve(AsyncProxy::new(TestBackend, config).unwrap())
 }
 
 fn session_to(port: u16, ordered: bool, poll_deadline: Duration) -> Session {
@@ -129,10 +131,9 @@ fn fire_and_forget_returns_an_id_and_the_status_is_typed() {
 
 #[test]
 fn a_result_stays_fetchable_for_the_grace_time_then_goes() {
-    let server = async_proxy(AsyncConfig {
-        result_grace: Duration::from_millis(300),
-        ..AsyncConfig::default()
-    });
+    let mut config = AsyncConfig::default();
+    config.registry.result_grace = Duration::from_millis(300);
+    let server = async_proxy(config);
     let mut s = session(&server, false);
     let id = s.submit("ruok", "").unwrap();
     let done = StatusView::Finished {
@@ -165,11 +166,12 @@ fn an_unknown_id_is_not_found_and_the_server_stays_up() {
 
 #[test]
 fn a_full_registry_is_resource_exhausted() {
-    let server = async_proxy(AsyncConfig {
-        capacity: 2,
-        workers: 1,
-        ..AsyncConfig::default()
-    });
+    let mut config = AsyncConfig {
+        registry: RegistryLimits::new(2),
+        dispatch: FairConfig::new(1),
+    };
+    config.registry.per_owner_entries = 2;
+    let server = async_proxy(config);
     let mut s = session(&server, false);
     s.submit("sleep", "300").unwrap();
     s.submit("sleep", "300").unwrap();

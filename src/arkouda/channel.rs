@@ -204,13 +204,14 @@ pub struct Channel<S: Storage, const OPS: usize = 16> {
 pub struct FieldTooLong;
 
 impl<S: Storage, const OPS: usize> Channel<S, OPS> {
-    /// A channel for `user` (and `token`) over `grpc`; `seed` seeds request ids.
+    /// A channel for `user` (and `token`) over `grpc`; `ids` makes the
+    /// request ids of polled and submitted commands.
     pub fn new(
         grpc: Client<S>,
         user: &str,
         token: &str,
         config: ChannelConfig,
-        seed: u64,
+        ids: RequestIdGenerator,
     ) -> Result<Self, FieldTooLong> {
         let mut u = heapless::String::new();
         u.push_str(user).map_err(|_| FieldTooLong)?;
@@ -223,7 +224,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             token: t,
             ops: heapless::Vec::new(),
             next_op: 1,
-            ids: RequestIdGenerator::new(seed),
+            ids,
             closed: None,
             now: Instant::default(),
         })

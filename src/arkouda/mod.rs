@@ -9,9 +9,15 @@
 #[cfg(feature = "std")]
 pub mod builtin;
 pub mod channel;
+#[cfg(feature = "std")]
+pub mod dispatch;
 mod json_str;
 #[cfg(feature = "std")]
+pub mod owner;
+#[cfg(feature = "std")]
 pub mod proxy;
+#[cfg(feature = "std")]
+pub mod registry;
 mod reply;
 pub mod request_id;
 
@@ -23,4 +29,4 @@ pub use reply::{
     parse_async_status, parse_reply, ArkoudaReply, AsyncStatus, JsonError, MsgFormat, MsgType,
     RequestState,
 };
-pub use request_id::{RequestId, RequestIdGenerator};
+pub use request_id::{NoEntropy, RequestId, RequestIdGenerator};

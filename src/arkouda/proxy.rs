@@ -4,15 +4,19 @@
 //! `getrequeststatus` from a bounded registry.
 
 use std::boxed::Box;
-use std::collections::HashMap;
 use std::string::{String, ToString};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use std::vec::Vec;
 
 use super::builtin::{self, Action};
 use super::channel::STATUS_COMMAND;
-use super::request_id::RequestIdGenerator;
+use super::dispatch::{FairWorkers, Start};
+use super::owner::OwnerKeys;
+use super::registry::{Refusal, Registry, State};
+use super::request_id::{NoEntropy, RequestIdGenerator};
+
+pub use super::dispatch::FairConfig;
+pub use super::registry::RegistryLimits;
 use crate::grpc::Code;
 use crate::net::{Handler, Responder};
 use crate::proto::{ArkoudaRequest, ArkoudaResponse};
@@ -82,45 +86,6 @@ impl Backend for BuiltinBackend {
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed set of worker threads taking jobs from one queue.
-struct Workers {
-    tx: Mutex<mpsc::Sender<Job>>,
-}
-
-impl Workers {
-    fn new(threads: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..threads.max(1) {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(std::format!("arkwire-worker-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // the proxy is gone
-                    }
-                });
-            if let Err(e) = spawned {
-                log::error!("cannot start worker thread: {e}");
-            }
-        }
-        Workers { tx: Mutex::new(tx) }
-    }
-
-    fn run(&self, job: Job) {
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send(job);
-        }
-    }
-}
-
 fn reply_to(request: &ArkoudaRequest, message: String) -> ArkoudaResponse {
     ArkoudaResponse {
         message,
@@ -131,19 +96,45 @@ fn reply_to(request: &ArkoudaRequest, message: String) -> ArkoudaResponse {
 }
 
 /// Answers each request from the backend, on a worker when it may block.
+/// Blocking requests go through the [`FairWorkers`]: a queue per owner,
+/// owners in turn, a call whose deadline passed in the queue never run.
 pub struct SyncProxy<B: Backend> {
     backend: Arc<B>,
-    workers: Workers,
+    workers: FairWorkers,
+    owners: OwnerKeys,
 }
 
 impl<B: Backend> SyncProxy<B> {
-    /// A proxy with `workers` threads for blocking commands.
+    /// A proxy with `workers` threads for blocking commands, at most
+    /// `workers - 1` (at least one) of them for one owner.
     pub fn new(backend: B, workers: usize) -> Self {
+        Self::with_dispatch(backend, FairConfig::new(workers))
+    }
+
+    /// A proxy whose blocking commands go through a dispatcher with `config`.
+    pub fn with_dispatch(backend: B, config: FairConfig) -> Self {
+        // Owners only name queues here, and never leave the process: when
+        // the system has no entropy, any key groups the calls as well.
+        let owners = OwnerKeys::from_os().unwrap_or_else(|_| OwnerKeys::from_key([0; 32]));
         SyncProxy {
             backend: Arc::new(backend),
-            workers: Workers::new(workers),
+            workers: FairWorkers::new(config),
+            owners,
         }
     }
+
+    /// Calls answered DEADLINE_EXCEEDED because their deadline passed while
+    /// they waited for a worker.
+    pub fn expired_in_queue(&self) -> u64 {
+        self.workers.expired()
+    }
+}
+
+fn expired(responder: Responder) {
+    responder.error(
+        Code::DeadlineExceeded,
+        "the deadline passed while the call waited for a worker; it was not run",
+    )
 }
 
 impl<B: Backend> Handler for SyncProxy<B> {
@@ -156,131 +147,114 @@ impl<B: Backend> Handler for SyncProxy<B> {
         };
         if self.backend.may_block(&request) {
             let backend = self.backend.clone();
-            self.workers
-                .run(Box::new(move || run(&backend, request, responder)));
+            let owner = self.owners.owner(&request.user, &request.token);
+            let deadline = responder.deadline();
+            self.workers.submit(
+                owner,
+                deadline,
+                Box::new(move |start| match start {
+                    Start::Run => run(&backend, request, responder),
+                    Start::Expired => expired(responder),
+                }),
+            );
         } else {
             run(&self.backend, request, responder);
         }
     }
 }
 
-/// Limits of the asynchronous registry.
+/// Limits of the asynchronous proxy.
 #[derive(Clone, Copy, Debug)]
 pub struct AsyncConfig {
-    /// Requests the registry holds at once (pending, running or finished);
-    /// a submit beyond it is RESOURCE_EXHAUSTED.
-    pub capacity: usize,
-    /// How long a result stays fetchable after it was first read, so a
-    /// client whose status reply was lost can ask again.
-    pub result_grace: Duration,
-    /// How long an unread result is kept.
-    pub result_max_age: Duration,
-    /// Worker threads running requests.
-    pub workers: usize,
+    /// The registry's limits, overall and per owner.
+    pub registry: RegistryLimits,
+    /// The workers running requests, and how many one owner may use.
+    pub dispatch: FairConfig,
 }
 
 impl Default for AsyncConfig {
+    /// The default registry ([`RegistryLimits::default`]) and 4 workers.
     fn default() -> Self {
         AsyncConfig {
-            capacity: 1024,
-            result_grace: Duration::from_secs(60),
-            result_max_age: Duration::from_secs(3600),
-            workers: 4,
+            registry: RegistryLimits::default(),
+            dispatch: FairConfig::new(4),
         }
     }
-}
-
-#[derive(Clone, Debug)]
-enum State {
-    Pending,
-    Running,
-    Finished(String),
-    Failed(String),
-}
-
-struct Entry {
-    state: State,
-    finished_at: Option<Instant>,
-    first_read: Option<Instant>,
-}
-
-struct Registry {
-    entries: HashMap<String, Entry>,
-    ids: RequestIdGenerator,
 }
 
 /// Answers commands with SUBMITTED and `getrequeststatus` from a registry;
 /// the wire shapes are those of the reference asynchronous proxy, plus a
 /// `request_status` on every reply, NOT_FOUND for unknown ids, and FAILED.
+///
+/// Requests belong to their owner (user and token, see
+/// [`Owner`](super::owner::Owner)): another
+/// owner's id is answered NOT_FOUND exactly like an id that never existed.
 pub struct AsyncProxy<B: Backend> {
     backend: Arc<B>,
     registry: Arc<Mutex<Registry>>,
-    config: AsyncConfig,
-    workers: Workers,
+    owners: OwnerKeys,
+    workers: FairWorkers,
 }
 
 impl<B: Backend> AsyncProxy<B> {
-    /// A proxy with the given registry limits.
-    pub fn new(backend: B, config: AsyncConfig) -> Self {
-        let seed = std::collections::hash_map::RandomState::new();
-        let seed = std::hash::BuildHasher::hash_one(&seed, Instant::now());
-        AsyncProxy {
+    /// A proxy with the given limits; its owner key and id generator are
+    /// seeded from the operating system.
+    pub fn new(backend: B, config: AsyncConfig) -> Result<Self, NoEntropy> {
+        Ok(AsyncProxy {
             backend: Arc::new(backend),
-            registry: Arc::new(Mutex::new(Registry {
-                entries: HashMap::new(),
-                ids: RequestIdGenerator::new(seed),
-            })),
-            workers: Workers::new(config.workers),
-            config,
-        }
+            registry: Arc::new(Mutex::new(Registry::new(
+                config.registry,
+                RequestIdGenerator::from_os()?,
+            ))),
+            owners: OwnerKeys::from_os()?,
+            workers: FairWorkers::new(config.dispatch),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // The registry is consistent after every call: a panic elsewhere
+        // while it was held leaves nothing half-done.
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn submit(&self, request: ArkoudaRequest, responder: Responder) {
-        let Ok(mut reg) = self.registry.lock() else {
-            return responder.error(Code::Internal, "request registry unavailable");
-        };
-        reg.expire(&self.config);
-        let id = match request.request_id.as_deref() {
-            Some(id) if !id.is_empty() && id.len() <= 64 => id.to_string(),
-            Some(_) => {
-                return responder.error(
-                    Code::InvalidArgument,
-                    "request_id must be 1 to 64 characters",
-                )
-            }
-            None => reg.ids.generate().as_str().to_string(),
-        };
-        // A client that lost the SUBMITTED reply may submit again: the
-        // request runs once.
-        if !reg.entries.contains_key(&id) {
-            if reg.entries.len() >= self.config.capacity {
-                return responder.error(Code::ResourceExhausted, "request registry is full");
-            }
-            reg.entries.insert(
-                id.clone(),
-                Entry {
-                    state: State::Pending,
-                    finished_at: None,
-                    first_read: None,
-                },
-            );
-            let (backend, registry, job_id) =
-                (self.backend.clone(), self.registry.clone(), id.clone());
-            let work = request.clone();
-            self.workers.run(Box::new(move || {
-                set_state(&registry, &job_id, State::Running);
-                // The caller is not waiting: the work has no gRPC deadline.
-                let state = match backend.execute(&work, None) {
-                    Ok(json) => State::Finished(json),
-                    Err(e) => State::Failed(e.message),
+        let owner = self.owners.owner(&request.user, &request.token);
+        let submitted = self.lock().submit(
+            &owner,
+            request.request_id.as_deref(),
+            &request.cmd,
+            &request.args,
+            Instant::now(),
+        );
+        let submitted = match submitted {
+            Ok(s) => s,
+            Err(refusal) => {
+                let code = match refusal {
+                    Refusal::BadId => Code::InvalidArgument,
+                    Refusal::IdInUse => Code::AlreadyExists,
+                    Refusal::OwnerFull(_) | Refusal::Full => Code::ResourceExhausted,
                 };
-                set_state(&registry, &job_id, state);
-            }));
+                return responder.error(code, &refusal.to_string());
+            }
+        };
+        if submitted.new {
+            let (backend, registry) = (self.backend.clone(), self.registry.clone());
+            let (job_owner, job_id, work) = (owner.clone(), submitted.id.clone(), request.clone());
+            self.workers.submit(
+                owner,
+                None,
+                Box::new(move |_| {
+                    let lock = || registry.lock().unwrap_or_else(|p| p.into_inner());
+                    lock().start(&job_owner, &job_id);
+                    // The caller is not waiting: the work has no gRPC deadline.
+                    let outcome = backend.execute(&work, None).map_err(|e| e.message);
+                    lock().finish(&job_owner, &job_id, outcome, Instant::now());
+                }),
+            );
         }
-        drop(reg);
         responder.reply(ArkoudaResponse {
             message: "submitted request to Arkouda".into(),
-            request_id: Some(id),
+            request_id: Some(submitted.id),
             request_status: Some("SUBMITTED".into()),
             user: Some(request.user),
             cmd: Some(request.cmd),
@@ -295,14 +269,12 @@ impl<B: Backend> AsyncProxy<B> {
             .clone()
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| request.args.trim().to_string());
-        let Ok(mut reg) = self.registry.lock() else {
-            return responder.error(Code::Internal, "request registry unavailable");
-        };
-        reg.expire(&self.config);
-        let Some(entry) = reg.entries.get_mut(&id) else {
+        let owner = self.owners.owner(&request.user, &request.token);
+        let Some(state) = self.lock().status(&owner, &id, Instant::now()) else {
+            // The same answer whether the id never existed or is another owner's.
             return responder.error(Code::NotFound, &std::format!("unknown request id {id:?}"));
         };
-        let (status, body) = match &entry.state {
+        let (status, body) = match state {
             State::Pending => (
                 "PENDING",
                 serde_json::json!({"request_id": id, "request_status": "PENDING"}),
@@ -312,24 +284,19 @@ impl<B: Backend> AsyncProxy<B> {
                 serde_json::json!({"request_id": id, "request_status": "RUNNING"}),
             ),
             State::Finished(json) => {
-                entry.first_read.get_or_insert_with(Instant::now);
                 // The reply is embedded as JSON, not as a string, as the reference does.
-                let result = serde_json::from_str::<serde_json::Value>(json)
-                    .unwrap_or_else(|_| serde_json::Value::String(json.clone()));
+                let result = serde_json::from_str::<serde_json::Value>(&json)
+                    .unwrap_or(serde_json::Value::String(json));
                 (
                     "FINISHED",
                     serde_json::json!({"request_id": id, "request_result": result}),
                 )
             }
-            State::Failed(error) => {
-                entry.first_read.get_or_insert_with(Instant::now);
-                (
-                    "FAILED",
-                    serde_json::json!({"request_id": id, "request_status": "FAILED", "error": error}),
-                )
-            }
+            State::Failed(error) => (
+                "FAILED",
+                serde_json::json!({"request_id": id, "request_status": "FAILED", "error": error}),
+            ),
         };
-        drop(reg);
         responder.reply(ArkoudaResponse {
             message: body.to_string(),
             request_id: Some(id),
@@ -338,38 +305,6 @@ impl<B: Backend> AsyncProxy<B> {
             cmd: Some(request.cmd),
             args: None,
         });
-    }
-}
-
-fn set_state(registry: &Mutex<Registry>, id: &str, state: State) {
-    if let Ok(mut reg) = registry.lock() {
-        if let Some(entry) = reg.entries.get_mut(id) {
-            if matches!(state, State::Finished(_) | State::Failed(_)) {
-                entry.finished_at = Some(Instant::now());
-            }
-            entry.state = state;
-        }
-    }
-}
-
-impl Registry {
-    fn expire(&mut self, config: &AsyncConfig) {
-        let now = Instant::now();
-        let stale: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| {
-                let read_long_ago = e.first_read.is_some_and(|t| now - t >= config.result_grace);
-                let unread_too_long = e
-                    .finished_at
-                    .is_some_and(|t| now - t >= config.result_max_age);
-                read_long_ago || unread_too_long
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in stale {
-            self.entries.remove(&id);
-        }
     }
 }
 

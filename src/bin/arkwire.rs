@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arkwire::arkouda::dispatch::FairConfig;
 use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::registry::RegistryLimits;
 use arkwire::arkouda::{parse_reply, ChannelConfig, PollConfig};
 use arkwire::grpc::Options;
 use arkwire::net::{
@@ -74,9 +76,41 @@ struct Identity {
     /// Arkouda user name.
     #[arg(long, default_value = "arkouda")]
     user: String,
-    /// Session token.
-    #[arg(long, default_value = "")]
+    /// Session token. On a shared machine prefer `ARKWIRE_TOKEN` or
+    /// `--token-file`: a command line is visible to every user in `ps`.
+    #[arg(
+        long,
+        env = "ARKWIRE_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
     token: String,
+    /// Read the session token from this file (its first line).
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<std::path::PathBuf>,
+}
+
+impl Identity {
+    /// The token from `--token-file` when given, else `--token`/`ARKWIRE_TOKEN`.
+    fn resolve(mut self) -> Result<Self, String> {
+        if let Some(path) = self.token_file.take() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read token file {}: {e}", path.display()))?;
+            self.token = text.lines().next().unwrap_or("").trim().to_string();
+        }
+        Ok(self)
+    }
+}
+
+/// A timeout in milliseconds: at least 1.
+fn timeout_ms(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => {
+            Err("must be at least 1 millisecond (0 would give up before anything is sent)".into())
+        }
+        Ok(ms) => Ok(ms),
+        Err(_) => Err(format!("{text:?} is not a number of milliseconds")),
+    }
 }
 
 /// Which proxy, and how long to wait for it.
@@ -85,8 +119,8 @@ struct Target {
     /// The proxy's address, `host:port` (an `http://` prefix is accepted).
     #[arg(long, default_value = "127.0.0.1:50053")]
     url: String,
-    /// Give up after this many milliseconds.
-    #[arg(long, default_value_t = 30_000)]
+    /// Give up after this many milliseconds (at least 1).
+    #[arg(long, default_value_t = 30_000, value_parser = timeout_ms)]
     timeout_ms: u64,
 }
 
@@ -144,12 +178,28 @@ struct ServeArgs {
     /// Worker threads running commands.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Workers one user (user name and token) may occupy at once; default
+    /// one less than `--workers`, at least 1.
+    #[arg(long)]
+    user_workers: Option<usize>,
     /// Async mode: requests the registry holds at once.
     #[arg(long, default_value_t = 1024)]
     registry_capacity: usize,
+    /// Async mode: requests one user may hold; default a quarter of the capacity.
+    #[arg(long)]
+    user_entries: Option<usize>,
+    /// Async mode: bytes of results the registry holds at once.
+    #[arg(long, default_value_t = 256 << 20)]
+    result_bytes: usize,
+    /// Async mode: bytes of results one user may hold; default a quarter of `--result-bytes`.
+    #[arg(long)]
+    user_result_bytes: Option<usize>,
     /// Async mode: how long a result stays fetchable after its first read.
     #[arg(long, default_value_t = 60_000)]
     result_grace_ms: u64,
+    /// Async mode: how long a result nobody read is kept.
+    #[arg(long, default_value_t = 3_600_000)]
+    result_max_age_ms: u64,
     /// Forward to arkouda_server's ZeroMQ socket (`tcp://HOST:5555`)
     /// instead of answering from the built-in backend.
     #[arg(long, env = "ARKWIRE_UPSTREAM")]
@@ -163,19 +213,26 @@ struct ServeArgs {
 }
 
 /// The proxy for `--mode`, in front of `backend`.
-fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Arc<dyn Handler> {
-    match a.mode {
-        ServeMode::Sync => Arc::new(SyncProxy::new(backend, a.workers)),
-        ServeMode::Async => Arc::new(AsyncProxy::new(
-            backend,
-            AsyncConfig {
-                capacity: a.registry_capacity,
-                result_grace: Duration::from_millis(a.result_grace_ms),
-                workers: a.workers,
-                ..AsyncConfig::default()
-            },
-        )),
+fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Result<Arc<dyn Handler>, String> {
+    let mut dispatch = FairConfig::new(a.workers);
+    if let Some(n) = a.user_workers {
+        dispatch.per_owner = n.max(1);
     }
+    Ok(match a.mode {
+        ServeMode::Sync => Arc::new(SyncProxy::with_dispatch(backend, dispatch)),
+        ServeMode::Async => {
+            let mut registry = RegistryLimits::new(a.registry_capacity);
+            if let Some(n) = a.user_entries {
+                registry.per_owner_entries = n;
+            }
+            registry.result_bytes = a.result_bytes;
+            registry.per_owner_result_bytes = a.user_result_bytes.unwrap_or(a.result_bytes / 4);
+            registry.result_grace = Duration::from_millis(a.result_grace_ms);
+            registry.result_max_age = Duration::from_millis(a.result_max_age_ms);
+            let config = AsyncConfig { registry, dispatch };
+            Arc::new(AsyncProxy::new(backend, config).map_err(|e| e.to_string())?)
+        }
+    })
 }
 
 fn serve(a: ServeArgs) -> Result<(), String> {
@@ -200,12 +257,14 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             // Each forwarded call holds a worker while it waits for its reply.
             a.workers = a.workers.max(upstream.pool_size);
             log::info!("forwarding to arkouda_server at {}", upstream.address);
-            proxy(UpstreamBackend::new(upstream), &a)
+            proxy(UpstreamBackend::new(upstream), &a)?
         }
-        None => proxy(BuiltinBackend, &a),
+        None => proxy(BuiltinBackend, &a)?,
     };
-    let server = Server::bind(listen, handler, config)
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let server = Server::bind(listen, handler, config).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!("{listen} is already in use"),
+        _ => format!("cannot listen on {listen}: {e}"),
+    })?;
     println!("arkwire: listening on {}", server.local_addr());
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -361,8 +420,11 @@ fn call(a: CallArgs) -> Result<(), String> {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve(a) => serve(a),
-        Command::Status { target, who, id } => status(&target, &who, &id),
-        Command::Call(a) => call(a),
+        Command::Status { target, who, id } => status(&target, &who.resolve()?, &id),
+        Command::Call(mut a) => {
+            a.who = a.who.resolve()?;
+            call(a)
+        }
         Command::Encode {
             who,
             format,
@@ -370,6 +432,7 @@ fn run(cli: Cli) -> Result<(), String> {
             cmd,
             args,
         } => {
+            let who = who.resolve()?;
             let req = ArkoudaRequestRef {
                 user: &who.user,
                 token: &who.token,

@@ -12,9 +12,10 @@ use super::{
     arg, arg_mut, arkwire_request_state, arkwire_status, channel_error_status, guard_try,
     opt_str_arg, out, str_arg, LastError,
 };
+use crate::arkouda::request_id::SEED_LEN;
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, JsonStr, MsgType, OpId, Outcome,
-    PollConfig, RequestState,
+    PollConfig, RequestIdGenerator, RequestState,
 };
 use crate::grpc::{Client, Options};
 use crate::h2::conn::{FixedStorage, MIN_TRANSMIT_BUFFER};
@@ -66,8 +67,11 @@ pub struct arkwire_conn_config {
     pub poll_deadline_ms: u32,
     /// Commands run one after another (true, the default) or concurrently.
     pub ordered: bool,
-    /// Seeds the request ids of polled and submitted commands; use a
-    /// different value per device and boot (a hardware random number).
+    /// Seeds the request ids of polled and submitted commands. 0, the
+    /// default, seeds them from the operating system (what a host with one
+    /// should keep); any other value is used as the seed itself and must
+    /// differ per device and boot (a hardware random number): two
+    /// connections given the same seed send the same ids.
     pub seed: u64,
     /// The caller's clock at creation, in microseconds.
     pub now_us: u64,
@@ -259,8 +263,15 @@ fn build(
         },
         ordered: c.ordered,
     };
+    let ids = if c.seed == 0 {
+        RequestIdGenerator::from_os().map_err(|_| ARKWIRE_INTERNAL)?
+    } else {
+        let mut seed = [0u8; SEED_LEN];
+        seed[..8].copy_from_slice(&c.seed.to_le_bytes());
+        RequestIdGenerator::from_seed(seed)
+    };
     let channel =
-        Channel::new(grpc, user, token, config, c.seed).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+        Channel::new(grpc, user, token, config, ids).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
     Ok(Box::new(arkwire_conn {
         channel,
         scratch: [0; SCRATCH],

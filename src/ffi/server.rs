@@ -104,6 +104,29 @@ impl CHandler {
     }
 }
 
+std::thread_local! {
+    /// Why the last `arkwire_server_start` on this thread failed.
+    static START_ERROR: core::cell::RefCell<std::ffi::CString> =
+        core::cell::RefCell::new(std::ffi::CString::default());
+}
+
+fn set_start_error(text: &str) {
+    // Interior NULs would cut the C string.
+    let text = std::ffi::CString::new(text.replace('\0', " ")).unwrap_or_default();
+    START_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+/// Why the last `arkwire_server_start` on the calling thread failed, as one
+/// NUL-terminated line (for a port in use: "127.0.0.1:50053 is already in
+/// use"); empty after one that succeeded. Valid until the next
+/// `arkwire_server_start` on this thread; never freed by the caller.
+///
+/// Thread safety: each thread sees its own last start.
+#[no_mangle]
+pub extern "C" fn arkwire_server_last_error() -> *const c_char {
+    START_ERROR.with(|e| e.borrow().as_ptr())
+}
+
 /// Starts serving `/arkouda.Arkouda/HandleRequest` on `listen_addr`
 /// (`host:port`; port 0 picks a free one, see `arkwire_server_port`) with
 /// one event-loop thread that calls `cb` for every request. Writes the
@@ -111,7 +134,8 @@ impl CHandler {
 ///
 /// Errors: `ARKWIRE_NULL_ARGUMENT` (listen_addr, cb or server_out),
 /// `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (the address does not
-/// resolve), `ARKWIRE_CONNECTION_FAILED` (cannot bind or listen).
+/// resolve), `ARKWIRE_CONNECTION_FAILED` (cannot bind or listen, such as a
+/// port another socket listens on). `arkwire_server_last_error` says why.
 ///
 /// # Safety
 /// `listen_addr` NULL or NUL-terminated; `server_out` NULL or writable;
@@ -123,6 +147,7 @@ pub unsafe extern "C" fn arkwire_server_start(
     userdata: *mut c_void,
     server_out: *mut *mut arkwire_server,
 ) -> arkwire_status {
+    set_start_error("");
     guard_try(|| {
         let cb = cb.ok_or(ARKWIRE_NULL_ARGUMENT)?;
         if server_out.is_null() {
@@ -134,7 +159,10 @@ pub unsafe extern "C" fn arkwire_server_start(
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
+            .ok_or_else(|| {
+                set_start_error(&std::format!("{addr} is not an address"));
+                ARKWIRE_INVALID_ARGUMENT
+            })?;
         let handler = Arc::new(CHandler { cb, userdata });
         let config = ServerConfig {
             threads: 1,
@@ -160,7 +188,13 @@ pub unsafe extern "C" fn arkwire_server_start(
             }),
             config,
         )
-        .map_err(|_| ARKWIRE_CONNECTION_FAILED)?;
+        .map_err(|e| {
+            set_start_error(&match e.kind() {
+                std::io::ErrorKind::AddrInUse => std::format!("{addr} is already in use"),
+                _ => std::format!("cannot listen on {addr}: {e}"),
+            });
+            ARKWIRE_CONNECTION_FAILED
+        })?;
         let server = Box::new(arkwire_server { server });
         // SAFETY: checked non-NULL; writable by the caller's contract.
         unsafe { out(server_out, Box::into_raw(server)) }
@@ -311,4 +345,60 @@ pub unsafe extern "C" fn arkwire_reply_builder_set_msg(
         b.msg = Some((text.into(), is_error != 0));
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    unsafe extern "C" fn answer_nothing(
+        _req: *const arkwire_request,
+        _reply: *mut arkwire_reply_builder,
+        _userdata: *mut c_void,
+    ) -> StatusCode {
+        1
+    }
+
+    fn last_error() -> String {
+        // SAFETY: a NUL-terminated string owned by this thread's slot.
+        unsafe { std::ffi::CStr::from_ptr(arkwire_server_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_port_another_socket_listens_on_is_refused_with_a_reason() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std::format!("{}", taken.local_addr().unwrap());
+        let c_addr = std::ffi::CString::new(addr.clone()).unwrap();
+        let mut server: *mut arkwire_server = core::ptr::null_mut();
+        // SAFETY: valid arguments; the callback never runs.
+        let status = unsafe {
+            arkwire_server_start(
+                c_addr.as_ptr(),
+                Some(answer_nothing),
+                core::ptr::null_mut(),
+                &mut server,
+            )
+        };
+        assert_eq!(status, ARKWIRE_CONNECTION_FAILED);
+        assert!(server.is_null());
+        assert_eq!(last_error(), std::format!("{addr} is already in use"));
+
+        // A free port starts, and the error is cleared.
+        let free = c"127.0.0.1:0";
+        // SAFETY: as above.
+        let status = unsafe {
+            arkwire_server_start(
+                free.as_ptr(),
+                Some(answer_nothing),
+                core::ptr::null_mut(),
+                &mut server,
+            )
+        };
+        assert_eq!(status, ARKWIRE_OK);
+        assert_eq!(last_error(), "");
+        // SAFETY: from arkwire_server_start, freed once.
+        unsafe { arkwire_server_free(server) };
+    }
 }

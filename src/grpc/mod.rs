@@ -14,5 +14,5 @@ pub mod timeout;
 
 pub use call::{code_for_reset, custom_metadata, CallId, Options, Status};
 pub use client::{CallError, Client, ClientEvent};
-pub use server::{Server, ServerEvent};
+pub use server::{Server, ServerEvent, MAX_METHODS};
 pub use status::Code;

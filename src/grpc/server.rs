@@ -28,11 +28,14 @@ pub enum ServerEvent {
 pub struct Server<S: Storage> {
     conn: Connection<S>,
     options: Options,
-    /// The only method served; others get UNIMPLEMENTED.
-    path: &'static str,
+    /// The methods served, by path; others get UNIMPLEMENTED.
+    methods: heapless::Vec<&'static str, MAX_METHODS>,
     /// Calls whose deadline passed, to report as cancelled.
     expired: heapless::Deque<u32, 32>,
 }
+
+/// Most methods one server connection dispatches.
+pub const MAX_METHODS: usize = 8;
 
 impl<S: Storage> Server<S> {
     /// A server connection answering calls of `path`.
@@ -41,12 +44,33 @@ impl<S: Storage> Server<S> {
         options: Options,
         now: Instant,
     ) -> Result<Self, ConnectionError> {
+        Self::with_methods(&[path], options, now)
+    }
+
+    /// A server connection answering calls of each of `paths` (at most
+    /// [`MAX_METHODS`]); [`method`](Self::method) tells a call's. Calls of
+    /// any other path end with UNIMPLEMENTED before they are reported.
+    pub fn with_methods(
+        paths: &[&'static str],
+        options: Options,
+        now: Instant,
+    ) -> Result<Self, ConnectionError> {
+        let methods = heapless::Vec::from_slice(paths).map_err(|_| ConnectionError {
+            code: ErrorCode::InternalError,
+            reason: "more methods than grpc::server::MAX_METHODS",
+        })?;
         Ok(Server {
             conn: Connection::new(Role::Server, options.h2_config(), now)?,
             options,
-            path,
+            methods,
             expired: heapless::Deque::new(),
         })
+    }
+
+    /// The method (path) a call reported by [`ServerEvent::Request`] asked for.
+    pub fn method(&self, call: CallId) -> Option<&'static str> {
+        let path = self.conn.stream(call.0)?.headers().get(b":path")?;
+        self.methods.iter().copied().find(|m| m.as_bytes() == path)
     }
 
     /// The HTTP/2 connection underneath.
@@ -162,7 +186,7 @@ impl<S: Storage> Server<S> {
             // The gRPC spec asks for 415 Unsupported Media Type.
             return self.reject_http(id, b"415");
         }
-        if path != Some(self.path.as_bytes()) {
+        if !self.methods.iter().any(|m| path == Some(m.as_bytes())) {
             return self.reject(id, Code::Unimplemented, "unknown method");
         }
         match deadline {

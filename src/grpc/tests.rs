@@ -7,6 +7,7 @@ use std::vec::Vec;
 
 use super::*;
 use crate::h2::conn::{FixedStorage, GrowableStorage, Storage, MIN_TRANSMIT_BUFFER};
+use crate::sans_io::{exchange, SansIo};
 use crate::time::Instant;
 
 const PATH: &str = "/arkouda.Arkouda/HandleRequest";
@@ -22,22 +23,9 @@ fn pair<S: Storage>(client: Options, server: Options) -> (Client<S>, Server<S>) 
     )
 }
 
-fn pump<S: Storage>(c: &mut Client<S>, s: &mut Server<S>, now: Instant) {
-    let mut buf = vec![0u8; MIN_TRANSMIT_BUFFER];
-    for _ in 0..10_000 {
-        let n = c.transmit(&mut buf);
-        if n > 0 {
-            let _ = s.recv(&buf[..n], now);
-        }
-        let m = s.transmit(&mut buf);
-        if m > 0 {
-            let _ = c.recv(&buf[..m], now);
-        }
-        if n == 0 && m == 0 {
-            return;
-        }
-    }
-    panic!("never went quiet");
+/// Moves bytes both ways until neither side has anything to send.
+fn pump<A: SansIo, B: SansIo>(a: &mut A, b: &mut B, now: Instant) {
+    exchange(a, b, now);
 }
 
 fn server_events<S: Storage>(s: &mut Server<S>) -> Vec<ServerEvent> {
@@ -223,6 +211,59 @@ fn an_oversized_request_is_resource_exhausted() {
     let _ = client_events(&mut c);
     let status = c.response(call).unwrap_err();
     assert_eq!(status.code, Code::ResourceExhausted);
+}
+
+#[test]
+fn a_spent_memory_budget_is_resource_exhausted_naming_the_flag() {
+    static BUDGET: crate::h2::MemoryBudget = crate::h2::MemoryBudget::new(500);
+    let tight = Options {
+        h2: crate::h2::Config {
+            body_budget: Some(&BUDGET),
+            ..crate::h2::Config::default()
+        },
+        ..Options::default()
+    };
+    let (mut c, mut s) = pair::<GrowableStorage>(Options::default(), tight);
+    let call = c.start_call(PATH, &[b'x'; 1000], &[], None, t(0)).unwrap();
+    pump(&mut c, &mut s, t(1));
+    assert_eq!(server_events(&mut s), []);
+    pump(&mut c, &mut s, t(2));
+    let _ = client_events(&mut c);
+    let status = c.response(call).unwrap_err();
+    assert_eq!(status.code, Code::ResourceExhausted);
+    assert!(status.message().contains("--memory-budget"), "{status:?}");
+    drop(s);
+    assert_eq!(BUDGET.used(), 0);
+}
+
+#[test]
+fn a_server_dispatches_each_of_its_methods() {
+    const HEALTH: &str = "/grpc.health.v1.Health/Check";
+    let t0 = t(0);
+    let mut c = Client::<GrowableStorage>::new("localhost", Options::default(), t0).unwrap();
+    let mut s =
+        Server::<GrowableStorage>::with_methods(&[PATH, HEALTH], Options::default(), t0).unwrap();
+    let a = c.start_call(HEALTH, b"", &[], None, t0).unwrap();
+    let b = c.start_call(PATH, b"x", &[], None, t0).unwrap();
+    let other = c
+        .start_call("/other.Service/M", b"", &[], None, t0)
+        .unwrap();
+    pump(&mut c, &mut s, t(1));
+    let mut methods = Vec::new();
+    for event in server_events(&mut s) {
+        if let ServerEvent::Request(id) = event {
+            methods.push(s.method(id).unwrap());
+            s.respond(id, b"").unwrap();
+        }
+    }
+    methods.sort_unstable();
+    assert_eq!(methods, [PATH, HEALTH]);
+    pump(&mut c, &mut s, t(2));
+    let _ = client_events(&mut c);
+    assert!(c.response(a).is_ok() && c.response(b).is_ok());
+    assert_eq!(c.response(other).unwrap_err().code, Code::Unimplemented);
+    let too_many = [PATH; MAX_METHODS + 1];
+    assert!(Server::<GrowableStorage>::with_methods(&too_many, Options::default(), t0).is_err());
 }
 
 #[test]

@@ -35,9 +35,10 @@ pub struct Config {
     /// `max_concurrent_streams × max_body_size` with half-sent messages.
     pub max_connection_body_size: usize,
     /// Most bytes of received header lists all streams of one connection may
-    /// hold together; a stream whose headers would pass it is refused
-    /// (REFUSED_STREAM). Each stream is also held to twice
-    /// `max_header_list_size` (headers and trailers).
+    /// hold together (never less than one stream's twice
+    /// `max_header_list_size`, for its headers and trailers); a stream whose
+    /// headers would pass it is refused (REFUSED_STREAM). Each stream is
+    /// also held to twice `max_header_list_size`.
     pub max_connection_header_size: usize,
     /// Bodies of every connection that shares it draw from this budget too:
     /// a process-wide cap on assembled messages (see [`MemoryBudget`]).
@@ -81,7 +82,7 @@ impl Default for Config {
             settings_timeout: Duration::from_secs(10),
             max_body_size: 4 * 1024 * 1024 + 5,
             max_connection_body_size: 16 * 1024 * 1024,
-            max_connection_header_size: 64 * 1024,
+            max_connection_header_size: 32 * 1024,
             body_budget: None,
             max_pending_control: 128,
             flood_window: Duration::from_secs(10),

@@ -47,7 +47,7 @@ pub struct ServerConfig {
     /// their own, connections draw from the process-wide
     /// [`BODY_BUDGET`](super::BODY_BUDGET).
     pub options: grpc::Options,
-    /// Event loops, each on its own thread and its own SO_REUSEPORT listener.
+    /// Event loops, each on its own thread, sharing one listening socket.
     pub threads: usize,
     /// Connections per event loop; more are accepted and closed at once.
     pub max_connections: usize,
@@ -151,12 +151,16 @@ impl Server {
         config: ServerConfig,
     ) -> io::Result<Server> {
         let stop = Arc::new(AtomicBool::new(false));
-        let first = reuseport_listener(addr)?;
+        let first = exclusive_listener(addr)?;
         let local_addr = first.local_addr()?;
-        let mut listeners = vec![first];
+        // Every loop polls a duplicate of the one listening socket: no other
+        // process can join the port, and whichever loop accepts first gets
+        // the connection.
+        let mut listeners = Vec::new();
         for _ in 1..config.threads.max(1) {
-            listeners.push(reuseport_listener(local_addr)?);
+            listeners.push(TcpListener::from_std(first.try_clone()?));
         }
+        listeners.insert(0, TcpListener::from_std(first));
         let mut wakers = Vec::new();
         let mut threads = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
@@ -218,16 +222,18 @@ fn write_some(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
     Ok(done)
 }
 
-fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+/// A listening socket on `addr`, refused with `AddrInUse` when another
+/// socket listens there. SO_REUSEADDR only lets it reuse a port whose old
+/// connections linger in TIME_WAIT; SO_REUSEPORT is not set, so a second
+/// server cannot share the port and split the clients with this one.
+fn exclusive_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
-    // Several loops share one port; the kernel spreads connections over them.
-    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
-    Ok(TcpListener::from_std(socket.into()))
+    Ok(socket.into())
 }
 
 struct Conn {

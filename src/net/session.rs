@@ -11,7 +11,7 @@ use super::transport::Transport;
 use super::ClientConfig;
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, MsgType, OpId, Outcome, Pattern,
-    RequestState,
+    RequestIdGenerator, RequestState,
 };
 use crate::grpc::{self, CallError, Code};
 use crate::h2::conn::GrowableStorage;
@@ -124,11 +124,9 @@ impl Session {
         let transport = Transport::connect(addr, config.connect_timeout)?;
         let grpc = grpc::Client::new(&addr.to_string(), config.options, transport.clock.now())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let seed = std::hash::BuildHasher::hash_one(
-            &std::collections::hash_map::RandomState::new(),
-            std::time::SystemTime::now(),
-        );
-        let channel = Channel::new(grpc, user, token, channel, seed)
+        let ids = RequestIdGenerator::from_os()
+            .map_err(|e| io::Error::other(std::format!("request ids: {e}")))?;
+        let channel = Channel::new(grpc, user, token, channel, ids)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))?;
         Ok(Session {
             transport,

@@ -12,47 +12,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::{Clock, IO_CHUNK, READ_SLICE};
-use crate::h2::conn::Storage;
-use crate::h2::ConnectionError;
-use crate::time::Instant;
-
-/// A sans-IO endpoint: bytes and time in, bytes out.
-pub(crate) trait Endpoint {
-    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError>;
-    fn transmit(&mut self, out: &mut [u8]) -> usize;
-    fn poll_timeout(&self) -> Option<Instant>;
-    fn handle_timeout(&mut self, now: Instant);
-}
-
-impl<S: Storage> Endpoint for crate::grpc::Client<S> {
-    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
-        crate::grpc::Client::recv(self, input, now)
-    }
-    fn transmit(&mut self, out: &mut [u8]) -> usize {
-        crate::grpc::Client::transmit(self, out)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        crate::grpc::Client::poll_timeout(self)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        crate::grpc::Client::handle_timeout(self, now)
-    }
-}
-
-impl<S: Storage, const OPS: usize> Endpoint for crate::arkouda::Channel<S, OPS> {
-    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
-        crate::arkouda::Channel::recv(self, input, now)
-    }
-    fn transmit(&mut self, out: &mut [u8]) -> usize {
-        crate::arkouda::Channel::transmit(self, out)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        crate::arkouda::Channel::poll_timeout(self)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        crate::arkouda::Channel::handle_timeout(self, now)
-    }
-}
+use crate::sans_io::SansIo;
 
 /// One non-blocking TCP connection and the buffers to move an endpoint's bytes.
 pub(crate) struct Transport {
@@ -99,7 +59,7 @@ impl Transport {
 
     /// One turn: write what is ready, wait for input or the endpoint's next
     /// deadline, read, and run due timers.
-    pub(crate) fn turn(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+    pub(crate) fn turn(&mut self, endpoint: &mut impl SansIo) -> io::Result<()> {
         self.flush(endpoint)?;
         let timeout = if self.more_to_read {
             Some(Duration::ZERO)
@@ -128,7 +88,7 @@ impl Transport {
 
     /// Reads at most [`READ_SLICE`] bytes, so a server that never stops
     /// sending cannot keep the endpoint's timers from running.
-    fn read(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+    fn read(&mut self, endpoint: &mut impl SansIo) -> io::Result<()> {
         self.more_to_read = false;
         let mut budget = READ_SLICE;
         loop {
@@ -157,7 +117,7 @@ impl Transport {
         }
     }
 
-    pub(crate) fn flush(&mut self, endpoint: &mut impl Endpoint) -> io::Result<()> {
+    pub(crate) fn flush(&mut self, endpoint: &mut impl SansIo) -> io::Result<()> {
         loop {
             if self.out_pos == self.out_end {
                 self.out_pos = 0;

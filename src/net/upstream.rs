@@ -2,7 +2,7 @@
 //! connections, each driven by the sans-IO [`ReqConnection`] over a
 //! blocking socket on the worker thread that uses it.
 
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::string::{String, ToString};
 use std::sync::{Condvar, Mutex};
@@ -114,15 +114,26 @@ impl UpstreamBackend {
         )
     }
 
-    /// A free connection: an idle one, a new one, or the next one returned.
+    /// A free connection: an idle one that is still open, a new one, or the
+    /// next one returned. An idle connection the upstream closed (after a
+    /// restart, say) is found out here, before a byte of the call is
+    /// written, and replaced.
     fn checkout(&self, deadline: Instant) -> Result<Upstream, BackendError> {
-        let mut pool = self
-            .pool
-            .lock()
-            .map_err(|_| self.unavailable("pool poisoned"))?;
         loop {
-            if let Some(conn) = pool.idle.pop() {
-                return Ok(conn);
+            let mut pool = self
+                .pool
+                .lock()
+                .map_err(|_| self.unavailable("pool poisoned"))?;
+            if let Some(mut conn) = pool.idle.pop() {
+                drop(pool);
+                match conn.probe() {
+                    Ok(()) => return Ok(conn),
+                    Err(why) => {
+                        log::info!("dropping an idle upstream connection: {why}");
+                        self.checkin(None);
+                        continue;
+                    }
+                }
             }
             if pool.open < self.config.pool_size.max(1) {
                 if let Some(at) = pool.retry_at {
@@ -132,7 +143,7 @@ impl UpstreamBackend {
                 }
                 pool.open += 1;
                 drop(pool);
-                return self.connect();
+                return self.connect(deadline);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -141,34 +152,47 @@ impl UpstreamBackend {
                     "no upstream connection became free before the deadline",
                 ));
             }
-            pool = self
-                .freed
-                .wait_timeout(pool, deadline - now)
-                .map_err(|_| self.unavailable("pool poisoned"))?
-                .0;
+            drop(
+                self.freed
+                    .wait_timeout(pool, deadline - now)
+                    .map_err(|_| self.unavailable("pool poisoned"))?,
+            );
         }
     }
 
-    fn connect(&self) -> Result<Upstream, BackendError> {
-        let attempt = (|| -> io::Result<Upstream> {
+    /// Opens a connection and completes the ZMTP handshake, so an upstream
+    /// that cannot talk to us (wrong mechanism, not ZeroMQ) is reported as
+    /// such here rather than as a broken call. A handshake cut short by the
+    /// call's `deadline` is DEADLINE_EXCEEDED and no mark against the upstream.
+    fn connect(&self, deadline: Instant) -> Result<Upstream, BackendError> {
+        let connect_by = Instant::now() + self.config.connect_timeout;
+        let mut cut_by_call = false;
+        let attempt = (|| -> Result<Upstream, String> {
             let addr = self
                 .config
                 .address
-                .to_socket_addrs()?
+                .to_socket_addrs()
+                .map_err(|e| e.to_string())?
                 .next()
-                .ok_or_else(|| io::Error::new(ErrorKind::NotFound, "address has no IP"))?;
-            let stream = TcpStream::connect_timeout(&addr, self.config.connect_timeout)?;
-            stream.set_nodelay(true)?;
+                .ok_or_else(|| String::from("address has no IP"))?;
+            let stream = TcpStream::connect_timeout(&addr, self.config.connect_timeout)
+                .map_err(|e| e.to_string())?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
             let clock = Clock::new();
-            let zmtp = ReqConnection::new(self.config.zmtp, clock.now())
-                .map_err(|e| io::Error::new(ErrorKind::InvalidInput, std::format!("{e}")))?;
-            Ok(Upstream {
+            let zmtp =
+                ReqConnection::new(self.config.zmtp, clock.now()).map_err(|e| e.to_string())?;
+            let mut conn = Upstream {
                 stream,
                 zmtp,
                 clock,
                 out: vec![0; 64 * 1024],
                 input: vec![0; 64 * 1024],
-            })
+            };
+            let handshake_by = connect_by.min(deadline);
+            let shaken = conn.handshake(handshake_by);
+            cut_by_call = shaken.is_err() && deadline < connect_by && Instant::now() >= deadline;
+            shaken?;
+            Ok(conn)
         })();
         let mut pool = self
             .pool
@@ -180,9 +204,17 @@ impl UpstreamBackend {
                 pool.backoff = self.config.initial_backoff;
                 Ok(conn)
             }
+            Err(_) if cut_by_call => {
+                pool.open -= 1;
+                self.freed.notify_one();
+                Err(BackendError::new(
+                    Code::DeadlineExceeded,
+                    "arkouda_server did not finish the ZMTP handshake before the deadline",
+                ))
+            }
             Err(e) => {
                 pool.open -= 1;
-                pool.last_error = e.to_string();
+                pool.last_error = e;
                 pool.retry_at = Some(Instant::now() + pool.backoff);
                 pool.backoff = (pool.backoff * 2).min(self.config.max_backoff);
                 self.freed.notify_one();
@@ -204,59 +236,119 @@ impl UpstreamBackend {
 }
 
 impl Upstream {
+    /// Whether an idle connection is still usable: reads what the upstream
+    /// sent meanwhile (a heartbeat PING, say) without waiting. End of
+    /// stream, a reset or a ZMTP error means it is not.
+    fn probe(&mut self) -> Result<(), String> {
+        self.stream
+            .set_nonblocking(true)
+            .map_err(|e| e.to_string())?;
+        let result = loop {
+            match self.stream.read(&mut self.input) {
+                Ok(0) => break Err(String::from("arkouda_server closed the connection")),
+                Ok(n) => {
+                    if let Err(e) = self.zmtp.recv(&self.input[..n], self.clock.now()) {
+                        break Err(e.to_string());
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        self.stream
+            .set_nonblocking(false)
+            .map_err(|e| e.to_string())?;
+        if self.zmtp.is_closed() {
+            return Err(String::from("the ZMTP connection is finished"));
+        }
+        result
+    }
+
+    /// Writes what the connection has queued, hands back one event if there
+    /// is one, else waits for bytes until the connection's next timer or
+    /// `until`, whichever comes first.
+    fn pump(&mut self, until: Instant) -> Result<Option<ZmtpEvent>, Failure> {
+        loop {
+            let n = self.zmtp.transmit(&mut self.out);
+            if n == 0 {
+                break;
+            }
+            self.stream
+                .write_all(&self.out[..n])
+                .map_err(|e| Failure::Broken(e.to_string()))?;
+        }
+        if let Some(event) = self.zmtp.poll_event() {
+            return Ok(Some(event));
+        }
+        let wait = self
+            .zmtp
+            .poll_timeout()
+            .map(|at| self.clock.until(at))
+            .unwrap_or(Duration::from_secs(1))
+            .min(until.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(1));
+        self.stream
+            .set_read_timeout(Some(wait))
+            .map_err(|e| Failure::Broken(e.to_string()))?;
+        match self.stream.read(&mut self.input) {
+            Ok(0) => Err(Failure::Broken(
+                "arkouda_server closed the connection".into(),
+            )),
+            Ok(n) => {
+                // A fatal error is also reported as a Closed event, which
+                // names it: take that on the next turn.
+                let _ = self.zmtp.recv(&self.input[..n], self.clock.now());
+                Ok(None)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                self.zmtp.handle_timeout(self.clock.now());
+                Ok(None)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(None),
+            Err(e) => Err(Failure::Broken(e.to_string())),
+        }
+    }
+
+    /// Drives the handshake to READY by `deadline`.
+    fn handshake(&mut self, deadline: Instant) -> Result<(), String> {
+        loop {
+            if Instant::now() >= deadline {
+                return Err("the ZMTP handshake did not finish in time".into());
+            }
+            match self.pump(deadline) {
+                Ok(Some(ZmtpEvent::Ready)) => return Ok(()),
+                Ok(Some(ZmtpEvent::Closed { error })) => return Err(error.to_string()),
+                Ok(Some(ZmtpEvent::TimedOut)) => {
+                    return Err("the ZMTP handshake did not finish in time".into())
+                }
+                Ok(Some(ZmtpEvent::Reply) | None) => {}
+                Err(Failure::Broken(why)) => return Err(why),
+                Err(Failure::Deadline) => {
+                    return Err("the ZMTP handshake did not finish in time".into())
+                }
+            }
+        }
+    }
+
     /// Sends one request and waits for its reply frames.
     fn exchange(&mut self, frames: &[&[u8]], deadline: Instant) -> Result<Vec<Vec<u8>>, Failure> {
         let core_deadline = self.clock.now() + deadline.saturating_duration_since(Instant::now());
-        // Queued now, sent once the handshake is done (see ReqConnection).
         self.zmtp
             .send_request(frames, Some(core_deadline))
             .map_err(|e| Failure::Broken(e.to_string()))?;
         loop {
-            loop {
-                let n = self.zmtp.transmit(&mut self.out);
-                if n == 0 {
-                    break;
+            match self.pump(deadline)? {
+                Some(ZmtpEvent::Reply) => {
+                    let reply = self.zmtp.reply_frames().map(<[u8]>::to_vec).collect();
+                    self.zmtp.release_reply();
+                    return Ok(reply);
                 }
-                self.stream
-                    .write_all(&self.out[..n])
-                    .map_err(|e| Failure::Broken(e.to_string()))?;
-            }
-            while let Some(event) = self.zmtp.poll_event() {
-                match event {
-                    ZmtpEvent::Ready => {}
-                    ZmtpEvent::Reply => {
-                        let reply = self.zmtp.reply_frames().map(<[u8]>::to_vec).collect();
-                        self.zmtp.release_reply();
-                        return Ok(reply);
-                    }
-                    ZmtpEvent::TimedOut => return Err(Failure::Deadline),
-                    ZmtpEvent::Closed { error } => return Err(Failure::Broken(error.to_string())),
+                Some(ZmtpEvent::TimedOut) => return Err(Failure::Deadline),
+                Some(ZmtpEvent::Closed { error }) => {
+                    return Err(Failure::Broken(error.to_string()))
                 }
-            }
-            let wait = self
-                .zmtp
-                .poll_timeout()
-                .map(|at| self.clock.until(at))
-                .unwrap_or(Duration::from_secs(1))
-                .max(Duration::from_millis(1));
-            self.stream
-                .set_read_timeout(Some(wait))
-                .map_err(|e| Failure::Broken(e.to_string()))?;
-            match self.stream.read(&mut self.input) {
-                Ok(0) => {
-                    return Err(Failure::Broken(
-                        "arkouda_server closed the connection".into(),
-                    ))
-                }
-                Ok(n) => self
-                    .zmtp
-                    .recv(&self.input[..n], self.clock.now())
-                    .map_err(|e| Failure::Broken(e.to_string()))?,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    self.zmtp.handle_timeout(self.clock.now())
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(Failure::Broken(e.to_string())),
+                Some(ZmtpEvent::Ready) | None => {}
             }
         }
     }
@@ -273,6 +365,15 @@ impl Backend for UpstreamBackend {
         log::debug!("forwarding {:?} for user {:?}", request.cmd, request.user);
         let json = crate::zmtp::arkouda::request_json(&ArkoudaRequestRef::from(request));
         let mut conn = self.checkout(deadline)?;
+        if Instant::now() >= deadline {
+            // The client has stopped waiting: arkouda_server must not run
+            // a command nobody will read (a retry would run it twice).
+            self.checkin(Some(conn));
+            return Err(BackendError::new(
+                Code::DeadlineExceeded,
+                "the deadline passed before the call could be sent; it was not sent",
+            ));
+        }
         match conn.exchange(&[json.as_bytes()], deadline) {
             Ok(frames) => {
                 self.checkin(Some(conn));

@@ -135,6 +135,11 @@ impl GreetingDecoder {
         }
     }
 
+    /// How many of the greeting's 64 bytes are in.
+    pub fn received(&self) -> usize {
+        self.len
+    }
+
     /// Takes bytes from `input`; returns how many it used and, once all 64 are
     /// in, the greeting. Errors are raised as early as the bytes allow.
     pub fn feed(&mut self, input: &[u8]) -> (usize, Result<Option<Greeting>, ZmtpError>) {

@@ -19,8 +19,15 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Connects to `127.0.0.1:port` and creates the connection.
+    /// Connects to `127.0.0.1:port` and creates the connection, with the
+    /// fixed seed 7 for its request ids.
     pub fn connect(port: u16) -> Driver {
+        Self::connect_seeded(port, Some(7))
+    }
+
+    /// Connects with `seed` for request ids, or the config's default (0:
+    /// from the operating system) when `None`.
+    pub fn connect_seeded(port: u16, seed: Option<u64>) -> Driver {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.set_nodelay(true).unwrap();
         let authority = CString::new(format!("127.0.0.1:{port}")).unwrap();
@@ -38,7 +45,9 @@ impl Driver {
         config.user = user.as_ptr();
         config.poll_interval_ms = 5;
         config.poll_max_interval_ms = 50;
-        config.seed = 7;
+        if let Some(seed) = seed {
+            config.seed = seed;
+        }
         let mut conn = std::ptr::null_mut();
         // SAFETY: valid config and out-pointer.
         assert_eq!(unsafe { arkwire_conn_new(&config, &mut conn) }, ARKWIRE_OK);

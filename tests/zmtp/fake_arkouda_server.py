@@ -12,9 +12,14 @@ Commands:
   slow      -> sleeps int(args) milliseconds, then replies
   nonutf8   -> one frame b'\\xff\\xfe{not utf8'
   binary    -> two frames: a JSON reply ending BINARY_PAYLOAD, then bytes 0..=255
+  seen      -> msg = JSON list of [user, cmd, args] of every request received
+               before it (``seen`` itself excluded), so a test can prove a call
+               never reached the server
   other     -> msgType ERROR "Unrecognized command: X"
 
 With ``--port N`` it binds that port (to restart on the same address).
+With ``--plain`` the socket is a PLAIN-mechanism server (user "u", password
+"p"), which a NULL-mechanism client cannot talk to.
 With ``--heartbeat-ms N`` libzmq sends ZMTP 3.1 PING commands every N ms and
 drops the connection if nothing (such as our PONG) comes back within 3N ms.
 
@@ -37,6 +42,9 @@ def reply(msg, user, msg_type="NORMAL", msg_format="STRING"):
     ).encode()
 
 
+SEEN = []
+
+
 def answer(frames):
     try:
         req = json.loads(frames[0].decode("utf-8"))
@@ -46,6 +54,9 @@ def answer(frames):
     if missing or not isinstance(req["size"], int) or isinstance(req["size"], bool):
         return [reply(f"bad request keys or size: {missing} {req!r}", "", "ERROR")]
     user, cmd, args = req["user"], req["cmd"], req["args"]
+    if cmd == "seen":
+        return [reply(json.dumps(SEEN), user)]
+    SEEN.append([user, cmd, args])
     if cmd == "connect":
         return [reply("connected to arkouda server tcp://*:5555", user)]
     if cmd == "getconfig":
@@ -67,6 +78,8 @@ def main():
     ctx = zmq.Context()
     sock = ctx.socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
+    if "--plain" in sys.argv:
+        sock.setsockopt(zmq.PLAIN_SERVER, 1)
     if "--heartbeat-ms" in sys.argv:
         ivl = int(sys.argv[sys.argv.index("--heartbeat-ms") + 1])
         sock.setsockopt(zmq.HEARTBEAT_IVL, ivl)

@@ -132,25 +132,25 @@ impl GrowableStorage {
     /// - the connection itself, the frame buffer (`max_frame_size`), the
     ///   decoding and encoding scratch and the block being reassembled (each
     ///   `max_header_list_size`, the last twice while its `Vec` doubles);
-    /// - the stream table: open streams plus the ones a peer may make us
-    ///   close within one flood window (resets and futile frames);
-    /// - stored headers (`max_connection_header_size`) and bodies
+    /// - the stream table: open streams, and as many the application saw
+    ///   before they closed;
+    /// - stored headers (`max_connection_header_size`; a refused block
+    ///   leaves no spare capacity behind) and bodies
     ///   (`max_connection_body_size`), each twice while a `Vec` doubles.
     ///
     /// What the application queues to send comes on top (it is its own).
     pub fn heap_bound(config: &Config) -> usize {
         let list = config.max_header_list_size as usize;
-        let streams = config.max_concurrent_streams as usize
-            + config.max_resets_per_window as usize
-            + config.max_futile_per_window as usize
-            + 2;
+        // Open streams, and as many the application saw before they closed
+        // (peer-opened streams it never saw are dropped when they close).
+        let streams = 2 * config.max_concurrent_streams as usize + 2;
         let stream_size = core::mem::size_of::<Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>>();
         let bodies = config.max_connection_body_size.max(config.max_body_size);
         core::mem::size_of::<Connection<Self>>()
             + config.max_frame_size as usize
             + 4 * list
             + 2 * streams * stream_size
-            + 2 * (config.max_connection_header_size + 2 * list)
+            + 2 * config.max_connection_header_size.max(2 * list)
             + 2 * bodies
             + 8 * streams
     }
@@ -910,7 +910,7 @@ impl<S: Storage> ConnectionState<S> {
     /// The one way a stream leaves the table: what it held goes back to the
     /// connection's budgets, and window for bytes it never consumed comes
     /// back to the peer.
-    fn remove_stream_at(&mut self, i: usize) {
+    pub(super) fn remove_stream_at(&mut self, i: usize) {
         let stream = self.streams.swap_remove(i);
         self.body_bytes -= stream.body.len();
         self.header_bytes -= stream.headers.len();

@@ -135,6 +135,7 @@ impl<S: Storage> ConnectionState<S> {
                         stream.send_pos = 0;
                     }
                 }
+                self.forget_if_unseen(r.stream_id);
                 self.maybe_finish_closing();
                 Ok(())
             }
@@ -272,6 +273,7 @@ impl<S: Storage> ConnectionState<S> {
         let per_connection = self
             .config
             .max_connection_header_size
+            .max(per_stream)
             .saturating_sub(self.header_bytes);
         let Self {
             hpack_decoder,
@@ -446,7 +448,10 @@ impl<S: Storage> ConnectionState<S> {
             stream.pending |= PENDING_DATA;
         }
         if !stored {
+            // Dropped bytes never wait for the application: the peer may
+            // finish its message (and learn the outcome) while we discard it.
             self.conn_recv_unacked += data_len;
+            stream.recv_unacked += data_len;
         }
         if end_stream {
             stream.state = stream.state.remote_end();
@@ -536,7 +541,22 @@ impl<S: Storage> ConnectionState<S> {
         if self.stream(id).is_none() {
             self.queue_control(Control::Reset(id, code))?;
         }
+        self.forget_if_unseen(id);
         Ok(())
+    }
+
+    /// Drops a closed stream the peer opened and the application has not
+    /// been told of: nobody will poll or release it, and keeping it would let
+    /// opens followed by resets fill the table between two polls. Its id
+    /// stays below `last_peer_stream`, so later frames find it forgotten.
+    fn forget_if_unseen(&mut self, id: u32) {
+        let peer_opened = (id % 2 == 1) == (self.role == Role::Server);
+        let unseen = self.streams.as_slice().iter().position(|s| {
+            s.id == id && s.state == StreamState::Closed && s.pending & PENDING_HEADERS != 0
+        });
+        if let (true, Some(i)) = (peer_opened, unseen) {
+            self.remove_stream_at(i);
+        }
     }
 }
 

@@ -38,6 +38,9 @@ pub const MAX_COMMAND_LEN: usize = 512;
 /// Most frames one reply may have (after the delimiter). Arkouda sends one or
 /// two; the bound keeps the frame table fixed-size.
 pub const MAX_REPLY_FRAMES: usize = 32;
+/// The greeting's signature and major version: what goes out before the
+/// peer's greeting is seen (RFC 23 "Version Negotiation").
+const GREETING_FIRST_PART: usize = 11;
 /// Longest PONG frame: header, name and a 16-byte context.
 const MAX_PONG_LEN: usize = 2 + 1 + 4 + super::MAX_PING_CONTEXT;
 
@@ -121,7 +124,7 @@ enum Input {
 /// let mut conn = ReqConnection::<heapless::Vec<u8, 1024>>::new(config, now).unwrap();
 /// conn.send_request(&[b"{\"cmd\":\"connect\"}"], None).unwrap();
 /// let mut out = [0u8; 256];
-/// let n = conn.transmit(&mut out); // greeting, READY and the request: write them out
+/// let n = conn.transmit(&mut out); // the greeting's first part: write it out
 /// assert_eq!(&out[..2], &[0xff, 0]);
 /// # let _ = n;
 /// // Then loop: conn.recv(read_bytes, now)?; while let Some(ev) = conn.poll_event() { .. }
@@ -137,11 +140,21 @@ pub struct ReqConnection<B> {
     cmd: heapless::Vec<u8, MAX_COMMAND_LEN>,
     /// Bytes to send; holds only whole messages, so a PONG can be appended anywhere.
     tx: B,
-    /// Bytes of our greeting and READY still at the front of `tx`. Until the
-    /// peer's READY arrives only these go out: libzmq 4.3 drops a connection
-    /// whose first message arrives before its own READY was sent (seen with
-    /// pyzmq 27.3 / libzmq 4.3.5), so requests wait for the handshake.
+    /// Bytes of our greeting and READY at the front of `tx` that may go out
+    /// now. Until the peer's READY arrives only these go out: libzmq 4.3
+    /// drops a connection whose first message arrives before its own READY
+    /// was sent (seen with pyzmq 27.3 / libzmq 4.3.5), so requests wait for
+    /// the handshake.
     handshake_unsent: usize,
+    /// Handshake bytes queued but held back, released in steps as libzmq
+    /// does: the signature and major version go first; the rest of the
+    /// greeting once the peer's signature and major version are in; READY
+    /// once the peer's whole greeting is in and its mechanism accepted. A
+    /// peer that wants another mechanism (PLAIN, CURVE) thus sends its
+    /// greeting before it hangs up, and is refused by name
+    /// ([`ZmtpError::UnsupportedMechanism`]) rather than seen as a reset.
+    greeting_rest_held: usize,
+    ready_held: usize,
     /// The PONG to send at the next transmit; a newer PING replaces it.
     pong: Option<heapless::Vec<u8, MAX_PONG_LEN>>,
     /// Reply frame bodies, back to back; `frame_lens` says where they split.
@@ -172,9 +185,8 @@ impl ZmtpConfig {
 }
 
 impl<B: Buffer + Default> ReqConnection<B> {
-    /// A new connection whose greeting and READY are queued at once: with the
-    /// NULL mechanism nothing we send depends on the peer's greeting, and
-    /// sending early saves a round trip.
+    /// A new connection whose greeting and READY are queued at once; they go
+    /// out in the steps the peer's greeting allows (see `transmit`).
     pub fn new(config: ZmtpConfig, now: Instant) -> Result<Self, ZmtpError> {
         let mut tx = B::default();
         let reply = B::default();
@@ -196,7 +208,9 @@ impl<B: Buffer + Default> ReqConnection<B> {
         tx.try_extend(&hello[..n])
             .map_err(|_| ZmtpError::InvalidConfig("buffer cannot hold the greeting"))?;
         Ok(ReqConnection {
-            handshake_unsent: n,
+            handshake_unsent: GREETING_FIRST_PART,
+            greeting_rest_held: GREETING_LEN - GREETING_FIRST_PART,
+            ready_held: n - GREETING_LEN,
             config,
             phase: Phase::Greeting,
             greeting: GreetingDecoder::new(),

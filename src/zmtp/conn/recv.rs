@@ -1,7 +1,10 @@
 //! The receive path: greeting, then frames, each rule of RFC 23/37/28 checked
 //! in one place.
 
-use super::{Input, Phase, ReqConnection, Request, ZmtpEvent, MAX_COMMAND_LEN, MAX_PONG_LEN};
+use super::{
+    Input, Phase, ReqConnection, Request, ZmtpEvent, GREETING_FIRST_PART, MAX_COMMAND_LEN,
+    MAX_PONG_LEN,
+};
 use crate::buf::Buffer;
 use crate::time::Instant;
 use crate::zmtp::command::Command;
@@ -31,11 +34,17 @@ impl<B: Buffer> ReqConnection<B> {
         if self.phase == Phase::Greeting {
             let (used, result) = self.greeting.feed(input);
             input = &input[used..];
-            let Some(greeting) = result? else {
+            let greeting = result?;
+            if self.greeting.received() >= GREETING_FIRST_PART {
+                // A ZMTP 3 peer (checked above): the rest of our greeting may go.
+                self.handshake_unsent += core::mem::take(&mut self.greeting_rest_held);
+            }
+            let Some(greeting) = greeting else {
                 return Ok(());
             };
             self.peer_minor = greeting.minor;
             self.phase = Phase::AwaitReady;
+            self.handshake_unsent += core::mem::take(&mut self.ready_held);
         }
         while !input.is_empty() && self.phase != Phase::Closed {
             let used = match self.input {

@@ -61,6 +61,7 @@ fn open() -> Conn {
     drain(&mut c);
     c.recv(&peer_hello(), T0).unwrap();
     assert_eq!(events(&mut c), [ZmtpEvent::Ready]);
+    drain(&mut c);
     c
 }
 
@@ -77,13 +78,44 @@ fn we_send_rfc_greeting_and_ready() {
     let mut expected = greeting(1);
     expected[32] = 0; // we are not the server
     expected.extend_from_slice(b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ");
-    assert_eq!(drain(&mut c), expected);
+    // Signature and major version first; the rest of the greeting after the
+    // peer's signature and major version; READY after its whole greeting.
+    assert_eq!(drain(&mut c), expected[..11]);
+    let peer = greeting(1);
+    c.recv(&peer[..10], T0).unwrap();
+    assert!(drain(&mut c).is_empty());
+    c.recv(&peer[10..11], T0).unwrap();
+    assert_eq!(drain(&mut c), expected[11..64]);
+    c.recv(&peer[11..63], T0).unwrap();
+    assert!(drain(&mut c).is_empty());
+    c.recv(&peer[63..], T0).unwrap();
+    assert_eq!(drain(&mut c), expected[64..]);
     assert!(!c.wants_transmit());
-    assert_eq!(c.peer_minor_version(), None);
-    c.recv(&greeting(0), T0).unwrap();
-    assert_eq!(c.peer_minor_version(), Some(0));
+    assert_eq!(c.peer_minor_version(), Some(1));
     c.recv(&ready(b"ROUTER"), T0).unwrap();
     assert!(c.is_ready());
+    let mut minor0 = Conn::new(config(), T0).unwrap();
+    assert_eq!(minor0.peer_minor_version(), None);
+    minor0.recv(&greeting(0), T0).unwrap();
+    assert_eq!(minor0.peer_minor_version(), Some(0));
+}
+
+#[test]
+fn a_peer_asking_for_plain_is_refused_by_name_before_ready_goes_out() {
+    let mut c = Conn::new(config(), T0).unwrap();
+    assert_eq!(drain(&mut c).len(), 11);
+    let mut plain = greeting(1);
+    plain[12..32].fill(0);
+    plain[12..17].copy_from_slice(b"PLAIN");
+    let err = c.recv(&plain, T0).unwrap_err();
+    assert!(
+        matches!(err, ZmtpError::UnsupportedMechanism { .. }),
+        "{err:?}"
+    );
+    assert!(std::format!("{err}").contains("\"PLAIN\""), "{err}");
+    assert_eq!(closed_with(&mut c), err);
+    // Nothing more goes out: no READY the peer would leave unread.
+    assert!(drain(&mut c).is_empty());
 }
 
 /// The delimiter, `{}` with MORE, then a LONG final frame of 0..=255 twice (512 bytes).
@@ -374,10 +406,10 @@ fn local_limits() {
     );
     // The growable tier takes the same bytes.
     let mut g = ReqConnection::<Vec<u8>>::new(config(), T0).unwrap();
-    assert_eq!(drain(&mut g).len(), 91);
+    assert_eq!(drain(&mut g).len(), 11);
     g.recv(&peer_hello(), T0).unwrap();
     g.send_request(&[&[1u8; 4000]], None).unwrap();
-    assert_eq!(drain(&mut g).len(), 2 + 9 + 4000);
+    assert_eq!(drain(&mut g).len(), 80 + 2 + 9 + 4000);
 }
 
 #[test]
@@ -385,12 +417,12 @@ fn a_request_waits_for_the_handshake() {
     // libzmq 4.3 drops a peer whose message arrives before the handshake is done.
     let mut c = Conn::new(config(), T0).unwrap();
     c.send_request(&[b"early"], None).unwrap();
-    assert_eq!(drain(&mut c).len(), 91, "greeting and READY only");
+    assert_eq!(drain(&mut c).len(), 11, "the greeting's first part only");
     assert!(!c.wants_transmit());
     c.recv(&peer_hello(), T0).unwrap();
     assert!(c.wants_transmit());
     assert_eq!(
-        drain(&mut c),
+        drain(&mut c)[80..],
         [&[0x01, 0x00, 0x00, 0x05][..], b"early"].concat()
     );
 }
