@@ -30,6 +30,7 @@ fn messages() -> [(&'static str, ArkoudaRequestRef<'static>); 2] {
                 size: -1,
                 args: "int64 1000000 segarray-values 42 dtype=float64 name=id_7xk2",
                 request_id: Some("q3v9x0a1b2c3d4e5f6g7h8i9j0k1l2m3"),
+                ..Default::default()
             },
         ),
     ]
@@ -44,6 +45,7 @@ fn owned(r: &ArkoudaRequestRef<'_>) -> ArkoudaRequest {
         size: r.size,
         args: r.args.into(),
         request_id: r.request_id.map(Into::into),
+        ..Default::default()
     }
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks of arkwire against tonic, grpcio, prost and a plain-TCP floor,
-# plus the embedded footprint. Prints one markdown table.
+# the proxy against ZeroMQ (calls, and 16 MiB arrays), plus the embedded footprint. Prints one markdown table.
 #
 #   bash benches/run.sh            # the full run (about 5 minutes on 2 cores)
 #   QUICK=1 bash benches/run.sh    # smaller counts, a smoke test of the script
@@ -199,6 +199,16 @@ collect "$REL/arkwire-client" --addr "$ADDR" --name seq.proxy --mode seq --warm 
 stop
 collect python3 benches/zmq_floor.py --port "$ZPORT" --name seq.zmq --warm "$WARM" --calls "$CALLS"
 exec 9>&-
+
+step "g. arrays: a 16 MiB int64 array each way through ArkwireChannel + serve --upstream vs pyzmq straight to a stand-in arkouda_server"
+python3 -c 'import numpy' 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check numpy
+cargo build --release --quiet -p arkwire-capi
+if [[ ${QUICK:-0} == 1 ]]; then ROUNDS=3; else ROUNDS=9; fi
+python3 benches/arkouda_arrays.py --arkwire "$REL/arkwire" --lib "$REL/libarkwire.so" \
+    --rounds "$ROUNDS" --mib 16 >"$WORK/arrays.txt"
+sed -n 's/^RESULT //p' "$WORK/arrays.txt" >>"$RES"
+grep -v '^RESULT' "$WORK/arrays.txt" >&2
 
 step "table"
 python3 benches/table.py "$RES"

@@ -98,6 +98,12 @@ row("f. p50 latency: gRPC call through `serve --upstream` vs pyzmq REQ straight 
 row("f. calls/s: through `serve --upstream` vs pyzmq direct", "seq.proxy.per_s", "seq.zmq.per_s", "/s",
     peer_name="pyzmq direct")
 
+# g. arrays (issue: binary payloads)
+row("g. 16 MiB int64 array upload (`ak.array`), MB/s: ArkwireChannel + `serve --upstream` vs pyzmq direct",
+    "arrays.upload.proxy_mb_s", "arrays.upload.direct_mb_s", "MB/s", peer_name="pyzmq direct")
+row("g. 16 MiB int64 array download (`to_ndarray`), MB/s: through the proxy vs pyzmq direct",
+    "arrays.download.proxy_mb_s", "arrays.download.direct_mb_s", "MB/s", peer_name="pyzmq direct")
+
 print("| measurement | arkwire | peer | ratio (arkwire / peer) | target | met? |")
 print("| --- | --- | --- | --- | --- | --- |")
 for cells in rows:

@@ -40,7 +40,12 @@ def string_field(field, text):
     return varint(field << 3 | 2) + varint(len(data)) + data
 
 
-def request(user="kjyost", token="", cmd="", fmt="STRING", size=0, args="", request_id=None):
+def bytes_field(field, data):
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def request(user="kjyost", token="", cmd="", fmt="STRING", size=0, args="", request_id=None,
+            recv_binary=False, payload=b""):
     out = b""
     for field, value in ((1, user), (2, token), (3, cmd), (4, fmt)):
         if value:
@@ -51,6 +56,10 @@ def request(user="kjyost", token="", cmd="", fmt="STRING", size=0, args="", requ
         out += string_field(6, args)
     if request_id is not None:
         out += string_field(7, request_id)
+    if recv_binary:
+        out += varint(8 << 3) + varint(1)
+    if payload:
+        out += bytes_field(9, payload)
     return out
 
 
@@ -59,6 +68,8 @@ def response(message="", **optional):
     for field, name in ((2, "request_id"), (3, "request_status"), (4, "user"), (5, "cmd"), (6, "args")):
         if name in optional:
             out += string_field(field, optional[name])
+    if optional.get("payload"):
+        out += bytes_field(7, optional["payload"])
     return out
 
 
@@ -78,9 +89,15 @@ GETCONFIG_REPLY = reply(json.dumps({"arkoudaVersion": "v2024.10.02", "numLocales
 SUBMITTED = response("submitted request to Arkouda", request_id=REQUEST_ID, request_status="SUBMITTED")
 STATUS_REQUEST = request(cmd="getrequeststatus", request_id=REQUEST_ID)
 PENDING = json.dumps({"request_id": REQUEST_ID, "request_status": "PENDING"})
+# The binary extension: an `ak.array` request and a `tondarray` reply.
+BINARY_REQUEST = request(cmd="array", fmt="BINARY", size=-1, recv_binary=True, payload=b"\x00\xff\x80\x01")
+BINARY_REPLY = response(json.dumps({"msg": "", "msgType": "NORMAL", "msgFormat": "BINARY", "user": "kjyost"}),
+                        user="kjyost", payload=bytes(range(256)))
 FINISHED = json.dumps({"request_id": REQUEST_ID, "request_result": json.loads(CONNECT_REPLY)})
 
 assert CONNECT.hex() == "0a066b6a796f73741a07636f6e6e6563742206535452494e4728ffffffffffffffffff01"
+assert BINARY_REQUEST.hex() == ("0a066b6a796f73741a056172726179220642494e415259"
+                                "28ffffffffffffffffff0140014a0400ff8001")
 assert GETCONFIG.hex() == "0a066b6a796f73741a09676574636f6e6669672206535452494e4732025b5d"
 
 
@@ -135,6 +152,8 @@ def main():
         write(target, "status_request", STATUS_REQUEST)
         write(target, "connect_response", response(CONNECT_REPLY))
         write(target, "submitted_response", SUBMITTED)
+        write(target, "binary_request", BINARY_REQUEST)
+        write(target, "binary_response", BINARY_REPLY)
 
     # Arkouda reply JSON.
     write("arkouda_json", "connect_reply", CONNECT_REPLY.encode())

@@ -117,6 +117,9 @@ enum arkwire_outcome_kind
   // A status query's answer: `state`, and for FINISHED the reply in `msg`
   // (`is_error` when its msgType was ERROR).
   ARKWIRE_OUTCOME_STATUS = 3,
+  // A binary reply (the command asked `recv_binary`): `msg` points to its
+  // `msg_len` bytes, verbatim and not NUL-terminated.
+  ARKWIRE_OUTCOME_BINARY = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -163,7 +166,8 @@ typedef uint32_t arkwire_request_state;
 // connection; it may move between threads.
 typedef struct arkwire_conn arkwire_conn;
 
-// A reply: Arkouda's `msg`, owned by the caller until `arkwire_reply_free`.
+// A reply: Arkouda's `msg`, or a binary reply's bytes, owned by the caller
+// until `arkwire_reply_free`.
 //
 // Thread safety: immutable; may be read from any number of threads at once,
 // and freed once by one of them.
@@ -426,6 +430,29 @@ arkwire_status arkwire_conn_status(struct arkwire_conn *conn,
                                    uint64_t now_us,
                                    uint32_t *op);
 
+// Starts one command with everything Arkouda's channels may send: `size`
+// (Arkouda's argument count, -1 for none), a binary `payload` of
+// `payload_len` bytes (NULL with 0 for none; when not empty the command goes
+// out with format BINARY), and `recv_binary` when a binary reply is
+// expected: its outcome is then `ARKWIRE_OUTCOME_BINARY`. `polling` picks
+// the polling pattern, else the blocking one. The payload is copied into the
+// connection's request buffer before this returns; the caller keeps
+// ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
+// `ARKWIRE_CONN_MAX_MESSAGE` is `ARKWIRE_RESOURCE_EXHAUSTED`.
+//
+// # Safety
+// As `arkwire_conn_call`; `payload` NULL or valid for reads of `payload_len` bytes.
+arkwire_status arkwire_conn_command(struct arkwire_conn *conn,
+                                    const char *cmd,
+                                    const char *args,
+                                    int32_t size,
+                                    const uint8_t *payload,
+                                    size_t payload_len,
+                                    bool recv_binary,
+                                    bool polling,
+                                    uint64_t now_us,
+                                    uint32_t *op_out);
+
 // Writes the id of the next operation whose outcome is ready to `*op`:
 // `ARKWIRE_OK`, or `ARKWIRE_WOULD_BLOCK` when none is. Each operation is
 // reported once.
@@ -563,7 +590,9 @@ arkwire_status arkwire_reply_builder_set_msg(struct arkwire_reply_builder *build
 // `arkwire_session_free`.
 //
 // `timeout_ms` bounds the TCP connect and is the deadline of every gRPC
-// call; 0 means the defaults (5 s to connect, 30 s per call).
+// call; 0 means the defaults (5 s to connect, 30 s per call). A reply may
+// carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
+// default `--max-binary-size`).
 // Polled commands give up after 10 minutes.
 //
 // Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
@@ -623,6 +652,30 @@ arkwire_status arkwire_session_call_polling(struct arkwire_session *session,
                                             const char *args,
                                             struct arkwire_reply **reply_out);
 
+// Runs one command with everything Arkouda's channels may send and waits
+// for its reply: `size` (Arkouda's argument count, -1 for none), a binary
+// `payload` of `payload_len` bytes (NULL with 0 for none; when not empty the
+// command goes out with format BINARY, as Arkouda's `send_binary_message`),
+// and `recv_binary` when a binary reply is expected: the reply then holds
+// bytes (`arkwire_reply_is_binary`, `arkwire_reply_payload`). `polling`
+// picks the polling pattern, else the blocking one. The payload is only
+// read during the call; the caller keeps ownership. Errors as
+// `arkwire_session_call`; a payload past the proxy's limit is
+// `ARKWIRE_GRPC_STATUS` with RESOURCE_EXHAUSTED in the last error.
+//
+// # Safety
+// As `arkwire_session_call`; `payload` NULL or valid for reads of
+// `payload_len` bytes.
+arkwire_status arkwire_session_command(struct arkwire_session *session,
+                                       const char *cmd,
+                                       const char *args,
+                                       int32_t size,
+                                       const uint8_t *payload,
+                                       size_t payload_len,
+                                       bool recv_binary,
+                                       bool polling,
+                                       struct arkwire_reply **reply_out);
+
 // Fire-and-forget: submits `cmd` and returns once the proxy answers
 // SUBMITTED, writing the request id (32 characters, NUL-terminated) to
 // `*request_id_out`; free it with `arkwire_string_free`. A proxy that runs
@@ -652,6 +705,23 @@ arkwire_status arkwire_session_status(struct arkwire_session *session,
 // # Safety
 // `reply` is NULL or live; `msg` and `len` NULL or writable.
 arkwire_status arkwire_reply_msg(const struct arkwire_reply *reply, const char **msg, size_t *len);
+
+// A binary reply's bytes: `*data` gets a pointer to them and `*len` their
+// number, valid until `arkwire_reply_free` (the reply owns them). For a text
+// reply `*len` is 0.
+//
+// # Safety
+// `reply` is NULL or live; `data` and `len` NULL or writable.
+arkwire_status arkwire_reply_payload(const struct arkwire_reply *reply,
+                                     const uint8_t **data,
+                                     size_t *len);
+
+// Whether the reply is binary (its bytes are at `arkwire_reply_payload`,
+// its text is empty). false for NULL.
+//
+// # Safety
+// `reply` is NULL or live.
+bool arkwire_reply_is_binary(const struct arkwire_reply *reply);
 
 // Whether Arkouda flagged the reply as a WARNING (the text is the
 // warning). false for NULL.
@@ -793,6 +863,29 @@ arkwire_status arkwire_conn_status(struct arkwire_conn *conn,
                                    uint64_t now_us,
                                    uint32_t *op);
 
+// Starts one command with everything Arkouda's channels may send: `size`
+// (Arkouda's argument count, -1 for none), a binary `payload` of
+// `payload_len` bytes (NULL with 0 for none; when not empty the command goes
+// out with format BINARY), and `recv_binary` when a binary reply is
+// expected: its outcome is then `ARKWIRE_OUTCOME_BINARY`. `polling` picks
+// the polling pattern, else the blocking one. The payload is copied into the
+// connection's request buffer before this returns; the caller keeps
+// ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
+// `ARKWIRE_CONN_MAX_MESSAGE` is `ARKWIRE_RESOURCE_EXHAUSTED`.
+//
+// # Safety
+// As `arkwire_conn_call`; `payload` NULL or valid for reads of `payload_len` bytes.
+arkwire_status arkwire_conn_command(struct arkwire_conn *conn,
+                                    const char *cmd,
+                                    const char *args,
+                                    int32_t size,
+                                    const uint8_t *payload,
+                                    size_t payload_len,
+                                    bool recv_binary,
+                                    bool polling,
+                                    uint64_t now_us,
+                                    uint32_t *op_out);
+
 // Writes the id of the next operation whose outcome is ready to `*op`:
 // `ARKWIRE_OK`, or `ARKWIRE_WOULD_BLOCK` when none is. Each operation is
 // reported once.
@@ -844,7 +937,9 @@ arkwire_status arkwire_conn_handle_timeout(struct arkwire_conn *conn, uint64_t n
 // `arkwire_session_free`.
 //
 // `timeout_ms` bounds the TCP connect and is the deadline of every gRPC
-// call; 0 means the defaults (5 s to connect, 30 s per call).
+// call; 0 means the defaults (5 s to connect, 30 s per call). A reply may
+// carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
+// default `--max-binary-size`).
 // Polled commands give up after 10 minutes.
 //
 // Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
@@ -904,6 +999,30 @@ arkwire_status arkwire_session_call_polling(struct arkwire_session *session,
                                             const char *args,
                                             struct arkwire_reply **reply_out);
 
+// Runs one command with everything Arkouda's channels may send and waits
+// for its reply: `size` (Arkouda's argument count, -1 for none), a binary
+// `payload` of `payload_len` bytes (NULL with 0 for none; when not empty the
+// command goes out with format BINARY, as Arkouda's `send_binary_message`),
+// and `recv_binary` when a binary reply is expected: the reply then holds
+// bytes (`arkwire_reply_is_binary`, `arkwire_reply_payload`). `polling`
+// picks the polling pattern, else the blocking one. The payload is only
+// read during the call; the caller keeps ownership. Errors as
+// `arkwire_session_call`; a payload past the proxy's limit is
+// `ARKWIRE_GRPC_STATUS` with RESOURCE_EXHAUSTED in the last error.
+//
+// # Safety
+// As `arkwire_session_call`; `payload` NULL or valid for reads of
+// `payload_len` bytes.
+arkwire_status arkwire_session_command(struct arkwire_session *session,
+                                       const char *cmd,
+                                       const char *args,
+                                       int32_t size,
+                                       const uint8_t *payload,
+                                       size_t payload_len,
+                                       bool recv_binary,
+                                       bool polling,
+                                       struct arkwire_reply **reply_out);
+
 // Fire-and-forget: submits `cmd` and returns once the proxy answers
 // SUBMITTED, writing the request id (32 characters, NUL-terminated) to
 // `*request_id_out`; free it with `arkwire_string_free`. A proxy that runs
@@ -933,6 +1052,23 @@ arkwire_status arkwire_session_status(struct arkwire_session *session,
 // # Safety
 // `reply` is NULL or live; `msg` and `len` NULL or writable.
 arkwire_status arkwire_reply_msg(const struct arkwire_reply *reply, const char **msg, size_t *len);
+
+// A binary reply's bytes: `*data` gets a pointer to them and `*len` their
+// number, valid until `arkwire_reply_free` (the reply owns them). For a text
+// reply `*len` is 0.
+//
+// # Safety
+// `reply` is NULL or live; `data` and `len` NULL or writable.
+arkwire_status arkwire_reply_payload(const struct arkwire_reply *reply,
+                                     const uint8_t **data,
+                                     size_t *len);
+
+// Whether the reply is binary (its bytes are at `arkwire_reply_payload`,
+// its text is empty). false for NULL.
+//
+// # Safety
+// `reply` is NULL or live.
+bool arkwire_reply_is_binary(const struct arkwire_reply *reply);
 
 // Whether Arkouda flagged the reply as a WARNING (the text is the
 // warning). false for NULL.

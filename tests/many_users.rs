@@ -75,6 +75,7 @@ fn request(who: (&str, &str), cmd: &str, args: &str, id: Option<&str>) -> Arkoud
         size: -1,
         args: args.into(),
         request_id: id.map(Into::into),
+        ..Default::default()
     }
 }
 

@@ -9,6 +9,16 @@ fn text() -> impl Strategy<Value = String> {
     prop_oneof![Just(String::new()), ".{0,40}", "[a-z0-9]{32}"]
 }
 
+/// Binary payloads: empty, arbitrary bytes (mostly not UTF-8), and bytes
+/// that happen to be UTF-8, which must not be treated as text either.
+fn payload() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(any::<u8>(), 1..200),
+        ".{1,40}".prop_map(String::into_bytes),
+    ]
+}
+
 fn request() -> impl Strategy<Value = ArkoudaRequest> {
     (
         text(),
@@ -18,16 +28,22 @@ fn request() -> impl Strategy<Value = ArkoudaRequest> {
         any::<i32>(),
         text(),
         proptest::option::of(text()),
+        any::<bool>(),
+        payload(),
     )
         .prop_map(
-            |(user, token, cmd, format, size, args, request_id)| ArkoudaRequest {
-                user,
-                token,
-                cmd,
-                format,
-                size,
-                args,
-                request_id,
+            |(user, token, cmd, format, size, args, request_id, recv_binary, payload)| {
+                ArkoudaRequest {
+                    user,
+                    token,
+                    cmd,
+                    format,
+                    size,
+                    args,
+                    request_id,
+                    recv_binary,
+                    payload,
+                }
             },
         )
 }
@@ -40,15 +56,17 @@ fn response() -> impl Strategy<Value = ArkoudaResponse> {
         proptest::option::of(text()),
         proptest::option::of(text()),
         proptest::option::of(text()),
+        payload(),
     )
         .prop_map(
-            |(message, request_id, request_status, user, cmd, args)| ArkoudaResponse {
+            |(message, request_id, request_status, user, cmd, args, payload)| ArkoudaResponse {
                 message,
                 request_id,
                 request_status,
                 user,
                 cmd,
                 args,
+                payload,
             },
         )
 }

@@ -184,6 +184,7 @@ fn request(cmd: &str, args: &str) -> String {
         size: -1,
         args,
         request_id: None,
+        ..Default::default()
     })
 }
 

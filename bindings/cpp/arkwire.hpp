@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "arkwire.h"
 
@@ -83,6 +84,22 @@ public:
         fail_unless(arkwire_session_submit(s_.get(), cmd.c_str(), args.c_str(), &raw));
         std::unique_ptr<char, detail::string_free> id(raw);
         return std::string(id.get());
+    }
+
+    /// A binary command (Arkouda's `send_binary_message`, or a string
+    /// command when `payload` is empty) that expects a binary reply: the
+    /// reply's bytes. An Arkouda ERROR (an `Error:` frame included) throws.
+    std::vector<std::uint8_t> call_binary(const std::string &cmd, const std::string &args,
+                                          const std::vector<std::uint8_t> &payload,
+                                          std::int32_t size = -1, bool polling = false) {
+        arkwire_reply *raw = nullptr;
+        fail_unless(arkwire_session_command(s_.get(), cmd.c_str(), args.c_str(), size,
+                                            payload.data(), payload.size(), true, polling, &raw));
+        std::unique_ptr<arkwire_reply, detail::reply_free> reply(raw);
+        const std::uint8_t *data = nullptr;
+        std::size_t len = 0;
+        detail::check(arkwire_reply_payload(reply.get(), &data, &len));
+        return std::vector<std::uint8_t>(data, data + len);
     }
 
     /// One status query.

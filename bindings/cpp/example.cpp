@@ -33,6 +33,15 @@ int main(int argc, char **argv) {
             std::string ok = proxy.call("ruok");
             std::printf("c++: ruok -> %s\n", ok.c_str());
             if (ok != "imok") return 1;
+            // A binary command: the built-in backend keeps no arrays and says so.
+            try {
+                proxy.call_binary("array<int64,1>", "{}", {0xff, 0x00, 0x80});
+                return 1;
+            } catch (const arkwire::error &e) {
+                std::printf("c++: array<int64,1> -> %s\n", e.what());
+                if (e.code() != ARKWIRE_ARKOUDA_ERROR) return 1;
+                if (std::string(e.what()).find("stores no arrays") == std::string::npos) return 1;
+            }
         }
     } catch (const arkwire::error &e) {
         std::fprintf(stderr, "c++: %s\n", e.what());

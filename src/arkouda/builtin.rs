@@ -1,6 +1,7 @@
 //! The built-in Arkouda backend that `arkwire serve` answers from when no
 //! upstream arkouda_server is given: enough of Arkouda's command set for a
-//! client to connect, check health and exchange data.
+//! client to connect (Arkouda's own `ak.connect` included), check health and
+//! exchange text; it stores no arrays.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -45,14 +46,33 @@ pub enum Action {
     Sleep(u64, String),
 }
 
-/// Answers one command: `connect`, `getconfig`, `ruok`, `noop`, `echo`,
-/// `sleep MILLIS`; anything else is an Arkouda ERROR reply.
+/// The ERROR text of an array command sent to the built-in backend.
+pub const NO_ARRAYS: &str = "the built-in backend stores no arrays; use --upstream";
+
+/// Whether `cmd` works on arrays: Arkouda's array commands are instantiated
+/// per type and rank (`create<int64,1>`, `tondarray<float64,1>`), and a few
+/// take an array's name.
+pub fn is_array_command(cmd: &str) -> bool {
+    cmd.contains('<') || matches!(cmd, "delete" | "info" | "str" | "repr" | "set" | "getattr")
+}
+
+/// Arkouda's ERROR reply for an array command: [`NO_ARRAYS`].
+pub fn no_arrays(user: &str, cmd: &str) -> String {
+    envelope(&format!("{cmd}: {NO_ARRAYS}"), super::MsgType::Error, user)
+}
+
+/// Answers one command: `connect`, `disconnect`, `getconfig` (every key
+/// Arkouda's client reads), `getRegistrationConfig`, `ruok`, `noop`, `echo`,
+/// `sleep MILLIS`; array commands are an ERROR saying there are no arrays
+/// here ([`NO_ARRAYS`]); anything else is an ERROR naming the command.
 pub fn answer(user: &str, cmd: &str, args: &str) -> Action {
     use super::MsgType::{Error, Normal};
     let normal = |msg: &str| Action::Reply(envelope(msg, Normal, user));
     match cmd {
         "connect" => normal("connected to arkouda server tcp://*:5555"),
+        "disconnect" => normal("disconnected from arkouda server tcp://*:5555"),
         "getconfig" => normal(&config_json()),
+        "getRegistrationConfig" => normal(&registration_json()),
         "ruok" => normal("imok"),
         "noop" => normal("noop"),
         "echo" => normal(args),
@@ -64,6 +84,7 @@ pub fn answer(user: &str, cmd: &str, args: &str) -> Action {
                 user,
             )),
         },
+        array if is_array_command(array) => Action::Reply(no_arrays(user, array)),
         other => Action::Reply(envelope(
             &format!("Unrecognized command: {other}"),
             Error,
@@ -72,10 +93,14 @@ pub fn answer(user: &str, cmd: &str, args: &str) -> Action {
     }
 }
 
-/// A configuration in the shape Arkouda's `getconfig` returns.
+/// A configuration in the shape Arkouda's `getconfig` returns, with every
+/// key its Python client reads (`arkoudaVersion` and `regexMaxCaptures` in
+/// `ak.connect`, `byteorder`, `numLocales`, `physicalMemory`, `pythonVersion`).
 fn config_json() -> String {
     serde_json::json!({
         "arkoudaVersion": concat!("arkwire-", env!("CARGO_PKG_VERSION")),
+        "chplVersion": "none",
+        "ZMQVersion": "none",
         "serverHostname": "localhost",
         "ServerPort": 5555,
         "numLocales": 1,
@@ -83,8 +108,29 @@ fn config_json() -> String {
         "maxTaskPar": 1,
         "physicalMemory": 0,
         "distributionType": "builtin",
-        "logLevel": "INFO",
+        "LocaleConfigs": [{"id": 0, "name": "localhost", "numPUs": 1, "maxTaskPar": 1, "physicalMemory": 0}],
         "authenticate": false,
+        "logLevel": "INFO",
+        "logChannel": "CONSOLE",
+        "regexMaxCaptures": 20,
+        "byteorder": "little",
+        "autoShutdown": false,
+        "serverInfoNoSplash": false,
+        "pythonVersion": "none",
+    })
+    .to_string()
+}
+
+/// The command registration Arkouda's client reads at connect
+/// (`parameter_classes.array.nd` and `.dtype`).
+fn registration_json() -> String {
+    serde_json::json!({
+        "parameter_classes": {
+            "array": {
+                "nd": [1],
+                "dtype": ["int64", "uint64", "uint8", "float64", "bool", "bigint"],
+            }
+        }
     })
     .to_string()
 }
@@ -120,6 +166,35 @@ mod tests {
         let r = parse_reply(cfg.as_bytes()).unwrap();
         let inner: serde_json::Value = serde_json::from_str(&r.msg.to_string().unwrap()).unwrap();
         assert_eq!(inner["numLocales"], 1);
+        for key in [
+            "arkoudaVersion",
+            "regexMaxCaptures",
+            "byteorder",
+            "physicalMemory",
+        ] {
+            assert!(inner.get(key).is_some(), "getconfig lacks {key}");
+        }
+        let reg = reply("getRegistrationConfig", "");
+        let r = parse_reply(reg.as_bytes()).unwrap();
+        let inner: serde_json::Value = serde_json::from_str(&r.msg.to_string().unwrap()).unwrap();
+        assert_eq!(inner["parameter_classes"]["array"]["nd"][0], 1);
+        let r = reply("disconnect", "");
+        assert_eq!(parse_reply(r.as_bytes()).unwrap().msg_type, MsgType::Normal);
+    }
+
+    #[test]
+    fn array_commands_say_there_are_no_arrays() {
+        for cmd in [
+            "create<int64,1>",
+            "tondarray<int64,1>",
+            "array<int64,1>",
+            "delete",
+        ] {
+            let r = reply(cmd, "{}");
+            let parsed = parse_reply(r.as_bytes()).unwrap();
+            assert_eq!(parsed.msg_type, MsgType::Error);
+            assert!(parsed.msg.to_string().unwrap().contains(NO_ARRAYS), "{cmd}");
+        }
     }
 
     #[test]

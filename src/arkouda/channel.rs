@@ -10,7 +10,9 @@
 use core::time::Duration;
 
 use super::request_id::{RequestId, RequestIdGenerator};
-use super::{parse_async_status, parse_reply, ArkoudaReply, JsonStr, MsgType, RequestState};
+use super::{
+    parse_async_status, parse_reply, ArkoudaReply, JsonStr, MsgFormat, MsgType, RequestState,
+};
 use crate::buf::Buffer;
 use crate::grpc::{CallError, CallId, Client, ClientEvent, Status};
 use crate::h2::conn::Storage;
@@ -91,11 +93,44 @@ pub enum ChannelEvent {
     Complete(OpId),
 }
 
+/// One Arkouda command with everything it may carry: Arkouda's
+/// `send_string_message` / `send_binary_message` arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Command<'a> {
+    /// The command, such as `connect` or `array<int64,1>`.
+    pub cmd: &'a str,
+    /// Its arguments.
+    pub args: &'a str,
+    /// Arkouda's argument count; `-1` for "not given".
+    pub size: i32,
+    /// A binary payload (an array); when not empty the command goes out with
+    /// format BINARY, as Arkouda's `send_binary_message`.
+    pub payload: &'a [u8],
+    /// A binary reply is expected: it comes back as [`Outcome::Binary`].
+    pub recv_binary: bool,
+}
+
+impl<'a> Command<'a> {
+    /// A string command with `args`, size -1, no payload.
+    pub fn new(cmd: &'a str, args: &'a str) -> Self {
+        Command {
+            cmd,
+            args,
+            size: -1,
+            payload: &[],
+            recv_binary: false,
+        }
+    }
+}
+
 /// A successful outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome<'a> {
     /// Arkouda's reply; `msg_type` is NORMAL or WARNING (errors are [`ChannelError::Arkouda`]).
     Reply(ArkoudaReply<'a>),
+    /// A binary reply's bytes (the command asked `recv_binary`), verbatim;
+    /// they live in the channel's response buffer until [`Channel::finish`].
+    Binary(&'a [u8]),
     /// Accepted by the asynchronous proxy under this id.
     Submitted(&'a str),
     /// Where an asynchronous request stands.
@@ -242,7 +277,22 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         args: &str,
         now: Instant,
     ) -> Result<OpId, ChannelError<'static>> {
-        self.start(Pattern::Blocking, cmd, args, now)
+        self.start(Pattern::Blocking, &Command::new(cmd, args), now)
+    }
+
+    /// Starts `command` with `pattern` (blocking, polling or submit; a
+    /// status query takes [`status`](Self::status)): the way to send a
+    /// binary payload, ask for a binary reply, or give a `size`.
+    pub fn command(
+        &mut self,
+        pattern: Pattern,
+        command: &Command<'_>,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        if pattern == Pattern::Status {
+            return Err(ChannelError::BadReply("a status query is not a command"));
+        }
+        self.start(pattern, command, now)
     }
 
     /// Polling pattern: submit under a fresh request id, then poll until the result.
@@ -252,7 +302,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         args: &str,
         now: Instant,
     ) -> Result<OpId, ChannelError<'static>> {
-        self.start(Pattern::Polling, cmd, args, now)
+        self.start(Pattern::Polling, &Command::new(cmd, args), now)
     }
 
     /// Fire-and-forget pattern: completes once the proxy answers SUBMITTED;
@@ -263,7 +313,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         args: &str,
         now: Instant,
     ) -> Result<OpId, ChannelError<'static>> {
-        self.start(Pattern::Submit, cmd, args, now)
+        self.start(Pattern::Submit, &Command::new(cmd, args), now)
     }
 
     /// One status query for a submitted request.
@@ -272,16 +322,20 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         request_id: &str,
         now: Instant,
     ) -> Result<OpId, ChannelError<'static>> {
-        self.start(Pattern::Status, STATUS_COMMAND, request_id, now)
+        self.start(
+            Pattern::Status,
+            &Command::new(STATUS_COMMAND, request_id),
+            now,
+        )
     }
 
     fn start(
         &mut self,
         pattern: Pattern,
-        cmd: &str,
-        args: &str,
+        command: &Command<'_>,
         now: Instant,
     ) -> Result<OpId, ChannelError<'static>> {
+        let args = command.args;
         self.now = now;
         if let Some(code) = self.closed {
             return Err(ChannelError::Transport(code));
@@ -299,14 +353,17 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             }
             Pattern::Blocking => RequestId::new(),
         };
+        let binary = !command.payload.is_empty();
         let req = ArkoudaRequestRef {
             user: &self.user,
             token: &self.token,
-            cmd,
-            format: "STRING",
-            size: -1,
+            cmd: command.cmd,
+            format: if binary { "BINARY" } else { "STRING" },
+            size: command.size,
             args,
             request_id: (!request_id.is_empty()).then_some(&request_id),
+            recv_binary: command.recv_binary,
+            payload: command.payload,
         };
         let mut request = S::Body::default();
         req.encode_to_buffer(&mut request)
@@ -457,6 +514,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             // The reference proxy reads the id from args; ours reads request_id. Send both.
             args: &op.request_id,
             request_id: Some(&op.request_id),
+            ..Default::default()
         };
         let mut bytes = heapless::Vec::<u8, 512>::new();
         let encoded = req.encode_to_buffer(&mut bytes);
@@ -587,8 +645,9 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
                 parse_reply(text).map_err(|_| ChannelError::BadReply("not Arkouda reply JSON"))?
             }
         };
-        match reply.msg_type {
-            MsgType::Error => Err(ChannelError::Arkouda(reply)),
+        match (reply.msg_type, reply.msg_format) {
+            (MsgType::Error, _) => Err(ChannelError::Arkouda(reply)),
+            (_, MsgFormat::Binary) => Ok(Outcome::Binary(resp.payload)),
             _ => Ok(Outcome::Reply(reply)),
         }
     }

@@ -20,9 +20,11 @@ pub mod proxy;
 pub mod registry;
 mod reply;
 pub mod request_id;
+#[cfg(feature = "std")]
+pub mod upstream_msg;
 
 pub use channel::{
-    Channel, ChannelConfig, ChannelError, ChannelEvent, OpId, Outcome, Pattern, PollConfig,
+    Channel, ChannelConfig, ChannelError, ChannelEvent, Command, OpId, Outcome, Pattern, PollConfig,
 };
 pub use json_str::{JsonStr, UnescapeError};
 pub use reply::{

@@ -14,6 +14,7 @@ use super::dispatch::{FairWorkers, Start};
 use super::owner::OwnerKeys;
 use super::registry::{Refusal, Registry, State};
 use super::request_id::{NoEntropy, RequestIdGenerator};
+use super::upstream_msg::Reply;
 
 pub use super::dispatch::FairConfig;
 pub use super::registry::RegistryLimits;
@@ -56,6 +57,17 @@ pub trait Backend: Send + Sync + 'static {
         deadline: Option<Instant>,
     ) -> Result<String, BackendError>;
 
+    /// Runs one command whose result may be binary (a `recv_binary`
+    /// request's reply); backends without binary results keep the default,
+    /// which is `execute`'s reply JSON.
+    fn execute_reply(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, BackendError> {
+        self.execute(request, deadline).map(Reply::Json)
+    }
+
     /// Whether `execute` may take long; such requests run on a worker so
     /// the event loop keeps serving.
     fn may_block(&self, _request: &ArkoudaRequest) -> bool {
@@ -83,15 +95,6 @@ impl Backend for BuiltinBackend {
 
     fn may_block(&self, request: &ArkoudaRequest) -> bool {
         request.cmd == "sleep"
-    }
-}
-
-fn reply_to(request: &ArkoudaRequest, message: String) -> ArkoudaResponse {
-    ArkoudaResponse {
-        message,
-        user: Some(request.user.clone()),
-        cmd: Some(request.cmd.clone()),
-        ..Default::default()
     }
 }
 
@@ -140,9 +143,9 @@ fn expired(responder: Responder) {
 impl<B: Backend> Handler for SyncProxy<B> {
     fn handle(&self, request: ArkoudaRequest, responder: Responder) {
         let run = |backend: &B, request: ArkoudaRequest, responder: Responder| match backend
-            .execute(&request, responder.deadline())
+            .execute_reply(&request, responder.deadline())
         {
-            Ok(json) => responder.reply(reply_to(&request, json)),
+            Ok(reply) => responder.reply(reply.into_response(&request)),
             Err(e) => responder.error(e.code, &e.message),
         };
         if self.backend.may_block(&request) {
@@ -247,7 +250,7 @@ impl<B: Backend> AsyncProxy<B> {
                     let lock = || registry.lock().unwrap_or_else(|p| p.into_inner());
                     lock().start(&job_owner, &job_id);
                     // The caller is not waiting: the work has no gRPC deadline.
-                    let outcome = backend.execute(&work, None).map_err(|e| e.message);
+                    let outcome = backend.execute_reply(&work, None).map_err(|e| e.message);
                     lock().finish(&job_owner, &job_id, outcome, Instant::now());
                 }),
             );
@@ -259,6 +262,7 @@ impl<B: Backend> AsyncProxy<B> {
             user: Some(request.user),
             cmd: Some(request.cmd),
             args: None,
+            ..Default::default()
         });
     }
 
@@ -274,6 +278,7 @@ impl<B: Backend> AsyncProxy<B> {
             // The same answer whether the id never existed or is another owner's.
             return responder.error(Code::NotFound, &std::format!("unknown request id {id:?}"));
         };
+        let mut payload = std::vec::Vec::new();
         let (status, body) = match state {
             State::Pending => (
                 "PENDING",
@@ -283,7 +288,18 @@ impl<B: Backend> AsyncProxy<B> {
                 "RUNNING",
                 serde_json::json!({"request_id": id, "request_status": "RUNNING"}),
             ),
-            State::Finished(json) => {
+            State::Finished(Reply::Binary(bytes)) => {
+                // The bytes go in the payload; the result says msgFormat BINARY.
+                payload = bytes;
+                let result = serde_json::json!({
+                    "msg": "", "msgType": "NORMAL", "msgFormat": "BINARY", "user": request.user,
+                });
+                (
+                    "FINISHED",
+                    serde_json::json!({"request_id": id, "request_result": result}),
+                )
+            }
+            State::Finished(Reply::Json(json)) => {
                 // The reply is embedded as JSON, not as a string, as the reference does.
                 let result = serde_json::from_str::<serde_json::Value>(&json)
                     .unwrap_or(serde_json::Value::String(json));
@@ -304,6 +320,7 @@ impl<B: Backend> AsyncProxy<B> {
             user: Some(request.user),
             cmd: Some(request.cmd),
             args: None,
+            payload,
         });
     }
 }

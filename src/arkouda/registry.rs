@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::owner::Owner;
 use super::request_id::RequestIdGenerator;
+use super::upstream_msg::Reply;
 
 /// Longest request id a client may choose.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
@@ -76,8 +77,8 @@ pub enum State {
     Pending,
     /// A worker is running it.
     Running,
-    /// Done: Arkouda's reply JSON.
-    Finished(String),
+    /// Done: Arkouda's reply JSON, or a binary reply's bytes.
+    Finished(Reply),
     /// Could not be done: why.
     Failed(String),
 }
@@ -237,7 +238,7 @@ impl Registry {
         &mut self,
         owner: &Owner,
         id: &str,
-        outcome: Result<String, String>,
+        outcome: Result<Reply, String>,
         now: Instant,
     ) {
         let Some(entry) = self.entries.get_mut(&(owner.clone(), id.into())) else {
@@ -245,8 +246,8 @@ impl Registry {
         };
         let usage = self.usage.entry(owner.clone()).or_default();
         let (state, bytes) = match outcome {
-            Ok(json) => {
-                let n = json.len();
+            Ok(reply) => {
+                let n = reply.len();
                 let owner_room = self
                     .limits
                     .per_owner_result_bytes
@@ -261,7 +262,7 @@ impl Registry {
                     );
                     (State::Failed(why), 0)
                 } else {
-                    (State::Finished(json), n)
+                    (State::Finished(reply), n)
                 }
             }
             Err(why) => (State::Failed(why), 0),
@@ -342,15 +343,15 @@ mod tests {
         // bob's request under ann's id is his own, independent request.
         let s = reg.submit(&bob, Some(&id), "echo", "b", now).unwrap();
         assert!(s.new);
-        reg.finish(&bob, &id, Ok("B".into()), now);
-        reg.finish(&ann, &id, Ok("A".into()), now);
+        reg.finish(&bob, &id, Ok(Reply::Json("B".into())), now);
+        reg.finish(&ann, &id, Ok(Reply::Json("A".into())), now);
         assert_eq!(
             reg.status(&ann, &id, now),
-            Some(State::Finished("A".into()))
+            Some(State::Finished(Reply::Json("A".into())))
         );
         assert_eq!(
             reg.status(&bob, &id, now),
-            Some(State::Finished("B".into()))
+            Some(State::Finished(Reply::Json("B".into())))
         );
     }
 
@@ -399,13 +400,13 @@ mod tests {
         let (mut reg, ann, bob) = setup(limits);
         let now = Instant::now();
         let a = reg.submit(&ann, None, "echo", "", now).unwrap().id;
-        reg.finish(&ann, &a, Ok("0123456789".into()), now);
+        reg.finish(&ann, &a, Ok(Reply::Json("0123456789".into())), now);
         assert_eq!(
             reg.submit(&ann, None, "echo", "", now),
             Err(Refusal::OwnerFull("bytes of results"))
         );
         let b = reg.submit(&bob, None, "echo", "", now).unwrap().id;
-        reg.finish(&bob, &b, Ok("0123456789".into()), now);
+        reg.finish(&bob, &b, Ok(Reply::Json("0123456789".into())), now);
         match reg.status(&bob, &b, now) {
             Some(State::Failed(why)) => assert!(why.contains("10 bytes"), "{why}"),
             other => panic!("{other:?}"),
@@ -426,7 +427,7 @@ mod tests {
         let (mut reg, ann, _) = setup(limits);
         let now = Instant::now();
         let a = reg.submit(&ann, None, "echo", "", now).unwrap().id;
-        reg.finish(&ann, &a, Ok("x".into()), now);
+        reg.finish(&ann, &a, Ok(Reply::Json("x".into())), now);
         assert!(reg
             .status(&ann, &a, now + Duration::from_millis(99))
             .is_some());

@@ -9,7 +9,9 @@ use std::time::Duration;
 use arkwire::arkouda::dispatch::FairConfig;
 use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
 use arkwire::arkouda::registry::RegistryLimits;
-use arkwire::arkouda::{parse_reply, ChannelConfig, PollConfig};
+use arkwire::arkouda::{
+    parse_reply, upstream_msg, ChannelConfig, Command as ArkoudaCommand, Pattern, PollConfig,
+};
 use arkwire::grpc::Options;
 use arkwire::net::{
     CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
@@ -161,13 +163,17 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,
-    /// Largest request or reply message in bytes.
+    /// Largest request or reply message in bytes, binary payloads aside.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_message_size: usize,
     /// Bytes of received messages all connections may hold together; past
     /// it calls get RESOURCE_EXHAUSTED. Never below one message.
     #[arg(long, default_value_t = 128 * 1024 * 1024)]
     memory_budget: usize,
+    /// Largest binary payload (an array) in bytes, each way; at most 2 GiB.
+    #[arg(long, default_value_t = upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+          value_parser = parse_binary_size)]
+    max_binary_size: usize,
     /// Event loops (threads); default: one per core.
     #[arg(long)]
     threads: Option<usize>,
@@ -212,6 +218,17 @@ struct ServeArgs {
     upstream_timeout_ms: u64,
 }
 
+fn parse_binary_size(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if n > upstream_msg::MAX_BINARY_SIZE_LIMIT {
+        return Err(format!(
+            "at most {} bytes (2 GiB)",
+            upstream_msg::MAX_BINARY_SIZE_LIMIT
+        ));
+    }
+    Ok(n)
+}
+
 /// The proxy for `--mode`, in front of `backend`.
 fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Result<Arc<dyn Handler>, String> {
     let mut dispatch = FairConfig::new(a.workers);
@@ -237,10 +254,12 @@ fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Result<Arc<dyn Handler>, Stri
 
 fn serve(a: ServeArgs) -> Result<(), String> {
     let (listen, max_message_size, threads) = (a.listen, a.max_message_size, a.threads);
-    arkwire::net::BODY_BUDGET.set_limit(a.memory_budget.max(max_message_size + 5));
+    let a_max_binary_size = a.max_binary_size;
     let mut config = ServerConfig {
         options: Options {
-            max_message_size,
+            // A message is its text fields and at most one binary payload;
+            // the payload alone is checked against --max-binary-size.
+            max_message_size: max_message_size.saturating_add(a.max_binary_size),
             ..Options::default()
         },
         ..ServerConfig::default()
@@ -248,11 +267,16 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     if let Some(t) = threads {
         config.threads = t.max(1);
     }
+    // The process-wide budget for received messages holds at least one.
+    let one_message = config.options.max_message_size.saturating_add(5);
+    arkwire::net::BODY_BUDGET.set_limit(a.memory_budget.max(one_message));
     let handler = match &a.upstream {
         Some(address) => {
             let mut upstream = UpstreamConfig::new(address);
             upstream.pool_size = a.upstream_pool.max(1);
             upstream.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
+            upstream.max_binary_size = a.max_binary_size;
+            upstream.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
             let mut a = a;
             // Each forwarded call holds a worker while it waits for its reply.
             a.workers = a.workers.max(upstream.pool_size);
@@ -261,6 +285,11 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         }
         None => proxy(BuiltinBackend, &a)?,
     };
+    let handler = Arc::new(upstream_msg::Limited {
+        inner: handler,
+        max_message_size,
+        max_binary_size: a_max_binary_size,
+    });
     let server = Server::bind(listen, handler, config).map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!("{listen} is already in use"),
         _ => format!("cannot listen on {listen}: {e}"),
@@ -301,6 +330,24 @@ struct CallArgs {
     /// `async`: submit and print the request id.
     #[arg(long, value_enum, default_value_t = CallMode::Blocking)]
     mode: CallMode,
+    /// Send this file's bytes as the command's binary payload (format BINARY,
+    /// as Arkouda's `send_binary_message`).
+    #[arg(long, value_name = "FILE")]
+    payload_file: Option<std::path::PathBuf>,
+    /// Expect a binary reply (Arkouda's `recv_binary`); its bytes go to
+    /// `--out`, or to standard output.
+    #[arg(long)]
+    recv_binary: bool,
+    /// Where a binary reply's bytes go.
+    #[arg(long, value_name = "FILE", requires = "recv_binary")]
+    out: Option<std::path::PathBuf>,
+    /// Arkouda's argument count (`size`).
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    size: i32,
+    /// Largest binary payload in bytes, each way.
+    #[arg(long, default_value_t = upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+          value_parser = parse_binary_size)]
+    max_binary_size: usize,
     /// The command, such as `connect`.
     cmd: String,
     /// Its arguments.
@@ -340,7 +387,14 @@ fn failed(e: SessionError) -> String {
 /// `arkwire call` through the call patterns (a blocking call that an
 /// asynchronous proxy answers SUBMITTED is followed up by polling).
 fn call_session(a: &CallArgs) -> Result<(), String> {
-    let mut s = session(&a.target, &a.who, a.max_message_size)?;
+    let mut s = session(
+        &a.target,
+        &a.who,
+        a.max_message_size.saturating_add(a.max_binary_size),
+    )?;
+    if a.payload_file.is_some() || a.recv_binary || a.size != -1 {
+        return call_binary(a, &mut s);
+    }
     if a.mode == CallMode::Async {
         let id = s.submit(&a.cmd, &a.args).map_err(failed)?;
         println!("{id}");
@@ -351,6 +405,54 @@ fn call_session(a: &CallArgs) -> Result<(), String> {
         _ => s.call(&a.cmd, &a.args),
     };
     match outcome.map_err(failed)? {
+        SessionOutcome::Reply { msg, warning } => {
+            if warning {
+                eprintln!("arkwire: Arkouda warning");
+            }
+            println!("{msg}");
+            Ok(())
+        }
+        other => Err(format!("unexpected outcome {other:?}")),
+    }
+}
+
+/// `arkwire call` with a payload, a binary reply or a size.
+fn call_binary(a: &CallArgs, s: &mut Session) -> Result<(), String> {
+    let payload = match &a.payload_file {
+        Some(path) => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let pattern = match a.mode {
+        CallMode::Blocking => Pattern::Blocking,
+        CallMode::Polling => Pattern::Polling,
+        CallMode::Async => {
+            return Err("--mode async cannot carry a payload or a binary reply".into())
+        }
+    };
+    let command = ArkoudaCommand {
+        cmd: &a.cmd,
+        args: &a.args,
+        size: a.size,
+        payload: &payload,
+        recv_binary: a.recv_binary,
+    };
+    match s.command(pattern, &command).map_err(failed)? {
+        SessionOutcome::Binary(bytes) => match &a.out {
+            Some(path) => {
+                std::fs::write(path, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("arkwire: {} bytes to {}", bytes.len(), path.display());
+                Ok(())
+            }
+            None => {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| format!("cannot write the reply: {e}"))
+            }
+        },
         SessionOutcome::Reply { msg, warning } => {
             if warning {
                 eprintln!("arkwire: Arkouda warning");
@@ -396,6 +498,7 @@ fn call(a: CallArgs) -> Result<(), String> {
         size: -1,
         args: a.args,
         request_id: None,
+        ..Default::default()
     };
     let response = client.call(&request, Some(timeout)).map_err(|e| match e {
         CallFailure::Status { code, message } if message.is_empty() => {
@@ -441,6 +544,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 size,
                 args: &args,
                 request_id: None,
+                ..Default::default()
             };
             let mut out = Vec::with_capacity(req.encoded_len());
             req.encode(&mut out).map_err(|e| e.to_string())?;

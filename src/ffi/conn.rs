@@ -91,6 +91,9 @@ pub enum arkwire_outcome_kind {
     /// A status query's answer: `state`, and for FINISHED the reply in `msg`
     /// (`is_error` when its msgType was ERROR).
     ARKWIRE_OUTCOME_STATUS = 3,
+    /// A binary reply (the command asked `recv_binary`): `msg` points to its
+    /// `msg_len` bytes, verbatim and not NUL-terminated.
+    ARKWIRE_OUTCOME_BINARY = 4,
 }
 
 /// A completed operation, written by `arkwire_conn_outcome`.
@@ -547,6 +550,65 @@ pub unsafe extern "C" fn arkwire_conn_status(
     }
 }
 
+/// Starts one command with everything Arkouda's channels may send: `size`
+/// (Arkouda's argument count, -1 for none), a binary `payload` of
+/// `payload_len` bytes (NULL with 0 for none; when not empty the command goes
+/// out with format BINARY), and `recv_binary` when a binary reply is
+/// expected: its outcome is then `ARKWIRE_OUTCOME_BINARY`. `polling` picks
+/// the polling pattern, else the blocking one. The payload is copied into the
+/// connection's request buffer before this returns; the caller keeps
+/// ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
+/// `ARKWIRE_CONN_MAX_MESSAGE` is `ARKWIRE_RESOURCE_EXHAUSTED`.
+///
+/// # Safety
+/// As `arkwire_conn_call`; `payload` NULL or valid for reads of `payload_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn arkwire_conn_command(
+    conn: *mut arkwire_conn,
+    cmd: *const c_char,
+    args: *const c_char,
+    size: i32,
+    payload: *const u8,
+    payload_len: usize,
+    recv_binary: bool,
+    polling: bool,
+    now_us: u64,
+    op_out: *mut u32,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            if op_out.is_null() {
+                return Err(ARKWIRE_NULL_ARGUMENT);
+            }
+            let payload = super::bytes_arg(payload, payload_len)?;
+            let command = crate::arkouda::Command {
+                cmd: str_arg(cmd)?,
+                args: opt_str_arg(args)?,
+                size,
+                payload,
+                recv_binary,
+            };
+            let pattern = if polling {
+                crate::arkouda::Pattern::Polling
+            } else {
+                crate::arkouda::Pattern::Blocking
+            };
+            match c
+                .channel
+                .command(pattern, &command, Instant::from_micros(now_us))
+            {
+                Ok(OpId(op)) => out(op_out, op),
+                Err(e) => {
+                    c.last_error.set(format_args!("{e}"));
+                    Err(channel_error_status(&e))
+                }
+            }
+        })
+    }
+}
+
 /// Writes the id of the next operation whose outcome is ready to `*op`:
 /// `ARKWIRE_OK`, or `ARKWIRE_WOULD_BLOCK` when none is. Each operation is
 /// reported once.
@@ -644,6 +706,12 @@ fn read_outcome(c: &mut arkwire_conn, op: OpId) -> (arkwire_status, arkwire_outc
             }
             Err(s) => s,
         },
+        Ok(Outcome::Binary(bytes)) => {
+            value.kind = arkwire_outcome_kind::ARKWIRE_OUTCOME_BINARY;
+            value.msg = bytes.as_ptr().cast();
+            value.msg_len = bytes.len();
+            ARKWIRE_OK
+        }
         Ok(Outcome::Submitted(id)) => {
             value.kind = arkwire_outcome_kind::ARKWIRE_OUTCOME_SUBMITTED;
             set(&mut value, id);

@@ -207,6 +207,21 @@ pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char) -> Result<&'a str, arkwir
     unsafe { str_arg(p) }
 }
 
+/// `len` bytes at `p` as a slice; NULL with a length of 0 is the empty slice.
+///
+/// # Safety
+/// `p` is NULL (then `len` is 0) or valid for reads of `len` bytes for `'a`.
+pub(crate) unsafe fn bytes_arg<'a>(p: *const u8, len: usize) -> Result<&'a [u8], arkwire_status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(ARKWIRE_NULL_ARGUMENT);
+    }
+    // SAFETY: non-NULL and readable for len bytes by the caller's contract.
+    Ok(unsafe { core::slice::from_raw_parts(p, len) })
+}
+
 /// An error message in a fixed buffer, NUL-terminated, truncated at a
 /// character boundary: setting it never allocates.
 pub(crate) struct LastError<const N: usize> {

@@ -29,14 +29,18 @@ pub struct arkwire_session {
     status_msg: Vec<u8>,
 }
 
-/// A reply: Arkouda's `msg`, owned by the caller until `arkwire_reply_free`.
+/// A reply: Arkouda's `msg`, or a binary reply's bytes, owned by the caller
+/// until `arkwire_reply_free`.
 ///
 /// Thread safety: immutable; may be read from any number of threads at once,
 /// and freed once by one of them.
 pub struct arkwire_reply {
-    /// The text followed by a NUL.
+    /// The text followed by a NUL (just the NUL for a binary reply).
     msg: Vec<u8>,
     warning: bool,
+    /// A binary reply's bytes.
+    payload: Vec<u8>,
+    binary: bool,
 }
 
 /// Where a submitted request stands, written by `arkwire_session_status`.
@@ -61,7 +65,9 @@ pub struct arkwire_status_view {
 /// `arkwire_session_free`.
 ///
 /// `timeout_ms` bounds the TCP connect and is the deadline of every gRPC
-/// call; 0 means the defaults (5 s to connect, 30 s per call).
+/// call; 0 means the defaults (5 s to connect, 30 s per call). A reply may
+/// carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
+/// default `--max-binary-size`).
 /// Polled commands give up after 10 minutes.
 ///
 /// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
@@ -92,6 +98,10 @@ pub unsafe extern "C" fn arkwire_session_connect(
             .and_then(|mut a| a.next())
             .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
         let mut client = ClientConfig::default();
+        client.options.max_message_size = client
+            .options
+            .max_message_size
+            .saturating_add(crate::arkouda::upstream_msg::DEFAULT_MAX_BINARY_SIZE);
         let mut channel = ChannelConfig {
             poll: PollConfig {
                 interval: Duration::from_millis(10),
@@ -226,8 +236,16 @@ fn reply(outcome: SessionOutcome) -> Result<Box<arkwire_reply>, SessionFailure> 
             Ok(Box::new(arkwire_reply {
                 msg: bytes,
                 warning,
+                payload: Vec::new(),
+                binary: false,
             }))
         }
+        SessionOutcome::Binary(payload) => Ok(Box::new(arkwire_reply {
+            msg: std::vec![0],
+            warning: false,
+            payload,
+            binary: true,
+        })),
         _ => Err(SessionError::BadReply("a call was answered without a reply").into()),
     }
 }
@@ -293,6 +311,58 @@ unsafe fn call(
             } else {
                 s.inner.call(cmd, args)?
             };
+            out(reply_out, Box::into_raw(reply(outcome)?))?;
+            Ok(())
+        })
+    }
+}
+
+/// Runs one command with everything Arkouda's channels may send and waits
+/// for its reply: `size` (Arkouda's argument count, -1 for none), a binary
+/// `payload` of `payload_len` bytes (NULL with 0 for none; when not empty the
+/// command goes out with format BINARY, as Arkouda's `send_binary_message`),
+/// and `recv_binary` when a binary reply is expected: the reply then holds
+/// bytes (`arkwire_reply_is_binary`, `arkwire_reply_payload`). `polling`
+/// picks the polling pattern, else the blocking one. The payload is only
+/// read during the call; the caller keeps ownership. Errors as
+/// `arkwire_session_call`; a payload past the proxy's limit is
+/// `ARKWIRE_GRPC_STATUS` with RESOURCE_EXHAUSTED in the last error.
+///
+/// # Safety
+/// As `arkwire_session_call`; `payload` NULL or valid for reads of
+/// `payload_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn arkwire_session_command(
+    session: *mut arkwire_session,
+    cmd: *const c_char,
+    args: *const c_char,
+    size: i32,
+    payload: *const u8,
+    payload_len: usize,
+    recv_binary: bool,
+    polling: bool,
+    reply_out: *mut *mut arkwire_reply,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_session(session, |s| {
+            if reply_out.is_null() {
+                return Err(ARKWIRE_NULL_ARGUMENT.into());
+            }
+            let command = crate::arkouda::Command {
+                cmd: str_arg(cmd)?,
+                args: opt_str_arg(args)?,
+                size,
+                payload: super::bytes_arg(payload, payload_len)?,
+                recv_binary,
+            };
+            let pattern = if polling {
+                crate::arkouda::Pattern::Polling
+            } else {
+                crate::arkouda::Pattern::Blocking
+            };
+            let outcome = s.inner.command(pattern, &command)?;
             out(reply_out, Box::into_raw(reply(outcome)?))?;
             Ok(())
         })
@@ -398,6 +468,43 @@ pub unsafe extern "C" fn arkwire_reply_msg(
             out(len, r.msg.len() - 1)
         }
     })
+}
+
+/// A binary reply's bytes: `*data` gets a pointer to them and `*len` their
+/// number, valid until `arkwire_reply_free` (the reply owns them). For a text
+/// reply `*len` is 0.
+///
+/// # Safety
+/// `reply` is NULL or live; `data` and `len` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_reply_payload(
+    reply: *const arkwire_reply,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> arkwire_status {
+    guard_try(|| {
+        // SAFETY: NULL or live (caller contract).
+        let r = unsafe { arg(reply) }?;
+        if data.is_null() || len.is_null() {
+            return Err(ARKWIRE_NULL_ARGUMENT);
+        }
+        // SAFETY: both checked non-NULL and writable by the caller's contract.
+        unsafe {
+            out(data, r.payload.as_ptr())?;
+            out(len, r.payload.len())
+        }
+    })
+}
+
+/// Whether the reply is binary (its bytes are at `arkwire_reply_payload`,
+/// its text is empty). false for NULL.
+///
+/// # Safety
+/// `reply` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_reply_is_binary(reply: *const arkwire_reply) -> bool {
+    // SAFETY: NULL or live (caller contract).
+    unsafe { reply.as_ref() }.is_some_and(|r| r.binary)
 }
 
 /// Whether Arkouda flagged the reply as a WARNING (the text is the

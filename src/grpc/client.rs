@@ -4,7 +4,9 @@ use core::time::Duration;
 
 use super::call::{self, CallId, Options, Status};
 use super::{message, timeout};
-use crate::h2::conn::{Connection, ConnectionError, Event, Role, Storage, StreamError};
+use crate::h2::conn::{
+    ConfigError, Connection, ConnectionError, Event, Role, Storage, StreamError,
+};
 use crate::h2::ErrorCode;
 use crate::time::Instant;
 
@@ -75,10 +77,9 @@ pub struct Client<S: Storage> {
 
 impl<S: Storage> Client<S> {
     /// A client for the server at `authority` (`host:port`, sent as `:authority`).
-    pub fn new(authority: &str, options: Options, now: Instant) -> Result<Self, ConnectionError> {
+    pub fn new(authority: &str, options: Options, now: Instant) -> Result<Self, ConfigError> {
         let mut a = heapless::String::new();
-        a.push_str(authority).map_err(|_| ConnectionError {
-            code: ErrorCode::InternalError,
+        a.push_str(authority).map_err(|_| ConfigError {
             reason: "authority longer than 255 bytes",
         })?;
         Ok(Client {

@@ -3,7 +3,7 @@
 use super::call::{CallId, Options, Status};
 use super::client::CallError;
 use super::{message, percent, timeout, Code};
-use crate::h2::conn::{Connection, ConnectionError, Event, Role, Storage};
+use crate::h2::conn::{ConfigError, Connection, ConnectionError, Event, Role, Storage};
 use crate::h2::header_list::HeaderIter;
 use crate::h2::ErrorCode;
 use crate::time::Instant;
@@ -39,11 +39,7 @@ pub const MAX_METHODS: usize = 8;
 
 impl<S: Storage> Server<S> {
     /// A server connection answering calls of `path`.
-    pub fn new(
-        path: &'static str,
-        options: Options,
-        now: Instant,
-    ) -> Result<Self, ConnectionError> {
+    pub fn new(path: &'static str, options: Options, now: Instant) -> Result<Self, ConfigError> {
         Self::with_methods(&[path], options, now)
     }
 
@@ -54,9 +50,8 @@ impl<S: Storage> Server<S> {
         paths: &[&'static str],
         options: Options,
         now: Instant,
-    ) -> Result<Self, ConnectionError> {
-        let methods = heapless::Vec::from_slice(paths).map_err(|_| ConnectionError {
-            code: ErrorCode::InternalError,
+    ) -> Result<Self, ConfigError> {
+        let methods = heapless::Vec::from_slice(paths).map_err(|_| ConfigError {
             reason: "more methods than grpc::server::MAX_METHODS",
         })?;
         Ok(Server {

@@ -5,13 +5,14 @@
 
 mod config;
 pub mod conn;
+mod flow;
 pub mod frame;
 pub mod header_list;
 pub mod hpack;
 pub mod stream;
 
 pub use config::{Config, MemoryBudget};
-pub use conn::{Connection, ConnectionError, Event, Role, StreamError};
+pub use conn::{ConfigError, Connection, ConnectionError, Event, Fault, Role, StreamError};
 
 /// HTTP/2 error codes (RFC 9113 §7), carried by RST_STREAM and GOAWAY and by
 /// every error this crate raises for a peer's protocol violation.

@@ -1,5 +1,6 @@
 //! One HTTP/2 stream: its state (RFC 9113 §5.1), windows, and buffers.
 
+use super::flow::{RecvWindow, SendWindow};
 use super::header_list::HeaderIter;
 use super::ErrorCode;
 use crate::buf::Buffer;
@@ -81,15 +82,10 @@ pub(crate) const ITEM_PREFIX: usize = 5;
 pub struct Stream<H, B> {
     pub(crate) id: u32,
     pub(crate) state: StreamState,
-    /// What the peer lets us send; may go negative after a SETTINGS change (§6.9.2).
-    pub(crate) send_window: i64,
-    /// What we still let the peer send before it needs a WINDOW_UPDATE.
-    pub(crate) recv_window: i64,
-    /// Bytes the application consumed since our last WINDOW_UPDATE for this
-    /// stream: window is granted back only for these.
-    pub(crate) recv_unacked: u32,
-    /// Body bytes stored but not yet consumed by the application.
-    pub(crate) unconsumed: u32,
+    /// What the peer lets us send on this stream.
+    pub(crate) send_window: SendWindow,
+    /// What we let the peer send on this stream.
+    pub(crate) recv_window: RecvWindow,
     /// Received header list; trailers follow from `trailers_at`.
     pub(crate) headers: H,
     pub(crate) trailers_at: Option<usize>,
@@ -134,10 +130,8 @@ impl<H: Buffer + Default, B: Buffer + Default> Stream<H, B> {
         Stream {
             id,
             state: StreamState::Open,
-            send_window: i64::from(send_window),
-            recv_window: i64::from(recv_window),
-            recv_unacked: 0,
-            unconsumed: 0,
+            send_window: SendWindow::new(send_window),
+            recv_window: RecvWindow::new(recv_window),
             headers: H::default(),
             trailers_at: None,
             headers_done: false,
@@ -256,6 +250,20 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
         {
             self.local_end_queued = true;
         }
+    }
+
+    /// The one transition to a reset: closed with `code`, by the peer when
+    /// `remote`, unsent frames dropped. True if the stream was open, so the
+    /// caller knows there is a reset to tell (the application, or the peer).
+    pub(crate) fn close_with_reset(&mut self, code: ErrorCode, remote: bool) -> bool {
+        self.send.clear();
+        self.send_pos = 0;
+        if self.state == StreamState::Closed {
+            return false;
+        }
+        self.state = StreamState::Closed;
+        self.reset = Some((code, remote));
+        true
     }
 
     /// Drops a half-written item.

@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::string::{String, ToString};
+use std::vec::Vec;
 
 use super::transport::Transport;
 use super::ClientConfig;
 use crate::arkouda::{
-    Channel, ChannelConfig, ChannelError, ChannelEvent, MsgType, OpId, Outcome, Pattern,
+    Channel, ChannelConfig, ChannelError, ChannelEvent, Command, MsgType, OpId, Outcome, Pattern,
     RequestIdGenerator, RequestState,
 };
 use crate::grpc::{self, CallError, Code};
@@ -26,6 +27,8 @@ pub enum SessionOutcome {
         /// Arkouda flagged a warning.
         warning: bool,
     },
+    /// A binary reply's bytes (the command asked `recv_binary`).
+    Binary(Vec<u8>),
     /// The asynchronous proxy accepted the request under this id.
     Submitted(String),
     /// Where an asynchronous request stands.
@@ -147,6 +150,22 @@ impl Session {
         self.wait(op)
     }
 
+    /// Runs `command` (a binary payload, a binary reply, a size) with
+    /// `pattern` (blocking or polling) and waits for its outcome:
+    /// [`SessionOutcome::Binary`] when it asked `recv_binary`.
+    pub fn command(
+        &mut self,
+        pattern: Pattern,
+        command: &Command<'_>,
+    ) -> Result<SessionOutcome, SessionError> {
+        let now = self.transport.clock.now();
+        let op = self
+            .channel
+            .command(pattern, command, now)
+            .map_err(|e| convert(e, &self.transport.closed))?;
+        self.wait(op)
+    }
+
     /// Fire-and-forget: returns the request id once SUBMITTED.
     pub fn submit(&mut self, cmd: &str, args: &str) -> Result<String, SessionError> {
         let op = self.start(Pattern::Submit, cmd, args)?;
@@ -206,6 +225,7 @@ impl Session {
                 msg: text(reply.msg),
                 warning: reply.msg_type == MsgType::Warning,
             }),
+            Ok(Outcome::Binary(bytes)) => Ok(SessionOutcome::Binary(bytes.to_vec())),
             Ok(Outcome::Submitted(id)) => Ok(SessionOutcome::Submitted(id.to_string())),
             Ok(Outcome::Status(state)) => Ok(SessionOutcome::Status(match state {
                 RequestState::Submitted => StatusView::Submitted,

@@ -12,9 +12,10 @@ use std::vec::Vec;
 
 use super::Clock;
 use crate::arkouda::proxy::{Backend, BackendError};
+use crate::arkouda::upstream_msg::{self, Reply};
 use crate::grpc::Code;
 use crate::proto::{ArkoudaRequest, ArkoudaRequestRef};
-use crate::zmtp::{ReqConnection, ZmtpConfig, ZmtpEvent};
+use crate::zmtp::{ReqConnection, ZmtpConfig, ZmtpError, ZmtpEvent};
 
 /// How the proxy reaches arkouda_server.
 #[derive(Clone, Debug)]
@@ -31,13 +32,17 @@ pub struct UpstreamConfig {
     pub initial_backoff: Duration,
     /// Longest wait between connection attempts while the upstream is down.
     pub max_backoff: Duration,
-    /// ZMTP limits (largest reply, handshake timeout).
+    /// ZMTP limits (largest reply, handshake timeout). The largest reply
+    /// must cover `max_binary_size`, or binary replies fail before reaching it.
     pub zmtp: ZmtpConfig,
+    /// Largest binary payload forwarded either way (`serve --max-binary-size`);
+    /// beyond it a call fails with RESOURCE_EXHAUSTED.
+    pub max_binary_size: usize,
 }
 
 impl UpstreamConfig {
     /// Defaults for `address`: 4 connections, 5 s to connect, 60 s per call,
-    /// backoff from 100 ms to 5 s.
+    /// backoff from 100 ms to 5 s, binary payloads up to 64 MiB.
     pub fn new(address: &str) -> Self {
         let address = address
             .strip_prefix("tcp://")
@@ -50,7 +55,11 @@ impl UpstreamConfig {
             default_deadline: Duration::from_secs(60),
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
-            zmtp: ZmtpConfig::default(),
+            zmtp: ZmtpConfig {
+                max_message_size: upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+                ..ZmtpConfig::default()
+            },
+            max_binary_size: upstream_msg::DEFAULT_MAX_BINARY_SIZE,
         }
     }
 }
@@ -85,6 +94,8 @@ pub struct UpstreamBackend {
 enum Failure {
     Deadline,
     Broken(String),
+    /// The reply grew past the ZMTP limit (announced size, limit).
+    TooLarge(u64, u64),
 }
 
 impl UpstreamBackend {
@@ -324,6 +335,11 @@ impl Upstream {
                 }
                 Ok(Some(ZmtpEvent::Reply) | None) => {}
                 Err(Failure::Broken(why)) => return Err(why),
+                Err(Failure::TooLarge(size, max)) => {
+                    return Err(std::format!(
+                        "a handshake message of {size} bytes exceeds the limit of {max}"
+                    ))
+                }
                 Err(Failure::Deadline) => {
                     return Err("the ZMTP handshake did not finish in time".into())
                 }
@@ -345,6 +361,9 @@ impl Upstream {
                     return Ok(reply);
                 }
                 Some(ZmtpEvent::TimedOut) => return Err(Failure::Deadline),
+                Some(ZmtpEvent::Closed {
+                    error: ZmtpError::FrameTooLarge { size, max },
+                }) => return Err(Failure::TooLarge(size, max)),
                 Some(ZmtpEvent::Closed { error }) => {
                     return Err(Failure::Broken(error.to_string()))
                 }
@@ -360,10 +379,33 @@ impl Backend for UpstreamBackend {
         request: &ArkoudaRequest,
         deadline: Option<Instant>,
     ) -> Result<String, BackendError> {
+        match self.execute_reply(request, deadline)? {
+            Reply::Json(json) => Ok(json),
+            Reply::Binary(_) => Err(BackendError::new(
+                Code::DataLoss,
+                "arkouda_server sent a binary reply where reply JSON was expected",
+            )),
+        }
+    }
+
+    fn execute_reply(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, BackendError> {
         let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.default_deadline);
         // The token is a credential: never logged.
         log::debug!("forwarding {:?} for user {:?}", request.cmd, request.user);
-        let json = crate::zmtp::arkouda::request_json(&ArkoudaRequestRef::from(request));
+        let view = ArkoudaRequestRef::from(request);
+        let max_binary = self.config.max_binary_size;
+        upstream_msg::check_request(&view, max_binary)?;
+        let first = upstream_msg::first_frame(&view);
+        let binary = [&first[..], &request.payload[..]];
+        let frames = if upstream_msg::is_binary(&view) {
+            &binary[..]
+        } else {
+            &binary[..1]
+        };
         let mut conn = self.checkout(deadline)?;
         if Instant::now() >= deadline {
             // The client has stopped waiting: arkouda_server must not run
@@ -374,10 +416,20 @@ impl Backend for UpstreamBackend {
                 "the deadline passed before the call could be sent; it was not sent",
             ));
         }
-        match conn.exchange(&[json.as_bytes()], deadline) {
+        match conn.exchange(frames, deadline) {
             Ok(frames) => {
                 self.checkin(Some(conn));
-                into_message(frames)
+                upstream_msg::read_reply(frames, request.recv_binary, &request.user, max_binary)
+            }
+            Err(Failure::TooLarge(size, max)) => {
+                self.checkin(None);
+                Err(BackendError::new(
+                    Code::ResourceExhausted,
+                    std::format!(
+                        "arkouda_server's reply of {size} bytes or more exceeds the limit of \
+                         {max} bytes (serve --max-binary-size)"
+                    ),
+                ))
             }
             Err(Failure::Deadline) => {
                 // A late reply must never answer the next request: drop the connection.
@@ -393,24 +445,4 @@ impl Backend for UpstreamBackend {
             }
         }
     }
-}
-
-/// The reply must be one UTF-8 frame to fit `ArkoudaResponse.message`;
-/// anything else is reported, not mangled.
-fn into_message(mut frames: Vec<Vec<u8>>) -> Result<String, BackendError> {
-    if frames.len() != 1 {
-        return Err(BackendError::new(
-            Code::DataLoss,
-            std::format!(
-                "arkouda_server sent a {}-frame (binary) reply; ArkoudaResponse.message carries one text frame",
-                frames.len()
-            ),
-        ));
-    }
-    String::from_utf8(frames.remove(0)).map_err(|_| {
-        BackendError::new(
-            Code::DataLoss,
-            "arkouda_server's reply is not UTF-8; ArkoudaResponse.message is a string",
-        )
-    })
 }

@@ -4,7 +4,9 @@ use super::{check_capacity, DecodeError, EncodeError};
 /// A borrowed `ArkoudaRequest`: every string points into the decoded input.
 ///
 /// Field numbers follow `proto/arkouda.proto`: `user=1, token=2, cmd=3,
-/// format=4, size=5, args=6, optional request_id=7`.
+/// format=4, size=5, args=6, optional request_id=7` from the seed schema, and
+/// the binary extension `recv_binary=8, payload=9`, which peers generated from
+/// the seed schema skip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ArkoudaRequestRef<'a> {
     /// The Arkouda user name.
@@ -21,6 +23,12 @@ pub struct ArkoudaRequestRef<'a> {
     pub args: &'a str,
     /// The asynchronous request id, if the call belongs to one.
     pub request_id: Option<&'a str>,
+    /// The caller expects a binary reply: its bytes come back in
+    /// [`ArkoudaResponseRef::payload`](super::ArkoudaResponseRef::payload).
+    pub recv_binary: bool,
+    /// The command's binary payload (an array for `ak.array`), any bytes;
+    /// empty for a string command.
+    pub payload: &'a [u8],
 }
 
 impl<'a> ArkoudaRequestRef<'a> {
@@ -32,14 +40,18 @@ impl<'a> ArkoudaRequestRef<'a> {
         wire::for_each_field(
             buf,
             |field| match field {
-                1..=4 | 6 | 7 => Some(WireType::LengthDelimited),
-                5 => Some(WireType::Varint),
+                1..=4 | 6 | 7 | 9 => Some(WireType::LengthDelimited),
+                5 | 8 => Some(WireType::Varint),
                 _ => None,
             },
             |field, value| {
                 match value {
+                    // A bool is any varint, true when not zero, as protobuf specifies.
+                    FieldValue::Varint(v) if field == 8 => req.recv_binary = v != 0,
                     // int32 keeps the low 32 bits of the varint, as protobuf specifies.
                     FieldValue::Varint(v) => req.size = v as i32,
+                    // bytes, not a string: no UTF-8 check.
+                    FieldValue::Bytes(b) if field == 9 => req.payload = b,
                     FieldValue::Bytes(b) => {
                         let s = wire::utf8(field, b)?;
                         match field {
@@ -78,6 +90,16 @@ impl<'a> ArkoudaRequestRef<'a> {
             }
             + s(6, self.args)
             + self.request_id.map_or(0, |v| wire::str_field_len(7, v))
+            + if self.recv_binary {
+                wire::bool_field_len(8)
+            } else {
+                0
+            }
+            + if self.payload.is_empty() {
+                0
+            } else {
+                wire::bytes_field_len(9, self.payload)
+            }
     }
 
     /// Encodes in field order, omitting proto3 defaults, exactly as prost does.
@@ -103,6 +125,12 @@ impl<'a> ArkoudaRequestRef<'a> {
         if let Some(id) = self.request_id {
             wire::put_str_field(7, id, out);
         }
+        if self.recv_binary {
+            wire::put_bool_field(8, out);
+        }
+        if !self.payload.is_empty() {
+            wire::put_bytes_field(9, self.payload, out);
+        }
         Ok(())
     }
 
@@ -115,24 +143,24 @@ impl<'a> ArkoudaRequestRef<'a> {
         if out.free() < len {
             return Err(crate::buf::BufferFull);
         }
+        /// One field: its key and length (or varint value), then its bytes.
         fn put<B: crate::buf::Buffer>(
             out: &mut B,
             field: u32,
-            value: Option<&str>,
-            size: i32,
+            value: Result<&[u8], i32>,
         ) -> Result<(), crate::buf::BufferFull> {
             let mut head = [0u8; 20];
             let mut h = &mut head[..];
             match value {
-                Some(v) => {
+                Ok(v) => {
                     wire::write_varint((u64::from(field) << 3) | 2, &mut h);
                     wire::write_varint(v.len() as u64, &mut h);
                 }
-                None => wire::put_int32_field(field, size, &mut h),
+                Err(n) => wire::put_int32_field(field, n, &mut h),
             }
             let n = 20 - h.len();
             out.try_extend(&head[..n])?;
-            out.try_extend(value.unwrap_or_default().as_bytes())
+            out.try_extend(value.unwrap_or_default())
         }
         for (field, value) in [
             (1, self.user),
@@ -141,17 +169,23 @@ impl<'a> ArkoudaRequestRef<'a> {
             (4, self.format),
         ] {
             if !value.is_empty() {
-                put(out, field, Some(value), 0)?;
+                put(out, field, Ok(value.as_bytes()))?;
             }
         }
         if self.size != 0 {
-            put(out, 5, None, self.size)?;
+            put(out, 5, Err(self.size))?;
         }
         if !self.args.is_empty() {
-            put(out, 6, Some(self.args), 0)?;
+            put(out, 6, Ok(self.args.as_bytes()))?;
         }
         if let Some(id) = self.request_id {
-            put(out, 7, Some(id), 0)?;
+            put(out, 7, Ok(id.as_bytes()))?;
+        }
+        if self.recv_binary {
+            put(out, 8, Err(1))?;
+        }
+        if !self.payload.is_empty() {
+            put(out, 9, Ok(self.payload))?;
         }
         Ok(())
     }
@@ -175,6 +209,8 @@ impl<'a> ArkoudaRequestRef<'a> {
             size: self.size,
             args: self.args.to_string(),
             request_id: self.request_id.map(ToString::to_string),
+            recv_binary: self.recv_binary,
+            payload: self.payload.to_vec(),
         }
     }
 }
@@ -190,6 +226,8 @@ impl<'a> From<&'a super::ArkoudaRequest> for ArkoudaRequestRef<'a> {
             size: r.size,
             args: &r.args,
             request_id: r.request_id.as_deref(),
+            recv_binary: r.recv_binary,
+            payload: &r.payload,
         }
     }
 }

@@ -4,7 +4,8 @@ use super::{check_capacity, DecodeError, EncodeError};
 /// A borrowed `ArkoudaResponse`: every string points into the decoded input.
 ///
 /// Field numbers follow `proto/arkouda.proto`: `message=1`, then the optional
-/// `request_id=2, request_status=3, user=4, cmd=5, args=6`.
+/// `request_id=2, request_status=3, user=4, cmd=5, args=6` of the seed schema,
+/// and the binary extension `payload=7`, which seed-schema peers skip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ArkoudaResponseRef<'a> {
     /// Arkouda's reply JSON (see [`crate::arkouda::ArkoudaReply`]).
@@ -19,6 +20,9 @@ pub struct ArkoudaResponseRef<'a> {
     pub cmd: Option<&'a str>,
     /// The arguments of that command.
     pub args: Option<&'a str>,
+    /// A binary reply's bytes, verbatim (then `message` says msgFormat
+    /// BINARY); empty otherwise.
+    pub payload: &'a [u8],
 }
 
 impl<'a> ArkoudaResponseRef<'a> {
@@ -31,7 +35,7 @@ impl<'a> ArkoudaResponseRef<'a> {
         wire::for_each_field(
             buf,
             |field| {
-                (1..=6)
+                (1..=7)
                     .contains(&field)
                     .then_some(WireType::LengthDelimited)
             },
@@ -39,6 +43,11 @@ impl<'a> ArkoudaResponseRef<'a> {
                 let wire::FieldValue::Bytes(b) = value else {
                     return Err(DecodeError::InvalidKey);
                 };
+                if field == 7 {
+                    // bytes, not a string: no UTF-8 check.
+                    resp.payload = b;
+                    return Ok(());
+                }
                 let s = wire::utf8(field, b)?;
                 match field {
                     1 => resp.message = s,
@@ -77,10 +86,15 @@ impl<'a> ArkoudaResponseRef<'a> {
                 .iter()
                 .filter_map(|&(field, v)| v.map(|v| wire::str_field_len(field, v)))
                 .sum::<usize>()
+            + if self.payload.is_empty() {
+                0
+            } else {
+                wire::bytes_field_len(7, self.payload)
+            }
     }
 
-    /// Encodes in field order, omitting an empty `message` and absent
-    /// optionals, exactly as prost does. Nothing is written when `out` lacks room.
+    /// Encodes in field order, omitting an empty `message`, absent
+    /// optionals and an empty `payload`, exactly as prost does. Nothing is written when `out` lacks room.
     pub fn encode(&self, out: &mut impl bytes::BufMut) -> Result<(), EncodeError> {
         check_capacity(self.encoded_len(), out)?;
         if !self.message.is_empty() {
@@ -90,6 +104,9 @@ impl<'a> ArkoudaResponseRef<'a> {
             if let Some(v) = value {
                 wire::put_str_field(field, v, out);
             }
+        }
+        if !self.payload.is_empty() {
+            wire::put_bytes_field(7, self.payload, out);
         }
         Ok(())
     }
@@ -112,6 +129,7 @@ impl<'a> ArkoudaResponseRef<'a> {
             user: self.user.map(ToString::to_string),
             cmd: self.cmd.map(ToString::to_string),
             args: self.args.map(ToString::to_string),
+            payload: self.payload.to_vec(),
         }
     }
 }
@@ -126,6 +144,7 @@ impl<'a> From<&'a super::ArkoudaResponse> for ArkoudaResponseRef<'a> {
             user: r.user.as_deref(),
             cmd: r.cmd.as_deref(),
             args: r.args.as_deref(),
+            payload: &r.payload,
         }
     }
 }

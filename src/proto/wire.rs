@@ -203,6 +203,29 @@ pub fn put_str_field(field: u32, value: &str, out: &mut impl bytes::BufMut) {
     out.put_slice(value.as_bytes());
 }
 
+/// Encoded size of a bytes field (key, length, bytes).
+pub const fn bytes_field_len(field: u32, value: &[u8]) -> usize {
+    varint_len((field as u64) << 3) + varint_len(value.len() as u64) + value.len()
+}
+
+/// Writes a bytes field: the same wire shape as a string, any bytes.
+pub fn put_bytes_field(field: u32, value: &[u8], out: &mut impl bytes::BufMut) {
+    write_varint((u64::from(field) << 3) | 2, out);
+    write_varint(value.len() as u64, out);
+    out.put_slice(value);
+}
+
+/// Encoded size of a bool field set to true (key and a one-byte varint).
+pub const fn bool_field_len(field: u32) -> usize {
+    varint_len((field as u64) << 3) + 1
+}
+
+/// Writes a bool field set to true (proto3 omits false).
+pub fn put_bool_field(field: u32, out: &mut impl bytes::BufMut) {
+    write_varint(u64::from(field) << 3, out);
+    out.put_u8(1);
+}
+
 /// Encoded size of an int32 field. Negative values are sign-extended to
 /// 64 bits on the wire, which is why `size = -1` takes ten bytes.
 pub const fn int32_field_len(field: u32, value: i32) -> usize {

@@ -49,6 +49,7 @@ mod tests {
             size: -1,
             args: "say \"hi\"\n\\ \u{1} ünï",
             request_id: Some("ignored"),
+            ..Default::default()
         };
         let json = request_json(&req);
         assert_eq!(

@@ -15,7 +15,14 @@ Commands:
   seen      -> msg = JSON list of [user, cmd, args] of every request received
                before it (``seen`` itself excluded), so a test can prove a call
                never reached the server
+  bytes     -> one raw frame of int(args) bytes i % 251 (a binary reply)
+  binerror  -> one frame "Error: no such array" (arkouda_server's binary-path error)
   other     -> msgType ERROR "Unrecognized command: X"
+
+Binary requests (two frames: the JSON with format BINARY and BINARY_PAYLOAD
+appended, then the payload):
+  binecho   -> the payload back as one raw frame (a binary reply)
+  binlen    -> NORMAL reply "<payload length> bytes, format <format>"
 
 With ``--port N`` it binds that port (to restart on the same address).
 With ``--plain`` the socket is a PLAIN-mechanism server (user "u", password
@@ -46,8 +53,13 @@ SEEN = []
 
 
 def answer(frames):
+    first, payload = frames[0], None
+    if first.endswith(b"BINARY_PAYLOAD"):
+        if len(frames) != 2:
+            return [reply(f"a binary request has 2 frames, not {len(frames)}", "", "ERROR")]
+        first, payload = first[: -len(b"BINARY_PAYLOAD")], frames[1]
     try:
-        req = json.loads(frames[0].decode("utf-8"))
+        req = json.loads(first.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         return [reply(f"bad request JSON: {e}", "", "ERROR")]
     missing = [k for k in ("user", "token", "cmd", "format", "size", "args") if k not in req]
@@ -57,6 +69,18 @@ def answer(frames):
     if cmd == "seen":
         return [reply(json.dumps(SEEN), user)]
     SEEN.append([user, cmd, args])
+    if payload is not None:
+        if req["format"] != "BINARY":
+            return [reply(f"binary request with format {req['format']}", user, "ERROR")]
+        if cmd == "binecho":
+            return [payload]
+        if cmd == "binlen":
+            return [reply(f"{len(payload)} bytes, format {req['format']}", user)]
+        return [reply(f"Unrecognized binary command: {cmd}", user, "ERROR")]
+    if cmd == "bytes":
+        return [bytes(i % 251 for i in range(int(args)))]
+    if cmd == "binerror":
+        return [b"Error: no such array"]
     if cmd == "connect":
         return [reply("connected to arkouda server tcp://*:5555", user)]
     if cmd == "getconfig":

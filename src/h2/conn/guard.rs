@@ -75,10 +75,7 @@ impl FloodGuard {
         };
         self.counts[slot] += 1;
         if self.counts[slot] > limit {
-            return Err(ConnectionError {
-                code: ErrorCode::EnhanceYourCalm,
-                reason,
-            });
+            return Err(ConnectionError::peer(ErrorCode::EnhanceYourCalm, reason));
         }
         Ok(())
     }
@@ -109,25 +106,19 @@ impl<S: Storage> ConnectionState<S> {
         let handshake_over = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings)
             && now >= self.created_at + self.config.handshake_timeout;
         if handshake_over {
-            return self.fail(
-                ConnectionError {
-                    code: ErrorCode::SettingsTimeout,
-                    reason: "peer did not complete the HTTP/2 handshake in time",
-                },
-                true,
-            );
+            return self.fail(ConnectionError::timeout(
+                ErrorCode::SettingsTimeout,
+                "peer did not complete the HTTP/2 handshake in time",
+            ));
         }
         if self
             .block_started
             .is_some_and(|t| now >= t + self.config.header_block_timeout)
         {
-            return self.fail(
-                ConnectionError {
-                    code: ErrorCode::EnhanceYourCalm,
-                    reason: "header block not finished in time",
-                },
-                true,
-            );
+            return self.fail(ConnectionError::timeout(
+                ErrorCode::EnhanceYourCalm,
+                "header block not finished in time",
+            ));
         }
         let stall = self.config.send_stall_timeout;
         let mut i = 0;

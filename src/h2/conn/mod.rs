@@ -8,10 +8,19 @@
 //! Storage comes from a [`Storage`] type: [`FixedStorage`] gives fixed
 //! capacities and needs no allocator; `GrowableStorage` (with `alloc`) grows.
 
+mod event;
 mod guard;
 mod recv;
 mod send;
+mod storage;
+mod writer;
+pub use event::{ConfigError, ConnectionError, Event, Fault, GoAwayDebug, StreamError};
 pub use send::MIN_TRANSMIT_BUFFER;
+#[cfg(feature = "alloc")]
+pub use storage::GrowableStorage;
+pub use storage::{ByteArray, FixedStorage, Storage, StreamTable};
+use writer::finish_item;
+pub use writer::HeaderBlockWriter;
 #[cfg(test)]
 mod bounds_tests;
 #[cfg(test)]
@@ -19,11 +28,12 @@ mod tests;
 
 use heapless::Deque;
 
+use super::flow::{RecvWindow, SendWindow};
 use super::frame::{FrameDecoder, Preface, Settings};
 use super::hpack;
 use super::stream::{Stream, StreamState};
 use super::{Config, ErrorCode};
-use crate::buf::{Buffer, BufferFull};
+use crate::buf::Buffer;
 use crate::time::Instant;
 
 /// Which end of the connection we are.
@@ -35,254 +45,9 @@ pub enum Role {
     Server,
 }
 
-/// Where the connection's memory comes from.
-pub trait Storage {
-    /// Received header lists (bounded by `max_header_list_size`).
-    type Headers: Buffer + Default;
-    /// Stream bodies, both directions, and the send queue.
-    type Body: Buffer + Default;
-    /// The frame decoder's reassembly buffer: at least `max_frame_size` bytes.
-    type Frame: ByteArray;
-    /// Room for the largest single decoded header field, and for the largest
-    /// header block we encode.
-    type Scratch: ByteArray;
-    /// The stream table.
-    type Streams: StreamTable<Self::Headers, Self::Body> + Default;
-}
-
-/// The table of live streams.
-pub trait StreamTable<H, B> {
-    /// The streams, in no particular order.
-    fn as_slice(&self) -> &[Stream<H, B>];
-    /// The streams, mutably.
-    fn as_mut_slice(&mut self) -> &mut [Stream<H, B>];
-    /// Adds a stream, or hands it back when the table is full (by value: a
-    /// fixed table has nowhere else to put it).
-    #[allow(clippy::result_large_err)]
-    fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>>;
-    /// Removes the stream at `index`.
-    fn swap_remove(&mut self, index: usize) -> Stream<H, B>;
-}
-
-impl<H, B, const N: usize> StreamTable<H, B> for heapless::Vec<Stream<H, B>, N> {
-    fn as_slice(&self) -> &[Stream<H, B>] {
-        self
-    }
-    fn as_mut_slice(&mut self) -> &mut [Stream<H, B>] {
-        self
-    }
-    fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>> {
-        self.push(stream)
-    }
-    fn swap_remove(&mut self, index: usize) -> Stream<H, B> {
-        heapless::Vec::swap_remove(self, index)
-    }
-}
-
-#[cfg(feature = "alloc")]
-impl<H, B> StreamTable<H, B> for alloc::vec::Vec<Stream<H, B>> {
-    fn as_slice(&self) -> &[Stream<H, B>] {
-        self
-    }
-    fn as_mut_slice(&mut self) -> &mut [Stream<H, B>] {
-        self
-    }
-    fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>> {
-        self.push(stream);
-        Ok(())
-    }
-    fn swap_remove(&mut self, index: usize) -> Stream<H, B> {
-        alloc::vec::Vec::swap_remove(self, index)
-    }
-}
-
-/// Fixed capacities, no allocator: `STREAMS` streams, `HEADERS` bytes of
-/// received header list per stream, `BODY` bytes per body and send queue.
-pub struct FixedStorage<const STREAMS: usize, const HEADERS: usize, const BODY: usize>;
-
-impl<const STREAMS: usize, const HEADERS: usize, const BODY: usize> Storage
-    for FixedStorage<STREAMS, HEADERS, BODY>
-{
-    type Headers = heapless::Vec<u8, HEADERS>;
-    type Body = heapless::Vec<u8, BODY>;
-    type Frame = [u8; 16_384];
-    type Scratch = [u8; HEADERS];
-    type Streams = heapless::Vec<Stream<Self::Headers, Self::Body>, STREAMS>;
-}
-
-/// Growable buffers from the allocator; limits come from [`Config`] alone.
-#[cfg(feature = "alloc")]
-pub struct GrowableStorage;
-
-#[cfg(feature = "alloc")]
-impl Storage for GrowableStorage {
-    type Headers = alloc::vec::Vec<u8>;
-    type Body = alloc::vec::Vec<u8>;
-    type Frame = alloc::boxed::Box<[u8]>;
-    type Scratch = alloc::boxed::Box<[u8]>;
-    type Streams = alloc::vec::Vec<Stream<Self::Headers, Self::Body>>;
-}
-
-#[cfg(feature = "alloc")]
-impl GrowableStorage {
-    /// Most heap one `Connection<GrowableStorage>` with `config` holds,
-    /// whatever its peer sends, while its application polls events, consumes
-    /// bodies and releases finished streams between inputs. Derived from the
-    /// limits alone:
-    /// - the connection itself, the frame buffer (`max_frame_size`), the
-    ///   decoding and encoding scratch and the block being reassembled (each
-    ///   `max_header_list_size`, the last twice while its `Vec` doubles);
-    /// - the stream table: open streams, and as many the application saw
-    ///   before they closed;
-    /// - stored headers (`max_connection_header_size`; a refused block
-    ///   leaves no spare capacity behind) and bodies
-    ///   (`max_connection_body_size`), each twice while a `Vec` doubles.
-    ///
-    /// What the application queues to send comes on top (it is its own).
-    pub fn heap_bound(config: &Config) -> usize {
-        let list = config.max_header_list_size as usize;
-        // Open streams, and as many the application saw before they closed
-        // (peer-opened streams it never saw are dropped when they close).
-        let streams = 2 * config.max_concurrent_streams as usize + 2;
-        let stream_size = core::mem::size_of::<Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>>();
-        let bodies = config.max_connection_body_size.max(config.max_body_size);
-        core::mem::size_of::<Connection<Self>>()
-            + config.max_frame_size as usize
-            + 4 * list
-            + 2 * streams * stream_size
-            + 2 * config.max_connection_header_size.max(2 * list)
-            + 2 * bodies
-            + 8 * streams
-    }
-}
-
-/// A fixed-size byte array, or a boxed slice sized at construction.
-pub trait ByteArray: AsMut<[u8]> + AsRef<[u8]> {
-    /// Zeroed storage; fixed arrays ignore `len`, growable ones allocate it.
-    fn zeroed(len: usize) -> Self;
-}
-
-impl<const N: usize> ByteArray for [u8; N] {
-    fn zeroed(_len: usize) -> Self {
-        [0; N]
-    }
-}
-
-#[cfg(feature = "alloc")]
-impl ByteArray for alloc::boxed::Box<[u8]> {
-    fn zeroed(len: usize) -> Self {
-        alloc::vec![0; len].into_boxed_slice()
-    }
-}
-
 /// Bytes of HPACK dynamic table each direction keeps (the RFC default).
 pub const HPACK_TABLE_SIZE: usize = 4096;
 const HPACK_ENTRIES: usize = HPACK_TABLE_SIZE / 32;
-
-/// Something the application should look at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// The first header block of a stream arrived (for a server: a new request).
-    Headers {
-        /// The stream.
-        stream: u32,
-    },
-    /// Body bytes arrived.
-    Data {
-        /// The stream.
-        stream: u32,
-    },
-    /// Trailers arrived.
-    Trailers {
-        /// The stream.
-        stream: u32,
-    },
-    /// The peer ended its side of the stream.
-    StreamEnded {
-        /// The stream.
-        stream: u32,
-    },
-    /// The stream was reset.
-    StreamReset {
-        /// The stream.
-        stream: u32,
-        /// The RST_STREAM code.
-        code: ErrorCode,
-        /// Whether the peer reset it (otherwise we did).
-        remote: bool,
-    },
-    /// The peer sent GOAWAY: streams above `last_stream_id` were not processed.
-    GoAway {
-        /// The highest stream the peer processed.
-        last_stream_id: u32,
-        /// Why.
-        code: ErrorCode,
-    },
-    /// The peer acknowledged our SETTINGS.
-    SettingsAcked,
-    /// The connection is finished; nothing more will be sent or received.
-    Closed {
-        /// The error that closed it, or NO_ERROR after a graceful shutdown.
-        code: ErrorCode,
-        /// Whether the peer's conduct caused it.
-        remote: bool,
-    },
-}
-
-/// A fatal error: the connection sends GOAWAY with `code` and closes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConnectionError {
-    /// The HTTP/2 error code sent in GOAWAY.
-    pub code: ErrorCode,
-    /// What went wrong.
-    pub reason: &'static str,
-}
-
-impl core::fmt::Display for ConnectionError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "HTTP/2 connection error {:?}: {}",
-            self.code, self.reason
-        )
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for ConnectionError {}
-
-/// Why a stream could not be opened or written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamError {
-    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached, or our table is full.
-    TooManyStreams,
-    /// The connection is shutting down or closed.
-    Closing,
-    /// No such stream, or it can no longer send.
-    NotWritable,
-    /// The send queue's fixed capacity cannot hold the item.
-    BufferFull,
-}
-
-impl From<BufferFull> for StreamError {
-    fn from(_: BufferFull) -> Self {
-        StreamError::BufferFull
-    }
-}
-
-impl core::fmt::Display for StreamError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            StreamError::TooManyStreams => "too many concurrent streams",
-            StreamError::Closing => "connection is closing",
-            StreamError::NotWritable => "stream is not open for sending",
-            StreamError::BufferFull => "stream send buffer is full",
-        })
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for StreamError {}
 
 /// A control frame waiting to be sent.
 #[derive(Clone, Copy, Debug)]
@@ -361,10 +126,10 @@ pub struct ConnectionState<S: Storage> {
     /// The peer's settings, as last received.
     peer: Settings,
     settings_sent_at: Option<Instant>,
-    conn_send_window: i64,
-    conn_recv_window: i64,
-    /// Bytes consumed or dropped since our last connection WINDOW_UPDATE.
-    conn_recv_unacked: u32,
+    /// What the peer lets us send on the connection.
+    conn_send_window: SendWindow,
+    /// What we let the peer send on the connection.
+    conn_recv_window: RecvWindow,
     /// Body bytes held by all streams (against `max_connection_body_size`
     /// and the shared `body_budget`).
     body_bytes: usize,
@@ -382,7 +147,7 @@ pub struct ConnectionState<S: Storage> {
     /// Events not tied to a stream, waiting to be polled.
     conn_events: Deque<Event, 4>,
     closed_reported: bool,
-    close_code: Option<(ErrorCode, bool)>,
+    close_code: Option<(ErrorCode, Fault)>,
     /// Round-robin position for fair sending.
     next_send: usize,
     now: Instant,
@@ -395,16 +160,14 @@ pub struct ConnectionState<S: Storage> {
 impl<S: Storage> Connection<S> {
     /// A new connection. A client queues its preface at once; a server waits
     /// for the client's.
-    pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConnectionError> {
+    pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConfigError> {
         let frame_buf = S::Frame::zeroed(config.max_frame_size as usize);
-        let mut decoder = FrameDecoder::new(frame_buf).map_err(|_| ConnectionError {
-            code: ErrorCode::InternalError,
+        let mut decoder = FrameDecoder::new(frame_buf).map_err(|_| ConfigError {
             reason: "frame buffer smaller than 16384 bytes",
         })?;
         decoder
             .set_max_frame_size(config.max_frame_size)
-            .map_err(|_| ConnectionError {
-                code: ErrorCode::InternalError,
+            .map_err(|_| ConfigError {
                 reason: "max_frame_size outside 16384..=16777215 or above the frame buffer",
             })?;
         Ok(Connection {
@@ -438,9 +201,8 @@ impl<S: Storage> ConnectionState<S> {
             pending_max_frame_size: None,
             peer: Settings::default(),
             settings_sent_at: None,
-            conn_send_window: 65_535,
-            conn_recv_window: 65_535,
-            conn_recv_unacked: 0,
+            conn_send_window: SendWindow::new(65_535),
+            conn_recv_window: RecvWindow::new(65_535),
             body_bytes: 0,
             header_bytes: 0,
             streams: S::Streams::default(),
@@ -651,14 +413,9 @@ impl<S: Storage> ConnectionState<S> {
     /// Resets a stream with `code` (for example CANCEL when a deadline passes).
     pub fn reset_stream(&mut self, id: u32, code: ErrorCode) {
         if let Some(stream) = self.stream_mut(id) {
-            if stream.state == StreamState::Closed {
-                return;
+            if stream.close_with_reset(code, false) {
+                let _ = self.queue_control(Control::Reset(id, code));
             }
-            stream.state = StreamState::Closed;
-            stream.reset = Some((code, false));
-            stream.send.clear();
-            stream.send_pos = 0;
-            let _ = self.queue_control(Control::Reset(id, code));
         }
     }
 
@@ -736,8 +493,11 @@ impl<S: Storage> ConnectionState<S> {
         }
         if self.phase == Phase::Closed && !self.closed_reported {
             self.closed_reported = true;
-            let (code, remote) = self.close_code.unwrap_or((ErrorCode::NoError, false));
-            return Some(Event::Closed { code, remote });
+            let (code, fault) = self.close_code.unwrap_or(match self.goaway_received {
+                Some((_, code)) => (code, Fault::PeerClosed),
+                None => (ErrorCode::NoError, Fault::Local),
+            });
+            return Some(Event::Closed { code, fault });
         }
         None
     }
@@ -785,9 +545,8 @@ impl<S: Storage> ConnectionState<S> {
     /// [`Stream::body`].
     pub fn consume(&mut self, id: u32) {
         if let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) {
-            let n = core::mem::take(&mut stream.unconsumed);
-            stream.recv_unacked = stream.recv_unacked.saturating_add(n);
-            self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(n);
+            let n = stream.recv_window.consume_all();
+            self.conn_recv_window.release(n);
         }
     }
 
@@ -857,22 +616,19 @@ impl<S: Storage> ConnectionState<S> {
         if let Some(deadline) = self.settings_deadline() {
             if now >= deadline {
                 self.settings_sent_at = None;
-                self.fail(
-                    ConnectionError {
-                        code: ErrorCode::SettingsTimeout,
-                        reason: "peer did not acknowledge SETTINGS in time",
-                    },
-                    true,
-                );
+                self.fail(ConnectionError::timeout(
+                    ErrorCode::SettingsTimeout,
+                    "peer did not acknowledge SETTINGS in time",
+                ));
             }
         }
     }
 
     fn queue_control(&mut self, c: Control) -> Result<(), ConnectionError> {
-        let calm = ConnectionError {
-            code: ErrorCode::EnhanceYourCalm,
-            reason: "too many control frames waiting to be sent",
-        };
+        let calm = ConnectionError::peer(
+            ErrorCode::EnhanceYourCalm,
+            "too many control frames waiting to be sent",
+        );
         if self.control.len() >= self.config.max_pending_control.min(self.control.capacity()) {
             return Err(calm);
         }
@@ -880,24 +636,21 @@ impl<S: Storage> ConnectionState<S> {
     }
 
     /// Ends the connection with an error: GOAWAY goes out, nothing else does.
-    fn fail(&mut self, error: ConnectionError, remote: bool) {
+    fn fail(&mut self, error: ConnectionError) {
         if self.phase == Phase::Closed || self.close_code.is_some() {
             return;
         }
-        self.close_code = Some((error.code, remote));
+        self.close_code = Some((error.code, error.fault));
+        let remote = error.fault.is_remote();
         self.control.clear();
         let _ = self
             .control
             .push_back(Control::GoAway(self.last_peer_stream, error.code));
         self.phase = Phase::Closing;
         for stream in self.streams.as_mut_slice() {
-            if stream.state != StreamState::Closed {
-                stream.state = StreamState::Closed;
-                stream.reset = Some((error.code, remote));
+            if stream.close_with_reset(error.code, remote) {
                 stream.pending |= super::stream::PENDING_RESET;
             }
-            stream.send.clear();
-            stream.send_pos = 0;
         }
     }
 
@@ -914,7 +667,8 @@ impl<S: Storage> ConnectionState<S> {
         let stream = self.streams.swap_remove(i);
         self.body_bytes -= stream.body.len();
         self.header_bytes -= stream.headers.len();
-        self.conn_recv_unacked = self.conn_recv_unacked.saturating_add(stream.unconsumed);
+        self.conn_recv_window
+            .release(stream.recv_window.unconsumed());
         if let Some(budget) = self.config.body_budget {
             budget.give(stream.body.len());
         }
@@ -951,85 +705,6 @@ impl<S: Storage> Drop for ConnectionState<S> {
     fn drop(&mut self) {
         if let Some(budget) = self.config.body_budget {
             budget.give(self.body_bytes);
-        }
-    }
-}
-
-/// Fills one queued header block; see [`ConnectionState::begin_headers`].
-pub struct HeaderBlockWriter<'c, H: Buffer, B: Buffer> {
-    stream: &'c mut Stream<H, B>,
-    start: usize,
-    /// The queue length to restore if the block is abandoned.
-    rollback: usize,
-    failed: bool,
-}
-
-impl<H: Buffer, B: Buffer> HeaderBlockWriter<'_, H, B> {
-    /// Adds a field.
-    pub fn push(&mut self, name: &[u8], value: &[u8]) {
-        if !self.failed {
-            self.failed = super::header_list::push(&mut self.stream.send, name, value).is_err();
-        }
-    }
-
-    /// Adds a field whose value is `raw` in base64 (RFC 4648, padded), as
-    /// gRPC sends `-bin` metadata, encoding straight into the queue.
-    pub fn push_base64(&mut self, name: &[u8], raw: &[u8]) {
-        use base64::Engine;
-        let engine = &base64::engine::general_purpose::STANDARD;
-        let len = base64::encoded_len(raw.len(), true).unwrap_or(usize::MAX);
-        let mut chunk = [0u8; 64];
-        if self.failed || super::header_list::push_prefix(&mut self.stream.send, name, len).is_err()
-        {
-            self.failed = true;
-            return;
-        }
-        // 48 input bytes are 64 output bytes: whole chunks never need padding.
-        for part in raw.chunks(48) {
-            let n = engine.encode_slice(part, &mut chunk).unwrap_or(0);
-            if self.stream.send.try_extend(&chunk[..n]).is_err() {
-                self.failed = true;
-                return;
-            }
-        }
-    }
-
-    /// Queues the block; nothing is queued if any field did not fit.
-    pub fn finish(mut self) -> Result<(), StreamError> {
-        if self.failed {
-            return Err(StreamError::BufferFull); // Drop rolls back
-        }
-        let start = self.start;
-        // Mark done so Drop leaves the queue alone.
-        self.rollback = usize::MAX;
-        finish_item(self.stream, start, Ok(()))
-    }
-}
-
-impl<H: Buffer, B: Buffer> Drop for HeaderBlockWriter<'_, H, B> {
-    fn drop(&mut self) {
-        if self.rollback != usize::MAX {
-            self.stream.truncate_send(self.rollback);
-        }
-    }
-}
-
-/// Writes the item's length into its prefix, or undoes a partial append.
-fn finish_item<H: Buffer, B: Buffer>(
-    stream: &mut Stream<H, B>,
-    start: usize,
-    result: Result<(), BufferFull>,
-) -> Result<(), StreamError> {
-    match result {
-        Ok(()) => {
-            let len = (stream.send.len() - start - super::stream::ITEM_PREFIX) as u32;
-            stream.patch_item_len(start, len);
-            stream.last_item = Some(start);
-            Ok(())
-        }
-        Err(e) => {
-            stream.truncate_send(start);
-            Err(e.into())
         }
     }
 }

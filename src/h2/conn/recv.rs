@@ -3,11 +3,11 @@
 
 use super::guard::Flood;
 use super::{
-    Connection, ConnectionError, ConnectionState, Control, Event, PartialBlock, Phase, Role,
-    Storage, StreamTable,
+    Connection, ConnectionError, ConnectionState, Control, Event, GoAwayDebug, PartialBlock, Phase,
+    Role, Storage, StreamTable,
 };
 use crate::buf::Buffer;
-use crate::h2::frame::{ErrorScope, Frame, SettingId, SettingsFrame, MAX_WINDOW_SIZE};
+use crate::h2::frame::{ErrorScope, Frame, SettingId, SettingsFrame};
 use crate::h2::header_list;
 use crate::h2::hpack::{Decoder, Header, HpackError};
 use crate::h2::stream::{
@@ -18,7 +18,7 @@ use crate::h2::ErrorCode;
 use crate::time::Instant;
 
 const fn conn_err(code: ErrorCode, reason: &'static str) -> ConnectionError {
-    ConnectionError { code, reason }
+    ConnectionError::peer(code, reason)
 }
 
 impl<S: Storage> Connection<S> {
@@ -41,7 +41,7 @@ impl<S: Storage> Connection<S> {
             let used = match result {
                 Ok(used) => used,
                 Err(e) => {
-                    state.fail(e, true);
+                    state.fail(e);
                     return Err(e);
                 }
             };
@@ -65,7 +65,7 @@ impl<S: Storage> Connection<S> {
                 },
             };
             if let Err(e) = outcome {
-                state.fail(e, true);
+                state.fail(e);
                 return Err(e);
             }
             if let Some(size) = state.pending_max_frame_size.take() {
@@ -125,14 +125,10 @@ impl<S: Storage> ConnectionState<S> {
                 self.check_not_idle(r.stream_id)?;
                 let now = self.now;
                 if let Some(stream) = self.stream_mut(r.stream_id) {
-                    if stream.state != StreamState::Closed {
+                    if stream.close_with_reset(r.error_code, true) {
                         // A peer enforcing the same deadline may beat our timer by a hair.
                         stream.timed_out = stream.deadline.is_some_and(|d| now >= d);
-                        stream.state = StreamState::Closed;
-                        stream.reset = Some((r.error_code, true));
                         stream.pending |= PENDING_RESET;
-                        stream.send.clear();
-                        stream.send_pos = 0;
                     }
                 }
                 self.forget_if_unseen(r.stream_id);
@@ -147,7 +143,7 @@ impl<S: Storage> ConnectionState<S> {
                 }
             }
             Frame::GoAway(g) => {
-                self.on_goaway(g.last_stream_id, g.error_code);
+                self.on_goaway(g.last_stream_id, g.error_code, g.debug_data);
                 Ok(())
             }
             Frame::WindowUpdate(w) => self.on_window_update(w.stream_id, w.increment),
@@ -202,8 +198,7 @@ impl<S: Storage> ConnectionState<S> {
         let delta = i64::from(self.peer.initial_window_size) - i64::from(old_window);
         if delta != 0 {
             for stream in self.streams.as_mut_slice() {
-                stream.send_window += delta;
-                if stream.send_window > i64::from(MAX_WINDOW_SIZE) {
+                if stream.send_window.adjust(delta).is_err() {
                     return Err(conn_err(
                         ErrorCode::FlowControlError,
                         "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
@@ -380,8 +375,7 @@ impl<S: Storage> ConnectionState<S> {
         end_stream: bool,
     ) -> Result<(), ConnectionError> {
         // §6.9: DATA counts against the connection window whatever its stream.
-        self.conn_recv_window -= i64::from(flow_len);
-        if self.conn_recv_window < 0 {
+        if !self.conn_recv_window.receive(flow_len) {
             return Err(conn_err(
                 ErrorCode::FlowControlError,
                 "DATA exceeds the connection flow-control window",
@@ -392,14 +386,14 @@ impl<S: Storage> ConnectionState<S> {
         // padding and dropped bytes are never stored, so theirs comes back now.
         let data_len = data.len() as u32;
         let padding = flow_len - data_len;
-        self.conn_recv_unacked += padding;
+        self.conn_recv_window.release(padding);
         let max_body = self.config.max_body_size;
         let max_conn_body = self.config.max_connection_body_size.max(max_body);
         let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
             // A stream we closed and forgot. The peer may not have seen our
             // END_STREAM or reset yet (§5.1, "closed"): the data is dropped
             // without another reset, so a late body cannot make us queue frames.
-            self.conn_recv_unacked += data_len;
+            self.conn_recv_window.release(data_len);
             return Ok(());
         };
         let violation = if !stream.state.remote_open() {
@@ -408,14 +402,13 @@ impl<S: Storage> ConnectionState<S> {
             // §8.1: a message starts with HEADERS.
             Some(ErrorCode::ProtocolError)
         } else {
-            stream.recv_window -= i64::from(flow_len);
-            (stream.recv_window < 0).then_some(ErrorCode::FlowControlError)
+            (!stream.recv_window.receive(flow_len)).then_some(ErrorCode::FlowControlError)
         };
         if let Some(code) = violation {
-            self.conn_recv_unacked += data_len;
+            self.conn_recv_window.release(data_len);
             return self.stream_error(id, code);
         }
-        stream.recv_unacked += padding;
+        stream.recv_window.release(padding);
         let mut stored = false;
         if stream.body_limit.is_none() {
             let limit = if stream.body.len() + data.len() > max_body {
@@ -438,7 +431,7 @@ impl<S: Storage> ConnectionState<S> {
             };
             match limit {
                 None => {
-                    stream.unconsumed += data_len;
+                    stream.recv_window.hold(data_len);
                     self.body_bytes += data.len();
                     stored = true;
                 }
@@ -450,8 +443,8 @@ impl<S: Storage> ConnectionState<S> {
         if !stored {
             // Dropped bytes never wait for the application: the peer may
             // finish its message (and learn the outcome) while we discard it.
-            self.conn_recv_unacked += data_len;
-            stream.recv_unacked += data_len;
+            self.conn_recv_window.release(data_len);
+            stream.recv_window.release(data_len);
         }
         if end_stream {
             stream.state = stream.state.remote_end();
@@ -463,8 +456,7 @@ impl<S: Storage> ConnectionState<S> {
 
     fn on_window_update(&mut self, id: u32, increment: u32) -> Result<(), ConnectionError> {
         if id == 0 {
-            self.conn_send_window += i64::from(increment);
-            if self.conn_send_window > i64::from(MAX_WINDOW_SIZE) {
+            if self.conn_send_window.adjust(i64::from(increment)).is_err() {
                 return Err(conn_err(
                     ErrorCode::FlowControlError,
                     "connection window above 2^31-1",
@@ -481,29 +473,28 @@ impl<S: Storage> ConnectionState<S> {
             // nothing, so it costs from the futile budget.
             return self.flood.count(Flood::Futile, self.now, &self.config);
         };
-        stream.send_window += i64::from(increment);
-        if stream.send_window > i64::from(MAX_WINDOW_SIZE) {
+        if stream.send_window.adjust(i64::from(increment)).is_err() {
             return self.stream_error(id, ErrorCode::FlowControlError);
         }
         Ok(())
     }
 
-    fn on_goaway(&mut self, last_stream_id: u32, code: ErrorCode) {
+    fn on_goaway(&mut self, last_stream_id: u32, code: ErrorCode, debug: &[u8]) {
         self.goaway_received = Some((last_stream_id, code));
         let _ = self.conn_events.push_back(Event::GoAway {
             last_stream_id,
             code,
+            debug: GoAwayDebug::new(debug),
         });
         let role = self.role;
         for stream in self.streams.as_mut_slice() {
             let ours = (stream.id % 2 == 1) == (role == Role::Client);
-            if ours && stream.id > last_stream_id && stream.state != StreamState::Closed {
-                // §6.8: not processed, so safe to retry on a new connection.
-                stream.state = StreamState::Closed;
-                stream.reset = Some((ErrorCode::RefusedStream, true));
+            // §6.8: not processed, so safe to retry on a new connection.
+            if ours
+                && stream.id > last_stream_id
+                && stream.close_with_reset(ErrorCode::RefusedStream, true)
+            {
                 stream.pending |= PENDING_RESET;
-                stream.send.clear();
-                stream.send_pos = 0;
             }
         }
         if self.phase == Phase::Open || self.phase == Phase::AwaitSettings {

@@ -2,13 +2,14 @@
 //! turned into frames in the caller's buffer.
 
 use super::{Connection, ConnectionState, Control, Phase, Role, Storage, StreamTable};
+use crate::h2::flow::SendWindow;
 use crate::h2::frame::{
     self, Continuation, Data, GoAway, Headers, Ping, RstStream, Setting, SettingId, WindowUpdate,
     FRAME_HEADER_LEN, PREFACE,
 };
 use crate::h2::header_list::HeaderIter;
 use crate::h2::hpack::Header;
-use crate::h2::stream::{ITEM_DATA, ITEM_END_STREAM, ITEM_HEADERS};
+use crate::h2::stream::{Stream, ITEM_DATA, ITEM_END_STREAM, ITEM_HEADERS};
 use crate::h2::ErrorCode;
 
 /// The smallest `out` that [`Connection::transmit`] always makes progress with:
@@ -65,17 +66,28 @@ impl<S: Storage> ConnectionState<S> {
         !self.preface_sent
             || self.block_out_state.is_some()
             || !self.control.is_empty()
-            || self.conn_recv_unacked >= self.config.connection_window_size / 2
+            || self.conn_update_due().is_some()
             || self.streams.as_slice().iter().any(|s| {
-                (s.state.remote_open() && s.recv_unacked >= self.config.initial_window_size / 2)
-                    || (!s.send_idle() && self.sendable_now(s.send_window, s.next_item()))
+                (s.state.remote_open() && self.stream_update_due(s).is_some())
+                    || (!s.send_idle() && self.sendable_now(&s.send_window, s.next_item()))
             })
     }
 
-    fn sendable_now(&self, window: i64, item: Option<(u8, &[u8])>) -> bool {
+    fn conn_update_due(&self) -> Option<u32> {
+        self.conn_recv_window
+            .update_due(self.config.connection_window_size / 2)
+    }
+
+    fn stream_update_due(&self, stream: &Stream<S::Headers, S::Body>) -> Option<u32> {
+        stream
+            .recv_window
+            .update_due(self.config.initial_window_size / 2)
+    }
+
+    fn sendable_now(&self, window: &SendWindow, item: Option<(u8, &[u8])>) -> bool {
         match item {
             Some((tag, data)) if tag & !ITEM_END_STREAM == ITEM_DATA => {
-                data.is_empty() || (window > 0 && self.conn_send_window > 0)
+                data.is_empty() || (window.is_open() && self.conn_send_window.is_open())
             }
             Some(_) => true,
             None => false,
@@ -113,7 +125,7 @@ impl<S: Storage> ConnectionState<S> {
         let raise = self.config.connection_window_size.saturating_sub(65_535);
         if raise > 0 {
             n += WindowUpdate::new(0, raise).emit(out.get_mut(n..)?).ok()?;
-            self.conn_recv_window += i64::from(raise);
+            self.conn_recv_window.granted(raise);
         }
         self.preface_sent = true;
         self.settings_sent_at = Some(self.now);
@@ -143,31 +155,25 @@ impl<S: Storage> ConnectionState<S> {
     /// WINDOW_UPDATE per DATA frame.
     fn write_window_updates(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
-        if self.conn_recv_unacked > 0
-            && self.conn_recv_unacked >= self.config.connection_window_size / 2
-        {
-            match WindowUpdate::new(0, self.conn_recv_unacked).emit(&mut out[n..]) {
+        if let Some(increment) = self.conn_update_due() {
+            match WindowUpdate::new(0, increment).emit(&mut out[n..]) {
                 Ok(len) => {
                     n += len;
-                    self.conn_recv_window += i64::from(self.conn_recv_unacked);
-                    self.conn_recv_unacked = 0;
+                    self.conn_recv_window.granted(increment);
                 }
                 Err(_) => return n,
             }
         }
         let threshold = self.config.initial_window_size / 2;
         for stream in self.streams.as_mut_slice() {
-            if stream.recv_unacked == 0
-                || stream.recv_unacked < threshold
-                || !stream.state.remote_open()
-            {
+            let due = stream.recv_window.update_due(threshold);
+            let Some(increment) = due.filter(|_| stream.state.remote_open()) else {
                 continue;
-            }
-            match WindowUpdate::new(stream.id, stream.recv_unacked).emit(&mut out[n..]) {
+            };
+            match WindowUpdate::new(stream.id, increment).emit(&mut out[n..]) {
                 Ok(len) => {
                     n += len;
-                    stream.recv_window += i64::from(stream.recv_unacked);
-                    stream.recv_unacked = 0;
+                    stream.recv_window.granted(increment);
                 }
                 Err(_) => break,
             }
@@ -231,7 +237,7 @@ impl<S: Storage> ConnectionState<S> {
             return 0;
         }
         let max_frame = self.peer.max_frame_size as usize;
-        let conn_window = self.conn_send_window;
+        let conn_window = self.conn_send_window.available();
         let Some(stream) = self.streams.as_mut_slice().get_mut(i) else {
             return 0;
         };
@@ -270,7 +276,7 @@ impl<S: Storage> ConnectionState<S> {
         } else {
             let sent = stream.item_sent;
             let remaining = payload_len - sent;
-            let window = stream.send_window.min(conn_window).max(0) as usize;
+            let window = stream.send_window.available().min(conn_window);
             let room = out.len().saturating_sub(FRAME_HEADER_LEN);
             let len = remaining.min(window).min(max_frame).min(room);
             if len == 0 && (remaining > 0 || out.len() < FRAME_HEADER_LEN) {
@@ -287,7 +293,7 @@ impl<S: Storage> ConnectionState<S> {
                 return 0;
             };
             stream.blocked_since = None;
-            stream.send_window -= len as i64;
+            stream.send_window.spend(len);
             stream.item_sent += len;
             if last {
                 stream.finish_item(payload_len);
@@ -295,7 +301,7 @@ impl<S: Storage> ConnectionState<S> {
                     stream.state = stream.state.local_end();
                 }
             }
-            self.conn_send_window -= len as i64;
+            self.conn_send_window.spend(len);
             written
         }
     }

@@ -183,7 +183,8 @@ fn graceful_goaway_lets_the_open_stream_finish() {
     pump(&mut c, &mut s, t(2));
     assert!(events(&mut c).contains(&Event::GoAway {
         last_stream_id: id,
-        code: ErrorCode::NoError
+        code: ErrorCode::NoError,
+        debug: GoAwayDebug::new(b""),
     }));
     assert!(!c.can_open_stream());
     assert!(!s.is_closed(), "a stream is still open");
@@ -248,7 +249,7 @@ fn unacknowledged_settings_time_out() {
     assert_eq!(&buf[n - 4..n], &[0, 0, 0, 4]);
     assert!(events(&mut c).contains(&Event::Closed {
         code: ErrorCode::SettingsTimeout,
-        remote: true
+        fault: Fault::Timeout
     }));
     assert!(c.is_closed());
 }
@@ -366,4 +367,38 @@ fn late_data_on_a_forgotten_stream_is_dropped_quietly() {
         "no reset per late frame, no GOAWAY"
     );
     assert!(!s.is_closed());
+}
+
+#[test]
+fn a_peer_goaway_says_who_closed_and_keeps_its_debug_data() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    let mut buf = [0u8; 64];
+    let n = frame::GoAway::new(0, ErrorCode::EnhanceYourCalm, b"too busy")
+        .emit(&mut buf)
+        .unwrap();
+    c.recv(&buf[..n], t(2)).unwrap();
+    let ev = events(&mut c);
+    assert!(ev.contains(&Event::GoAway {
+        last_stream_id: 0,
+        code: ErrorCode::EnhanceYourCalm,
+        debug: GoAwayDebug::new(b"too busy"),
+    }));
+    assert!(
+        ev.contains(&Event::Closed {
+            code: ErrorCode::EnhanceYourCalm,
+            fault: Fault::PeerClosed
+        }),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn a_protocol_violation_is_the_peers_fault() {
+    let mut buf = [0u8; 32];
+    let n = Data::new(1, b"x", true).emit(&mut buf).unwrap();
+    let (_, r) = hostile_server(&buf[..n]);
+    let err = r.unwrap_err();
+    assert_eq!(err.fault, Fault::Peer);
+    assert!(std::format!("{err}").contains("the peer broke the protocol"));
 }

@@ -1,0 +1,357 @@
+"""arkwire for Python: an Arkouda channel over the Arkouda gRPC proxy protocol.
+
+    import arkouda as ak
+    from arkwire import ArkwireChannel
+    ak.connect(access_channel=ArkwireChannel("kjyost", "localhost", 50053))
+
+`ArkwireChannel` is an `arkouda.client.Channel` when arkouda can be imported
+(duck-typed otherwise) with the signatures of Arkouda's own channels. It calls
+libarkwire (the C ABI, through ctypes); the library is taken from
+$ARKWIRE_LIB, else from this package (the wheel carries it), else from
+ctypes.util.find_library("arkwire").
+"""
+
+import concurrent.futures
+import ctypes
+import ctypes.util
+import logging
+import os
+import threading
+import warnings
+
+__all__ = ["ArkwireChannel", "ArkwireError", "version", "MODES"]
+
+#: The call patterns: one call per command; submit then poll
+#: `getrequeststatus` with backoff; submit on a worker and hand out futures.
+MODES = ("blocking", "polling", "async")
+
+ARKWIRE_OK = 0
+ARKWIRE_ARKOUDA_ERROR = 8
+ARKWIRE_GRPC_STATUS = 9
+
+
+class ArkwireError(RuntimeError):
+    """A call that failed other than by an Arkouda ERROR reply: `status` is the
+    arkwire_status code, the message keeps the gRPC status name and text
+    (such as ``RESOURCE_EXHAUSTED: binary request of ...``)."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------- the library
+
+_lib = None
+_lib_lock = threading.Lock()
+
+
+def _load():
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("ARKWIRE_LIB"), os.path.join(here, "libarkwire.so"),
+                  ctypes.util.find_library("arkwire")]
+    for c in candidates:
+        if c and (os.path.exists(c) or not os.path.isabs(c)):
+            lib = ctypes.CDLL(c)
+            break
+    else:
+        raise OSError("libarkwire.so not found: set ARKWIRE_LIB or install the arkwire wheel")
+    P, U32, SZ = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_size_t
+    sig = {
+        "arkwire_status_str": ([U32], ctypes.c_char_p),
+        "arkwire_version": ([], ctypes.c_char_p),
+        "arkwire_session_connect": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, U32,
+                                     ctypes.POINTER(P)], U32),
+        "arkwire_session_command": ([P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int32, P, SZ,
+                                     ctypes.c_bool, ctypes.c_bool, ctypes.POINTER(P)], U32),
+        "arkwire_session_last_error": ([P], ctypes.c_char_p),
+        "arkwire_session_free": ([P], None),
+        "arkwire_reply_msg": ([P, ctypes.POINTER(P), ctypes.POINTER(SZ)], U32),
+        "arkwire_reply_payload": ([P, ctypes.POINTER(P), ctypes.POINTER(SZ)], U32),
+        "arkwire_reply_is_binary": ([P], ctypes.c_bool),
+        "arkwire_reply_is_warning": ([P], ctypes.c_bool),
+        "arkwire_reply_free": ([P], None),
+    }
+    for name, (args, res) in sig.items():
+        f = getattr(lib, name)
+        f.argtypes, f.restype = args, res
+    return lib
+
+
+def library():
+    """The loaded libarkwire (loaded on first use)."""
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            _lib = _load()
+        return _lib
+
+
+def version():
+    """libarkwire's version."""
+    return library().arkwire_version().decode()
+
+
+# ------------------------------------------------------------- reply memory
+
+class _Reply:
+    """Owns an arkwire_reply; frees it when the last view of it is gone."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def __del__(self):
+        if self.handle:
+            library().arkwire_reply_free(self.handle)
+            self.handle = None
+
+
+def _binary_view(reply):
+    """A writable memoryview of the reply's bytes, no copy: the bytes stay in
+    the reply, which lives as long as the view (or anything made from it)."""
+    lib = library()
+    data, n = ctypes.c_void_p(), ctypes.c_size_t()
+    lib.arkwire_reply_payload(reply.handle, ctypes.byref(data), ctypes.byref(n))
+    if n.value == 0:
+        return memoryview(bytearray())
+    array = (ctypes.c_ubyte * n.value).from_address(data.value)
+    array._arkwire_reply = reply  # keeps the memory alive with the array
+    return memoryview(array).cast("B")
+
+
+# ------------------------------------------------------------------ channel
+
+try:  # Arkouda's base class, when arkouda is installed.
+    from arkouda.client import Channel as _Base
+except Exception:  # pragma: no cover - duck-typed without arkouda
+    _Base = object
+
+
+def _logger():
+    try:
+        from arkouda.logger import getArkoudaLogger
+        return getArkoudaLogger(name="Arkouda Client")
+    except Exception:
+        return logging.getLogger("arkwire")
+
+
+def _address(server, port, connect_url):
+    """`host:port` of the proxy from Arkouda's (server, port, connect_url);
+    a `connect_url` may be `tcp://`, `http://` or `grpc://` and carry
+    `?token=`. Returns (address, url, token from the url)."""
+    if not connect_url:
+        return f"{server}:{port}", f"tcp://{server}:{port}", None
+    rest, token = connect_url, None
+    for scheme in ("tcp://", "http://", "grpc://"):
+        if rest.startswith(scheme):
+            rest = rest[len(scheme):]
+    if "?" in rest:
+        rest, query = rest.split("?", 1)
+        for part in query.split("&"):
+            if part.startswith("token="):
+                token = part[len("token="):]
+    return rest.rstrip("/"), connect_url, token
+
+
+class ArkwireChannel(_Base):
+    """An Arkouda channel to an Arkouda gRPC proxy (``arkwire serve``).
+
+    Constructed like Arkouda's channels, plus a `mode`:
+    ``'blocking'`` (one call per command; a proxy that answers SUBMITTED is
+    followed up by polling), ``'polling'`` (submit under a request id, then
+    poll ``getrequeststatus`` with backoff) or ``'async'`` (commands run on
+    worker threads; :meth:`submit` hands out futures, and the
+    ``send_*_message`` methods still return the command's reply).
+
+    Thread-safe: each thread's call uses its own connection from a small
+    pool. Binary replies are ``memoryview`` objects over the library's reply
+    buffer, without a copy. Ctrl-C during a call abandons it (its connection
+    is closed once the call ends); Arkouda then calls ``connect(timeout=0)``,
+    which opens fresh connections.
+    """
+
+    def __init__(self, user, server="localhost", port=50053, token=None, connect_url=None,
+                 mode="blocking", workers=4):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        self._address, self.url, url_token = _address(server, port, connect_url)
+        self.user = user
+        self.token = token if token not in (None, "", "None") else url_token
+        self.logger = _logger()
+        self.mode = mode
+        self._timeout_ms = 0
+        self._lock = threading.Lock()
+        self._idle = []          # sessions ready for a call
+        self._generation = 0     # bumped by connect/disconnect: older sessions are closed
+        self._connected = False
+        self._workers = workers
+        self._executor = None
+
+    # ----------------------------------------------------------- Channel API
+
+    def connect(self, timeout=0):
+        """Opens the channel (and closes any connections of an earlier one,
+        such as a call abandoned by Ctrl-C). `timeout` in seconds bounds the
+        TCP connect and each gRPC call; 0 means the library's defaults."""
+        self._timeout_ms = int(timeout * 1000) if timeout and timeout > 0 else 0
+        with self._lock:
+            self._generation += 1
+            stale, self._idle = self._idle, []
+            self._connected = True
+        for session in stale:
+            library().arkwire_session_free(session)
+        # Connect now, so an unreachable proxy fails here as with ZeroMQ's.
+        self._release(self._acquire(), self._generation)
+
+    def disconnect(self):
+        """Closes every connection; calls still running end first."""
+        with self._lock:
+            self._generation += 1
+            stale, self._idle = self._idle, []
+            self._connected = False
+            executor, self._executor = self._executor, None
+        for session in stale:
+            library().arkwire_session_free(session)
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    def send_string_message(self, cmd, recv_binary=False, args=None, size=-1, request_id=None):
+        """Sends a string command; returns the reply's text, or a
+        ``memoryview`` of its bytes when `recv_binary`. An Arkouda ERROR
+        raises ``RuntimeError`` with the server's message; a WARNING is
+        issued as a warning and its text returned."""
+        return self._call(cmd, None, recv_binary, args, size)
+
+    def send_binary_message(self, cmd, payload, recv_binary=False, args=None, size=-1,
+                            request_id=None):
+        """Sends a binary command: `payload` (a buffer such as a memoryview of
+        a NumPy array) goes as the command's binary payload. Otherwise as
+        :meth:`send_string_message`."""
+        return self._call(cmd, payload, recv_binary, args, size)
+
+    # --------------------------------------------------------------- futures
+
+    def submit(self, cmd, recv_binary=False, args=None, size=-1, payload=None):
+        """Starts a command on a worker thread and returns a
+        ``concurrent.futures.Future`` of what ``send_*_message`` would
+        return (the polling pattern runs it: submit, then poll)."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="arkwire")
+            executor = self._executor
+        return executor.submit(self._execute, cmd, payload, recv_binary, args, size, True)
+
+    # ------------------------------------------------------------- internals
+
+    def _call(self, cmd, payload, recv_binary, args, size):
+        if self.mode == "async":
+            future = self.submit(cmd, recv_binary, args, size, payload)
+            return self._interruptible(future.result, future.cancel)
+        polling = self.mode == "polling"
+        if threading.current_thread() is not threading.main_thread():
+            return self._execute(cmd, payload, recv_binary, args, size, polling)
+        # On the main thread the call runs on a helper thread, so Ctrl-C
+        # reaches Python at once instead of after the call.
+        box, done = {}, threading.Event()
+
+        def work():
+            try:
+                box["value"] = self._execute(cmd, payload, recv_binary, args, size, polling)
+            except BaseException as e:  # handed to the caller
+                box["error"] = e
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="arkwire-call", daemon=True).start()
+        self._interruptible(lambda: done.wait(), lambda: None)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def _interruptible(self, wait, cancel):
+        """Runs `wait`; on Ctrl-C abandons the call: its connection is closed
+        when it ends, the next call (or connect) uses a fresh one."""
+        try:
+            return wait()
+        except KeyboardInterrupt:
+            cancel()
+            with self._lock:
+                self._generation += 1
+                stale, self._idle = self._idle, []
+            for session in stale:
+                library().arkwire_session_free(session)
+            raise
+
+    def _acquire(self):
+        with self._lock:
+            if not self._connected:
+                raise RuntimeError("the channel is not connected; call connect() first")
+            if self._idle:
+                return self._idle.pop()
+        lib = library()
+        handle = ctypes.c_void_p()
+        status = lib.arkwire_session_connect(self._address.encode(), self.user.encode(),
+                                             (self.token or "").encode(), self._timeout_ms,
+                                             ctypes.byref(handle))
+        if status != ARKWIRE_OK:
+            raise ConnectionError("%s: %s" % (self._address,
+                                              lib.arkwire_status_str(status).decode()))
+        return handle
+
+    def _release(self, session, generation, broken=False):
+        with self._lock:
+            if not broken and generation == self._generation and self._connected:
+                self._idle.append(session)
+                return
+        library().arkwire_session_free(session)
+
+    def _execute(self, cmd, payload, recv_binary, args, size, polling):
+        lib = library()
+        if payload is None:
+            data, n, keep = None, 0, None
+        else:
+            view = memoryview(payload).cast("B")
+            n = view.nbytes
+            if n and view.readonly:
+                keep = bytearray(view)  # ctypes needs a writable buffer to point at
+                data = ctypes.addressof((ctypes.c_ubyte * n).from_buffer(keep))
+            elif n:
+                keep = (ctypes.c_ubyte * n).from_buffer(view)
+                data = ctypes.addressof(keep)
+            else:
+                data, keep = None, None
+        generation = self._generation
+        session = self._acquire()
+        reply = ctypes.c_void_p()
+        status = lib.arkwire_session_command(
+            session, cmd.encode(), (args or "").encode(), int(size), data, n,
+            bool(recv_binary), bool(polling), ctypes.byref(reply))
+        del keep
+        if status != ARKWIRE_OK:
+            why = lib.arkwire_session_last_error(session).decode(errors="replace")
+            # A connection that failed or timed out is not reused.
+            self._release(session, generation,
+                          broken=status not in (ARKWIRE_ARKOUDA_ERROR, ARKWIRE_GRPC_STATUS))
+            if status == ARKWIRE_ARKOUDA_ERROR:
+                prefix = "Arkouda error: "
+                raise RuntimeError(why[len(prefix):] if why.startswith(prefix) else why)
+            raise ArkwireError(status, why or lib.arkwire_status_str(status).decode())
+        self._release(session, generation)
+        owned = _Reply(reply.value)
+        if lib.arkwire_reply_is_binary(owned.handle):
+            return _binary_view(owned)
+        msg, length = ctypes.c_void_p(), ctypes.c_size_t()
+        lib.arkwire_reply_msg(owned.handle, ctypes.byref(msg), ctypes.byref(length))
+        text = ctypes.string_at(msg.value, length.value).decode()
+        if lib.arkwire_reply_is_warning(owned.handle):
+            warnings.warn(text)
+        return text
+
+    def __del__(self):
+        try:
+            self.disconnect()
+        except Exception:
+            pass
