@@ -54,9 +54,9 @@ pub const GRPC_REQUEST_HEADERS: [(&[u8], &[u8]); 7] = [
 /// The connect request of tests/proto_golden.rs, with its gRPC message prefix.
 pub const GRPC_CONNECT_MESSAGE: &[u8] = &[
     0x00, 0x00, 0x00, 0x00, 0x24, // uncompressed, 36 bytes
-    0x0a, 0x06, b'k', b'j', b'y', b'o', b's', b't', 0x1a, 0x07, b'c', b'o', b'n', b'n', b'e',
-    b'c', b't', 0x22, 0x06, b'S', b'T', b'R', b'I', b'N', b'G', 0x28, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+    0x0a, 0x06, b'k', b'j', b'y', b'o', b's', b't', 0x1a, 0x07, b'c', b'o', b'n', b'n', b'e', b'c',
+    b't', 0x22, 0x06, b'S', b'T', b'R', b'I', b'N', b'G', 0x28, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0x01,
 ];
 
 /// An empty SETTINGS frame.
@@ -73,3 +73,18 @@ pub fn debug() -> bool {
     static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *DEBUG.get_or_init(|| std::env::var_os("ARKWIRE_FUZZ_DEBUG").is_some())
 }
+
+/// The hostile peers and well-behaved drivers of `tests/heap_bound.rs`,
+/// shared so the `heap_*` targets and the proptests use one generator.
+#[path = "../../tests/common/hostile.rs"]
+pub mod hostile;
+
+/// The counting allocator of the tests; each `heap_*` target installs it.
+#[path = "../../tests/common/counting_alloc.rs"]
+pub mod counting_alloc;
+
+/// The heap meter the `heap_*` targets hand to the drivers.
+pub const METER: hostile::Meter = hostile::Meter {
+    start: counting_alloc::thread_start,
+    peak_growth: counting_alloc::thread_peak_growth,
+};
