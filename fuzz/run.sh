@@ -43,7 +43,11 @@ for t in $targets; do
     log="fuzz/corpus/$t.log"
     mkdir -p "$work"
     echo "== $t (${seconds}s, sanitizer $sanitizer)" >&2
-    cargo fuzz run -s "$sanitizer" "$t" "$work" "fuzz/seeds/$t" -- \
+    # Inputs that once crashed a target (fuzz/regressions/<target>) are
+    # replayed first, with the seeds.
+    extra=()
+    [ -d "fuzz/regressions/$t" ] && extra+=("fuzz/regressions/$t")
+    cargo fuzz run -s "$sanitizer" "$t" "$work" "fuzz/seeds/$t" "${extra[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -n1)

@@ -792,6 +792,17 @@ impl H2Peer {
     /// sometimes split into CONTINUATION frames, sometimes carrying the big entry.
     fn open(&mut self, s: &mut Script<'_>, wire: &mut Wire) {
         let id = self.next_id;
+        if s.chance(3) && wire.room() >= 9 + 6 {
+            // Fields the victim may store, then an HPACK integer that never
+            // ends (RFC 7541 §5.1): the block breaks after a stored field.
+            wire.frame(
+                kind::HEADERS,
+                END_HEADERS,
+                id,
+                &[&[0x83, 0x86, 0xff, 0xff, 0xff, 0x0f]],
+            );
+            return;
+        }
         let end = s.chance(48);
         let split = if s.chance(48) { s.below(4) } else { 0 };
         let mut fields: [(&[u8], &[u8]); 8] = [(b"", b""); 8];
