@@ -222,3 +222,149 @@ fn the_builtin_backend_refuses_array_commands_naming_upstream() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("stores no arrays; use --upstream"), "{err}");
 }
+
+/// A config file in a fresh directory.
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("arkwire-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("serve.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn serve_options_come_from_file_environment_and_flags_in_that_order() {
+    let path = config_file(
+        "precedence",
+        "workers = 7\nupstream-pool = 2\nresult_grace_ms = 5000\nmode = \"async\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_arkwire"))
+        .args([
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+            "--print-config",
+        ])
+        .args(["--upstream-pool", "3"])
+        .env("ARKWIRE_WORKERS", "5")
+        .env("ARKWIRE_RESULT_GRACE_MS", "6000")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .to_string()
+    };
+    assert_eq!(line("mode"), "mode = \"async\"  # config file");
+    assert_eq!(line("workers"), "workers = 5  # environment");
+    assert_eq!(
+        line("result-grace-ms"),
+        "result-grace-ms = 6000  # environment"
+    );
+    assert_eq!(line("upstream-pool"), "upstream-pool = 3  # command line");
+    assert_eq!(
+        line("registry-capacity"),
+        "registry-capacity = 1024  # default"
+    );
+}
+
+#[test]
+fn a_bad_config_item_stops_serve_with_one_line_naming_it() {
+    for (text, expect) in [
+        (
+            "workers = \"many\"\n",
+            "option `workers`: invalid value 'many'",
+        ),
+        ("wokers = 4\n", "unknown option `wokers`"),
+        ("mode = \"fast\"\n", "option `mode`: invalid value 'fast'"),
+        ("workers = 4\nworkers = 5\n", "is not valid TOML"),
+    ] {
+        let path = config_file("bad", text);
+        let out = Command::new(env!("CARGO_BIN_EXE_arkwire"))
+            .args(["serve", "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("arkwire: config file {}", path.display())),
+            "{err}"
+        );
+        assert!(err.contains(expect), "{err}");
+    }
+}
+
+#[test]
+fn a_server_runs_from_its_config_file() {
+    let path = config_file("run", "mode = \"async\"\nworkers = 2\n");
+    let server = common::arkwire_serve(&["--config", path.to_str().unwrap()]);
+    let url = format!("127.0.0.1:{}", server.port);
+    // Async mode from the file: the call answers with a request id.
+    let out = arkwire(&["call", "--url", &url, "--mode", "async", "echo", "hi"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(id.trim().len(), 32, "{id}");
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = arkwire(&["status", "--url", &url, id.trim()]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.starts_with("FINISHED") {
+            assert!(text.contains("hi"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < give_up, "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arkwire"));
+    cmd.args([
+        "-v",
+        "--log-format",
+        "json",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .args(["--upstream", "tcp://127.0.0.1:9"])
+    .stderr(std::process::Stdio::piped());
+    let mut server = common::start(cmd, "listening on");
+    let text = String::from_utf8(killed_stderr(&mut server.child)).unwrap();
+    let first = text.lines().next().expect("an info line at start");
+    let line: serde_json::Value = serde_json::from_str(first).expect(first);
+    assert_eq!(line["level"], "INFO");
+    assert!(
+        line["msg"]
+            .as_str()
+            .unwrap()
+            .contains("forwarding to arkouda_server"),
+        "{line}"
+    );
+    assert!(line["ts"].as_f64().unwrap() > 1.7e9, "{line}");
+}
+
+/// What a child wrote to its piped stderr, once it has been killed.
+fn killed_stderr(child: &mut std::process::Child) -> Vec<u8> {
+    use std::io::Read;
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = Vec::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_end(&mut err);
+    }
+    err
+}

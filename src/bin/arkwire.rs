@@ -18,7 +18,10 @@ use arkwire::net::{
     SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
 };
 use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+#[path = "arkwire/config.rs"]
+mod config;
 
 /// Speak the Arkouda gRPC proxy protocol.
 #[derive(Parser)]
@@ -27,6 +30,9 @@ struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log lines as text, or as one JSON object each.
+    #[arg(long, value_enum, default_value_t = LogFormat::Lines, global = true, env = "ARKWIRE_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +133,12 @@ struct Target {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Lines,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum ServeMode {
     Sync,
     Async,
@@ -160,6 +172,13 @@ fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
 /// `arkwire serve` options.
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// Read options from this TOML file (keys are the long option names);
+    /// the environment (`ARKWIRE_<OPTION>`) and the command line override it.
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+    /// Print the effective configuration as TOML (secrets redacted) and exit.
+    #[arg(long)]
+    print_config: bool,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:50053")]
     listen: SocketAddr,
@@ -569,15 +588,64 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let level = match cli.verbose {
+/// Parses the command line over the environment and a config file.
+fn parse() -> Result<(Cli, Option<String>), String> {
+    let cmd = config::with_env(Cli::command());
+    let layered = config::layered(&cmd, std::env::args_os().collect())?;
+    let matches = cmd
+        .clone()
+        .try_get_matches_from(layered.argv)
+        .unwrap_or_else(|e| e.exit());
+    let printed = match matches.subcommand() {
+        Some(("serve", serve)) if serve.get_flag("print_config") => {
+            let serve_cmd = cmd.find_subcommand("serve").ok_or("no serve subcommand")?;
+            Some(config::print(serve_cmd, serve, &layered.from_file))
+        }
+        _ => None,
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+    Ok((cli, printed))
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    let level = match verbose {
         0 => log::LevelFilter::Warn,
         1 => log::LevelFilter::Info,
         2 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     };
-    env_logger::Builder::new().filter_level(level).init();
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level);
+    if format == LogFormat::Json {
+        use std::io::Write;
+        builder.format(|out, record| {
+            let line = serde_json::json!({
+                "ts": std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "msg": record.args().to_string(),
+            });
+            writeln!(out, "{line}")
+        });
+    }
+    builder.init();
+}
+
+fn main() -> ExitCode {
+    let (cli, printed) = match parse() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("arkwire: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(text) = printed {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
+    init_logging(cli.verbose, cli.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
