@@ -34,6 +34,8 @@ pub mod ffi;
 pub mod grpc;
 pub mod h2;
 #[cfg(feature = "std")]
+pub mod metrics;
+#[cfg(feature = "std")]
 pub mod net;
 pub mod proto;
 pub mod sans_io;

@@ -31,11 +31,14 @@ thread_local! {
     static THREAD_PEAK: Cell<isize> = const { Cell::new(0) };
     /// `THREAD_LIVE` at the last [`thread_start`].
     static THREAD_BASE: Cell<isize> = const { Cell::new(0) };
+    /// Allocations (and growing reallocations) this thread made.
+    static THREAD_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 pub struct Counting;
 
 fn grow(by: usize) {
+    let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
     PEAK.fetch_max(live, Ordering::Relaxed);
     // `try_with`: a thread being torn down has no counters left; its frees
@@ -84,6 +87,12 @@ unsafe impl GlobalAlloc for Counting {
 /// Allocations so far.
 pub fn allocations() -> usize {
     ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// Allocations this thread has made (each `alloc`, and each `realloc`
+/// that grew a block).
+pub fn thread_allocations() -> usize {
+    THREAD_ALLOCATIONS.with(Cell::get)
 }
 
 /// Starts a measurement on this thread: what is live now is the baseline.
