@@ -9,6 +9,7 @@ fn main() {
     println!("cargo:rerun-if-changed=proto/arkouda.proto");
     let descriptors = protox::compile(["arkouda.proto"], ["proto"])
         .unwrap_or_else(|e| panic!("proto/arkouda.proto does not compile: {e}"));
+    reflection(&descriptors);
     prost_build::Config::new()
         // `alloc::` paths so the generated code also builds under #![no_std] + alloc.
         .btree_map(["."])
@@ -18,6 +19,42 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_FFI").is_some() {
         header();
     }
+}
+
+/// Writes `$OUT_DIR/reflection.rs`: the serialized descriptor of
+/// `arkouda.proto` and the fully qualified symbols it defines, for the
+/// reflection service (`src/ops/reflection.rs`).
+fn reflection(descriptors: &prost_types::FileDescriptorSet) {
+    use prost::Message;
+    let file = descriptors
+        .file
+        .iter()
+        .find(|f| f.name() == "arkouda.proto")
+        .expect("arkouda.proto in its own descriptor set");
+    let package = file.package();
+    let mut symbols = Vec::new();
+    for service in &file.service {
+        symbols.push(format!("{package}.{}", service.name()));
+        for method in &service.method {
+            symbols.push(format!("{package}.{}.{}", service.name(), method.name()));
+        }
+    }
+    for message in &file.message_type {
+        symbols.push(format!("{package}.{}", message.name()));
+    }
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let text = format!(
+        "/// `arkouda.proto` as a serialized `FileDescriptorProto`.\n\
+         pub const ARKOUDA_DESCRIPTOR: &[u8] = &{:?};\n\
+         /// The file's name, as reflection clients ask for it.\n\
+         pub const ARKOUDA_FILE: &str = {:?};\n\
+         /// The fully qualified names the file defines.\n\
+         pub const ARKOUDA_SYMBOLS: &[&str] = &{:?};\n",
+        file.encode_to_vec(),
+        file.name(),
+        symbols,
+    );
+    std::fs::write(format!("{out}/reflection.rs"), text).expect("write reflection.rs");
 }
 
 /// Writes `$OUT_DIR/arkwire.h` from `src/ffi` and `cbindgen.toml`.

@@ -37,6 +37,8 @@ pub mod h2;
 pub mod metrics;
 #[cfg(feature = "std")]
 pub mod net;
+#[cfg(feature = "alloc")]
+pub mod ops;
 pub mod proto;
 pub mod sans_io;
 pub mod time;
