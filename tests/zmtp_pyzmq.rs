@@ -82,13 +82,20 @@ struct Driver {
 
 impl Driver {
     fn connect(port: u16) -> Driver {
+        Self::connect_with(
+            port,
+            ZmtpConfig {
+                max_message_size: 1 << 20,
+                handshake_timeout: Duration::from_secs(5),
+                ..ZmtpConfig::default()
+            },
+        )
+    }
+
+    fn connect_with(port: u16, config: ZmtpConfig) -> Driver {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream.set_nodelay(true).unwrap();
         let origin = std::time::Instant::now();
-        let config = ZmtpConfig {
-            max_message_size: 1 << 20,
-            handshake_timeout: Duration::from_secs(5),
-        };
         let conn = ReqConnection::new(config, Instant::from_micros(0)).unwrap();
         let mut d = Driver {
             stream,
@@ -144,6 +151,39 @@ impl Driver {
                 Err(e) => panic!("read: {e}"),
             }
         }
+    }
+
+    /// Runs the loop with nothing to send for `span`; the first event, if any.
+    fn idle(&mut self, span: Duration) -> Option<ZmtpEvent> {
+        let until = std::time::Instant::now() + span;
+        let mut buf = [0u8; 8192];
+        while std::time::Instant::now() < until {
+            self.flush();
+            if let Some(event) = self.conn.poll_event() {
+                return Some(event);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let wait = match self.conn.poll_timeout() {
+                Some(t) => t.saturating_duration_since(self.now()).min(left),
+                None => left,
+            };
+            self.stream
+                .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+                .unwrap();
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Some(self.conn.poll_event().unwrap_or(ZmtpEvent::TimedOut)),
+                Ok(n) => {
+                    let now = self.now();
+                    let _ = self.conn.recv(&buf[..n], now);
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    let now = self.now();
+                    self.conn.handle_timeout(now);
+                }
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        self.conn.poll_event()
     }
 
     /// One request; the reply's frames, or the event that ended the wait.
@@ -277,4 +317,67 @@ fn pongs_keep_a_heartbeating_libzmq_peer_alive() {
     let r = d.arkouda("slow", "600");
     assert_eq!(r["msg"], "slept 600 ms");
     assert_eq!(d.arkouda("echo", "still here")["msg"], "still here");
+}
+
+fn heartbeats(interval_ms: u64, timeout_ms: u64) -> ZmtpConfig {
+    ZmtpConfig {
+        max_message_size: 1 << 20,
+        handshake_timeout: Duration::from_secs(5),
+        heartbeat_interval: Some(Duration::from_millis(interval_ms)),
+        heartbeat_timeout: Duration::from_millis(timeout_ms),
+    }
+}
+
+#[test]
+fn libzmq_answers_our_heartbeats_and_the_idle_connection_lives() {
+    if !pyzmq_available() {
+        return;
+    }
+    let server = start_server(&[]);
+    // A PING every 50 ms of silence, answered within 250 ms or we give up:
+    // a second of idling only survives if libzmq answers each PING.
+    let mut d = Driver::connect_with(server.port, heartbeats(50, 250));
+    assert_eq!(d.idle(Duration::from_secs(1)), None);
+    assert!(d.conn.is_ready());
+    assert_eq!(d.arkouda("connect", "")["msgType"], "NORMAL");
+}
+
+#[test]
+fn a_peer_that_goes_silent_is_found_by_the_heartbeat() {
+    // A ZMTP 3.1 REP that completes the handshake and then says nothing more,
+    // as a host that died or a dropped NAT mapping looks from here.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut greeting = vec![0u8; 64];
+        greeting[0] = 0xff;
+        greeting[9] = 0x7f;
+        greeting[10] = 3;
+        greeting[11] = 1;
+        greeting[12..16].copy_from_slice(b"NULL");
+        let mut ready = b"\x04\x19\x05READY\x0bSocket-Type\x00\x00\x00\x03REP".to_vec();
+        greeting.append(&mut ready);
+        s.write_all(&greeting).unwrap();
+        let mut sink = [0u8; 1024];
+        // Read (and ignore) what the client sends until it hangs up.
+        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let mut d = Driver::connect_with(port, heartbeats(50, 200));
+    let started = std::time::Instant::now();
+    let event = d.idle(Duration::from_secs(5));
+    assert_eq!(
+        event,
+        Some(ZmtpEvent::Closed {
+            error: arkwire::zmtp::ZmtpError::HeartbeatTimeout
+        })
+    );
+    // About 50 ms to the PING and 200 ms for its answer; never the 5 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(d);
+    peer.join().unwrap();
 }

@@ -58,6 +58,9 @@ pub enum ZmtpError {
     PeerError(heapless::String<PEER_REASON_CAPACITY>),
     /// The handshake did not finish before the configured timeout.
     HandshakeTimeout,
+    /// The peer sent nothing within the heartbeat timeout after our PING
+    /// (RFC 37): it is gone, or the path to it is.
+    HeartbeatTimeout,
     /// A request is already outstanding (or its reply not yet released):
     /// REQ sockets strictly alternate request and reply.
     Busy,
@@ -127,6 +130,9 @@ impl fmt::Display for ZmtpError {
             ZmtpError::ProtocolViolation(why) => write!(f, "ZMTP protocol violation: {why}"),
             ZmtpError::PeerError(reason) => write!(f, "peer sent ERROR: {reason}"),
             ZmtpError::HandshakeTimeout => f.write_str("ZMTP handshake timed out"),
+            ZmtpError::HeartbeatTimeout => {
+                f.write_str("the peer did not answer a ZMTP heartbeat (PING) in time")
+            }
             ZmtpError::Busy => f.write_str("a request is already outstanding"),
             ZmtpError::Closed => f.write_str("the ZMTP connection is closed"),
             ZmtpError::BufferFull => f.write_str("buffer is full"),

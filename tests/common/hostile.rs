@@ -1726,11 +1726,14 @@ pub mod limits {
         }
     }
 
-    /// 8 KiB replies.
+    /// 8 KiB replies, heartbeats on.
     pub fn zmtp() -> ZmtpConfig {
         ZmtpConfig {
             max_message_size: 8 * 1024,
             handshake_timeout: Duration::from_secs(5),
+            // The heartbeat's PINGs are part of what the peer can provoke.
+            heartbeat_interval: Some(Duration::from_millis(100)),
+            heartbeat_timeout: Duration::from_millis(300),
         }
     }
 }

@@ -53,6 +53,15 @@ pub struct ZmtpConfig {
     pub max_message_size: usize,
     /// How long greeting and READY exchange may take.
     pub handshake_timeout: Duration,
+    /// Send a PING (RFC 37) after this long without input from the peer, so
+    /// a dead peer or a dropped path is found without a request in flight;
+    /// `None` sends none. Only peers of ZMTP 3.1 or later get PINGs.
+    pub heartbeat_interval: Option<Duration>,
+    /// How long after a PING the peer has to send something (its PONG, or
+    /// anything) before the connection fails with
+    /// [`ZmtpError::HeartbeatTimeout`]; also the PING's TTL, which tells the
+    /// peer how long we may go quiet.
+    pub heartbeat_timeout: Duration,
 }
 
 impl Default for ZmtpConfig {
@@ -62,6 +71,8 @@ impl Default for ZmtpConfig {
         ZmtpConfig {
             max_message_size: 16 << 20,
             handshake_timeout: Duration::from_secs(10),
+            heartbeat_interval: None,
+            heartbeat_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -164,6 +175,12 @@ pub struct ReqConnection<B> {
     request: Request,
     handshake_deadline: Instant,
     peer_minor: u8,
+    /// When the peer last sent anything.
+    last_input: Instant,
+    /// When our unanswered PING went out.
+    ping_sent: Option<Instant>,
+    /// A PING is due at the next transmit.
+    ping_due: bool,
     events: Deque<ZmtpEvent, 4>,
 }
 
@@ -172,12 +189,12 @@ impl ZmtpConfig {
     /// its peer sends, while its application releases each reply and
     /// transmits between inputs: the reply buffer (at most
     /// `max_message_size`, twice that while a growing `Vec` doubles), the
-    /// greeting, READY and one PONG in the send queue (twice, for the same
-    /// reason), and the connection itself. Requests the application queues
-    /// come on top, twice their length.
+    /// greeting, READY, one PONG and one PING in the send queue (twice, for
+    /// the same reason), and the connection itself. Requests the application
+    /// queues come on top, twice their length.
     #[cfg(feature = "alloc")]
     pub fn growable_heap_bound(&self) -> usize {
-        let handshake = 64 + 64 + MAX_PONG_LEN;
+        let handshake = 64 + 64 + 2 * (MAX_PONG_LEN + 2);
         core::mem::size_of::<ReqConnection<alloc::vec::Vec<u8>>>()
             + 2 * self.max_message_size
             + 2 * handshake
@@ -225,6 +242,9 @@ impl<B: Buffer + Default> ReqConnection<B> {
             request: Request::Idle,
             handshake_deadline: now + config.handshake_timeout,
             peer_minor: 0,
+            last_input: now,
+            ping_sent: None,
+            ping_due: false,
             events: Deque::new(),
         })
     }
@@ -288,6 +308,9 @@ impl<B: Buffer> ReqConnection<B> {
                 self.pong = None;
             }
         }
+        if self.ping_due && self.phase == Phase::Open {
+            self.queue_ping();
+        }
         let ready = self.phase == Phase::Open;
         let sendable = if ready {
             self.tx.len()
@@ -348,14 +371,50 @@ impl<B: Buffer> ReqConnection<B> {
             (_, Request::Outstanding { deadline }) => deadline,
             _ => None,
         };
-        match (handshake, request) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [handshake, request, self.heartbeat_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When the next PING is due, or when the peer's answer to ours is.
+    fn heartbeat_deadline(&self) -> Option<Instant> {
+        let interval = self.config.heartbeat_interval?;
+        if self.phase != Phase::Open || self.peer_minor < 1 || self.ping_due {
+            return None;
+        }
+        Some(match self.ping_sent {
+            Some(sent) => sent + self.config.heartbeat_timeout,
+            None => self.last_input + interval,
+        })
+    }
+
+    /// Appends a PING to the send queue (whole messages only are queued, so
+    /// a command may follow any of them).
+    fn queue_ping(&mut self) {
+        let ttl = self.config.heartbeat_timeout.as_millis() / 100;
+        let ping = super::Command::Ping {
+            ttl: u16::try_from(ttl).unwrap_or(u16::MAX),
+            context: b"arkwire",
+        };
+        let mut frame = [0u8; MAX_PONG_LEN + 2];
+        if let Ok(n) = ping.emit(&mut frame) {
+            if self.tx.try_extend(&frame[..n]).is_ok() {
+                self.ping_due = false;
+            }
         }
     }
 
     /// Fires whatever deadline `now` has reached.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.heartbeat_deadline().is_some_and(|d| now >= d) {
+            if self.ping_sent.is_some() {
+                self.fail(ZmtpError::HeartbeatTimeout);
+                return;
+            }
+            self.ping_sent = Some(now);
+            self.ping_due = true;
+        }
         if matches!(self.phase, Phase::Greeting | Phase::AwaitReady)
             && now >= self.handshake_deadline
         {

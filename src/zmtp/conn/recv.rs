@@ -17,6 +17,11 @@ impl<B: Buffer> ReqConnection<B> {
     /// [`ZmtpEvent::TimedOut`], input is ignored. Deadlines that `now` has
     /// reached fire first, so a reply that comes too late is never delivered.
     pub fn recv(&mut self, bytes: &[u8], now: Instant) -> Result<(), ZmtpError> {
+        if !bytes.is_empty() {
+            // Anything from the peer shows it is alive.
+            self.last_input = now;
+            self.ping_sent = None;
+        }
         self.handle_timeout(now);
         if self.phase == Phase::Closed {
             return Ok(());

@@ -12,6 +12,7 @@ fn config() -> ZmtpConfig {
     ZmtpConfig {
         max_message_size: 2048,
         handshake_timeout: Duration::from_secs(1),
+        ..ZmtpConfig::default()
     }
 }
 
@@ -425,4 +426,76 @@ fn a_request_waits_for_the_handshake() {
         drain(&mut c)[80..],
         [&[0x01, 0x00, 0x00, 0x05][..], b"early"].concat()
     );
+}
+
+fn heartbeat_config() -> ZmtpConfig {
+    ZmtpConfig {
+        heartbeat_interval: Some(Duration::from_millis(100)),
+        heartbeat_timeout: Duration::from_millis(300),
+        ..config()
+    }
+}
+
+/// A connection past its handshake with a peer of ZMTP 3.`minor`.
+fn open_with(config: ZmtpConfig, minor: u8) -> Conn {
+    let mut c = Conn::new(config, T0).unwrap();
+    c.recv(&[greeting(minor), ready(b"REP")].concat(), T0)
+        .unwrap();
+    drain(&mut c);
+    assert_eq!(events(&mut c), [ZmtpEvent::Ready]);
+    c
+}
+
+fn t(ms: u64) -> Instant {
+    Instant::from_millis(ms)
+}
+
+/// PING per RFC 37: flags 0x04, size, 0x04 "PING", TTL (deciseconds), context.
+const PING_300MS: &[u8] = b"\x04\x0e\x04PING\x00\x03arkwire";
+
+#[test]
+fn an_idle_connection_pings_and_a_pong_keeps_it() {
+    let mut c = open_with(heartbeat_config(), 1);
+    assert_eq!(c.poll_timeout(), Some(t(100)));
+    c.handle_timeout(t(100));
+    assert_eq!(drain(&mut c), PING_300MS);
+    // The answer is due by 100 + 300 ms.
+    assert_eq!(c.poll_timeout(), Some(t(400)));
+    c.recv(b"\x04\x0c\x04PONGarkwire", t(150)).unwrap();
+    assert_eq!(
+        c.poll_timeout(),
+        Some(t(250)),
+        "the next PING, not a deadline"
+    );
+    c.handle_timeout(t(250));
+    assert_eq!(drain(&mut c), PING_300MS);
+    assert!(c.is_ready());
+}
+
+#[test]
+fn a_peer_silent_after_a_ping_fails_the_connection() {
+    let mut c = open_with(heartbeat_config(), 1);
+    c.handle_timeout(t(100));
+    drain(&mut c);
+    c.handle_timeout(t(399));
+    assert!(c.is_ready());
+    c.handle_timeout(t(400));
+    assert_eq!(closed_with(&mut c), ZmtpError::HeartbeatTimeout);
+}
+
+#[test]
+fn a_zmtp_3_0_peer_gets_no_ping_and_no_heartbeat_deadline() {
+    let mut c = open_with(heartbeat_config(), 0);
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(t(10_000));
+    assert_eq!(drain(&mut c), b"");
+    assert!(c.is_ready());
+}
+
+#[test]
+fn heartbeats_are_off_unless_configured() {
+    let mut c = open_with(config(), 1);
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(t(60_000));
+    assert_eq!(drain(&mut c), b"");
 }
