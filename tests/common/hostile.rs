@@ -30,6 +30,7 @@ use arkwire::h2::conn::{Connection, Event, GrowableStorage, Role, MIN_TRANSMIT_B
 use arkwire::h2::frame::PREFACE;
 use arkwire::h2::hpack::{Encoder, Header, HuffmanPolicy, IndexingPolicy};
 use arkwire::h2::Config;
+use arkwire::sans_io::SansIo;
 use arkwire::time::Instant;
 use arkwire::zmtp::{ReqConnection, ZmtpConfig, ZmtpEvent};
 
@@ -1134,6 +1135,77 @@ fn check(meter: &Meter, bound: usize, run: &mut Run, what: &dyn core::fmt::Debug
     );
 }
 
+/// A peer the scripts drive: its opening bytes, then one action per step.
+trait Hostile {
+    fn handshake(&mut self, s: &mut Script<'_>, wire: &mut Wire);
+    fn step(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> Action;
+}
+
+impl Hostile for H2Peer {
+    fn handshake(&mut self, s: &mut Script<'_>, wire: &mut Wire) {
+        H2Peer::handshake(self, s, wire)
+    }
+    fn step(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> Action {
+        H2Peer::step(self, s, wire)
+    }
+}
+
+impl Hostile for ZmtpPeer {
+    fn handshake(&mut self, s: &mut Script<'_>, wire: &mut Wire) {
+        ZmtpPeer::handshake(self, s, wire)
+    }
+    fn step(&mut self, s: &mut Script<'_>, wire: &mut Wire) -> Action {
+        ZmtpPeer::step(self, s, wire)
+    }
+}
+
+/// The loop every role shares: the peer's bytes in (split where the script
+/// says), the application's turn, the heap checked; then time passes and
+/// the same again; until the script ends or the victim closes.
+#[allow(clippy::too_many_arguments)]
+fn play<M: SansIo, P: Hostile>(
+    victim: &mut M,
+    peer: &mut P,
+    s: &mut Script<'_>,
+    wire: &mut Wire,
+    meter: &Meter,
+    run: &mut Run,
+    mut now: Instant,
+    mut app: impl FnMut(&mut M, &mut P, Instant),
+    is_closed: impl Fn(&M) -> bool,
+    reason: impl Fn(&M::Error) -> &'static str,
+) {
+    let bound = run.bound;
+    let mut action = Action::Handshake;
+    peer.handshake(s, wire);
+    loop {
+        let bytes = wire.bytes();
+        let cut = split_point(s, bytes.len());
+        for piece in [&bytes[..cut], &bytes[cut..]] {
+            if let Err(e) = victim.recv(piece, now) {
+                run.reason = run.reason.or(Some(reason(&e)));
+                if debug() {
+                    eprintln!("  recv: {e:?}");
+                }
+            }
+        }
+        app(victim, peer, now);
+        check(meter, bound, run, &action);
+        now = now + s.delay();
+        victim.handle_timeout(now);
+        app(victim, peer, now);
+        check(meter, bound, run, &Action::Timeout);
+        if s.is_empty() || is_closed(victim) {
+            break;
+        }
+        wire.clear();
+        action = peer.step(s, wire);
+        run.last = Some(action);
+        run.steps += 1;
+    }
+    run.closed = is_closed(victim);
+}
+
 /// An h2 server `Connection<GrowableStorage>` against a hostile client. The
 /// bound is `GrowableStorage::heap_bound(&config)` plus the driver's own
 /// answers on every stream the config lets be open.
@@ -1144,7 +1216,7 @@ pub fn h2_server(script: &[u8], config: Config, meter: Meter) -> Run {
     let mut wire = Wire::new();
     let mut out = vec![0u8; OUT_LEN];
     let mut peer = H2Peer::new(PeerRole::Client, config.max_body_size, &mut s);
-    let mut now = Instant::from_millis(0);
+    let now = Instant::from_millis(0);
     let mut run = Run {
         bound,
         ..Run::default()
@@ -1154,34 +1226,18 @@ pub fn h2_server(script: &[u8], config: Config, meter: Meter) -> Run {
         Connection::new(Role::Server, config, now).expect("a valid config");
     check(&meter, bound, &mut run, &"connection created");
     run.created = run.peak;
-    let mut action = Action::Handshake;
-    peer.handshake(&mut s, &mut wire);
-    loop {
-        let bytes = wire.bytes();
-        let cut = split_point(&mut s, bytes.len());
-        for piece in [&bytes[..cut], &bytes[cut..]] {
-            if let Err(e) = conn.recv(piece, now) {
-                run.reason = run.reason.or(Some(e.reason));
-                if debug() {
-                    eprintln!("  recv: {e:?}");
-                }
-            }
-        }
-        serve_h2(&mut conn, &mut out, &mut peer);
-        check(&meter, bound, &mut run, &action);
-        now = now + s.delay();
-        conn.handle_timeout(now);
-        serve_h2(&mut conn, &mut out, &mut peer);
-        check(&meter, bound, &mut run, &Action::Timeout);
-        if s.is_empty() || conn.is_closed() {
-            break;
-        }
-        wire.clear();
-        action = peer.step(&mut s, &mut wire);
-        run.last = Some(action);
-        run.steps += 1;
-    }
-    run.closed = conn.is_closed();
+    play(
+        &mut conn,
+        &mut peer,
+        &mut s,
+        &mut wire,
+        &meter,
+        &mut run,
+        now,
+        |c, p, _| serve_h2(c, &mut out, p),
+        |c| c.is_closed(),
+        |e| e.reason,
+    );
     run
 }
 
@@ -1244,7 +1300,7 @@ pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
     let mut wire = Wire::new();
     let mut out = vec![0u8; OUT_LEN];
     let mut peer = H2Peer::new(PeerRole::Server, config.max_body_size, &mut s);
-    let mut now = Instant::from_millis(0);
+    let now = Instant::from_millis(0);
     let mut run = Run {
         bound,
         ..Run::default()
@@ -1256,34 +1312,18 @@ pub fn h2_client(script: &[u8], config: Config, meter: Meter) -> Run {
     run.created = run.peak;
     // The client speaks first; the hostile server answers the preface.
     call_h2(&mut conn, &mut out, &mut peer, now);
-    let mut action = Action::Handshake;
-    peer.handshake(&mut s, &mut wire);
-    loop {
-        let bytes = wire.bytes();
-        let cut = split_point(&mut s, bytes.len());
-        for piece in [&bytes[..cut], &bytes[cut..]] {
-            if let Err(e) = conn.recv(piece, now) {
-                run.reason = run.reason.or(Some(e.reason));
-                if debug() {
-                    eprintln!("  recv: {e:?}");
-                }
-            }
-        }
-        call_h2(&mut conn, &mut out, &mut peer, now);
-        check(&meter, bound, &mut run, &action);
-        now = now + s.delay();
-        conn.handle_timeout(now);
-        call_h2(&mut conn, &mut out, &mut peer, now);
-        check(&meter, bound, &mut run, &Action::Timeout);
-        if s.is_empty() || conn.is_closed() {
-            break;
-        }
-        wire.clear();
-        action = peer.step(&mut s, &mut wire);
-        run.last = Some(action);
-        run.steps += 1;
-    }
-    run.closed = conn.is_closed();
+    play(
+        &mut conn,
+        &mut peer,
+        &mut s,
+        &mut wire,
+        &meter,
+        &mut run,
+        now,
+        |c, p, now| call_h2(c, &mut out, p, now),
+        |c| c.is_closed(),
+        |e| e.reason,
+    );
     run
 }
 
@@ -1354,7 +1394,7 @@ pub fn grpc_server(script: &[u8], options: grpc::Options, meter: Meter) -> Run {
     let mut wire = Wire::new();
     let mut out = vec![0u8; OUT_LEN];
     let mut peer = H2Peer::new(PeerRole::Client, options.max_message_size, &mut s);
-    let mut now = Instant::from_millis(0);
+    let now = Instant::from_millis(0);
     let mut run = Run {
         bound,
         ..Run::default()
@@ -1365,34 +1405,18 @@ pub fn grpc_server(script: &[u8], options: grpc::Options, meter: Meter) -> Run {
         grpc::Server::new(path, options, now).expect("valid options");
     check(&meter, bound, &mut run, &"connection created");
     run.created = run.peak;
-    let mut action = Action::Handshake;
-    peer.handshake(&mut s, &mut wire);
-    loop {
-        let bytes = wire.bytes();
-        let cut = split_point(&mut s, bytes.len());
-        for piece in [&bytes[..cut], &bytes[cut..]] {
-            if let Err(e) = server.recv(piece, now) {
-                run.reason = run.reason.or(Some(e.reason));
-                if debug() {
-                    eprintln!("  recv: {e:?}");
-                }
-            }
-        }
-        serve_grpc(&mut server, &mut out, &mut peer);
-        check(&meter, bound, &mut run, &action);
-        now = now + s.delay();
-        server.handle_timeout(now);
-        serve_grpc(&mut server, &mut out, &mut peer);
-        check(&meter, bound, &mut run, &Action::Timeout);
-        if s.is_empty() || server.is_closed() {
-            break;
-        }
-        wire.clear();
-        action = peer.step(&mut s, &mut wire);
-        run.last = Some(action);
-        run.steps += 1;
-    }
-    run.closed = server.is_closed();
+    play(
+        &mut server,
+        &mut peer,
+        &mut s,
+        &mut wire,
+        &meter,
+        &mut run,
+        now,
+        |c, p, _| serve_grpc(c, &mut out, p),
+        |c| c.is_closed(),
+        |e| e.reason,
+    );
     run
 }
 
@@ -1605,7 +1629,7 @@ pub fn zmtp(script: &[u8], config: ZmtpConfig, meter: Meter) -> Run {
     let mut wire = Wire::new();
     let mut out = vec![0u8; 512];
     let mut peer = ZmtpPeer::new(config.max_message_size);
-    let mut now = Instant::from_millis(0);
+    let now = Instant::from_millis(0);
     let mut run = Run {
         bound,
         ..Run::default()
@@ -1617,34 +1641,18 @@ pub fn zmtp(script: &[u8], config: ZmtpConfig, meter: Meter) -> Run {
     let _ = conn.send_request(&[ZMTP_REQUEST], None);
     check(&meter, bound, &mut run, &"connection created");
     run.created = run.peak;
-    let mut action = Action::Handshake;
-    peer.handshake(&mut s, &mut wire);
-    loop {
-        let bytes = wire.bytes();
-        let cut = split_point(&mut s, bytes.len());
-        for piece in [&bytes[..cut], &bytes[cut..]] {
-            if let Err(e) = conn.recv(piece, now) {
-                run.reason = run.reason.or(Some(zmtp_reason(&e)));
-                if debug() {
-                    eprintln!("  recv: {e:?}");
-                }
-            }
-        }
-        drive_zmtp(&mut conn, &mut out);
-        check(&meter, bound, &mut run, &action);
-        now = now + s.delay();
-        conn.handle_timeout(now);
-        drive_zmtp(&mut conn, &mut out);
-        check(&meter, bound, &mut run, &Action::Timeout);
-        if s.is_empty() || conn.is_closed() {
-            break;
-        }
-        wire.clear();
-        action = peer.step(&mut s, &mut wire);
-        run.last = Some(action);
-        run.steps += 1;
-    }
-    run.closed = conn.is_closed();
+    play(
+        &mut conn,
+        &mut peer,
+        &mut s,
+        &mut wire,
+        &meter,
+        &mut run,
+        now,
+        |c, _, _| drive_zmtp(c, &mut out),
+        |c| c.is_closed(),
+        zmtp_reason,
+    );
     run
 }
 
