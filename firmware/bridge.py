@@ -36,7 +36,12 @@ def main() -> int:
         print("bridge: qemu never connected", file=sys.stderr)
         return 1
     listener.close()
-    server = socket.create_connection((host, int(port)), timeout=10)
+    try:
+        server = socket.create_connection((host, int(port)), timeout=10)
+    except OSError as e:
+        print(f"bridge: cannot reach the server at {host}:{port}: {e}", file=sys.stderr)
+        uart.close()
+        return 1
     for s in (uart, server):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.setblocking(False)

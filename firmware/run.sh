@@ -11,19 +11,30 @@
 # status (non-zero when any call was wrong, on a panic or a fault, or when
 # the run takes longer than ARKWIRE_QEMU_TIMEOUT seconds, default 60).
 #
-# Without qemu-system-arm it prints SKIP and exits 0, unless
+# Without qemu-system-arm (or the program ARKWIRE_QEMU names), python3 or
+# the thumbv7em-none-eabihf target it prints SKIP and exits 0, unless
 # ARKWIRE_REQUIRE_QEMU=1 (as in CI): then that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-if ! command -v qemu-system-arm >/dev/null; then
+# A missing prerequisite is a SKIP, or a failure under ARKWIRE_REQUIRE_QEMU=1.
+missing() {
     if [ "${ARKWIRE_REQUIRE_QEMU:-0}" = 1 ]; then
-        echo "firmware run: qemu-system-arm not found and ARKWIRE_REQUIRE_QEMU=1" >&2
+        echo "firmware run: $1 (ARKWIRE_REQUIRE_QEMU=1)" >&2
         exit 1
     fi
-    echo "SKIP: qemu-system-arm not found (Debian: apt-get install qemu-system-arm); the firmware run did not run"
+    echo "SKIP: $1; the firmware run did not run"
     exit 0
+}
+QEMU="${ARKWIRE_QEMU:-qemu-system-arm}"
+command -v "$QEMU" >/dev/null \
+    || missing "qemu-system-arm not found (Debian: apt-get install qemu-system-arm)"
+command -v python3 >/dev/null || missing "python3 (the bridge) not found"
+if command -v rustup >/dev/null \
+    && ! rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf; then
+    rustup target add thumbv7em-none-eabihf \
+        || missing "rustup could not install thumbv7em-none-eabihf"
 fi
 
 echo "firmware run: building the firmware"
@@ -78,7 +89,7 @@ started=$EPOCHREALTIME
 status=0
 # nodelay: one UART byte at a time would otherwise wait on Nagle and
 # delayed ACKs (some 40 ms per call).
-timeout "${ARKWIRE_QEMU_TIMEOUT:-60}" qemu-system-arm \
+timeout "${ARKWIRE_QEMU_TIMEOUT:-60}" "$QEMU" \
     -machine mps2-an386 \
     -nographic -monitor none \
     -semihosting-config enable=on,target=native \

@@ -344,9 +344,11 @@ fn run() -> Result<(), ()> {
         args,
     } = taken.buffers;
     hprintln!(
-        "firmware: Cortex-M4 (mps2-an386), arkwire no-alloc client; static RAM: connection {} B, buffers {} B",
+        "firmware: Cortex-M4 (mps2-an386), arkwire no-alloc client; static RAM: connection {} B (one stream {} B), buffers {} B; stack used building it {} B",
         storage::CLIENT_BYTES,
-        storage::BUFFER_BYTES
+        storage::STREAM_BYTES,
+        storage::BUFFER_BYTES,
+        stack_used()
     );
     let mut link = Link {
         client: taken.client,

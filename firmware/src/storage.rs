@@ -123,5 +123,13 @@ pub fn take(authority: &str, now: Instant) -> Result<Taken, TakeError> {
 
 /// Bytes of static RAM the connection takes.
 pub const CLIENT_BYTES: usize = core::mem::size_of::<Client<Device>>();
+/// Bytes of one stream in the connection's stream table (its header and
+/// body buffers inline).
+pub const STREAM_BYTES: usize = core::mem::size_of::<
+    arkwire::h2::stream::Stream<
+        <Device as arkwire::h2::conn::Storage>::Headers,
+        <Device as arkwire::h2::conn::Storage>::Body,
+    >,
+>();
 /// Bytes of static RAM the other buffers take.
 pub const BUFFER_BYTES: usize = core::mem::size_of::<Buffers>();
