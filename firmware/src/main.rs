@@ -79,9 +79,11 @@ struct Case {
     args: &'static str,
     /// The call's deadline.
     timeout: Duration,
+    /// What it must come back with.
     expect: Expect,
 }
 
+/// A call of `cmd` with `args` and a deadline of `timeout_ms`.
 const fn case(cmd: &'static str, args: &'static str, timeout_ms: u64, expect: Expect) -> Case {
     Case {
         cmd,
@@ -91,6 +93,7 @@ const fn case(cmd: &'static str, args: &'static str, timeout_ms: u64, expect: Ex
     }
 }
 
+/// An `echo` of `n` bytes of [`PATTERN`].
 const fn echo(n: usize) -> Case {
     case("echo", "", 10_000, Expect::Echo(n))
 }
@@ -123,9 +126,11 @@ struct Link<'a> {
     client: &'a mut Client<Device>,
     uart: Uart,
     clock: Clock,
+    /// What `transmit` gave, sent up to `tx_pos` of `tx_len`.
     tx: &'a mut [u8],
     tx_len: usize,
     tx_pos: usize,
+    /// Bytes gathered from the UART for one `recv`.
     rx: &'a mut [u8],
     /// Bytes written to and read from the UART.
     sent: u64,
@@ -248,6 +253,7 @@ fn is_pattern(msg: arkwire::arkouda::JsonStr<'_>, n: usize) -> bool {
     }
 }
 
+/// Arkouda's name for a message type.
 fn msg_type_name(t: MsgType) -> &'static str {
     match t {
         MsgType::Normal => "NORMAL",
@@ -306,6 +312,7 @@ fn judge(client: &Client<Device>, call: CallId, case: &Case, label: &str, ms: u6
     }
 }
 
+/// Prints one result line: verdict, call, time taken, what came back.
 fn report(ok: bool, label: &str, ms: u64, detail: core::fmt::Arguments<'_>) {
     let verdict = if ok { "ok   " } else { "WRONG" };
     hprintln!("{verdict} {label:<40} {ms:>5} ms  {detail}");
@@ -449,11 +456,15 @@ fn run() -> Result<(), ()> {
 struct Sections {
     /// The vector table and the code.
     text: usize,
+    /// Constants, in flash.
     rodata: usize,
+    /// Initialised statics: RAM, with their initial values in flash.
     data: usize,
+    /// Zeroed statics: RAM.
     bss: usize,
 }
 
+/// The program's sections, measured.
 fn sections() -> Sections {
     extern "C" {
         static __etext: u8;
