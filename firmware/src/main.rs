@@ -54,6 +54,10 @@ const _: () = {
 };
 /// Polls of an empty UART before the bytes gathered so far go to the connection.
 const RX_IDLE_POLLS: u32 = 64;
+/// The deadline of every call but the `sleep`s: ample (a 17,000-byte echo
+/// takes 1 to 3 s through qemu's one-byte UART on a busy host), and short
+/// enough that a lost reply fails the run inside its minute.
+const DEADLINE_MS: u64 = 20_000;
 /// How long past its deadline a call may go without completing before the
 /// program calls the connection stuck.
 const GRACE: Duration = Duration::from_secs(3);
@@ -95,7 +99,7 @@ const fn case(cmd: &'static str, args: &'static str, timeout_ms: u64, expect: Ex
 
 /// An `echo` of `n` bytes of [`PATTERN`].
 const fn echo(n: usize) -> Case {
-    case("echo", "", 10_000, Expect::Echo(n))
+    case("echo", "", DEADLINE_MS, Expect::Echo(n))
 }
 
 /// The calls, in order.
@@ -103,10 +107,10 @@ const CASES: &[Case] = &[
     case(
         "connect",
         "",
-        10_000,
+        DEADLINE_MS,
         Expect::Normal("connected to arkouda server tcp://*:5555"),
     ),
-    case("ruok", "", 10_000, Expect::Normal("imok")),
+    case("ruok", "", DEADLINE_MS, Expect::Normal("imok")),
     echo(0),
     echo(100),
     echo(4_000),
@@ -115,9 +119,9 @@ const CASES: &[Case] = &[
     // Past its deadline: the server sleeps 2 s, the call may take 300 ms.
     case("sleep", "2000", 300, Expect::Status(Code::DeadlineExceeded)),
     // The connection goes on after a call's deadline passed.
-    case("ruok", "", 10_000, Expect::Normal("imok")),
+    case("ruok", "", DEADLINE_MS, Expect::Normal("imok")),
     case("sleep", "50", 5_000, Expect::Normal("slept")),
-    case("nosuchcommand", "", 10_000, Expect::ArkoudaError),
+    case("nosuchcommand", "", DEADLINE_MS, Expect::ArkoudaError),
     echo(storage::ECHO_MAX),
 ];
 
