@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -246,33 +245,4 @@ fn python_ctypes_binding() {
         .unwrap();
     let stdout = check("test_arkwire_ctypes.py", out);
     assert!(stdout.contains("all checks passed"));
-}
-
-#[test]
-fn the_header_compiles_as_c_and_cpp_on_its_own() {
-    for (compiler, std, ext) in [("gcc", "-std=c11", "c"), ("g++", "-std=c++17", "cpp")] {
-        if !have(compiler) {
-            continue;
-        }
-        let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("header_only.{ext}"));
-        let mut f = std::fs::File::create(&src).unwrap();
-        writeln!(f, "#include \"arkwire.h\"\n#include \"arkwire.h\"\nint main(void) {{ return ARKWIRE_OK; }}").unwrap();
-        let status = Command::new(compiler)
-            .args([
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-pedantic",
-                std,
-                "-fsyntax-only",
-            ])
-            .arg(format!("-I{ROOT}/include"))
-            .arg(&src)
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "arkwire.h does not compile alone with {compiler}"
-        );
-    }
 }
