@@ -8,17 +8,28 @@
  * `cargo build --release -p arkwire-capi`.
  *
  * Conventions: every fallible function returns an arkwire_status
- * (ARKWIRE_OK is 0) and writes results through out-pointers; a NULL
+ * (ARKWIRE_OK is 0; each other code has one meaning, named by
+ * arkwire_status_str) and writes results through out-pointers; a NULL
  * argument gives ARKWIRE_NULL_ARGUMENT, never a crash; every handle handed
  * out has one _free function, which accepts NULL; `const` inputs are only
  * read; no Rust panic crosses into C (it becomes ARKWIRE_PANIC).
  *
+ * One result shape: every operation (a call, a polled call, a submit, a
+ * status query) in either tier ends in an arkwire_result: status, gRPC
+ * code, error kind, NUL-terminated text, binary payload, request id and
+ * request state. Its pointers stay valid until that operation is finished
+ * (arkwire_session_finish / arkwire_conn_finish) or its session or
+ * connection is freed, whatever else happens on the connection meanwhile.
+ *
  * Two tiers:
  *  - sans-IO (arkwire_conn_*): you own the socket and the clock; the
- *    library turns bytes and time into Arkouda operations, with no
- *    allocation after arkwire_conn_new.
+ *    library turns bytes and time into Arkouda operations, in one block of
+ *    memory (yours, sized by arkwire_conn_size, or one allocation), with
+ *    no allocation after it is built.
  *  - sockets (arkwire_session_*, arkwire_server_*): the library connects,
  *    listens and waits for you.
+ *
+ * Thread safety is stated per type and function below.
  */
 
 #ifndef ARKWIRE_H
@@ -43,20 +54,32 @@
 
 /*
  Largest request or reply message a sans-IO connection carries (bytes of
- the encoded ArkoudaRequest/ArkoudaResponse); a reply also fits the
- unescape buffer.
+ the encoded ArkoudaRequest/ArkoudaResponse).
  */
 #define ARKWIRE_CONN_MAX_MESSAGE 16379
 
 /*
- Operations (calls, polls, submits, status queries) a sans-IO connection
- tracks at once, from start until `arkwire_conn_finish`.
+ Most operations (calls, polls, submits, status queries) one sans-IO
+ connection can track at once, from start until `arkwire_conn_finish`:
+ the largest `max_ops` of an `arkwire_conn_config`, and its default.
  */
 #define ARKWIRE_CONN_MAX_OPS 8
 
 /*
+ The default `result_buffer_size`: any reply a connection can receive
+ fits, with its NUL.
+ */
+#define ARKWIRE_CONN_RESULT_BUFFER (ARKWIRE_CONN_MAX_MESSAGE + 1)
+
+/*
+ The smallest `result_buffer_size`: room for an error message.
+ */
+#define ARKWIRE_CONN_MIN_RESULT_BUFFER 64
+
+/*
  What a call into the library came to. `ARKWIRE_OK` is 0; every other
- value says why the call failed. `arkwire_status_str` names each one.
+ value says why the call failed, and each has exactly one meaning.
+ `arkwire_status_str` names each one.
 
  The type is a `uint32_t` in C, so future codes keep the ABI.
  */
@@ -78,7 +101,8 @@ enum arkwire_status
    */
   ARKWIRE_INVALID_UTF8 = 2,
   /*
-   An argument was out of range or malformed (an address, a too-long user name, …).
+   An argument was out of range or malformed (an address, a too-long
+   user name or request id, a config value, ...).
    */
   ARKWIRE_INVALID_ARGUMENT = 3,
   /*
@@ -94,11 +118,12 @@ enum arkwire_status
    */
   ARKWIRE_DEADLINE_EXCEEDED = 6,
   /*
-   The call ended with a gRPC status other than OK (see the last error).
+   The call ended with a gRPC status other than OK (the result's
+   `grpc_code` says which).
    */
   ARKWIRE_GRPC_STATUS = 7,
   /*
-   Arkouda answered with msgType ERROR; the error text is available.
+   Arkouda answered with msgType ERROR; the result's `msg` is its text.
    */
   ARKWIRE_ARKOUDA_ERROR = 8,
   /*
@@ -106,17 +131,18 @@ enum arkwire_status
    */
   ARKWIRE_REQUEST_FAILED = 9,
   /*
-   A reply broke the protocol (not an ArkoudaResponse, not Arkouda JSON, …).
+   A reply broke the protocol (not an ArkoudaResponse, not Arkouda JSON, ...).
    */
   ARKWIRE_BAD_REPLY = 10,
   /*
-   A caller's buffer is too small (see `ARKWIRE_MIN_TRANSMIT_BUFFER`).
+   A caller's buffer is too small (see `ARKWIRE_MIN_TRANSMIT_BUFFER` and
+   `arkwire_conn_size`), or a reply does not fit its operation's result buffer.
    */
   ARKWIRE_BUFFER_TOO_SMALL = 11,
   /*
-   Nothing to report yet: no event, no timer, or the operation is still running.
+   The operation is still running: its result is not there yet.
    */
-  ARKWIRE_WOULD_BLOCK = 12,
+  ARKWIRE_PENDING = 12,
   /*
    No such operation (never started, or already finished).
    */
@@ -135,6 +161,15 @@ enum arkwire_status
    should only be freed.
    */
   ARKWIRE_PANIC = 16,
+  /*
+   No timer is armed: nothing needs `arkwire_conn_handle_timeout` until
+   more bytes or operations come.
+   */
+  ARKWIRE_NO_TIMER = 17,
+  /*
+   No operation has completed since the last report: nothing to read now.
+   */
+  ARKWIRE_NO_EVENT = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -145,47 +180,99 @@ typedef uint32_t arkwire_status;
 #endif /* __cplusplus */
 
 /*
- What kind of outcome `arkwire_conn_outcome` reports.
+ What an operation produced, when it succeeded.
  */
-enum arkwire_outcome_kind
+enum arkwire_result_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif /* defined(__cplusplus) || __STDC_VERSION__ >= 202311L */
  {
   /*
-   Failed: the function's return value says why, `msg` says more
-   (Arkouda's error text, the gRPC message, the failure reason).
+   Nothing: the operation failed or is still running (see `status`).
    */
-  ARKWIRE_OUTCOME_ERROR = 0,
+  ARKWIRE_RESULT_NONE = 0,
   /*
-   Arkouda's reply: `msg` is its `msg`, `warning` its msgType WARNING.
+   Arkouda's reply text in `msg` (`warning` when its msgType was WARNING).
    */
-  ARKWIRE_OUTCOME_REPLY = 1,
+  ARKWIRE_RESULT_REPLY = 1,
   /*
-   A submit was accepted: `msg` is the request id.
+   A binary reply (the command asked `recv_binary`): its bytes in
+   `payload`; `msg` is empty.
    */
-  ARKWIRE_OUTCOME_SUBMITTED = 2,
+  ARKWIRE_RESULT_BINARY = 2,
   /*
-   A status query's answer: `state`, and for FINISHED the reply in `msg`
-   (`is_error` when its msgType was ERROR).
+   A submit was accepted: the id for status queries is in `request_id`.
    */
-  ARKWIRE_OUTCOME_STATUS = 3,
+  ARKWIRE_RESULT_SUBMITTED = 3,
   /*
-   A binary reply (the command asked `recv_binary`): `msg` points to its
-   `msg_len` bytes, verbatim and not NUL-terminated.
+   A status query's answer: `state`, and for FINISHED the reply in `msg`.
    */
-  ARKWIRE_OUTCOME_BINARY = 4,
+  ARKWIRE_RESULT_STATUS = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
-typedef enum arkwire_outcome_kind arkwire_outcome_kind;
+typedef enum arkwire_result_kind arkwire_result_kind;
 #else
-typedef uint32_t arkwire_outcome_kind;
+typedef uint32_t arkwire_result_kind;
 #endif /* __STDC_VERSION__ >= 202311L */
 #endif /* __cplusplus */
 
 /*
- What happened to an asynchronous request, as a status query reports it.
+ Whose failure an operation's failure is, and so what a program can do
+ about it. The `status` says what happened; this says where.
+ */
+enum arkwire_error_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif /* defined(__cplusplus) || __STDC_VERSION__ >= 202311L */
+ {
+  /*
+   No failure.
+   */
+  ARKWIRE_ERROR_NONE = 0,
+  /*
+   Arkouda ran or refused the command and answered msgType ERROR (for a
+   status query: the finished request's reply was an ERROR). Sending the
+   same command again gives the same answer.
+   */
+  ARKWIRE_ERROR_ARKOUDA = 1,
+  /*
+   The asynchronous proxy reports the request FAILED; `msg` says why.
+   */
+  ARKWIRE_ERROR_REQUEST_FAILED = 2,
+  /*
+   The proxy ended the call with a gRPC status (`grpc_code`).
+   */
+  ARKWIRE_ERROR_GRPC = 3,
+  /*
+   The connection failed or closed while the operation was under way:
+   the request may or may not have reached the server.
+   */
+  ARKWIRE_ERROR_TRANSPORT = 4,
+  /*
+   A deadline passed (the call's gRPC deadline or the polling deadline).
+   */
+  ARKWIRE_ERROR_TIMEOUT = 5,
+  /*
+   A reply broke the protocol.
+   */
+  ARKWIRE_ERROR_PROTOCOL = 6,
+  /*
+   This side refused or could not take it: an argument, a capacity, a
+   buffer size, a connection already closed, an unknown operation.
+   */
+  ARKWIRE_ERROR_LOCAL = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum arkwire_error_kind arkwire_error_kind;
+#else
+typedef uint32_t arkwire_error_kind;
+#endif /* __STDC_VERSION__ >= 202311L */
+#endif /* __cplusplus */
+
+/*
+ Where an asynchronous request stands, as a status query reports it.
  */
 enum arkwire_request_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -193,7 +280,7 @@ enum arkwire_request_state
 #endif /* defined(__cplusplus) || __STDC_VERSION__ >= 202311L */
  {
   /*
-   Not a status outcome.
+   Not a status query's result.
    */
   ARKWIRE_STATE_NONE = 0,
   /*
@@ -209,7 +296,8 @@ enum arkwire_request_state
    */
   ARKWIRE_STATE_RUNNING = 3,
   /*
-   Done: the message is Arkouda's reply `msg` (`is_error` when msgType was ERROR).
+   Done: `msg` is Arkouda's reply (`error_kind` is `ARKWIRE_ERROR_ARKOUDA`
+   when its msgType was ERROR, `warning` when WARNING).
    */
   ARKWIRE_STATE_FINISHED = 4,
   /*
@@ -217,7 +305,7 @@ enum arkwire_request_state
    */
   ARKWIRE_STATE_FAILED = 5,
   /*
-   A status this library does not know; the message is its name.
+   A status this library does not know; `msg` is its name.
    */
   ARKWIRE_STATE_UNKNOWN = 6,
 };
@@ -232,21 +320,17 @@ typedef uint32_t arkwire_request_state;
 /*
  A sans-IO Arkouda client connection: bytes in (`arkwire_conn_recv`),
  bytes out (`arkwire_conn_transmit`), time in (`arkwire_conn_handle_timeout`),
- events out (`arkwire_conn_poll_event`). It never opens a socket or reads a clock.
+ completions out (`arkwire_conn_poll_event`, `arkwire_conn_outcome`). It
+ never opens a socket or reads a clock.
+
+ It lives in the block given to `arkwire_conn_init` (or allocated by
+ `arkwire_conn_new`) and must not be moved or copied: the handle points
+ into the block.
 
  Thread safety: not thread-safe. One thread at a time may use a
  connection; it may move between threads.
  */
 typedef struct arkwire_conn arkwire_conn;
-
-/*
- A reply: Arkouda's `msg`, or a binary reply's bytes, owned by the caller
- until `arkwire_reply_free`.
-
- Thread safety: immutable; may be read from any number of threads at once,
- and freed once by one of them.
- */
-typedef struct arkwire_reply arkwire_reply;
 
 /*
  Where an `arkwire_handler_fn` puts its answer, with
@@ -274,16 +358,23 @@ typedef struct arkwire_server arkwire_server;
 /*
  An Arkouda session: one HTTP/2 connection to a proxy, calls kept in order.
 
- Every call blocks the calling thread until it completes or fails.
- Thread safety: not thread-safe. One thread at a time may use a session;
- it may move between threads. Use one session per thread for parallel calls.
+ Every call blocks the calling thread until it completes or fails, and
+ writes an `arkwire_result` that stays valid until
+ `arkwire_session_finish` (or `arkwire_session_free`).
+
+ Thread safety: calls on one session (everything but
+ `arkwire_session_finish`) must not overlap: one thread at a time, and the
+ session may move between threads; use one session per thread for
+ parallel calls. `arkwire_session_finish` may be called from any thread at
+ any time, also while another thread is in a call on the same session.
  */
 typedef struct arkwire_session arkwire_session;
 
 /*
- Settings for `arkwire_conn_new`. Fill it with `arkwire_conn_config_init`
- first, then set `authority` and `user` (and whatever else differs).
- Only read by the library; the strings need live only during `arkwire_conn_new`.
+ Settings for `arkwire_conn_size`, `arkwire_conn_init` and
+ `arkwire_conn_new`. Fill it with `arkwire_conn_config_init` first, then
+ set `authority` and `user` (and whatever else differs). Only read by the
+ library; the strings need live only during the call they are passed to.
  */
 typedef struct arkwire_conn_config {
   /*
@@ -335,47 +426,108 @@ typedef struct arkwire_conn_config {
    The caller's clock at creation, in microseconds.
    */
   uint64_t now_us;
+  /*
+   Operations the connection tracks at once (from start until
+   `arkwire_conn_finish`), 1 to `ARKWIRE_CONN_MAX_OPS`; each takes one
+   result slot of the connection's memory. 0, the default, means
+   `ARKWIRE_CONN_MAX_OPS`.
+   */
+  uint32_t max_ops;
+  /*
+   Bytes of each operation's result slot: its text with the NUL, or its
+   binary payload. At least `ARKWIRE_CONN_MIN_RESULT_BUFFER`; 0, the
+   default, means `ARKWIRE_CONN_RESULT_BUFFER` (any reply fits). A reply
+   that does not fit completes with `ARKWIRE_BUFFER_TOO_SMALL`; an error
+   message that does not fit is cut short.
+   */
+  size_t result_buffer_size;
 } arkwire_conn_config;
 
 /*
- A completed operation, written by `arkwire_conn_outcome`.
+ The one result shape of both C tiers: what one operation (a call, a
+ polled call, a submit, a status query) came to, success or failure.
 
- `msg` points into the connection (the received reply, or its unescape
- buffer) and is *not* NUL-terminated: use `msg_len`. It stays valid until
- `arkwire_conn_finish` for that operation, the next `arkwire_conn_outcome`
- call, or `arkwire_conn_free`, whichever comes first.
+ Written by `arkwire_session_call` and its siblings (socket tier) and by
+ `arkwire_conn_outcome` (sans-IO tier).
+
+ Lifetime, the same in both tiers: the pointers (`msg`, `payload`,
+ `request_id`) stay valid, and the bytes they point to unchanged, until
+ that operation is finished (`arkwire_session_finish` or
+ `arkwire_conn_finish` with `op`) or its session or connection is freed,
+ whatever else happens on the connection meanwhile (other operations
+ started, read or finished, the connection closed). A result whose `op` is
+ 0 belongs to no operation (the call failed before one started): its
+ pointers are static and there is nothing to finish. The struct itself is
+ the caller's; copying it copies the pointers, not the bytes.
  */
-typedef struct arkwire_outcome {
+typedef struct arkwire_result {
   /*
-   What the operation produced.
+   What the operation came to: `ARKWIRE_OK`, or why it failed (the same
+   value the function that wrote the result returned).
    */
-  arkwire_outcome_kind kind;
+  arkwire_status status;
   /*
-   The text (see the kinds); never NULL, possibly empty.
+   The operation this result belongs to (pass it to the tier's
+   `_finish`); 0 when none started.
    */
-  const char *msg;
+  uint32_t op;
   /*
-   Bytes at `msg`.
+   What a successful operation produced.
    */
-  size_t msg_len;
+  arkwire_result_kind kind;
   /*
-   The reply's msgType was WARNING.
+   Whose failure it is; `ARKWIRE_ERROR_NONE` on success, except a
+   FINISHED status whose reply was an Arkouda ERROR.
    */
-  bool warning;
+  arkwire_error_kind error_kind;
   /*
-   For a FINISHED status: the finished request's msgType was ERROR.
+   The gRPC status code the call ended with (0 is OK), as a gRPC client
+   reports it: the proxy's code when it sent one, else the code for what
+   happened here (4 DEADLINE_EXCEEDED for a deadline, 14 UNAVAILABLE for
+   a closed connection, 8 RESOURCE_EXHAUSTED for a full buffer, ...).
+   An Arkouda ERROR reply is a gRPC success: 0.
    */
-  bool is_error;
+  uint32_t grpc_code;
   /*
-   For `ARKWIRE_OUTCOME_STATUS`: where the request stands.
+   For `ARKWIRE_RESULT_STATUS`: where the request stands; else NONE.
    */
   arkwire_request_state state;
   /*
-   For `ARKWIRE_GRPC_STATUS` and a gRPC `ARKWIRE_DEADLINE_EXCEEDED`: the
-   gRPC status code; 0 otherwise.
+   Arkouda flagged the reply as a WARNING (the text is the warning).
    */
-  uint32_t grpc_code;
-} arkwire_outcome;
+  bool warning;
+  /*
+   Text: Arkouda's reply, the failure's message (Arkouda's error text,
+   the gRPC message, the failure reason), or empty. Never NULL,
+   NUL-terminated, and also sized by `msg_len` (the text may contain NUL
+   bytes). UTF-8.
+   */
+  const char *msg;
+  /*
+   Bytes at `msg`, without the NUL.
+   */
+  size_t msg_len;
+  /*
+   A binary reply's bytes (`ARKWIRE_RESULT_BINARY`), verbatim; never
+   NULL, `payload_len` 0 for every other kind.
+   */
+  const uint8_t *payload;
+  /*
+   Bytes at `payload`.
+   */
+  size_t payload_len;
+  /*
+   The request id the operation used or obtained: a submit's id, a
+   polled call's, the id a status query asked about; empty for a
+   blocking call the proxy answered directly. Never NULL, NUL-terminated,
+   at most 32 characters.
+   */
+  const char *request_id;
+  /*
+   Bytes at `request_id`, without the NUL.
+   */
+  size_t request_id_len;
+} arkwire_result;
 
 /*
  Answers one Arkouda request: read it with the `arkwire_request_*`
@@ -392,31 +544,6 @@ typedef struct arkwire_outcome {
 typedef arkwire_status (*arkwire_handler_fn)(const struct arkwire_request *req,
                                              struct arkwire_reply_builder *reply,
                                              void *userdata);
-
-/*
- Where a submitted request stands, written by `arkwire_session_status`.
-
- `msg` (NUL-terminated, also sized by `msg_len`) points into the session
- and stays valid until the next call on that session or its free.
- */
-typedef struct arkwire_status_view {
-  /*
-   Where the request stands.
-   */
-  arkwire_request_state state;
-  /*
-   FINISHED: Arkouda's reply `msg`; UNKNOWN: the status name; else empty.
-   */
-  const char *msg;
-  /*
-   Bytes at `msg`, without the NUL.
-   */
-  size_t msg_len;
-  /*
-   FINISHED with msgType ERROR.
-   */
-  bool is_error;
-} arkwire_status_view;
 
 #ifdef __cplusplus
 extern "C" {
@@ -436,16 +563,9 @@ const char *arkwire_status_str(arkwire_status status);
 const char *arkwire_version(void);
 
 /*
- Frees a string the library handed out (such as a request id from
- `arkwire_session_submit`). NULL is ignored. Free each string once.
-
- # Safety
- `s` is NULL or a string returned by this library and not yet freed.
- */
-void arkwire_string_free(char *s);
-
-/*
  Fills `config` with the defaults (no authority, no user, no token).
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
 
  # Safety
  `config` is NULL or valid for writes.
@@ -453,17 +573,59 @@ void arkwire_string_free(char *s);
 arkwire_status arkwire_conn_config_init(struct arkwire_conn_config *config);
 
 /*
- Creates a connection and writes it to `*conn_out`; free it with
- `arkwire_conn_free`. Creation allocates (the connection, about 340 KiB
- in one block, built on a short-lived helper thread so the caller's stack
- may be small); nothing on the connection allocates after that.
+ Writes the bytes of memory a connection with `config` needs to `*size`:
+ the connection and `max_ops` result slots of `result_buffer_size` bytes,
+ plus room to align the block's start (any address will do). Only the
+ sizes in `config` are read; its strings may still be NULL.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_ARGUMENT` (`max_ops`
+ above `ARKWIRE_CONN_MAX_OPS`, `result_buffer_size` below
+ `ARKWIRE_CONN_MIN_RESULT_BUFFER`). Thread-safe.
+
+ # Safety
+ `config` is NULL or valid for reads; `size` NULL or writable.
+ */
+arkwire_status arkwire_conn_size(const struct arkwire_conn_config *config, size_t *size);
+
+/*
+ Builds a connection in the caller's memory: `len` bytes at `mem`, at
+ least what `arkwire_conn_size` gives for the same `config`, at any
+ alignment. Writes the handle (a pointer into `mem`) to `*conn_out`. The
+ memory stays the caller's: it must stay in place, untouched, until
+ `arkwire_conn_free`, which ends the connection without freeing the
+ memory. Nothing on the connection allocates, then or later.
+
+ Building takes a short-lived helper thread with a large stack: today's
+ connection is built by value, and too large for a small stack. Once the
+ connection takes its buffers from the caller it is small, and the helper
+ thread goes.
 
  The connection starts by queueing the HTTP/2 preface: send what
  `arkwire_conn_transmit` gives right after connecting the socket.
 
- Errors: `ARKWIRE_NULL_ARGUMENT` (config, authority, user or conn_out is
- NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too
- long), `ARKWIRE_RESOURCE_EXHAUSTED` (no thread to build it on).
+ Errors: `ARKWIRE_NULL_ARGUMENT` (mem, config, authority, user or
+ conn_out is NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a
+ field too long, a size out of range), `ARKWIRE_BUFFER_TOO_SMALL` (`len`
+ below `arkwire_conn_size`), `ARKWIRE_INTERNAL` (no seed from the
+ operating system), `ARKWIRE_RESOURCE_EXHAUSTED` (no helper thread).
+ `*conn_out` is untouched on failure.
+
+ # Safety
+ `mem` is NULL or valid for reads and writes of `len` bytes, not used
+ otherwise until the connection is freed; `config` is NULL or points to a
+ valid config whose strings are NULL or NUL-terminated; `conn_out` is
+ NULL or writable.
+ */
+arkwire_status arkwire_conn_init(void *mem,
+                                 size_t len,
+                                 const struct arkwire_conn_config *config,
+                                 struct arkwire_conn **conn_out);
+
+/*
+ Creates a connection in one block the library allocates (of
+ `arkwire_conn_size` bytes) and writes it to `*conn_out`; free it with
+ `arkwire_conn_free`. As `arkwire_conn_init` otherwise, with
+ `ARKWIRE_RESOURCE_EXHAUSTED` also when the allocation fails.
 
  # Safety
  `config` is NULL or points to a valid config whose strings are NULL or
@@ -473,18 +635,22 @@ arkwire_status arkwire_conn_new(const struct arkwire_conn_config *config,
                                 struct arkwire_conn **conn_out);
 
 /*
- Frees a connection. NULL is ignored. Pointers into it (outcome messages,
- the last error) die with it.
+ Ends a connection: one made by `arkwire_conn_new` is freed, one built by
+ `arkwire_conn_init` is dropped and its memory given back to the caller
+ (it may be reused or freed after this returns). Pointers into it
+ (results, the last error) die with it. NULL is ignored.
 
  # Safety
- `conn` is NULL or a connection from `arkwire_conn_new`, not yet freed.
+ `conn` is NULL or a connection from `arkwire_conn_new` or
+ `arkwire_conn_init`, not yet freed.
  */
 void arkwire_conn_free(struct arkwire_conn *conn);
 
 /*
- The message of the last failed call on `conn`, NUL-terminated; empty
- after a call that succeeded. Valid until the next call on `conn`.
- NULL gives a static "NULL connection".
+ The message of the last failed call on `conn` (every status but
+ `ARKWIRE_OK` sets it), NUL-terminated; empty after a call that
+ succeeded. Valid until the next call on `conn`. NULL gives a static
+ "NULL connection".
 
  # Safety
  `conn` is NULL or a live connection.
@@ -495,8 +661,8 @@ const char *arkwire_conn_last_error(const struct arkwire_conn *conn);
  Feeds bytes read from the socket, with the caller's clock in
  microseconds. `data` may be NULL when `len` is 0.
 
- Errors: `ARKWIRE_CLOSED` when the bytes break HTTP/2 and the connection
- is closed (operations in flight then complete with an error; send what
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CLOSED` when the bytes break
+ HTTP/2 and the connection is closed (operations in flight then complete with an error; send what
  `arkwire_conn_transmit` still gives, a GOAWAY, then close the socket).
 
  # Safety
@@ -512,7 +678,8 @@ arkwire_status arkwire_conn_recv(struct arkwire_conn *conn,
  bytes) and their count to `*written`; 0 means nothing to send now.
  Call until it writes 0 after every other call on the connection.
 
- Errors: `ARKWIRE_BUFFER_TOO_SMALL` when `cap` is below the minimum.
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_BUFFER_TOO_SMALL` when `cap`
+ is below the minimum.
 
  # Safety
  `conn` is NULL or live; `out_buf` is NULL or writable for `cap` bytes;
@@ -536,11 +703,17 @@ bool arkwire_conn_wants_transmit(const struct arkwire_conn *conn);
  Blocking pattern: starts one call of `cmd` with `args` (NULL means "")
  and writes its operation id to `*op`. The call goes out with the next
  `arkwire_conn_transmit`; its completion is reported by
- `arkwire_conn_poll_event`. A proxy that answers SUBMITTED is followed up
- by polling, transparently.
+ `arkwire_conn_poll_event` and read with `arkwire_conn_outcome`; it holds
+ one of the connection's `max_ops` result slots until
+ `arkwire_conn_finish`. A proxy that answers SUBMITTED is followed up by
+ polling, transparently.
 
- Errors: `ARKWIRE_RESOURCE_EXHAUSTED` (`ARKWIRE_CONN_MAX_OPS` operations
- unfinished, or the request is too large), `ARKWIRE_CLOSED`.
+ Errors (nothing started; the last error says more):
+ `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
+ `ARKWIRE_RESOURCE_EXHAUSTED` (`max_ops` operations unfinished, or on an
+ ordered connection submitted requests it still watches; or the request
+ is larger than `ARKWIRE_CONN_MAX_MESSAGE`), `ARKWIRE_CLOSED` (the
+ connection is closed).
 
  # Safety
  `conn` is NULL or live; `cmd`, `args` NULL or NUL-terminated; `op` NULL or writable.
@@ -567,7 +740,7 @@ arkwire_status arkwire_conn_call_polling(struct arkwire_conn *conn,
 
 /*
  Fire-and-forget pattern: completes once the proxy answers SUBMITTED; the
- outcome's `msg` is the request id for `arkwire_conn_status`.
+ result's `request_id` is the id for `arkwire_conn_status`.
  Otherwise as `arkwire_conn_call`.
 
  # Safety
@@ -583,7 +756,7 @@ arkwire_status arkwire_conn_submit(struct arkwire_conn *conn,
  One status query for the request id a submit gave.
 
  Errors: as `arkwire_conn_call`, and `ARKWIRE_INVALID_ARGUMENT` for an id
- longer than 32 characters.
+ longer than 32 characters. The result's `request_id` is the id asked about.
 
  # Safety
  `conn` is NULL or live; `request_id` NULL or NUL-terminated; `op` NULL or writable.
@@ -598,7 +771,7 @@ arkwire_status arkwire_conn_status(struct arkwire_conn *conn,
  (Arkouda's argument count, -1 for none), a binary `payload` of
  `payload_len` bytes (NULL with 0 for none; when not empty the command goes
  out with format BINARY), and `recv_binary` when a binary reply is
- expected: its outcome is then `ARKWIRE_OUTCOME_BINARY`. `polling` picks
+ expected: its result is then `ARKWIRE_RESULT_BINARY`. `polling` picks
  the polling pattern, else the blocking one. The payload is copied into the
  connection's request buffer before this returns; the caller keeps
  ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
@@ -619,9 +792,13 @@ arkwire_status arkwire_conn_command(struct arkwire_conn *conn,
                                     uint32_t *op_out);
 
 /*
- Writes the id of the next operation whose outcome is ready to `*op`:
- `ARKWIRE_OK`, or `ARKWIRE_WOULD_BLOCK` when none is. Each operation is
- reported once.
+ Writes the id of the next operation that completed to `*op`: `ARKWIRE_OK`,
+ or `ARKWIRE_NO_EVENT` when none has since the last report. Each
+ operation is reported once. Its result is copied into its slot here (if
+ `arkwire_conn_outcome` did not already), so it no longer depends on the
+ connection.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_NO_EVENT`.
 
  # Safety
  `conn` is NULL or live; `op` NULL or writable.
@@ -629,26 +806,36 @@ arkwire_status arkwire_conn_command(struct arkwire_conn *conn,
 arkwire_status arkwire_conn_poll_event(struct arkwire_conn *conn, uint32_t *op);
 
 /*
- Reads a completed operation into `*outcome` (see `arkwire_outcome` for how
- long its `msg` lives). Returns `ARKWIRE_OK` for a reply, a submit or a
- status; otherwise the failure, with `outcome->kind` ERROR and the text in
- `outcome->msg`: `ARKWIRE_ARKOUDA_ERROR` (Arkouda's error text),
- `ARKWIRE_GRPC_STATUS` (`grpc_code` and the gRPC message),
- `ARKWIRE_DEADLINE_EXCEEDED`, `ARKWIRE_REQUEST_FAILED`, `ARKWIRE_CLOSED`,
- `ARKWIRE_BAD_REPLY`, `ARKWIRE_RESOURCE_EXHAUSTED`. `ARKWIRE_WOULD_BLOCK`
- means the operation is still running; `ARKWIRE_NOT_FOUND` that there is
- no such operation. Reading does not free: call `arkwire_conn_finish`.
+ Writes operation `op`'s result to `*result` (see `arkwire_result` for how
+ long its pointers live: until `arkwire_conn_finish` for `op`) and
+ returns its status: `ARKWIRE_OK` for a reply, a binary reply, a submit
+ or a status; the failure otherwise, with `msg` saying more:
+ `ARKWIRE_ARKOUDA_ERROR` (Arkouda's error text), `ARKWIRE_GRPC_STATUS`
+ (`grpc_code` and the gRPC message), `ARKWIRE_DEADLINE_EXCEEDED`,
+ `ARKWIRE_REQUEST_FAILED`, `ARKWIRE_CLOSED`, `ARKWIRE_BAD_REPLY`,
+ `ARKWIRE_RESOURCE_EXHAUSTED`, `ARKWIRE_BUFFER_TOO_SMALL` (the reply is
+ larger than the result slot). `ARKWIRE_PENDING` means the operation is
+ still running (the result says only that); `ARKWIRE_NOT_FOUND` that
+ there is no such operation (a result with `op` 0). Reading does not
+ finish: call `arkwire_conn_finish`. Reading again gives the same result.
+
+ Errors besides those: `ARKWIRE_NULL_ARGUMENT` (nothing written when
+ `result` is NULL).
 
  # Safety
- `conn` is NULL or live; `outcome` NULL or writable.
+ `conn` is NULL or live; `result` NULL or writable.
  */
 arkwire_status arkwire_conn_outcome(struct arkwire_conn *conn,
                                     uint32_t op,
-                                    struct arkwire_outcome *outcome);
+                                    struct arkwire_result *result);
 
 /*
- Frees a completed operation (and the memory its outcome points to). An
- operation still running is cancelled. `ARKWIRE_NOT_FOUND` for an unknown id.
+ Finishes an operation: frees its result slot (the pointers of its
+ `arkwire_result` die). An operation still running is cancelled (a submit
+ an ordered connection still watches goes on being watched).
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_NOT_FOUND` (unknown, or already
+ finished).
 
  # Safety
  `conn` is NULL or live.
@@ -658,7 +845,9 @@ arkwire_status arkwire_conn_finish(struct arkwire_conn *conn, uint32_t op);
 /*
  Writes the instant (caller clock, microseconds) at which
  `arkwire_conn_handle_timeout` must next be called to `*at_us`, or returns
- `ARKWIRE_WOULD_BLOCK` when no timer is set.
+ `ARKWIRE_NO_TIMER` when no timer is armed (wait for bytes alone).
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_NO_TIMER`.
 
  # Safety
  `conn` is NULL or live; `at_us` NULL or writable.
@@ -668,6 +857,8 @@ arkwire_status arkwire_conn_poll_timeout(struct arkwire_conn *conn, uint64_t *at
 /*
  Advances time to `now_us`: call deadlines, status polls, polling deadlines
  and HTTP/2 timers. Then transmit and poll events.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
 
  # Safety
  `conn` is NULL or live.
@@ -805,7 +996,8 @@ arkwire_status arkwire_session_connect(const char *addr,
                                        struct arkwire_session **session_out);
 
 /*
- Closes the connection and frees the session. NULL is ignored.
+ Closes the connection and frees the session with every result it still
+ holds (their pointers die with it). NULL is ignored.
 
  # Safety
  `session` is NULL or from `arkwire_session_connect`, not yet freed.
@@ -814,34 +1006,38 @@ void arkwire_session_free(struct arkwire_session *session);
 
 /*
  The message of the last failed call on `session` (for an Arkouda ERROR
- reply: "Arkouda error: " and its text), NUL-terminated; empty after a call
- that succeeded. Valid until the next call on `session`. NULL gives a static
- "NULL session".
+ reply: "Arkouda error: " and its text; for a bad argument: what was
+ wrong), NUL-terminated; empty after a call that succeeded. Valid until
+ the next call on `session`. NULL gives a static "NULL session". A
+ result's `msg` says the same per operation and lives longer.
 
  # Safety
- `session` is NULL or live.
+ `session` is NULL or live, not in a call on another thread.
  */
 const char *arkwire_session_last_error(const struct arkwire_session *session);
 
 /*
  Blocking pattern: calls `cmd` with `args` (NULL means "") and waits for
- Arkouda's reply, following a SUBMITTED answer by polling. On success
- writes a reply to `*reply_out` (free with `arkwire_reply_free`).
-
- Errors: `ARKWIRE_ARKOUDA_ERROR` (the last error holds Arkouda's text),
- `ARKWIRE_GRPC_STATUS`, `ARKWIRE_DEADLINE_EXCEEDED`, `ARKWIRE_CLOSED`,
- `ARKWIRE_CONNECTION_FAILED`, `ARKWIRE_REQUEST_FAILED`, `ARKWIRE_BAD_REPLY`,
- `ARKWIRE_RESOURCE_EXHAUSTED`, and the argument errors. `*reply_out` is
- untouched on failure.
+ Arkouda's reply, following a SUBMITTED answer by polling. Writes the
+ operation's result to `*result` whatever happens (see `arkwire_result`
+ for how long it lives; finish it with `arkwire_session_finish`) and
+ returns its status: `ARKWIRE_OK` with a REPLY, or
+ `ARKWIRE_ARKOUDA_ERROR` (`msg` is Arkouda's text), `ARKWIRE_GRPC_STATUS`
+ (`grpc_code`), `ARKWIRE_DEADLINE_EXCEEDED`, `ARKWIRE_CLOSED`,
+ `ARKWIRE_CONNECTION_FAILED`, `ARKWIRE_REQUEST_FAILED`,
+ `ARKWIRE_BAD_REPLY`, `ARKWIRE_RESOURCE_EXHAUSTED`; the argument errors
+ `ARKWIRE_NULL_ARGUMENT` and `ARKWIRE_INVALID_UTF8` give a result with
+ `op` 0 (nothing to finish), and a NULL `result` is
+ `ARKWIRE_NULL_ARGUMENT` with nothing written.
 
  # Safety
  `session` is NULL or live; `cmd`, `args` NULL or NUL-terminated;
- `reply_out` NULL or writable.
+ `result` NULL or writable.
  */
 arkwire_status arkwire_session_call(struct arkwire_session *session,
                                     const char *cmd,
                                     const char *args,
-                                    struct arkwire_reply **reply_out);
+                                    struct arkwire_result *result);
 
 /*
  Polling pattern: submits `cmd` under a fresh request id and polls its
@@ -853,19 +1049,19 @@ arkwire_status arkwire_session_call(struct arkwire_session *session,
 arkwire_status arkwire_session_call_polling(struct arkwire_session *session,
                                             const char *cmd,
                                             const char *args,
-                                            struct arkwire_reply **reply_out);
+                                            struct arkwire_result *result);
 
 /*
  Runs one command with everything Arkouda's channels may send and waits
  for its reply: `size` (Arkouda's argument count, -1 for none), a binary
  `payload` of `payload_len` bytes (NULL with 0 for none; when not empty the
  command goes out with format BINARY, as Arkouda's `send_binary_message`),
- and `recv_binary` when a binary reply is expected: the reply then holds
- bytes (`arkwire_reply_is_binary`, `arkwire_reply_payload`). `polling`
- picks the polling pattern, else the blocking one. The payload is only
- read during the call; the caller keeps ownership. Errors as
+ and `recv_binary` when a binary reply is expected: the result is then
+ `ARKWIRE_RESULT_BINARY` with the bytes in `payload`. `polling` picks the
+ polling pattern, else the blocking one. The payload is only read during
+ the call; the caller keeps ownership. Otherwise as
  `arkwire_session_call`; a payload past the proxy's limit is
- `ARKWIRE_GRPC_STATUS` with RESOURCE_EXHAUSTED in the last error.
+ `ARKWIRE_GRPC_STATUS` with `grpc_code` 8 (RESOURCE_EXHAUSTED).
 
  # Safety
  As `arkwire_session_call`; `payload` NULL or valid for reads of
@@ -879,81 +1075,52 @@ arkwire_status arkwire_session_command(struct arkwire_session *session,
                                        size_t payload_len,
                                        bool recv_binary,
                                        bool polling,
-                                       struct arkwire_reply **reply_out);
+                                       struct arkwire_result *result);
 
 /*
  Fire-and-forget: submits `cmd` and returns once the proxy answers
- SUBMITTED, writing the request id (32 characters, NUL-terminated) to
- `*request_id_out`; free it with `arkwire_string_free`. A proxy that runs
- commands synchronously answers `ARKWIRE_BAD_REPLY`.
+ SUBMITTED: `ARKWIRE_OK` with a SUBMITTED result whose `request_id` (32
+ characters) is the id for `arkwire_session_status`. A proxy that runs
+ commands synchronously answers `ARKWIRE_BAD_REPLY`. Otherwise as
+ `arkwire_session_call`.
 
  # Safety
- As `arkwire_session_call`; `request_id_out` NULL or writable.
+ As `arkwire_session_call`.
  */
 arkwire_status arkwire_session_submit(struct arkwire_session *session,
                                       const char *cmd,
                                       const char *args,
-                                      char **request_id_out);
+                                      struct arkwire_result *result);
 
 /*
- One status query for `request_id`; writes the answer to `*view` (its
- `msg` lives until the next call on `session`).
+ One status query for `request_id`: `ARKWIRE_OK` with a STATUS result
+ (`state`; for FINISHED, Arkouda's reply in `msg` and `error_kind`
+ `ARKWIRE_ERROR_ARKOUDA` when it was an ERROR; `request_id` is the id
+ asked about). An id longer than 32 characters is
+ `ARKWIRE_INVALID_ARGUMENT` (nothing sent). Otherwise as
+ `arkwire_session_call`.
 
  # Safety
- `session` is NULL or live; `request_id` NULL or NUL-terminated; `view`
+ `session` is NULL or live; `request_id` NULL or NUL-terminated; `result`
  NULL or writable.
  */
 arkwire_status arkwire_session_status(struct arkwire_session *session,
                                       const char *request_id,
-                                      struct arkwire_status_view *view);
+                                      struct arkwire_result *result);
 
 /*
- The reply's text: `*msg` gets a pointer to it (NUL-terminated, and also
- sized by `*len`, since the text may itself contain NUL bytes), valid until
- `arkwire_reply_free`.
+ Finishes an operation: frees its result (the pointers in its
+ `arkwire_result` die). `ARKWIRE_NOT_FOUND` for an operation that is
+ unknown or already finished; op 0 (no operation) is `ARKWIRE_OK` and does
+ nothing, so any result may be finished.
+
+ Thread safety: may be called from any thread, also while another thread
+ is in a call on the same session (not concurrently with its free).
 
  # Safety
- `reply` is NULL or live; `msg` and `len` NULL or writable.
+ `session` is NULL or live.
  */
-arkwire_status arkwire_reply_msg(const struct arkwire_reply *reply, const char **msg, size_t *len);
-
-/*
- A binary reply's bytes: `*data` gets a pointer to them and `*len` their
- number, valid until `arkwire_reply_free` (the reply owns them). For a text
- reply `*len` is 0.
-
- # Safety
- `reply` is NULL or live; `data` and `len` NULL or writable.
- */
-arkwire_status arkwire_reply_payload(const struct arkwire_reply *reply,
-                                     const uint8_t **data,
-                                     size_t *len);
-
-/*
- Whether the reply is binary (its bytes are at `arkwire_reply_payload`,
- its text is empty). false for NULL.
-
- # Safety
- `reply` is NULL or live.
- */
-bool arkwire_reply_is_binary(const struct arkwire_reply *reply);
-
-/*
- Whether Arkouda flagged the reply as a WARNING (the text is the
- warning). false for NULL.
-
- # Safety
- `reply` is NULL or live.
- */
-bool arkwire_reply_is_warning(const struct arkwire_reply *reply);
-
-/*
- Frees a reply. NULL is ignored.
-
- # Safety
- `reply` is NULL or from this library, not yet freed.
- */
-void arkwire_reply_free(struct arkwire_reply *reply);
+arkwire_status arkwire_session_finish(const struct arkwire_session *session, uint32_t op);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -153,8 +153,10 @@ fn compiles(compiler: &str, ext: &str, flags: &[&str]) {
     if !have(compiler) {
         return;
     }
-    let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("header_only_{}.{ext}", flags[0].trim_start_matches('-')));
+    let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "header_only_{}.{ext}",
+        flags[0].trim_start_matches('-')
+    ));
     std::fs::write(
         &src,
         "#include \"arkwire.h\"\n#include \"arkwire.h\"\nint main(void) { return ARKWIRE_OK; }\n",
@@ -186,5 +188,9 @@ fn the_header_compiles_as_c11_pedantic() {
 
 #[test]
 fn the_header_compiles_as_cpp17() {
-    compiles("g++", "cpp", &["-std=c++17", "-Wall", "-Wextra", "-pedantic"]);
+    compiles(
+        "g++",
+        "cpp",
+        &["-std=c++17", "-Wall", "-Wextra", "-pedantic"],
+    );
 }
