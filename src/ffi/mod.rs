@@ -8,11 +8,16 @@
 //!   on success, and writes results through out-pointers;
 //! - a NULL argument is answered with `ARKWIRE_NULL_ARGUMENT`, never a crash;
 //! - no panic crosses the boundary: each exported function runs inside
-//!   `catch_unwind` and a panic becomes `ARKWIRE_PANIC`.
+//!   `catch_unwind` and a panic becomes `ARKWIRE_PANIC`;
+//! - one meaning per status code ([`arkwire_status::text`] names each);
+//! - one result shape: every operation of either client tier ends in an
+//!   [`arkwire_result`], whose pointers stay valid until that operation is
+//!   finished, whatever else happens on the connection.
 //!
 //! Two tiers: [`conn`] is the sans-IO channel for hosts that own their sockets
-//! and clocks (fixed capacity, no allocation after creation); [`session`] and
-//! [`server`] drive real sockets with the std event loop.
+//! and clocks (built in the caller's memory, fixed capacity, no allocation
+//! after it is built); [`session`] and [`server`] drive real sockets with the
+//! std event loop.
 #![allow(non_camel_case_types)]
 
 use core::ffi::{c_char, CStr};
