@@ -898,6 +898,8 @@ arkwire_status arkwire_server_start(const char *listen_addr,
 /*
  Writes the port the server listens on to `*port`.
 
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
+
  # Safety
  `server` NULL or live; `port` NULL or writable.
  */
@@ -915,7 +917,10 @@ void arkwire_server_free(struct arkwire_server *server);
 
 /*
  The request's user: `*data` (not NUL-terminated) and `*len`, valid during
- the callback.
+ the callback. These are the request's inputs, not an operation's result:
+ they are borrowed for the callback only.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
 
  # Safety
  `req` NULL or the live request; `data`, `len` NULL or writable.
@@ -960,6 +965,8 @@ arkwire_status arkwire_request_args(const struct arkwire_request *req,
  `{"msg", "msgType", "msgFormat": "STRING", "user"}`, with msgType ERROR
  when `is_error` is nonzero, else NORMAL. The text is copied. A second
  call replaces the first.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`.
 
  # Safety
  `builder` NULL or the live builder; `msg` NULL or readable for `len` bytes.
