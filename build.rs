@@ -78,14 +78,39 @@ fn header() {
         number("CARGO_PKG_VERSION_MINOR"),
         number("CARGO_PKG_VERSION_PATCH"),
     ));
-    // Only the C ABI module: the rest of the crate has no C items.
+    let mut header = Vec::new();
+    // Only the C ABI module: the rest of the crate has no C items. cbindgen
+    // follows `mod conn;` and its siblings from mod.rs by itself; naming
+    // their files too would declare each of their items twice.
     cbindgen::Builder::new()
         .with_config(config)
         .with_src(format!("{dir}/src/ffi/mod.rs"))
-        .with_src(format!("{dir}/src/ffi/conn.rs"))
-        .with_src(format!("{dir}/src/ffi/session.rs"))
-        .with_src(format!("{dir}/src/ffi/server.rs"))
         .generate()
         .unwrap_or_else(|e| panic!("cbindgen: {e}"))
-        .write_to_file(format!("{out}/arkwire.h"));
+        .write(&mut header);
+    let header = String::from_utf8(header).expect("cbindgen writes UTF-8");
+    std::fs::write(format!("{out}/arkwire.h"), c89_comments(&header))
+        .unwrap_or_else(|e| panic!("write arkwire.h: {e}"));
+}
+
+/// cbindgen labels its own `#endif` and `}` lines with `//` comments, which
+/// C89 does not have; the documentation comments are `/* */` already
+/// (`documentation_style = "c"`). Turns the labels into block comments.
+#[cfg(feature = "ffi")]
+fn c89_comments(header: &str) -> String {
+    let mut fixed = String::with_capacity(header.len());
+    for line in header.lines() {
+        let code = line.trim_start();
+        match line.split_once("//") {
+            Some((before, label)) if code.starts_with('#') || code.starts_with('}') => {
+                fixed.push_str(before);
+                fixed.push_str("/* ");
+                fixed.push_str(label.trim());
+                fixed.push_str(" */");
+            }
+            _ => fixed.push_str(line),
+        }
+        fixed.push('\n');
+    }
+    fixed
 }

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -126,7 +125,8 @@ const VALGRIND: &[&str] = &[
     "--quiet",
     "--error-exitcode=1",
     "--leak-check=full",
-    "--errors-for-leak-kinds=definite,indirect",
+    "--show-leak-kinds=definite,indirect,possible",
+    "--errors-for-leak-kinds=definite,indirect,possible",
 ];
 
 /// `program args`, under valgrind when asked.
@@ -214,7 +214,7 @@ fn c_programs_under_valgrind() {
     if have("gcc") && valgrind() {
         edge_device(true);
         sans_io_client(true);
-        println!("valgrind: no errors, no definite or indirect leaks");
+        println!("valgrind: no errors, nothing definitely, indirectly or possibly lost");
     }
 }
 
@@ -246,33 +246,4 @@ fn python_ctypes_binding() {
         .unwrap();
     let stdout = check("test_arkwire_ctypes.py", out);
     assert!(stdout.contains("all checks passed"));
-}
-
-#[test]
-fn the_header_compiles_as_c_and_cpp_on_its_own() {
-    for (compiler, std, ext) in [("gcc", "-std=c11", "c"), ("g++", "-std=c++17", "cpp")] {
-        if !have(compiler) {
-            continue;
-        }
-        let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("header_only.{ext}"));
-        let mut f = std::fs::File::create(&src).unwrap();
-        writeln!(f, "#include \"arkwire.h\"\n#include \"arkwire.h\"\nint main(void) {{ return ARKWIRE_OK; }}").unwrap();
-        let status = Command::new(compiler)
-            .args([
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-pedantic",
-                std,
-                "-fsyntax-only",
-            ])
-            .arg(format!("-I{ROOT}/include"))
-            .arg(&src)
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "arkwire.h does not compile alone with {compiler}"
-        );
-    }
 }

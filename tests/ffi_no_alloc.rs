@@ -1,4 +1,4 @@
-//! The C ABI's sans-IO tier allocates nothing after `arkwire_conn_new`: a
+//! The C ABI's sans-IO tier allocates nothing once the connection is built: a
 //! counting global allocator watches this thread through whole calls (the
 //! blocking and the polling pattern) against `arkwire serve` in another
 //! process, bytes moved over a std `TcpStream`.

@@ -8,14 +8,20 @@ use std::ffi::CStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::proxy::{
+    AsyncConfig, AsyncProxy, Backend, BackendError, BuiltinBackend, SyncProxy,
+};
+use arkwire::arkouda::upstream_msg::Reply;
+use arkwire::arkouda::{builtin, MsgType};
+use arkwire::ffi::arkwire_error_kind::*;
 use arkwire::ffi::arkwire_request_state::*;
+use arkwire::ffi::arkwire_result_kind::*;
 use arkwire::ffi::arkwire_status::*;
-use arkwire::ffi::conn::arkwire_outcome_kind::*;
 use arkwire::ffi::conn::*;
 use arkwire::ffi::{arkwire_status_str, arkwire_version};
 use arkwire::net::{Handler, Server, ServerConfig};
-use ffi_driver::{msg, Driver};
+use arkwire::proto::ArkoudaRequest;
+use ffi_driver::{msg, payload, request_id, Driver};
 
 fn serve(handler: impl Handler) -> Server {
     let config = ServerConfig {
@@ -33,7 +39,7 @@ fn blocking_calls_through_the_sans_io_tier() {
     let op = d.run(arkwire_conn_call, c"connect", c"");
     let (s, o) = d.outcome(op);
     assert_eq!(s, ARKWIRE_OK);
-    assert_eq!(o.kind, ARKWIRE_OUTCOME_REPLY);
+    assert_eq!(o.kind, ARKWIRE_RESULT_REPLY);
     assert_eq!(msg(&o), "connected to arkouda server tcp://*:5555");
     assert!(!o.warning);
     d.finish(op);
@@ -50,7 +56,9 @@ fn blocking_calls_through_the_sans_io_tier() {
     let op = d.run(arkwire_conn_call, c"bogus", c"");
     let (s, o) = d.outcome(op);
     assert_eq!(s, ARKWIRE_ARKOUDA_ERROR);
-    assert_eq!(o.kind, ARKWIRE_OUTCOME_ERROR);
+    assert_eq!(o.kind, ARKWIRE_RESULT_NONE);
+    assert_eq!(o.error_kind, ARKWIRE_ERROR_ARKOUDA);
+    assert_eq!(o.grpc_code, 0, "an Arkouda ERROR is a gRPC success");
     assert_eq!(msg(&o), "Unrecognized command: bogus");
     // SAFETY: live conn; the last error is a NUL-terminated string.
     let last = unsafe { CStr::from_ptr(arkwire_conn_last_error(d.conn)) };
@@ -88,8 +96,9 @@ fn polling_submit_and_status_against_the_async_proxy() {
     let op = d.run(arkwire_conn_submit, c"echo", c"fire and forget");
     let (s, o) = d.outcome(op);
     assert_eq!(s, ARKWIRE_OK);
-    assert_eq!(o.kind, ARKWIRE_OUTCOME_SUBMITTED);
-    let id = std::ffi::CString::new(msg(&o)).unwrap();
+    assert_eq!(o.kind, ARKWIRE_RESULT_SUBMITTED);
+    assert_eq!(msg(&o), "");
+    let id = std::ffi::CString::new(request_id(&o)).unwrap();
     assert_eq!(id.as_bytes().len(), 32);
     d.finish(op);
 
@@ -103,10 +112,11 @@ fn polling_submit_and_status_against_the_async_proxy() {
         d.wait(op, Duration::from_secs(10));
         let (s, o) = d.outcome(op);
         assert_eq!(s, ARKWIRE_OK);
-        assert_eq!(o.kind, ARKWIRE_OUTCOME_STATUS);
+        assert_eq!(o.kind, ARKWIRE_RESULT_STATUS);
+        assert_eq!(request_id(&o), id.to_str().unwrap());
         if o.state == ARKWIRE_STATE_FINISHED {
             assert_eq!(msg(&o), "fire and forget");
-            assert!(!o.is_error);
+            assert_eq!(o.error_kind, ARKWIRE_ERROR_NONE);
             finished = true;
         }
         d.finish(op);
@@ -129,8 +139,8 @@ fn two_fresh_connections_with_the_default_config_send_different_ids() {
         let op = d.run(arkwire_conn_submit, c"noop", c"");
         let (s, o) = d.outcome(op);
         assert_eq!(s, ARKWIRE_OK);
-        assert_eq!(o.kind, ARKWIRE_OUTCOME_SUBMITTED);
-        ids.push(msg(&o).to_string());
+        assert_eq!(o.kind, ARKWIRE_RESULT_SUBMITTED);
+        ids.push(request_id(&o).to_string());
         d.finish(op);
     }
     assert_eq!(ids[0].len(), 32);
@@ -160,8 +170,10 @@ fn bad_arguments_are_codes_not_crashes() {
         assert_eq!(arkwire_conn_finish(null, 1), ARKWIRE_NULL_ARGUMENT);
         assert!(!arkwire_conn_wants_transmit(null));
         arkwire_conn_free(null);
-        let text = CStr::from_ptr(arkwire_status_str(ARKWIRE_WOULD_BLOCK as u32));
-        assert!(text.to_str().unwrap().contains("would block"));
+        let text = CStr::from_ptr(arkwire_status_str(ARKWIRE_PENDING as u32));
+        assert_eq!(text.to_str().unwrap(), "the operation is still running");
+        let text = CStr::from_ptr(arkwire_status_str(ARKWIRE_NO_TIMER as u32));
+        assert_eq!(text.to_str().unwrap(), "no timer is armed");
         let text = CStr::from_ptr(arkwire_status_str(9999));
         assert_eq!(text.to_str().unwrap(), "unknown status");
         assert_eq!(
@@ -190,16 +202,17 @@ fn bad_arguments_are_codes_not_crashes() {
             arkwire_conn_call(d.conn, std::ptr::null(), std::ptr::null(), 0, &mut op),
             ARKWIRE_NULL_ARGUMENT
         );
+        // Every failure sets the last error, argument errors too.
+        let last = CStr::from_ptr(arkwire_conn_last_error(d.conn));
+        assert_eq!(last.to_str().unwrap(), "a required argument was NULL");
         let long = c"0123456789012345678901234567890123456789";
         assert_eq!(
             arkwire_conn_status(d.conn, long.as_ptr(), 0, &mut op),
             ARKWIRE_INVALID_ARGUMENT
         );
-        assert_eq!(
-            arkwire_conn_poll_event(d.conn, &mut op),
-            ARKWIRE_WOULD_BLOCK
-        );
-        let _ = arkwire_conn_poll_timeout(d.conn, &mut at);
+        assert_eq!(arkwire_conn_poll_event(d.conn, &mut op), ARKWIRE_NO_EVENT);
+        let s = arkwire_conn_poll_timeout(d.conn, &mut at);
+        assert!(s == ARKWIRE_OK || s == ARKWIRE_NO_TIMER, "{s:?}");
         // The capacity of operations is fixed.
         for _ in 0..ARKWIRE_CONN_MAX_OPS {
             assert_eq!(
@@ -211,11 +224,208 @@ fn bad_arguments_are_codes_not_crashes() {
             arkwire_conn_call(d.conn, c"noop".as_ptr(), std::ptr::null(), 0, &mut op),
             ARKWIRE_RESOURCE_EXHAUSTED
         );
-        // Still running: the outcome would block.
+        // Still running: the result says only that.
         let mut out = std::mem::MaybeUninit::uninit();
         assert_eq!(
             arkwire_conn_outcome(d.conn, op, out.as_mut_ptr()),
-            ARKWIRE_WOULD_BLOCK
+            ARKWIRE_PENDING
         );
+        let r = out.assume_init();
+        assert_eq!(
+            (r.status, r.op, r.kind),
+            (ARKWIRE_PENDING, op, ARKWIRE_RESULT_NONE)
+        );
+        assert_eq!(msg(&r), "");
     }
+}
+
+/// `binecho` returns its payload as a binary reply.
+struct BinaryBackend;
+
+impl Backend for BinaryBackend {
+    fn execute(
+        &self,
+        request: &ArkoudaRequest,
+        _: Option<std::time::Instant>,
+    ) -> Result<String, BackendError> {
+        let text = match request.cmd.as_str() {
+            "echo" => request.args.clone(),
+            other => format!("Unrecognized command: {other}"),
+        };
+        let kind = if request.cmd == "echo" {
+            MsgType::Normal
+        } else {
+            MsgType::Error
+        };
+        Ok(builtin::envelope(&text, kind, &request.user))
+    }
+
+    fn execute_reply(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Reply, BackendError> {
+        match request.cmd.as_str() {
+            "binecho" if request.recv_binary => Ok(Reply::Binary(request.payload.clone())),
+            _ => self.execute(request, deadline).map(Reply::Json),
+        }
+    }
+}
+
+/// Starts `cmd` with `args` (and a binary payload for `binecho`) without waiting.
+fn start(d: &mut Driver, cmd: &std::ffi::CStr, args: &std::ffi::CStr, bytes: &[u8]) -> u32 {
+    let mut op = 0;
+    let now = d.now_us();
+    // SAFETY: live conn, NUL-terminated strings, `bytes` readable, valid out-pointer.
+    let s = unsafe {
+        arkwire_conn_command(
+            d.conn,
+            cmd.as_ptr(),
+            args.as_ptr(),
+            -1,
+            bytes.as_ptr(),
+            bytes.len(),
+            !bytes.is_empty(),
+            false,
+            now,
+            &mut op,
+        )
+    };
+    assert_eq!(s, ARKWIRE_OK);
+    op
+}
+
+#[test]
+fn each_result_keeps_its_own_reply_until_its_operation_is_finished() {
+    let server = serve(SyncProxy::new(BinaryBackend, 2));
+    let mut d = Driver::connect_with(server.local_addr().port(), |c| c.ordered = false);
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    // Escaped text goes through the unescaper, which once shared one buffer.
+    let a = start(&mut d, c"echo", c"alpha \"A\"\n", &[]);
+    let b = start(&mut d, c"echo", c"beta \"B\"\t", &[]);
+    let bin = start(&mut d, c"binecho", c"", &bytes);
+    let bad = start(&mut d, c"bogus", c"", &[]);
+    d.wait_all(&[a, b, bin, bad], Duration::from_secs(20));
+
+    let (_, rb) = d.outcome(b);
+    let (_, rbin) = d.outcome(bin);
+    let (s, rbad) = d.outcome(bad);
+    assert_eq!(s, ARKWIRE_ARKOUDA_ERROR);
+    assert_eq!(msg(&rb), "beta \"B\"\t");
+    assert_eq!(rbin.kind, ARKWIRE_RESULT_BINARY);
+    assert_eq!(payload(&rbin), &bytes[..]);
+    assert_eq!(msg(&rbin), "");
+    // Finish A unread, start and read C and D: B, the binary reply and the
+    // error keep their own bytes.
+    d.finish(a);
+    let c = start(&mut d, c"echo", c"gamma \"C\"\\", &[]);
+    let e = start(&mut d, c"echo", c"delta", &[]);
+    d.wait_all(&[c, e], Duration::from_secs(20));
+    let (_, rc) = d.outcome(c);
+    assert_eq!(msg(&rc), "gamma \"C\"\\");
+    assert_eq!(msg(&d.outcome(e).1), "delta");
+    d.finish(e);
+    // Reading again gives the same result, at the same place.
+    let (_, rb2) = d.outcome(b);
+    assert_eq!((rb2.msg, rb2.msg_len), (rb.msg, rb.msg_len));
+    assert_eq!(msg(&rb), "beta \"B\"\t");
+    assert_eq!(payload(&rbin), &bytes[..]);
+    assert_eq!(msg(&rbad), "Unrecognized command: bogus");
+    assert_eq!(msg(&rc), "gamma \"C\"\\");
+    for op in [b, bin, bad, c] {
+        d.finish(op);
+    }
+}
+
+#[test]
+fn a_connection_is_built_in_caller_memory_with_its_operation_capacity() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 2));
+    let port = server.local_addr().port();
+    let authority = std::ffi::CString::new(format!("127.0.0.1:{port}")).unwrap();
+    let mut config = std::mem::MaybeUninit::uninit();
+    // SAFETY: valid pointers throughout; the values are what is tested.
+    unsafe {
+        assert_eq!(arkwire_conn_config_init(config.as_mut_ptr()), ARKWIRE_OK);
+        let mut config = config.assume_init();
+        config.authority = authority.as_ptr();
+        config.user = c"kjyost".as_ptr();
+        config.seed = 3;
+        let mut full = 0;
+        assert_eq!(arkwire_conn_size(&config, &mut full), ARKWIRE_OK);
+        config.max_ops = 2;
+        let mut two = 0;
+        assert_eq!(arkwire_conn_size(&config, &mut two), ARKWIRE_OK);
+        assert!(
+            full - two >= 6 * ARKWIRE_CONN_RESULT_BUFFER,
+            "each operation takes a result slot: {full} vs {two}"
+        );
+        config.result_buffer_size = 1024;
+        let mut small = 0;
+        assert_eq!(arkwire_conn_size(&config, &mut small), ARKWIRE_OK);
+        assert!(two - small >= 2 * (ARKWIRE_CONN_RESULT_BUFFER - 1024));
+        println!(
+            "arkwire_conn_size: {full} B (8 ops), {two} B (2 ops), {small} B (2 ops of 1 KiB)"
+        );
+
+        let mut bad = config;
+        bad.max_ops = ARKWIRE_CONN_MAX_OPS as u32 + 1;
+        assert_eq!(arkwire_conn_size(&bad, &mut full), ARKWIRE_INVALID_ARGUMENT);
+        bad = config;
+        bad.result_buffer_size = ARKWIRE_CONN_MIN_RESULT_BUFFER - 1;
+        assert_eq!(arkwire_conn_size(&bad, &mut full), ARKWIRE_INVALID_ARGUMENT);
+
+        // Any alignment will do; too little memory will not.
+        let mut memory = vec![0u8; small + 1];
+        let mut conn = std::ptr::null_mut();
+        let mem = memory.as_mut_ptr().add(1).cast();
+        assert_eq!(
+            arkwire_conn_init(mem, small - 1, &config, &mut conn),
+            ARKWIRE_BUFFER_TOO_SMALL
+        );
+        assert!(conn.is_null());
+        assert_eq!(
+            arkwire_conn_init(mem, small, &config, &mut conn),
+            ARKWIRE_OK
+        );
+        let start = memory.as_ptr() as usize;
+        assert!((start..start + small + 1).contains(&(conn as usize)));
+        let mut op = 0;
+        for _ in 0..2 {
+            let s = arkwire_conn_call(conn, c"noop".as_ptr(), std::ptr::null(), 0, &mut op);
+            assert_eq!(s, ARKWIRE_OK);
+        }
+        let s = arkwire_conn_call(conn, c"noop".as_ptr(), std::ptr::null(), 0, &mut op);
+        assert_eq!(s, ARKWIRE_RESOURCE_EXHAUSTED);
+        let why = CStr::from_ptr(arkwire_conn_last_error(conn))
+            .to_str()
+            .unwrap();
+        assert!(why.contains("all 2 operations"), "{why}");
+        arkwire_conn_free(conn);
+        drop(memory);
+
+        // The library's own block, the same way.
+        let mut conn = std::ptr::null_mut();
+        assert_eq!(arkwire_conn_new(&config, &mut conn), ARKWIRE_OK);
+        arkwire_conn_free(conn);
+    }
+}
+
+#[test]
+fn a_reply_larger_than_its_result_slot_is_refused_whole() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 2));
+    let mut d = Driver::connect_with(server.local_addr().port(), |c| {
+        c.result_buffer_size = ARKWIRE_CONN_MIN_RESULT_BUFFER;
+    });
+    let fits = "x".repeat(ARKWIRE_CONN_MIN_RESULT_BUFFER - 1);
+    let fits = std::ffi::CString::new(fits).unwrap();
+    let op = d.run(arkwire_conn_call, c"echo", &fits);
+    assert_eq!(msg(&d.outcome(op).1), fits.to_str().unwrap());
+    d.finish(op);
+    let long = std::ffi::CString::new("y".repeat(ARKWIRE_CONN_MIN_RESULT_BUFFER)).unwrap();
+    let op = d.run(arkwire_conn_call, c"echo", &long);
+    let (s, r) = d.outcome(op);
+    assert_eq!(s, ARKWIRE_BUFFER_TOO_SMALL);
+    assert_eq!(r.error_kind, ARKWIRE_ERROR_LOCAL);
+    assert!(msg(&r).starts_with("the reply does not fit"), "{}", msg(&r));
+    d.finish(op);
 }

@@ -6,7 +6,9 @@
  * 1. To the data center (datacenter_server.c): handshake, normal,
  *    prep_retraining and retraining requests, and one unknown command.
  * 2. To an Arkouda proxy (`arkwire serve --mode async`): connect and ruok
- *    (blocking), a polled echo, and a submit followed by status queries.
+ *    (blocking), a polled echo, and a submit followed by status queries,
+ *    with several results kept at once: each still holds its own reply
+ *    until its operation is finished.
  *
  * Exits 0 when every answer is what it should be.
  */
@@ -33,19 +35,17 @@ static int failures = 0;
 /* Calls cmd and prints the reply; returns 1 when the reply contains `want`. */
 static int call(arkwire_session *s, int polling, const char *cmd, const char *args,
                 const char *want) {
-    arkwire_reply *reply = NULL;
-    arkwire_status st = polling ? arkwire_session_call_polling(s, cmd, args, &reply)
-                                : arkwire_session_call(s, cmd, args, &reply);
+    arkwire_result r;
+    arkwire_status st = polling ? arkwire_session_call_polling(s, cmd, args, &r)
+                                : arkwire_session_call(s, cmd, args, &r);
+    int ok = st == ARKWIRE_OK && r.kind == ARKWIRE_RESULT_REPLY && strstr(r.msg, want) != NULL;
     if (st != ARKWIRE_OK) {
-        fprintf(stderr, "edge: %s: %s (%s)\n", cmd, arkwire_status_str(st),
-                arkwire_session_last_error(s));
-        return 0;
+        fprintf(stderr, "edge: %s: %s (%s, gRPC code %u)\n", cmd, arkwire_status_str(st), r.msg,
+                (unsigned)r.grpc_code);
+    } else {
+        printf("edge: %-16s -> %.*s\n", cmd, (int)r.msg_len, r.msg);
     }
-    const char *msg = NULL;
-    size_t len = 0;
-    int ok = arkwire_reply_msg(reply, &msg, &len) == ARKWIRE_OK && strstr(msg, want) != NULL;
-    printf("edge: %-16s -> %.*s\n", cmd, (int)len, msg);
-    arkwire_reply_free(reply);
+    arkwire_session_finish(s, r.op);
     return ok;
 }
 
@@ -73,14 +73,20 @@ int main(int argc, char **argv) {
     CHECK(call(dc, 0, "normal", "[0.1, 0.2, 0.3]", "\"retrain\": false"), "normal");
     CHECK(call(dc, 0, "prep_retraining", "", "/checkpoints/edge-7/latest.ckpt"), "prep");
     CHECK(call(dc, 0, "retraining", "12", "epoch-12.ckpt"), "retraining");
-    arkwire_reply *reply = NULL;
-    st = arkwire_session_call(dc, "selfdestruct", "", &reply);
-    CHECK(st == ARKWIRE_ARKOUDA_ERROR && reply == NULL, "unknown command: %s",
-          arkwire_status_str(st));
+    arkwire_result r;
+    st = arkwire_session_call(dc, "selfdestruct", "", &r);
+    CHECK(st == ARKWIRE_ARKOUDA_ERROR && r.status == st && r.error_kind == ARKWIRE_ERROR_ARKOUDA &&
+              r.grpc_code == 0 && strcmp(r.msg, "Unrecognized command: selfdestruct") == 0,
+          "unknown command: %s (%s)", arkwire_status_str(st), r.msg);
     CHECK(strstr(arkwire_session_last_error(dc), "Unrecognized command: selfdestruct") != NULL,
           "last error: %s", arkwire_session_last_error(dc));
-    /* A NULL argument is a code, not a crash. */
-    CHECK(arkwire_session_call(dc, NULL, "", &reply) == ARKWIRE_NULL_ARGUMENT, "NULL cmd");
+    CHECK(arkwire_session_finish(dc, r.op) == ARKWIRE_OK, "finish");
+    CHECK(arkwire_session_finish(dc, r.op) == ARKWIRE_NOT_FOUND, "finish twice");
+    /* A NULL argument is a code, not a crash; the result belongs to no operation. */
+    CHECK(arkwire_session_call(dc, NULL, "", &r) == ARKWIRE_NULL_ARGUMENT && r.op == 0,
+          "NULL cmd");
+    CHECK(strcmp(arkwire_session_last_error(dc), "a required argument was NULL") == 0,
+          "last error after NULL: %s", arkwire_session_last_error(dc));
     arkwire_session_free(dc);
 
     /* 2. The Arkouda proxy. */
@@ -95,31 +101,51 @@ int main(int argc, char **argv) {
     CHECK(call(px, 1, "echo", "polled \"quoted\" reading", "polled \"quoted\" reading"),
           "polling");
 
-    char *id = NULL;
-    st = arkwire_session_submit(px, "sleep", "20", &id);
-    CHECK(st == ARKWIRE_OK && id != NULL && strlen(id) == 32, "submit: %s (%s)",
-          arkwire_status_str(st), arkwire_session_last_error(px));
-    if (id != NULL) {
-        printf("edge: submitted       -> %s\n", id);
+    /* Results kept at once: A, B and a submit, then status queries. */
+    arkwire_result a, b, sub;
+    CHECK(arkwire_session_call(px, "echo", "alpha \"A\"", &a) == ARKWIRE_OK, "echo A");
+    CHECK(arkwire_session_call(px, "echo", "beta\tB", &b) == ARKWIRE_OK, "echo B");
+    st = arkwire_session_submit(px, "sleep", "20", &sub);
+    CHECK(st == ARKWIRE_OK && sub.kind == ARKWIRE_RESULT_SUBMITTED && sub.request_id_len == 32 &&
+              strlen(sub.request_id) == 32,
+          "submit: %s (%s)", arkwire_status_str(st), sub.msg);
+    if (st == ARKWIRE_OK) {
+        printf("edge: submitted       -> %s\n", sub.request_id);
         int finished = 0;
-        for (int i = 0; i < 200 && !finished; i++) {
-            arkwire_status_view view;
-            st = arkwire_session_status(px, id, &view);
+        int i;
+        for (i = 0; i < 200 && !finished; i++) {
+            arkwire_result status;
+            st = arkwire_session_status(px, sub.request_id, &status);
             if (st != ARKWIRE_OK) {
                 CHECK(0, "status: %s", arkwire_status_str(st));
+                arkwire_session_finish(px, status.op);
                 break;
             }
-            if (view.state == ARKWIRE_STATE_FINISHED) {
-                printf("edge: status          -> FINISHED %.*s\n", (int)view.msg_len, view.msg);
-                CHECK(strcmp(view.msg, "slept") == 0 && !view.is_error, "result %s", view.msg);
+            CHECK(strcmp(status.request_id, sub.request_id) == 0, "status id %s",
+                  status.request_id);
+            if (status.state == ARKWIRE_STATE_FINISHED) {
+                printf("edge: status          -> FINISHED %.*s\n", (int)status.msg_len,
+                       status.msg);
+                CHECK(strcmp(status.msg, "slept") == 0 && status.error_kind == ARKWIRE_ERROR_NONE,
+                      "result %s", status.msg);
                 finished = 1;
             } else {
                 sleep_ms(10);
             }
+            arkwire_session_finish(px, status.op);
         }
         CHECK(finished, "the submitted request never finished");
-        arkwire_string_free(id);
     }
+    /* Many calls later, A and B still hold their own replies. */
+    CHECK(a.msg_len == strlen("alpha \"A\"") && strcmp(a.msg, "alpha \"A\"") == 0, "A now holds %s", a.msg);
+    CHECK(b.msg_len == strlen("beta\tB") && strcmp(b.msg, "beta\tB") == 0, "B now holds %s", b.msg);
+    arkwire_session_finish(px, a.op);
+    arkwire_session_finish(px, sub.op);
+    CHECK(strcmp(b.msg, "beta\tB") == 0, "B after finishing A: %s", b.msg);
+    arkwire_session_finish(px, b.op);
+    /* An over-long request id is refused before anything is sent. */
+    st = arkwire_session_status(px, "0123456789012345678901234567890123456789", &r);
+    CHECK(st == ARKWIRE_INVALID_ARGUMENT && r.op == 0, "long id: %s", arkwire_status_str(st));
     arkwire_session_free(px);
 
     if (failures != 0) {

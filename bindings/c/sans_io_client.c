@@ -5,14 +5,18 @@
  *
  *   sans_io_client HOST PORT      (against `arkwire serve`)
  *
- * Runs connect, ruok, an echo whose reply carries JSON escapes, and an
- * unknown command (an Arkouda ERROR). Exits 0 when every answer is right.
+ * The connection is built in memory the program owns (arkwire_conn_size,
+ * arkwire_conn_init), for 4 operations at a time. Runs connect, ruok, an
+ * echo whose reply carries JSON escapes, and an unknown command (an Arkouda
+ * ERROR); then several operations at once, whose results each keep their
+ * own reply until finished. Exits 0 when every answer is right.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -72,26 +76,35 @@ static int flush(arkwire_conn *conn, int fd) {
     }
 }
 
-/* Moves bytes and time until operation `op` completes. */
-static int drive(arkwire_conn *conn, int fd, uint32_t op) {
+/* Moves bytes and time until every operation of `ops` completed. */
+static int drive_all(arkwire_conn *conn, int fd, const uint32_t *ops, size_t n) {
     uint64_t give_up = now_us() + 20u * 1000000u;
+    size_t left = n;
+    int seen[8] = {0};
     for (;;) {
         if (flush(conn, fd) != 0) {
             return -1;
         }
         uint32_t done;
         while (arkwire_conn_poll_event(conn, &done) == ARKWIRE_OK) {
-            if (done == op) {
-                return flush(conn, fd);
+            for (size_t i = 0; i < n; i++) {
+                if (ops[i] == done && !seen[i]) {
+                    seen[i] = 1;
+                    left--;
+                }
             }
+        }
+        if (left == 0) {
+            return flush(conn, fd);
         }
         uint64_t now = now_us();
         if (now > give_up) {
-            fprintf(stderr, "sans-io: operation %u timed out\n", (unsigned)op);
+            fprintf(stderr, "sans-io: %zu operation(s) timed out\n", left);
             return -1;
         }
         int timeout_ms = 1000;
         uint64_t at;
+        /* ARKWIRE_NO_TIMER: no timer armed, wait for bytes alone. */
         if (arkwire_conn_poll_timeout(conn, &at) == ARKWIRE_OK) {
             uint64_t wait = at > now ? (at - now + 999) / 1000 : 0;
             timeout_ms = wait < 1000 ? (int)wait : 1000;
@@ -102,12 +115,12 @@ static int drive(arkwire_conn *conn, int fd, uint32_t op) {
             return -1;
         }
         if (r > 0) {
-            ssize_t n = read(fd, in_buf, sizeof in_buf);
-            if (n <= 0) {
+            ssize_t got = read(fd, in_buf, sizeof in_buf);
+            if (got <= 0) {
                 fprintf(stderr, "sans-io: the server closed the connection\n");
                 return -1;
             }
-            arkwire_status s = arkwire_conn_recv(conn, in_buf, (size_t)n, now_us());
+            arkwire_status s = arkwire_conn_recv(conn, in_buf, (size_t)got, now_us());
             if (s != ARKWIRE_OK) {
                 fprintf(stderr, "sans-io: %s\n", arkwire_conn_last_error(conn));
                 return -1;
@@ -125,16 +138,71 @@ static arkwire_status run(arkwire_conn *conn, int fd, const char *cmd, const cha
     if (s != ARKWIRE_OK) {
         return s;
     }
-    if (drive(conn, fd, op) != 0) {
+    if (drive_all(conn, fd, &op, 1) != 0) {
         return ARKWIRE_CONNECTION_FAILED;
     }
-    arkwire_outcome o;
-    s = arkwire_conn_outcome(conn, op, &o);
-    /* o.msg is not NUL-terminated and lives until arkwire_conn_finish. */
-    snprintf(msg, cap, "%.*s", (int)o.msg_len, o.msg);
+    arkwire_result r;
+    s = arkwire_conn_outcome(conn, op, &r);
+    /* r.msg is NUL-terminated and lives until arkwire_conn_finish(conn, op). */
+    snprintf(msg, cap, "%s", r.msg);
     printf("sans-io: %-8s -> [%s] %s\n", cmd, arkwire_status_str(s), msg);
     arkwire_conn_finish(conn, op);
     return s;
+}
+
+/* Starts a blocking call without waiting; 0 when it did not start. */
+static uint32_t start(arkwire_conn *conn, const char *cmd, const char *args) {
+    uint32_t op = 0;
+    if (arkwire_conn_call(conn, cmd, args, now_us(), &op) != ARKWIRE_OK) {
+        fprintf(stderr, "sans-io: %s: %s\n", cmd, arkwire_conn_last_error(conn));
+        return 0;
+    }
+    return op;
+}
+
+/* 1 when op's result is OK and its text is `want`. */
+static int holds(const arkwire_result *r, const char *want) {
+    if (r->status != ARKWIRE_OK || r->msg_len != strlen(want) || strcmp(r->msg, want) != 0) {
+        fprintf(stderr, "sans-io: op %u holds [%s] \"%s\", not \"%s\"\n", (unsigned)r->op,
+                arkwire_status_str(r->status), r->msg, want);
+        return 0;
+    }
+    return 1;
+}
+
+/* Several operations at once: every result keeps its own reply until it is
+ * finished, whatever is started, read or finished meanwhile. */
+static int interleaved(arkwire_conn *conn, int fd) {
+    const char *ta = "alpha \"A\"\n", *tb = "beta\tB \\", *tc = "gamma \"C\"";
+    uint32_t ops[3];
+    arkwire_result a, b, bad, c;
+    int ok = 1;
+    ops[0] = start(conn, "echo", ta);
+    ops[1] = start(conn, "echo", tb);
+    ops[2] = start(conn, "bogus", "");
+    if (!ops[0] || !ops[1] || !ops[2] || drive_all(conn, fd, ops, 3) != 0) {
+        return 0;
+    }
+    ok &= arkwire_conn_outcome(conn, ops[1], &b) == ARKWIRE_OK && holds(&b, tb);
+    ok &= arkwire_conn_outcome(conn, ops[2], &bad) == ARKWIRE_ARKOUDA_ERROR &&
+          bad.error_kind == ARKWIRE_ERROR_ARKOUDA &&
+          strcmp(bad.msg, "Unrecognized command: bogus") == 0;
+    ok &= arkwire_conn_outcome(conn, ops[0], &a) == ARKWIRE_OK && holds(&a, ta);
+    /* Finish A, start and read C: B and the error still hold theirs. */
+    arkwire_conn_finish(conn, ops[0]);
+    uint32_t opc = start(conn, "echo", tc);
+    if (!opc || drive_all(conn, fd, &opc, 1) != 0) {
+        return 0;
+    }
+    ok &= arkwire_conn_outcome(conn, opc, &c) == ARKWIRE_OK && holds(&c, tc);
+    ok &= holds(&b, tb);
+    ok &= strcmp(bad.msg, "Unrecognized command: bogus") == 0;
+    arkwire_conn_finish(conn, opc);
+    ok &= holds(&b, tb);
+    arkwire_conn_finish(conn, ops[1]);
+    arkwire_conn_finish(conn, ops[2]);
+    printf("sans-io: interleaved -> %s\n", ok ? "each result kept its own reply" : "FAILED");
+    return ok;
 }
 
 int main(int argc, char **argv) {
@@ -155,13 +223,20 @@ int main(int argc, char **argv) {
     config.user = "sensor-3";
     config.seed = now_us();
     config.now_us = now_us();
+    config.max_ops = 4;
+    /* The connection lives in memory the program owns: here one block from
+     * malloc, on a device a static array of at least this size. */
+    size_t size = 0;
+    arkwire_status s = arkwire_conn_size(&config, &size);
+    void *memory = s == ARKWIRE_OK ? malloc(size) : NULL;
     arkwire_conn *conn = NULL;
-    arkwire_status s = arkwire_conn_new(&config, &conn);
-    if (s != ARKWIRE_OK) {
+    if (memory == NULL || (s = arkwire_conn_init(memory, size, &config, &conn)) != ARKWIRE_OK) {
         fprintf(stderr, "sans-io: %s\n", arkwire_status_str(s));
+        free(memory);
         close(fd);
         return 1;
     }
+    printf("sans-io: connection in %zu bytes of the program's memory\n", size);
 
     int failures = 0;
     char msg[1024];
@@ -181,13 +256,19 @@ int main(int argc, char **argv) {
         strcmp(msg, "Unrecognized command: bogus") != 0) {
         failures++;
     }
+    if (!interleaved(conn, fd)) {
+        failures++;
+    }
     uint32_t op;
     if (arkwire_conn_call(NULL, "ruok", "", 0, &op) != ARKWIRE_NULL_ARGUMENT ||
-        arkwire_conn_finish(conn, 12345) != ARKWIRE_NOT_FOUND) {
+        arkwire_conn_finish(conn, 12345) != ARKWIRE_NOT_FOUND ||
+        arkwire_conn_poll_event(conn, &op) != ARKWIRE_NO_EVENT) {
         failures++;
     }
 
+    /* Ends the connection; the memory is the program's again. */
     arkwire_conn_free(conn);
+    free(memory);
     close(fd);
     if (failures != 0) {
         fprintf(stderr, "sans-io: %d check(s) failed\n", failures);

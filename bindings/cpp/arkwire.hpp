@@ -1,7 +1,9 @@
 // arkwire.hpp: a header-only C++17 wrapper over arkwire.h. Handles are
-// std::unique_ptr with the library's free functions as deleters; failures
-// are arkwire::error exceptions carrying the arkwire_status. User code
-// never calls a _free function.
+// std::unique_ptr with the library's free functions as deleters; every
+// arkwire_result is finished by an RAII guard once its bytes are copied
+// out; failures are arkwire::error exceptions carrying the arkwire_status,
+// the gRPC code and the error kind. User code never calls a _free or
+// _finish function.
 #ifndef ARKWIRE_HPP
 #define ARKWIRE_HPP
 
@@ -18,28 +20,30 @@
 
 namespace arkwire {
 
-/// A failed call: the status code and the library's message.
+/// A failed call: the status code, the gRPC code, whose failure it is, and
+/// the library's message.
 class error : public std::runtime_error {
 public:
-    error(arkwire_status code, const std::string &what)
+    error(arkwire_status code, const std::string &what, std::uint32_t grpc_code = 0,
+          arkwire_error_kind kind = ARKWIRE_ERROR_LOCAL)
         : std::runtime_error(what.empty() ? std::string(arkwire_status_str(code))
                                           : std::string(arkwire_status_str(code)) + ": " + what),
-          code_(code) {}
+          code_(code),
+          grpc_code_(grpc_code),
+          kind_(kind) {}
     arkwire_status code() const noexcept { return code_; }
+    std::uint32_t grpc_code() const noexcept { return grpc_code_; }
+    arkwire_error_kind kind() const noexcept { return kind_; }
 
 private:
     arkwire_status code_;
+    std::uint32_t grpc_code_;
+    arkwire_error_kind kind_;
 };
 
 namespace detail {
 struct session_free {
     void operator()(arkwire_session *s) const noexcept { arkwire_session_free(s); }
-};
-struct reply_free {
-    void operator()(arkwire_reply *r) const noexcept { arkwire_reply_free(r); }
-};
-struct string_free {
-    void operator()(char *s) const noexcept { arkwire_string_free(s); }
 };
 struct server_free {
     void operator()(arkwire_server *s) const noexcept { arkwire_server_free(s); }
@@ -47,6 +51,18 @@ struct server_free {
 inline void check(arkwire_status s, const char *what = "") {
     if (s != ARKWIRE_OK) throw error(s, what);
 }
+/// Finishes one operation's result when it goes out of scope.
+class finisher {
+public:
+    finisher(arkwire_session *s, const arkwire_result &r) noexcept : s_(s), op_(r.op) {}
+    ~finisher() { arkwire_session_finish(s_, op_); }
+    finisher(const finisher &) = delete;
+    finisher &operator=(const finisher &) = delete;
+
+private:
+    arkwire_session *s_;
+    std::uint32_t op_;
+};
 }  // namespace detail
 
 /// Where a submitted request stands.
@@ -70,20 +86,29 @@ public:
 
     /// Blocking pattern: Arkouda's reply text.
     std::string call(const std::string &cmd, const std::string &args = "") {
-        return reply_text(cmd, args, false);
+        arkwire_result r;
+        arkwire_status st = arkwire_session_call(s_.get(), cmd.c_str(), args.c_str(), &r);
+        detail::finisher done(s_.get(), r);
+        fail_unless(st, r);
+        return std::string(r.msg, r.msg_len);
     }
 
     /// Polling pattern.
     std::string call_polling(const std::string &cmd, const std::string &args = "") {
-        return reply_text(cmd, args, true);
+        arkwire_result r;
+        arkwire_status st = arkwire_session_call_polling(s_.get(), cmd.c_str(), args.c_str(), &r);
+        detail::finisher done(s_.get(), r);
+        fail_unless(st, r);
+        return std::string(r.msg, r.msg_len);
     }
 
     /// Fire-and-forget: the request id.
     std::string submit(const std::string &cmd, const std::string &args = "") {
-        char *raw = nullptr;
-        fail_unless(arkwire_session_submit(s_.get(), cmd.c_str(), args.c_str(), &raw));
-        std::unique_ptr<char, detail::string_free> id(raw);
-        return std::string(id.get());
+        arkwire_result r;
+        arkwire_status st = arkwire_session_submit(s_.get(), cmd.c_str(), args.c_str(), &r);
+        detail::finisher done(s_.get(), r);
+        fail_unless(st, r);
+        return std::string(r.request_id, r.request_id_len);
     }
 
     /// A binary command (Arkouda's `send_binary_message`, or a string
@@ -92,39 +117,29 @@ public:
     std::vector<std::uint8_t> call_binary(const std::string &cmd, const std::string &args,
                                           const std::vector<std::uint8_t> &payload,
                                           std::int32_t size = -1, bool polling = false) {
-        arkwire_reply *raw = nullptr;
-        fail_unless(arkwire_session_command(s_.get(), cmd.c_str(), args.c_str(), size,
-                                            payload.data(), payload.size(), true, polling, &raw));
-        std::unique_ptr<arkwire_reply, detail::reply_free> reply(raw);
-        const std::uint8_t *data = nullptr;
-        std::size_t len = 0;
-        detail::check(arkwire_reply_payload(reply.get(), &data, &len));
-        return std::vector<std::uint8_t>(data, data + len);
+        arkwire_result r;
+        arkwire_status st =
+            arkwire_session_command(s_.get(), cmd.c_str(), args.c_str(), size, payload.data(),
+                                    payload.size(), true, polling, &r);
+        detail::finisher done(s_.get(), r);
+        fail_unless(st, r);
+        return std::vector<std::uint8_t>(r.payload, r.payload + r.payload_len);
     }
 
     /// One status query.
     request_status status(const std::string &request_id) {
-        arkwire_status_view view;
-        fail_unless(arkwire_session_status(s_.get(), request_id.c_str(), &view));
-        return {view.state, std::string(view.msg, view.msg_len), view.is_error};
+        arkwire_result r;
+        arkwire_status st = arkwire_session_status(s_.get(), request_id.c_str(), &r);
+        detail::finisher done(s_.get(), r);
+        fail_unless(st, r);
+        return {r.state, std::string(r.msg, r.msg_len), r.error_kind == ARKWIRE_ERROR_ARKOUDA};
     }
 
 private:
     explicit session(arkwire_session *s) : s_(s) {}
 
-    void fail_unless(arkwire_status st) {
-        if (st != ARKWIRE_OK) throw error(st, arkwire_session_last_error(s_.get()));
-    }
-
-    std::string reply_text(const std::string &cmd, const std::string &args, bool polling) {
-        arkwire_reply *raw = nullptr;
-        fail_unless(polling ? arkwire_session_call_polling(s_.get(), cmd.c_str(), args.c_str(), &raw)
-                            : arkwire_session_call(s_.get(), cmd.c_str(), args.c_str(), &raw));
-        std::unique_ptr<arkwire_reply, detail::reply_free> reply(raw);
-        const char *msg = nullptr;
-        std::size_t len = 0;
-        detail::check(arkwire_reply_msg(reply.get(), &msg, &len));
-        return std::string(msg, len);
+    static void fail_unless(arkwire_status st, const arkwire_result &r) {
+        if (st != ARKWIRE_OK) throw error(st, std::string(r.msg, r.msg_len), r.grpc_code, r.error_kind);
     }
 
     std::unique_ptr<arkwire_session, detail::session_free> s_;

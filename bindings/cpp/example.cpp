@@ -26,7 +26,8 @@ int main(int argc, char **argv) {
             return 1;
         } catch (const arkwire::error &e) {
             std::printf("c++: reboot -> %s\n", e.what());
-            if (e.code() != ARKWIRE_ARKOUDA_ERROR) return 1;
+            if (e.code() != ARKWIRE_ARKOUDA_ERROR || e.kind() != ARKWIRE_ERROR_ARKOUDA) return 1;
+            if (e.grpc_code() != 0) return 1;
         }
         if (argc > 1) {
             auto proxy = arkwire::session::connect(argv[1], "edge-cpp");

@@ -16,15 +16,34 @@ import ctypes.util
 import os
 
 ARKWIRE_OK = 0
+ARKWIRE_CONNECTION_FAILED = 4
 ARKWIRE_ARKOUDA_ERROR = 8
+ARKWIRE_ERROR_ARKOUDA = 1
+
+
+class Result(ctypes.Structure):
+    """arkwire_result: what one operation came to (see arkwire.h)."""
+    _fields_ = [("status", ctypes.c_uint32), ("op", ctypes.c_uint32),
+                ("kind", ctypes.c_uint32), ("error_kind", ctypes.c_uint32),
+                ("grpc_code", ctypes.c_uint32), ("state", ctypes.c_uint32),
+                ("warning", ctypes.c_bool),
+                ("msg", ctypes.c_void_p), ("msg_len", ctypes.c_size_t),
+                ("payload", ctypes.c_void_p), ("payload_len", ctypes.c_size_t),
+                ("request_id", ctypes.c_void_p), ("request_id_len", ctypes.c_size_t)]
+
+    def text(self):
+        return ctypes.string_at(self.msg, self.msg_len).decode()
 
 
 class ArkwireError(RuntimeError):
-    """A failed call: `status` is the arkwire_status code."""
+    """A failed call: `status` is the arkwire_status code, `grpc_code` the
+    gRPC status code, `error_kind` the arkwire_error_kind."""
 
-    def __init__(self, status, message):
+    def __init__(self, status, message, grpc_code=0, error_kind=0):
         super().__init__(message)
         self.status = status
+        self.grpc_code = grpc_code
+        self.error_kind = error_kind
 
 
 def _load(path=None):
@@ -47,17 +66,14 @@ def _load(path=None):
     lib.arkwire_session_connect.restype = ctypes.c_uint32
     for name in ("arkwire_session_call", "arkwire_session_call_polling"):
         f = getattr(lib, name)
-        f.argtypes = [P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(P)]
+        f.argtypes = [P, ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Result)]
         f.restype = ctypes.c_uint32
+    lib.arkwire_session_finish.argtypes = [P, ctypes.c_uint32]
+    lib.arkwire_session_finish.restype = ctypes.c_uint32
     lib.arkwire_session_last_error.argtypes = [P]
     lib.arkwire_session_last_error.restype = ctypes.c_char_p
     lib.arkwire_session_free.argtypes = [P]
     lib.arkwire_session_free.restype = None
-    lib.arkwire_reply_msg.argtypes = [P, ctypes.POINTER(ctypes.c_void_p),
-                                      ctypes.POINTER(ctypes.c_size_t)]
-    lib.arkwire_reply_msg.restype = ctypes.c_uint32
-    lib.arkwire_reply_free.argtypes = [P]
-    lib.arkwire_reply_free.restype = None
     return lib
 
 
@@ -109,19 +125,16 @@ class Channel:
             raise ArkwireError(5, "not connected")
         lib = library()
         call = lib.arkwire_session_call_polling if polling else lib.arkwire_session_call
-        reply = ctypes.c_void_p()
-        status = call(self._session, cmd.encode(), args.encode(), ctypes.byref(reply))
-        if status != ARKWIRE_OK:
-            why = lib.arkwire_session_last_error(self._session).decode(errors="replace")
-            raise ArkwireError(status, why or lib.arkwire_status_str(status).decode())
+        result = Result()
+        status = call(self._session, cmd.encode(), args.encode(), ctypes.byref(result))
         try:
-            msg, n = ctypes.c_void_p(), ctypes.c_size_t()
-            status = lib.arkwire_reply_msg(reply, ctypes.byref(msg), ctypes.byref(n))
-            if status != ARKWIRE_OK:
-                raise ArkwireError(status, lib.arkwire_status_str(status).decode())
-            return ctypes.string_at(msg, n.value).decode()
+            # The text lives in the session until the operation is finished.
+            text = result.text()
         finally:
-            lib.arkwire_reply_free(reply)
+            lib.arkwire_session_finish(self._session, result.op)
+        if status != ARKWIRE_OK:
+            raise ArkwireError(status, text, result.grpc_code, result.error_kind)
+        return text
 
     def disconnect(self):
         if self._session is not None:

@@ -7,7 +7,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from arkwire_ctypes import ARKWIRE_ARKOUDA_ERROR, ArkwireError, Channel, version  # noqa: E402
+from arkwire_ctypes import (  # noqa: E402
+    ARKWIRE_ARKOUDA_ERROR, ARKWIRE_CONNECTION_FAILED, ARKWIRE_ERROR_ARKOUDA, ArkwireError, Channel,
+    version)
 
 
 def main():
@@ -25,7 +27,8 @@ def main():
         raise AssertionError("an Arkouda ERROR must raise")
     except ArkwireError as e:
         assert e.status == ARKWIRE_ARKOUDA_ERROR, e.status
-        assert "Unrecognized command: bogus" in str(e), str(e)
+        assert e.error_kind == ARKWIRE_ERROR_ARKOUDA and e.grpc_code == 0, vars(e)
+        assert str(e) == "Unrecognized command: bogus", str(e)
     ch.disconnect()
     ch.disconnect()  # twice is fine
 
@@ -33,7 +36,7 @@ def main():
         Channel("127.0.0.1:1", user="x", timeout_ms=2000).connect()
         raise AssertionError("connecting to a closed port must raise")
     except ArkwireError as e:
-        assert e.status == 4, e.status  # ARKWIRE_CONNECTION_FAILED
+        assert e.status == ARKWIRE_CONNECTION_FAILED, e.status
 
     with Channel(addr, user="ctx") as c:
         assert c.send_string_message("noop") == "noop"

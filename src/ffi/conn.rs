@@ -1,18 +1,26 @@
 //! The sans-IO tier: an Arkouda client channel over fixed buffers, for hosts
 //! that own their sockets and clocks.
 //!
-//! `arkwire_conn_new` allocates the whole connection once (one `Box`, about
-//! 340 KiB); every later call works in that block and never touches the
-//! heap: error messages and unescaped reply text go to fixed buffers inside it.
+//! A connection lives in one block of memory sized by `arkwire_conn_size`:
+//! the caller's (`arkwire_conn_init`) or one allocation
+//! (`arkwire_conn_new`). Every later call works in that block and never
+//! touches the heap. The block holds the connection and one result slot per
+//! operation it may track (`max_ops`): a completed operation's text or
+//! binary payload is copied into its own slot when the completion is first
+//! seen, so a result stays as it is until that operation is finished,
+//! whatever else happens on the connection.
 
+use core::alloc::Layout;
 use core::ffi::c_char;
+use core::fmt::{self, Write};
 use core::time::Duration;
 
 use super::{
-    arg, arg_mut, arkwire_request_state, arkwire_status, channel_error_status, guard_try,
-    opt_str_arg, out, str_arg, LastError,
+    arg, arg_mut, arkwire_error_kind, arkwire_request_state, arkwire_result, arkwire_result_kind,
+    arkwire_status, channel_error_status, guard_try, opt_str_arg, out, str_arg, LastError,
+    ResultMeta, EMPTY,
 };
-use crate::arkouda::request_id::SEED_LEN;
+use crate::arkouda::request_id::{REQUEST_ID_LEN, SEED_LEN};
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, JsonStr, MsgType, OpId, Outcome,
     PollConfig, RequestIdGenerator, RequestState,
@@ -22,7 +30,6 @@ use crate::h2::conn::{FixedStorage, MIN_TRANSMIT_BUFFER};
 use crate::h2::Config;
 use crate::time::Instant;
 use arkwire_status::*;
-use std::boxed::Box;
 
 /// Smallest buffer `arkwire_conn_transmit` accepts: one largest HTTP/2
 /// frame (16384 bytes) and its 9-byte header.
@@ -30,21 +37,29 @@ pub const ARKWIRE_MIN_TRANSMIT_BUFFER: usize = 16_393;
 const _: () = assert!(ARKWIRE_MIN_TRANSMIT_BUFFER == MIN_TRANSMIT_BUFFER);
 
 /// Largest request or reply message a sans-IO connection carries (bytes of
-/// the encoded ArkoudaRequest/ArkoudaResponse); a reply also fits the
-/// unescape buffer.
+/// the encoded ArkoudaRequest/ArkoudaResponse).
 pub const ARKWIRE_CONN_MAX_MESSAGE: usize = 16_379;
 
-/// Operations (calls, polls, submits, status queries) a sans-IO connection
-/// tracks at once, from start until `arkwire_conn_finish`.
+/// Most operations (calls, polls, submits, status queries) one sans-IO
+/// connection can track at once, from start until `arkwire_conn_finish`:
+/// the largest `max_ops` of an `arkwire_conn_config`, and its default.
 pub const ARKWIRE_CONN_MAX_OPS: usize = 8;
+
+/// The default `result_buffer_size`: any reply a connection can receive
+/// fits, with its NUL.
+pub const ARKWIRE_CONN_RESULT_BUFFER: usize = ARKWIRE_CONN_MAX_MESSAGE + 1;
+
+/// The smallest `result_buffer_size`: room for an error message.
+pub const ARKWIRE_CONN_MIN_RESULT_BUFFER: usize = 64;
 
 /// Streams, header bytes and body bytes per stream: `h2::Config::embedded()`.
 type ConnStorage = FixedStorage<4, 4096, 16_384>;
-const SCRATCH: usize = 16_384;
+type ConnChannel = Channel<ConnStorage, ARKWIRE_CONN_MAX_OPS>;
 
-/// Settings for `arkwire_conn_new`. Fill it with `arkwire_conn_config_init`
-/// first, then set `authority` and `user` (and whatever else differs).
-/// Only read by the library; the strings need live only during `arkwire_conn_new`.
+/// Settings for `arkwire_conn_size`, `arkwire_conn_init` and
+/// `arkwire_conn_new`. Fill it with `arkwire_conn_config_init` first, then
+/// set `authority` and `user` (and whatever else differs). Only read by the
+/// library; the strings need live only during the call they are passed to.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct arkwire_conn_config {
@@ -75,67 +90,129 @@ pub struct arkwire_conn_config {
     pub seed: u64,
     /// The caller's clock at creation, in microseconds.
     pub now_us: u64,
-}
-
-/// What kind of outcome `arkwire_conn_outcome` reports.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum arkwire_outcome_kind {
-    /// Failed: the function's return value says why, `msg` says more
-    /// (Arkouda's error text, the gRPC message, the failure reason).
-    ARKWIRE_OUTCOME_ERROR = 0,
-    /// Arkouda's reply: `msg` is its `msg`, `warning` its msgType WARNING.
-    ARKWIRE_OUTCOME_REPLY = 1,
-    /// A submit was accepted: `msg` is the request id.
-    ARKWIRE_OUTCOME_SUBMITTED = 2,
-    /// A status query's answer: `state`, and for FINISHED the reply in `msg`
-    /// (`is_error` when its msgType was ERROR).
-    ARKWIRE_OUTCOME_STATUS = 3,
-    /// A binary reply (the command asked `recv_binary`): `msg` points to its
-    /// `msg_len` bytes, verbatim and not NUL-terminated.
-    ARKWIRE_OUTCOME_BINARY = 4,
-}
-
-/// A completed operation, written by `arkwire_conn_outcome`.
-///
-/// `msg` points into the connection (the received reply, or its unescape
-/// buffer) and is *not* NUL-terminated: use `msg_len`. It stays valid until
-/// `arkwire_conn_finish` for that operation, the next `arkwire_conn_outcome`
-/// call, or `arkwire_conn_free`, whichever comes first.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct arkwire_outcome {
-    /// What the operation produced.
-    pub kind: arkwire_outcome_kind,
-    /// The text (see the kinds); never NULL, possibly empty.
-    pub msg: *const c_char,
-    /// Bytes at `msg`.
-    pub msg_len: usize,
-    /// The reply's msgType was WARNING.
-    pub warning: bool,
-    /// For a FINISHED status: the finished request's msgType was ERROR.
-    pub is_error: bool,
-    /// For `ARKWIRE_OUTCOME_STATUS`: where the request stands.
-    pub state: arkwire_request_state,
-    /// For `ARKWIRE_GRPC_STATUS` and a gRPC `ARKWIRE_DEADLINE_EXCEEDED`: the
-    /// gRPC status code; 0 otherwise.
-    pub grpc_code: u32,
+    /// Operations the connection tracks at once (from start until
+    /// `arkwire_conn_finish`), 1 to `ARKWIRE_CONN_MAX_OPS`; each takes one
+    /// result slot of the connection's memory. 0, the default, means
+    /// `ARKWIRE_CONN_MAX_OPS`.
+    pub max_ops: u32,
+    /// Bytes of each operation's result slot: its text with the NUL, or its
+    /// binary payload. At least `ARKWIRE_CONN_MIN_RESULT_BUFFER`; 0, the
+    /// default, means `ARKWIRE_CONN_RESULT_BUFFER` (any reply fits). A reply
+    /// that does not fit completes with `ARKWIRE_BUFFER_TOO_SMALL`; an error
+    /// message that does not fit is cut short.
+    pub result_buffer_size: usize,
 }
 
 /// A sans-IO Arkouda client connection: bytes in (`arkwire_conn_recv`),
 /// bytes out (`arkwire_conn_transmit`), time in (`arkwire_conn_handle_timeout`),
-/// events out (`arkwire_conn_poll_event`). It never opens a socket or reads a clock.
+/// completions out (`arkwire_conn_poll_event`, `arkwire_conn_outcome`). It
+/// never opens a socket or reads a clock.
+///
+/// It lives in the block given to `arkwire_conn_init` (or allocated by
+/// `arkwire_conn_new`) and must not be moved or copied: the handle points
+/// into the block.
 ///
 /// Thread safety: not thread-safe. One thread at a time may use a
 /// connection; it may move between threads.
 pub struct arkwire_conn {
-    channel: Channel<ConnStorage, ARKWIRE_CONN_MAX_OPS>,
-    /// Unescaped reply text and decoded gRPC messages.
-    scratch: [u8; SCRATCH],
+    channel: ConnChannel,
     last_error: LastError<256>,
+    /// The first result slot, in the same block after the connection.
+    slots: *mut u8,
+    max_ops: usize,
+    /// Bytes of each slot's buffer.
+    cap: usize,
+    /// Bytes from one slot to the next.
+    stride: usize,
+    /// The block `arkwire_conn_new` allocated; None for the caller's memory.
+    heap: Option<(*mut u8, Layout)>,
+}
+
+/// One operation's place: its result once captured, followed in memory by
+/// `cap` bytes of buffer for the text or payload.
+#[repr(C)]
+struct Slot {
+    used: bool,
+    /// The result is in the slot (and the channel's operation freed).
+    captured: bool,
+    /// `arkwire_conn_poll_event` reported the completion.
+    reported: bool,
+    /// The buffer holds a binary payload, not text.
+    binary: bool,
+    op: u32,
+    meta: ResultMeta,
+    /// Text or payload bytes in the buffer (text: without its NUL).
+    len: usize,
+    id: [u8; REQUEST_ID_LEN + 1],
+    id_len: usize,
+}
+
+impl Slot {
+    const FREE: Slot = Slot {
+        used: false,
+        captured: false,
+        reported: false,
+        binary: false,
+        op: 0,
+        meta: ResultMeta::ok(arkwire_result_kind::ARKWIRE_RESULT_NONE),
+        len: 0,
+        id: [0; REQUEST_ID_LEN + 1],
+        id_len: 0,
+    };
+}
+
+/// Where the parts of a connection go in its block.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    max_ops: usize,
+    cap: usize,
+    stride: usize,
+    /// From the aligned start of the block to the first slot.
+    slots_offset: usize,
+    align: usize,
+    /// The whole block, with room to align its start.
+    size: usize,
+}
+
+const fn round_up(n: usize, align: usize) -> usize {
+    n.div_ceil(align) * align
+}
+
+fn plan(c: &arkwire_conn_config) -> Result<Plan, arkwire_status> {
+    let max_ops = match c.max_ops as usize {
+        0 => ARKWIRE_CONN_MAX_OPS,
+        n if n <= ARKWIRE_CONN_MAX_OPS => n,
+        _ => return Err(ARKWIRE_INVALID_ARGUMENT),
+    };
+    let cap = match c.result_buffer_size {
+        0 => ARKWIRE_CONN_RESULT_BUFFER,
+        n if n >= ARKWIRE_CONN_MIN_RESULT_BUFFER => n,
+        _ => return Err(ARKWIRE_INVALID_ARGUMENT),
+    };
+    let slot_align = core::mem::align_of::<Slot>();
+    let align = core::mem::align_of::<arkwire_conn>().max(slot_align);
+    let slots_offset = round_up(core::mem::size_of::<arkwire_conn>(), slot_align);
+    let stride = core::mem::size_of::<Slot>()
+        .checked_add(cap)
+        .map(|n| round_up(n, slot_align))
+        .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
+    let size = stride
+        .checked_mul(max_ops)
+        .and_then(|n| n.checked_add(slots_offset + align - 1))
+        .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
+    Ok(Plan {
+        max_ops,
+        cap,
+        stride,
+        slots_offset,
+        align,
+        size,
+    })
 }
 
 /// Fills `config` with the defaults (no authority, no user, no token).
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `config` is NULL or valid for writes.
@@ -158,23 +235,90 @@ pub unsafe extern "C" fn arkwire_conn_config_init(
             ordered: d.ordered,
             seed: 0,
             now_us: 0,
+            max_ops: 0,
+            result_buffer_size: 0,
         };
         // SAFETY: `config` is NULL or writable (caller contract).
         unsafe { out(config, value) }
     })
 }
 
-/// Creates a connection and writes it to `*conn_out`; free it with
-/// `arkwire_conn_free`. Creation allocates (the connection, about 340 KiB
-/// in one block, built on a short-lived helper thread so the caller's stack
-/// may be small); nothing on the connection allocates after that.
+/// Writes the bytes of memory a connection with `config` needs to `*size`:
+/// the connection and `max_ops` result slots of `result_buffer_size` bytes,
+/// plus room to align the block's start (any address will do). Only the
+/// sizes in `config` are read; its strings may still be NULL.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_ARGUMENT` (`max_ops`
+/// above `ARKWIRE_CONN_MAX_OPS`, `result_buffer_size` below
+/// `ARKWIRE_CONN_MIN_RESULT_BUFFER`). Thread-safe.
+///
+/// # Safety
+/// `config` is NULL or valid for reads; `size` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_size(
+    config: *const arkwire_conn_config,
+    size: *mut usize,
+) -> arkwire_status {
+    guard_try(|| {
+        // SAFETY: NULL or valid (caller contract).
+        let c = unsafe { arg(config) }?;
+        let p = plan(c)?;
+        // SAFETY: NULL or writable (caller contract).
+        unsafe { out(size, p.size) }
+    })
+}
+
+/// Builds a connection in the caller's memory: `len` bytes at `mem`, at
+/// least what `arkwire_conn_size` gives for the same `config`, at any
+/// alignment. Writes the handle (a pointer into `mem`) to `*conn_out`. The
+/// memory stays the caller's: it must stay in place, untouched, until
+/// `arkwire_conn_free`, which ends the connection without freeing the
+/// memory. Nothing on the connection allocates, then or later.
+///
+/// Building takes a short-lived helper thread with a large stack: today's
+/// connection is built by value, and too large for a small stack. Once the
+/// connection takes its buffers from the caller it is small, and the helper
+/// thread goes.
 ///
 /// The connection starts by queueing the HTTP/2 preface: send what
 /// `arkwire_conn_transmit` gives right after connecting the socket.
 ///
-/// Errors: `ARKWIRE_NULL_ARGUMENT` (config, authority, user or conn_out is
-/// NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a field too
-/// long), `ARKWIRE_RESOURCE_EXHAUSTED` (no thread to build it on).
+/// Errors: `ARKWIRE_NULL_ARGUMENT` (mem, config, authority, user or
+/// conn_out is NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a
+/// field too long, a size out of range), `ARKWIRE_BUFFER_TOO_SMALL` (`len`
+/// below `arkwire_conn_size`), `ARKWIRE_INTERNAL` (no seed from the
+/// operating system), `ARKWIRE_RESOURCE_EXHAUSTED` (no helper thread).
+/// `*conn_out` is untouched on failure.
+///
+/// # Safety
+/// `mem` is NULL or valid for reads and writes of `len` bytes, not used
+/// otherwise until the connection is freed; `config` is NULL or points to a
+/// valid config whose strings are NULL or NUL-terminated; `conn_out` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_init(
+    mem: *mut core::ffi::c_void,
+    len: usize,
+    config: *const arkwire_conn_config,
+    conn_out: *mut *mut arkwire_conn,
+) -> arkwire_status {
+    guard_try(|| {
+        if mem.is_null() || conn_out.is_null() {
+            return Err(ARKWIRE_NULL_ARGUMENT);
+        }
+        // SAFETY: NULL or valid (caller contract).
+        let c = unsafe { arg(config) }?;
+        // SAFETY: `mem` is valid for `len` bytes (caller contract).
+        let conn = unsafe { init_at(mem.cast(), len, c, None) }?;
+        // SAFETY: checked non-NULL; writable by the caller's contract.
+        unsafe { out(conn_out, conn) }
+    })
+}
+
+/// Creates a connection in one block the library allocates (of
+/// `arkwire_conn_size` bytes) and writes it to `*conn_out`; free it with
+/// `arkwire_conn_free`. As `arkwire_conn_init` otherwise, with
+/// `ARKWIRE_RESOURCE_EXHAUSTED` also when the allocation fails.
 ///
 /// # Safety
 /// `config` is NULL or points to a valid config whose strings are NULL or
@@ -190,45 +334,30 @@ pub unsafe extern "C" fn arkwire_conn_new(
         }
         // SAFETY: NULL or valid (caller contract).
         let c = unsafe { arg(config) }?;
-        // SAFETY: the config's strings are NULL or NUL-terminated.
-        let (authority, user, token) = unsafe {
-            (
-                str_arg(c.authority)?,
-                str_arg(c.user)?,
-                opt_str_arg(c.token)?,
-            )
-        };
-        // The connection is about 340 KiB. Built on the caller's stack it
-        // would be copied there (several times in a debug build) before
-        // reaching the heap, and a C thread's stack may be 128 KiB: build it
-        // on a helper thread whose stack is known to be large enough.
-        let settings = arkwire_conn_settings {
-            call_timeout_ms: c.call_timeout_ms,
-            poll_interval_ms: c.poll_interval_ms,
-            poll_backoff: c.poll_backoff,
-            poll_max_interval_ms: c.poll_max_interval_ms,
-            poll_deadline_ms: c.poll_deadline_ms,
-            ordered: c.ordered,
-            seed: c.seed,
-            now_us: c.now_us,
-        };
-        let conn = std::thread::scope(|scope| {
-            std::thread::Builder::new()
-                .name("arkwire-conn-new".into())
-                .stack_size(BUILD_STACK)
-                .spawn_scoped(scope, || build(settings, authority, user, token))
-                .map_err(|_| ARKWIRE_RESOURCE_EXHAUSTED)?
-                .join()
-                .map_err(|_| ARKWIRE_PANIC)?
-        })?;
-        // SAFETY: checked non-NULL above; writable by the caller's contract.
-        unsafe { out(conn_out, Box::into_raw(conn)) }
+        let p = plan(c)?;
+        let layout =
+            Layout::from_size_align(p.size, p.align).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+        // SAFETY: the size is not zero (the connection alone is large).
+        let block = unsafe { std::alloc::alloc(layout) };
+        if block.is_null() {
+            return Err(ARKWIRE_RESOURCE_EXHAUSTED);
+        }
+        // SAFETY: a fresh block of `p.size` bytes, ours until freed.
+        match unsafe { init_at(block, p.size, c, Some((block, layout))) } {
+            // SAFETY: checked non-NULL; writable by the caller's contract.
+            Ok(conn) => unsafe { out(conn_out, conn) },
+            Err(s) => {
+                // SAFETY: allocated above with this layout; nothing lives in it.
+                unsafe { std::alloc::dealloc(block, layout) };
+                Err(s)
+            }
+        }
     })
 }
 
 /// The numbers of an `arkwire_conn_config` (no pointers: they may cross threads).
 #[derive(Clone, Copy)]
-struct arkwire_conn_settings {
+struct Settings {
     call_timeout_ms: u32,
     poll_interval_ms: u32,
     poll_backoff: u32,
@@ -242,12 +371,95 @@ struct arkwire_conn_settings {
 /// Stack for building a connection: room for a few copies of it.
 const BUILD_STACK: usize = 16 << 20;
 
+/// Builds a connection at the aligned start of `mem`.
+///
+/// # Safety
+/// `mem` is valid for reads and writes of `len` bytes and used by nothing
+/// else; the config's strings are NULL or NUL-terminated.
+unsafe fn init_at(
+    mem: *mut u8,
+    len: usize,
+    c: &arkwire_conn_config,
+    heap: Option<(*mut u8, Layout)>,
+) -> Result<*mut arkwire_conn, arkwire_status> {
+    let p = plan(c)?;
+    if len < p.size {
+        return Err(ARKWIRE_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: the config's strings are NULL or NUL-terminated.
+    let (authority, user, token) = unsafe {
+        (
+            str_arg(c.authority)?,
+            str_arg(c.user)?,
+            opt_str_arg(c.token)?,
+        )
+    };
+    let settings = Settings {
+        call_timeout_ms: c.call_timeout_ms,
+        poll_interval_ms: c.poll_interval_ms,
+        poll_backoff: c.poll_backoff,
+        poll_max_interval_ms: c.poll_max_interval_ms,
+        poll_deadline_ms: c.poll_deadline_ms,
+        ordered: c.ordered,
+        seed: c.seed,
+        now_us: c.now_us,
+    };
+    let skip = mem.align_offset(p.align);
+    // SAFETY: `skip < align`, and the plan keeps `align - 1` bytes for it.
+    let conn = unsafe { mem.add(skip) }.cast::<arkwire_conn>();
+    // SAFETY: the slots follow the connection inside the block.
+    let slots = unsafe { conn.cast::<u8>().add(p.slots_offset) };
+    // The channel is built by value, and today it is about 320 KiB: built
+    // on the caller's stack it would be copied there (several times in a
+    // debug build) before reaching `mem`, and a C thread's stack may be
+    // 128 KiB. It is built on a helper thread whose stack is known to be
+    // large enough, and written straight into `mem` from there.
+    // SAFETY: `conn` is aligned and inside the block; no reference is made.
+    let dst = unsafe { core::ptr::addr_of_mut!((*conn).channel) } as usize;
+    // A plain spawn with owned arguments, not a scoped thread: a scope would
+    // give the calling thread a Rust thread handle that outlives the call.
+    let strings = (
+        std::string::String::from(authority),
+        std::string::String::from(user),
+        std::string::String::from(token),
+    );
+    let helper = std::thread::Builder::new()
+        .name("arkwire-conn-init".into())
+        .stack_size(BUILD_STACK)
+        .spawn(move || {
+            let (authority, user, token) = strings;
+            let channel = build(settings, &authority, &user, &token)?;
+            // SAFETY: `dst` is the aligned, unused channel field in the
+            // block, which outlives this thread (joined below).
+            unsafe { (dst as *mut ConnChannel).write(channel) };
+            Ok(())
+        })
+        .map_err(|_| ARKWIRE_RESOURCE_EXHAUSTED)?;
+    helper.join().map_err(|_| ARKWIRE_PANIC)??;
+    // SAFETY: the other fields are inside the block, aligned; the slots and
+    // their buffers too (the plan reserved `max_ops * stride` bytes).
+    unsafe {
+        core::ptr::addr_of_mut!((*conn).last_error).write(LastError::new());
+        core::ptr::addr_of_mut!((*conn).slots).write(slots);
+        core::ptr::addr_of_mut!((*conn).max_ops).write(p.max_ops);
+        core::ptr::addr_of_mut!((*conn).cap).write(p.cap);
+        core::ptr::addr_of_mut!((*conn).stride).write(p.stride);
+        core::ptr::addr_of_mut!((*conn).heap).write(heap);
+        for i in 0..p.max_ops {
+            let slot = slots.add(i * p.stride);
+            slot.cast::<Slot>().write(Slot::FREE);
+            slot.add(core::mem::size_of::<Slot>()).write_bytes(0, p.cap);
+        }
+    }
+    Ok(conn)
+}
+
 fn build(
-    c: arkwire_conn_settings,
+    c: Settings,
     authority: &str,
     user: &str,
     token: &str,
-) -> Result<Box<arkwire_conn>, arkwire_status> {
+) -> Result<ConnChannel, arkwire_status> {
     let now = Instant::from_micros(c.now_us);
     let options = Options {
         h2: Config::embedded(),
@@ -273,34 +485,41 @@ fn build(
         seed[..8].copy_from_slice(&c.seed.to_le_bytes());
         RequestIdGenerator::from_seed(seed)
     };
-    let channel =
-        Channel::new(grpc, user, token, config, ids).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
-    Ok(Box::new(arkwire_conn {
-        channel,
-        scratch: [0; SCRATCH],
-        last_error: LastError::new(),
-    }))
+    Channel::new(grpc, user, token, config, ids).map_err(|_| ARKWIRE_INVALID_ARGUMENT)
 }
 
-/// Frees a connection. NULL is ignored. Pointers into it (outcome messages,
-/// the last error) die with it.
+/// Ends a connection: one made by `arkwire_conn_new` is freed, one built by
+/// `arkwire_conn_init` is dropped and its memory given back to the caller
+/// (it may be reused or freed after this returns). Pointers into it
+/// (results, the last error) die with it. NULL is ignored.
 ///
 /// # Safety
-/// `conn` is NULL or a connection from `arkwire_conn_new`, not yet freed.
+/// `conn` is NULL or a connection from `arkwire_conn_new` or
+/// `arkwire_conn_init`, not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn arkwire_conn_free(conn: *mut arkwire_conn) {
     let _ = guard_try(|| {
-        if !conn.is_null() {
-            // SAFETY: from Box::into_raw in arkwire_conn_new, freed once.
-            drop(unsafe { Box::from_raw(conn) });
+        if conn.is_null() {
+            return Ok(());
+        }
+        // SAFETY: a live connection (caller contract), ended once: read its
+        // block, drop it in place (the slots are plain data), then free the
+        // block when the library allocated it.
+        unsafe {
+            let heap = (*conn).heap;
+            core::ptr::drop_in_place(conn);
+            if let Some((block, layout)) = heap {
+                std::alloc::dealloc(block, layout);
+            }
         }
         Ok(())
     });
 }
 
-/// The message of the last failed call on `conn`, NUL-terminated; empty
-/// after a call that succeeded. Valid until the next call on `conn`.
-/// NULL gives a static "NULL connection".
+/// The message of the last failed call on `conn` (every status but
+/// `ARKWIRE_OK` sets it), NUL-terminated; empty after a call that
+/// succeeded. Valid until the next call on `conn`. NULL gives a static
+/// "NULL connection".
 ///
 /// # Safety
 /// `conn` is NULL or a live connection.
@@ -313,7 +532,8 @@ pub unsafe extern "C" fn arkwire_conn_last_error(conn: *const arkwire_conn) -> *
     }
 }
 
-/// Runs `f` on a live connection, keeping its last error in step.
+/// Runs `f` on a live connection, keeping its last error in step: cleared
+/// first, and set to the status's text on a failure `f` did not describe.
 ///
 /// # Safety
 /// `conn` is NULL or a live connection not used elsewhere during the call.
@@ -325,15 +545,246 @@ unsafe fn with_conn(
         // SAFETY: forwarded contract.
         let c = unsafe { arg_mut(conn) }?;
         c.last_error.clear();
-        f(c)
+        let result = f(c);
+        if let Err(s) = result {
+            if c.last_error.as_bytes().is_empty() {
+                c.last_error
+                    .set(format_args!("{}", s.text().to_bytes().escape_ascii()));
+            }
+        }
+        result
     })
+}
+
+impl arkwire_conn {
+    fn slot_ptr(&self, i: usize) -> *mut Slot {
+        debug_assert!(i < self.max_ops);
+        // SAFETY: slot `i` is inside the block (the plan reserved it).
+        unsafe { self.slots.add(i * self.stride) }.cast()
+    }
+
+    fn slot(&self, i: usize) -> &Slot {
+        // SAFETY: initialized by init_at; only reached through `self`.
+        unsafe { &*self.slot_ptr(i) }
+    }
+
+    fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        // SAFETY: as `slot`, and `&mut self` makes it unique.
+        unsafe { &mut *self.slot_ptr(i) }
+    }
+
+    /// Slot `i`'s buffer.
+    fn buf_ptr(&self, i: usize) -> *mut u8 {
+        // SAFETY: the buffer follows the slot inside the block.
+        unsafe {
+            self.slot_ptr(i)
+                .cast::<u8>()
+                .add(core::mem::size_of::<Slot>())
+        }
+    }
+
+    fn find(&self, op: u32) -> Option<usize> {
+        (0..self.max_ops).find(|&i| {
+            let s = self.slot(i);
+            s.used && s.op == op
+        })
+    }
+
+    fn free_slot(&self) -> Option<usize> {
+        (0..self.max_ops).find(|&i| !self.slot(i).used)
+    }
+
+    /// Moves operation `i`'s outcome into its slot if it is ready, and frees
+    /// the channel's operation. Returns whether the slot holds the result.
+    fn capture(&mut self, i: usize) -> bool {
+        if self.slot(i).captured {
+            return true;
+        }
+        let op = OpId(self.slot(i).op);
+        let cap = self.cap;
+        // SAFETY: the slot's buffer is `cap` bytes inside the block, apart
+        // from the channel and the slot header; nothing else refers to it.
+        let buf = unsafe { core::slice::from_raw_parts_mut(self.buf_ptr(i), cap) };
+        let Some((meta, len, binary)) = capture_into(&self.channel, op, buf, &mut self.last_error)
+        else {
+            return false;
+        };
+        let mut id = [0u8; REQUEST_ID_LEN + 1];
+        let id_text = self.channel.request_id(op).unwrap_or_default().as_bytes();
+        let id_len = id_text.len().min(REQUEST_ID_LEN);
+        id[..id_len].copy_from_slice(&id_text[..id_len]);
+        let slot = self.slot_mut(i);
+        slot.meta = meta;
+        slot.len = len;
+        slot.binary = binary;
+        slot.id = id;
+        slot.id_len = id_len;
+        slot.captured = true;
+        self.channel.finish(op);
+        true
+    }
+
+    /// Slot `i`'s result (it holds one).
+    fn result(&self, i: usize) -> arkwire_result {
+        let s = self.slot(i);
+        let buf = self.buf_ptr(i);
+        let (msg, payload): ((*const u8, usize), &[u8]) = if s.binary {
+            // SAFETY: `len` payload bytes were written to the buffer.
+            let payload = unsafe { core::slice::from_raw_parts(buf, s.len) };
+            ((EMPTY.as_ptr().cast(), 0), payload)
+        } else {
+            ((buf, s.len), &[])
+        };
+        s.meta.result(s.op, msg, payload, (s.id.as_ptr(), s.id_len))
+    }
+}
+
+/// A writer into a result buffer that keeps room for the NUL and cuts the
+/// text short at a character boundary when it does not fit.
+struct Text<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    cut: bool,
+}
+
+impl Write for Text<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let c = if c == '\0' { ' ' } else { c };
+            let n = c.len_utf8();
+            if self.len + n >= self.buf.len() {
+                self.cut = true;
+                return Err(fmt::Error);
+            }
+            c.encode_utf8(&mut self.buf[self.len..]);
+            self.len += n;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `args` into `buf`, NUL-terminated, cut short when it does not
+/// fit; returns the text's length and whether all of it fit.
+fn write_text(buf: &mut [u8], args: fmt::Arguments<'_>) -> (usize, bool) {
+    let mut t = Text {
+        buf,
+        len: 0,
+        cut: false,
+    };
+    let _ = t.write_fmt(args);
+    let (len, cut) = (t.len, t.cut);
+    buf[len] = 0;
+    (len, !cut)
+}
+
+/// A JSON string's text into `buf`, NUL-terminated, in full.
+fn json_text(s: JsonStr<'_>, buf: &mut [u8]) -> Result<usize, arkwire_status> {
+    let room = buf.len() - 1;
+    let len = s
+        .unescape_into(&mut buf[..room])
+        .map_err(|e| match e {
+            crate::arkouda::UnescapeError::BufferTooSmall => ARKWIRE_BUFFER_TOO_SMALL,
+            crate::arkouda::UnescapeError::InvalidEscape => ARKWIRE_BAD_REPLY,
+        })?
+        .len();
+    buf[len] = 0;
+    Ok(len)
+}
+
+/// Writes operation `op`'s outcome into `buf`: its result values, the bytes
+/// written (text without its NUL, or payload), and whether they are a
+/// binary payload. None while it is still running.
+fn capture_into(
+    channel: &ConnChannel,
+    op: OpId,
+    buf: &mut [u8],
+    last_error: &mut LastError<256>,
+) -> Option<(ResultMeta, usize, bool)> {
+    use arkwire_result_kind::*;
+    let outcome = match channel.outcome(op) {
+        Err(ChannelError::UnknownOp) => return None,
+        other => other,
+    };
+    // A reply that cannot be kept whole is a failure of its own.
+    let unkept = |status: arkwire_status, buf: &mut [u8], last_error: &mut LastError<256>| {
+        let why = match status {
+            ARKWIRE_BUFFER_TOO_SMALL => "the reply does not fit the operation's result buffer",
+            _ => "the reply text has an invalid JSON escape",
+        };
+        last_error.set(format_args!("{why}"));
+        let (len, _) = write_text(buf, format_args!("{why}"));
+        let kind = match status {
+            ARKWIRE_BUFFER_TOO_SMALL => arkwire_error_kind::ARKWIRE_ERROR_LOCAL,
+            _ => arkwire_error_kind::ARKWIRE_ERROR_PROTOCOL,
+        };
+        Some((ResultMeta::failed(status, kind), len, false))
+    };
+    match outcome {
+        Ok(Outcome::Reply(reply)) => match json_text(reply.msg, buf) {
+            Ok(len) => {
+                let meta = ResultMeta {
+                    warning: reply.msg_type == MsgType::Warning,
+                    ..ResultMeta::ok(ARKWIRE_RESULT_REPLY)
+                };
+                Some((meta, len, false))
+            }
+            Err(s) => unkept(s, buf, last_error),
+        },
+        Ok(Outcome::Binary(bytes)) => match buf.get_mut(..bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                Some((ResultMeta::ok(ARKWIRE_RESULT_BINARY), bytes.len(), true))
+            }
+            None => unkept(ARKWIRE_BUFFER_TOO_SMALL, buf, last_error),
+        },
+        Ok(Outcome::Submitted(_)) => {
+            buf[0] = 0;
+            Some((ResultMeta::ok(ARKWIRE_RESULT_SUBMITTED), 0, false))
+        }
+        Ok(Outcome::Status(state)) => {
+            use arkwire_request_state::*;
+            let mut meta = ResultMeta::ok(ARKWIRE_RESULT_STATUS);
+            let (s, msg) = match state {
+                RequestState::Submitted => (ARKWIRE_STATE_SUBMITTED, None),
+                RequestState::Pending => (ARKWIRE_STATE_PENDING, None),
+                RequestState::Running => (ARKWIRE_STATE_RUNNING, None),
+                RequestState::Finished(r) => {
+                    if r.msg_type == MsgType::Error {
+                        meta.error_kind = arkwire_error_kind::ARKWIRE_ERROR_ARKOUDA;
+                    }
+                    meta.warning = r.msg_type == MsgType::Warning;
+                    (ARKWIRE_STATE_FINISHED, Some(r.msg))
+                }
+                RequestState::Failed => (ARKWIRE_STATE_FAILED, None),
+                RequestState::Unknown(name) => (ARKWIRE_STATE_UNKNOWN, Some(name)),
+            };
+            meta.state = s;
+            match msg.map_or(Ok(0), |m| json_text(m, buf)) {
+                Ok(len) => {
+                    buf[len] = 0;
+                    Some((meta, len, false))
+                }
+                Err(s) => unkept(s, buf, last_error),
+            }
+        }
+        Err(e) => {
+            let meta = ResultMeta::of_channel_error(&e);
+            last_error.set(format_args!("{e}"));
+            let (len, _) = match e {
+                ChannelError::Arkouda(reply) => write_text(buf, format_args!("{}", reply.msg)),
+                ChannelError::Failed(why) => write_text(buf, format_args!("{why}")),
+                _ => write_text(buf, format_args!("{e}")),
+            };
+            Some((meta, len, false))
+        }
+    }
 }
 
 /// Feeds bytes read from the socket, with the caller's clock in
 /// microseconds. `data` may be NULL when `len` is 0.
 ///
-/// Errors: `ARKWIRE_CLOSED` when the bytes break HTTP/2 and the connection
-/// is closed (operations in flight then complete with an error; send what
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CLOSED` when the bytes break
+/// HTTP/2 and the connection is closed (operations in flight then complete with an error; send what
 /// `arkwire_conn_transmit` still gives, a GOAWAY, then close the socket).
 ///
 /// # Safety
@@ -369,7 +820,8 @@ pub unsafe extern "C" fn arkwire_conn_recv(
 /// bytes) and their count to `*written`; 0 means nothing to send now.
 /// Call until it writes 0 after every other call on the connection.
 ///
-/// Errors: `ARKWIRE_BUFFER_TOO_SMALL` when `cap` is below the minimum.
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_BUFFER_TOO_SMALL` when `cap`
+/// is below the minimum.
 ///
 /// # Safety
 /// `conn` is NULL or live; `out_buf` is NULL or writable for `cap` bytes;
@@ -422,6 +874,25 @@ enum Start {
     Status,
 }
 
+/// Takes a free result slot for operation `op`.
+fn occupy(c: &mut arkwire_conn, i: usize, op: u32) {
+    let slot = c.slot_mut(i);
+    *slot = Slot::FREE;
+    slot.used = true;
+    slot.op = op;
+}
+
+/// A free slot, or `ARKWIRE_RESOURCE_EXHAUSTED` with the reason.
+fn free_slot(c: &mut arkwire_conn) -> Result<usize, arkwire_status> {
+    c.free_slot().ok_or_else(|| {
+        let n = c.max_ops;
+        c.last_error.set(format_args!(
+            "all {n} operations of the connection are unfinished: finish one first"
+        ));
+        ARKWIRE_RESOURCE_EXHAUSTED
+    })
+}
+
 /// Starts an operation and writes its id.
 ///
 /// # Safety
@@ -442,6 +913,7 @@ unsafe fn start(
             }
             let cmd = str_arg(cmd)?;
             let args = opt_str_arg(args)?;
+            let i = free_slot(c)?;
             let now = Instant::from_micros(now_us);
             let started = match kind {
                 Start::Call => c.channel.call(cmd, args, now),
@@ -450,7 +922,10 @@ unsafe fn start(
                 Start::Status => c.channel.status(cmd, now),
             };
             match started {
-                Ok(OpId(op)) => out(op_out, op),
+                Ok(OpId(op)) => {
+                    occupy(c, i, op);
+                    out(op_out, op)
+                }
                 Err(e) => {
                     c.last_error.set(format_args!("{e}"));
                     Err(match e {
@@ -467,11 +942,17 @@ unsafe fn start(
 /// Blocking pattern: starts one call of `cmd` with `args` (NULL means "")
 /// and writes its operation id to `*op`. The call goes out with the next
 /// `arkwire_conn_transmit`; its completion is reported by
-/// `arkwire_conn_poll_event`. A proxy that answers SUBMITTED is followed up
-/// by polling, transparently.
+/// `arkwire_conn_poll_event` and read with `arkwire_conn_outcome`; it holds
+/// one of the connection's `max_ops` result slots until
+/// `arkwire_conn_finish`. A proxy that answers SUBMITTED is followed up by
+/// polling, transparently.
 ///
-/// Errors: `ARKWIRE_RESOURCE_EXHAUSTED` (`ARKWIRE_CONN_MAX_OPS` operations
-/// unfinished, or the request is too large), `ARKWIRE_CLOSED`.
+/// Errors (nothing started; the last error says more):
+/// `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
+/// `ARKWIRE_RESOURCE_EXHAUSTED` (`max_ops` operations unfinished, or on an
+/// ordered connection submitted requests it still watches; or the request
+/// is larger than `ARKWIRE_CONN_MAX_MESSAGE`), `ARKWIRE_CLOSED` (the
+/// connection is closed).
 ///
 /// # Safety
 /// `conn` is NULL or live; `cmd`, `args` NULL or NUL-terminated; `op` NULL or writable.
@@ -506,7 +987,7 @@ pub unsafe extern "C" fn arkwire_conn_call_polling(
 }
 
 /// Fire-and-forget pattern: completes once the proxy answers SUBMITTED; the
-/// outcome's `msg` is the request id for `arkwire_conn_status`.
+/// result's `request_id` is the id for `arkwire_conn_status`.
 /// Otherwise as `arkwire_conn_call`.
 ///
 /// # Safety
@@ -526,7 +1007,7 @@ pub unsafe extern "C" fn arkwire_conn_submit(
 /// One status query for the request id a submit gave.
 ///
 /// Errors: as `arkwire_conn_call`, and `ARKWIRE_INVALID_ARGUMENT` for an id
-/// longer than 32 characters.
+/// longer than 32 characters. The result's `request_id` is the id asked about.
 ///
 /// # Safety
 /// `conn` is NULL or live; `request_id` NULL or NUL-terminated; `op` NULL or writable.
@@ -554,7 +1035,7 @@ pub unsafe extern "C" fn arkwire_conn_status(
 /// (Arkouda's argument count, -1 for none), a binary `payload` of
 /// `payload_len` bytes (NULL with 0 for none; when not empty the command goes
 /// out with format BINARY), and `recv_binary` when a binary reply is
-/// expected: its outcome is then `ARKWIRE_OUTCOME_BINARY`. `polling` picks
+/// expected: its result is then `ARKWIRE_RESULT_BINARY`. `polling` picks
 /// the polling pattern, else the blocking one. The payload is copied into the
 /// connection's request buffer before this returns; the caller keeps
 /// ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
@@ -583,9 +1064,12 @@ pub unsafe extern "C" fn arkwire_conn_command(
                 return Err(ARKWIRE_NULL_ARGUMENT);
             }
             let payload = super::bytes_arg(payload, payload_len)?;
+            let cmd = str_arg(cmd)?;
+            let args = opt_str_arg(args)?;
+            let i = free_slot(c)?;
             let command = crate::arkouda::Command {
-                cmd: str_arg(cmd)?,
-                args: opt_str_arg(args)?,
+                cmd,
+                args,
                 size,
                 payload,
                 recv_binary,
@@ -599,7 +1083,10 @@ pub unsafe extern "C" fn arkwire_conn_command(
                 .channel
                 .command(pattern, &command, Instant::from_micros(now_us))
             {
-                Ok(OpId(op)) => out(op_out, op),
+                Ok(OpId(op)) => {
+                    occupy(c, i, op);
+                    out(op_out, op)
+                }
                 Err(e) => {
                     c.last_error.set(format_args!("{e}"));
                     Err(channel_error_status(&e))
@@ -609,9 +1096,13 @@ pub unsafe extern "C" fn arkwire_conn_command(
     }
 }
 
-/// Writes the id of the next operation whose outcome is ready to `*op`:
-/// `ARKWIRE_OK`, or `ARKWIRE_WOULD_BLOCK` when none is. Each operation is
-/// reported once.
+/// Writes the id of the next operation that completed to `*op`: `ARKWIRE_OK`,
+/// or `ARKWIRE_NO_EVENT` when none has since the last report. Each
+/// operation is reported once. Its result is copied into its slot here (if
+/// `arkwire_conn_outcome` did not already), so it no longer depends on the
+/// connection.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_NO_EVENT`.
 ///
 /// # Safety
 /// `conn` is NULL or live; `op` NULL or writable.
@@ -626,166 +1117,96 @@ pub unsafe extern "C" fn arkwire_conn_poll_event(
             if op.is_null() {
                 return Err(ARKWIRE_NULL_ARGUMENT);
             }
-            match c.channel.poll_event() {
-                Some(ChannelEvent::Complete(OpId(id))) => out(op, id),
-                None => Err(ARKWIRE_WOULD_BLOCK),
+            // Completions `arkwire_conn_outcome` saw first are still reported.
+            let early = (0..c.max_ops).find(|&i| {
+                let s = c.slot(i);
+                s.used && s.captured && !s.reported
+            });
+            if let Some(i) = early {
+                c.slot_mut(i).reported = true;
+                return out(op, c.slot(i).op);
             }
+            while let Some(ChannelEvent::Complete(OpId(id))) = c.channel.poll_event() {
+                // An operation finished before it completed has no slot.
+                if let Some(i) = c.find(id) {
+                    c.capture(i);
+                    c.slot_mut(i).reported = true;
+                    return out(op, id);
+                }
+            }
+            Err(ARKWIRE_NO_EVENT)
         })
     }
 }
 
-/// The text of a JSON string: borrowed when it has no escapes, else
-/// unescaped into `scratch`.
-fn text<'a>(s: JsonStr<'a>, scratch: &'a mut [u8]) -> Result<&'a str, arkwire_status> {
-    match s.as_str() {
-        Some(t) => Ok(t),
-        None => s.unescape_into(scratch).map_err(|e| match e {
-            crate::arkouda::UnescapeError::BufferTooSmall => ARKWIRE_BUFFER_TOO_SMALL,
-            crate::arkouda::UnescapeError::InvalidEscape => ARKWIRE_BAD_REPLY,
-        }),
-    }
-}
-
-/// Reads a completed operation into `*outcome` (see `arkwire_outcome` for how
-/// long its `msg` lives). Returns `ARKWIRE_OK` for a reply, a submit or a
-/// status; otherwise the failure, with `outcome->kind` ERROR and the text in
-/// `outcome->msg`: `ARKWIRE_ARKOUDA_ERROR` (Arkouda's error text),
-/// `ARKWIRE_GRPC_STATUS` (`grpc_code` and the gRPC message),
-/// `ARKWIRE_DEADLINE_EXCEEDED`, `ARKWIRE_REQUEST_FAILED`, `ARKWIRE_CLOSED`,
-/// `ARKWIRE_BAD_REPLY`, `ARKWIRE_RESOURCE_EXHAUSTED`. `ARKWIRE_WOULD_BLOCK`
-/// means the operation is still running; `ARKWIRE_NOT_FOUND` that there is
-/// no such operation. Reading does not free: call `arkwire_conn_finish`.
+/// Writes operation `op`'s result to `*result` (see `arkwire_result` for how
+/// long its pointers live: until `arkwire_conn_finish` for `op`) and
+/// returns its status: `ARKWIRE_OK` for a reply, a binary reply, a submit
+/// or a status; the failure otherwise, with `msg` saying more:
+/// `ARKWIRE_ARKOUDA_ERROR` (Arkouda's error text), `ARKWIRE_GRPC_STATUS`
+/// (`grpc_code` and the gRPC message), `ARKWIRE_DEADLINE_EXCEEDED`,
+/// `ARKWIRE_REQUEST_FAILED`, `ARKWIRE_CLOSED`, `ARKWIRE_BAD_REPLY`,
+/// `ARKWIRE_RESOURCE_EXHAUSTED`, `ARKWIRE_BUFFER_TOO_SMALL` (the reply is
+/// larger than the result slot). `ARKWIRE_PENDING` means the operation is
+/// still running (the result says only that); `ARKWIRE_NOT_FOUND` that
+/// there is no such operation (a result with `op` 0). Reading does not
+/// finish: call `arkwire_conn_finish`. Reading again gives the same result.
+///
+/// Errors besides those: `ARKWIRE_NULL_ARGUMENT` (nothing written when
+/// `result` is NULL).
 ///
 /// # Safety
-/// `conn` is NULL or live; `outcome` NULL or writable.
+/// `conn` is NULL or live; `result` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn arkwire_conn_outcome(
     conn: *mut arkwire_conn,
     op: u32,
-    outcome: *mut arkwire_outcome,
+    result: *mut arkwire_result,
 ) -> arkwire_status {
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            if outcome.is_null() {
+            if result.is_null() {
                 return Err(ARKWIRE_NULL_ARGUMENT);
             }
-            let (status, value) = read_outcome(c, OpId(op));
-            out(outcome, value)?;
-            match status {
+            let Some(i) = c.find(op) else {
+                out(result, ResultMeta::local(ARKWIRE_NOT_FOUND).static_result())?;
+                return Err(ARKWIRE_NOT_FOUND);
+            };
+            if !c.capture(i) {
+                let pending = ResultMeta {
+                    status: ARKWIRE_PENDING,
+                    ..ResultMeta::ok(arkwire_result_kind::ARKWIRE_RESULT_NONE)
+                };
+                let empty = (EMPTY.as_ptr().cast(), 0);
+                out(result, pending.result(op, empty, &[], empty))?;
+                return Err(ARKWIRE_PENDING);
+            }
+            let value = c.result(i);
+            out(result, value)?;
+            match value.status {
                 ARKWIRE_OK => Ok(()),
-                s => Err(s),
+                s => {
+                    // SAFETY: the slot's text is `msg_len` bytes of UTF-8.
+                    let text = core::str::from_utf8(core::slice::from_raw_parts(
+                        value.msg.cast::<u8>(),
+                        value.msg_len,
+                    ))
+                    .unwrap_or_default();
+                    c.last_error.set(format_args!("{text}"));
+                    Err(s)
+                }
             }
         })
     }
 }
 
-fn read_outcome(c: &mut arkwire_conn, op: OpId) -> (arkwire_status, arkwire_outcome) {
-    let mut value = arkwire_outcome {
-        kind: arkwire_outcome_kind::ARKWIRE_OUTCOME_ERROR,
-        msg: c"".as_ptr(),
-        msg_len: 0,
-        warning: false,
-        is_error: false,
-        state: arkwire_request_state::ARKWIRE_STATE_NONE,
-        grpc_code: 0,
-    };
-    let set = |v: &mut arkwire_outcome, t: &str| {
-        v.msg = t.as_ptr().cast();
-        v.msg_len = t.len();
-    };
-    let scratch = &mut c.scratch[..];
-    let result = c.channel.outcome(op);
-    let status = match result {
-        Ok(Outcome::Reply(reply)) => match text(reply.msg, scratch) {
-            Ok(t) => {
-                value.kind = arkwire_outcome_kind::ARKWIRE_OUTCOME_REPLY;
-                value.warning = reply.msg_type == MsgType::Warning;
-                set(&mut value, t);
-                ARKWIRE_OK
-            }
-            Err(s) => s,
-        },
-        Ok(Outcome::Binary(bytes)) => {
-            value.kind = arkwire_outcome_kind::ARKWIRE_OUTCOME_BINARY;
-            value.msg = bytes.as_ptr().cast();
-            value.msg_len = bytes.len();
-            ARKWIRE_OK
-        }
-        Ok(Outcome::Submitted(id)) => {
-            value.kind = arkwire_outcome_kind::ARKWIRE_OUTCOME_SUBMITTED;
-            set(&mut value, id);
-            ARKWIRE_OK
-        }
-        Ok(Outcome::Status(state)) => {
-            use arkwire_request_state::*;
-            let (s, msg) = match state {
-                RequestState::Submitted => (ARKWIRE_STATE_SUBMITTED, None),
-                RequestState::Pending => (ARKWIRE_STATE_PENDING, None),
-                RequestState::Running => (ARKWIRE_STATE_RUNNING, None),
-                RequestState::Finished(r) => {
-                    value.is_error = r.msg_type == MsgType::Error;
-                    value.warning = r.msg_type == MsgType::Warning;
-                    (ARKWIRE_STATE_FINISHED, Some(r.msg))
-                }
-                RequestState::Failed => (ARKWIRE_STATE_FAILED, None),
-                RequestState::Unknown(name) => (ARKWIRE_STATE_UNKNOWN, Some(name)),
-            };
-            match msg.map(|m| text(m, scratch)).transpose() {
-                Ok(t) => {
-                    value.kind = arkwire_outcome_kind::ARKWIRE_OUTCOME_STATUS;
-                    value.state = s;
-                    set(&mut value, t.unwrap_or(""));
-                    ARKWIRE_OK
-                }
-                Err(s) => s,
-            }
-        }
-        Err(ChannelError::UnknownOp) if c.channel.request_id(op).is_some() => {
-            return (ARKWIRE_WOULD_BLOCK, value);
-        }
-        Err(e) => {
-            let status = channel_error_status(&e);
-            match e {
-                ChannelError::Arkouda(reply) => {
-                    if let Ok(t) = text(reply.msg, scratch) {
-                        set(&mut value, t);
-                    }
-                }
-                ChannelError::Failed(why) => {
-                    if let Ok(t) = text(why, scratch) {
-                        set(&mut value, t);
-                    }
-                }
-                ChannelError::Status(s) => {
-                    value.grpc_code = s.code as u32;
-                    if let Some(t) = s.message_into(scratch) {
-                        set(&mut value, t);
-                    }
-                }
-                _ => {}
-            }
-            c.last_error.set(format_args!("{e}"));
-            if value.msg_len == 0 {
-                // Into the scratch buffer: the last error is cleared by the next call.
-                let t = c.last_error.as_bytes();
-                c.scratch[..t.len()].copy_from_slice(t);
-                value.msg = c.scratch.as_ptr().cast();
-                value.msg_len = t.len();
-            }
-            return (status, value);
-        }
-    };
-    if status != ARKWIRE_OK {
-        c.last_error.set(format_args!(
-            "the reply text cannot be decoded ({status:?})"
-        ));
-    }
-    (status, value)
-}
-
-/// Frees a completed operation (and the memory its outcome points to). An
-/// operation still running is cancelled. `ARKWIRE_NOT_FOUND` for an unknown id.
+/// Finishes an operation: frees its result slot (the pointers of its
+/// `arkwire_result` die). An operation still running is cancelled (a submit
+/// an ordered connection still watches goes on being watched).
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_NOT_FOUND` (unknown, or already
+/// finished).
 ///
 /// # Safety
 /// `conn` is NULL or live.
@@ -794,10 +1215,11 @@ pub unsafe extern "C" fn arkwire_conn_finish(conn: *mut arkwire_conn, op: u32) -
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            if c.channel.request_id(OpId(op)).is_none() {
-                return Err(ARKWIRE_NOT_FOUND);
+            let i = c.find(op).ok_or(ARKWIRE_NOT_FOUND)?;
+            if !c.slot(i).captured {
+                c.channel.finish(OpId(op));
             }
-            c.channel.finish(OpId(op));
+            *c.slot_mut(i) = Slot::FREE;
             Ok(())
         })
     }
@@ -805,7 +1227,9 @@ pub unsafe extern "C" fn arkwire_conn_finish(conn: *mut arkwire_conn, op: u32) -
 
 /// Writes the instant (caller clock, microseconds) at which
 /// `arkwire_conn_handle_timeout` must next be called to `*at_us`, or returns
-/// `ARKWIRE_WOULD_BLOCK` when no timer is set.
+/// `ARKWIRE_NO_TIMER` when no timer is armed (wait for bytes alone).
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_NO_TIMER`.
 ///
 /// # Safety
 /// `conn` is NULL or live; `at_us` NULL or writable.
@@ -819,13 +1243,15 @@ pub unsafe extern "C" fn arkwire_conn_poll_timeout(
         with_conn(conn, |c| match c.channel.poll_timeout() {
             Some(at) => out(at_us, at.as_micros()),
             None if at_us.is_null() => Err(ARKWIRE_NULL_ARGUMENT),
-            None => Err(ARKWIRE_WOULD_BLOCK),
+            None => Err(ARKWIRE_NO_TIMER),
         })
     }
 }
 
 /// Advances time to `now_us`: call deadlines, status polls, polling deadlines
 /// and HTTP/2 timers. Then transmit and poll events.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `conn` is NULL or live.

@@ -203,6 +203,8 @@ pub unsafe extern "C" fn arkwire_server_start(
 
 /// Writes the port the server listens on to `*port`.
 ///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
+///
 /// # Safety
 /// `server` NULL or live; `port` NULL or writable.
 #[no_mangle]
@@ -261,7 +263,10 @@ unsafe fn field(
 }
 
 /// The request's user: `*data` (not NUL-terminated) and `*len`, valid during
-/// the callback.
+/// the callback. These are the request's inputs, not an operation's result:
+/// they are borrowed for the callback only.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
 ///
 /// # Safety
 /// `req` NULL or the live request; `data`, `len` NULL or writable.
@@ -322,6 +327,8 @@ pub unsafe extern "C" fn arkwire_request_args(
 /// `{"msg", "msgType", "msgFormat": "STRING", "user"}`, with msgType ERROR
 /// when `is_error` is nonzero, else NORMAL. The text is copied. A second
 /// call replaces the first.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`.
 ///
 /// # Safety
 /// `builder` NULL or the live builder; `msg` NULL or readable for `len` bytes.

@@ -8,6 +8,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use arkwire::ffi::arkwire_result;
 use arkwire::ffi::arkwire_status::{self, *};
 use arkwire::ffi::conn::*;
 
@@ -16,18 +17,27 @@ pub struct Driver {
     pub stream: TcpStream,
     pub clock: Instant,
     pub wire: Vec<u8>,
+    /// The caller's memory the connection is built in.
+    pub memory: Vec<u8>,
 }
 
 impl Driver {
     /// Connects to `127.0.0.1:port` and creates the connection, with the
     /// fixed seed 7 for its request ids.
     pub fn connect(port: u16) -> Driver {
-        Self::connect_seeded(port, Some(7))
+        Self::connect_with(port, |_| {})
     }
 
     /// Connects with `seed` for request ids, or the config's default (0:
     /// from the operating system) when `None`.
     pub fn connect_seeded(port: u16, seed: Option<u64>) -> Driver {
+        Self::connect_with(port, |config| config.seed = seed.unwrap_or(0))
+    }
+
+    /// Connects with the test defaults (seed 7, fast polls) changed by
+    /// `adjust`, building the connection in memory of this driver's with
+    /// `arkwire_conn_size` and `arkwire_conn_init`.
+    pub fn connect_with(port: u16, adjust: impl FnOnce(&mut arkwire_conn_config)) -> Driver {
         let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.set_nodelay(true).unwrap();
         let authority = CString::new(format!("127.0.0.1:{port}")).unwrap();
@@ -45,17 +55,22 @@ impl Driver {
         config.user = user.as_ptr();
         config.poll_interval_ms = 5;
         config.poll_max_interval_ms = 50;
-        if let Some(seed) = seed {
-            config.seed = seed;
-        }
-        let mut conn = std::ptr::null_mut();
+        config.seed = 7;
+        adjust(&mut config);
+        let mut size = 0;
         // SAFETY: valid config and out-pointer.
-        assert_eq!(unsafe { arkwire_conn_new(&config, &mut conn) }, ARKWIRE_OK);
+        assert_eq!(unsafe { arkwire_conn_size(&config, &mut size) }, ARKWIRE_OK);
+        let mut memory = vec![0u8; size];
+        let mut conn = std::ptr::null_mut();
+        // SAFETY: `size` writable bytes, a valid config and out-pointer.
+        let s = unsafe { arkwire_conn_init(memory.as_mut_ptr().cast(), size, &config, &mut conn) };
+        assert_eq!(s, ARKWIRE_OK);
         Driver {
             conn,
             stream,
             clock,
             wire: vec![0u8; ARKWIRE_MIN_TRANSMIT_BUFFER],
+            memory,
         }
     }
 
@@ -81,19 +96,37 @@ impl Driver {
     /// Runs the connection until operation `op` completes (or `limit` passes);
     /// other operations' completions are ignored.
     pub fn wait(&mut self, op: u32, limit: Duration) {
+        self.wait_all(&[op], limit);
+    }
+
+    /// Runs the connection until every operation of `ops` completed.
+    pub fn wait_all(&mut self, ops: &[u32], limit: Duration) {
         let mut buf = [0u8; 16 * 1024];
+        let mut pending = [true; 16];
         let start = Instant::now();
         loop {
             self.flush();
             let mut done = 0u32;
-            // SAFETY: live conn, valid out-pointer.
-            while unsafe { arkwire_conn_poll_event(self.conn, &mut done) } == ARKWIRE_OK {
-                if done == op {
-                    self.flush();
-                    return;
+            let mut s;
+            loop {
+                // SAFETY: live conn, valid out-pointer.
+                s = unsafe { arkwire_conn_poll_event(self.conn, &mut done) };
+                if s != ARKWIRE_OK {
+                    break;
+                }
+                if let Some(i) = ops.iter().position(|o| *o == done) {
+                    pending[i] = false;
                 }
             }
-            assert!(start.elapsed() < limit, "operation {op} did not complete");
+            assert_eq!(s, ARKWIRE_NO_EVENT);
+            if !pending[..ops.len()].contains(&true) {
+                self.flush();
+                return;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "operations {ops:?} did not complete"
+            );
             // Sleep in read() until bytes arrive or the next timer is due.
             let mut at = 0u64;
             // SAFETY: live conn, valid out-pointer.
@@ -123,15 +156,16 @@ impl Driver {
         }
     }
 
-    /// Reads `op`'s outcome: its status and, for text, a copy of the message.
-    pub fn outcome(&mut self, op: u32) -> (arkwire_status, arkwire_outcome) {
-        let mut out = std::mem::MaybeUninit::<arkwire_outcome>::uninit();
+    /// Reads `op`'s result and the status returned with it.
+    pub fn outcome(&mut self, op: u32) -> (arkwire_status, arkwire_result) {
+        let mut out = std::mem::MaybeUninit::<arkwire_result>::uninit();
         // SAFETY: live conn, valid out-pointer.
         let s = unsafe { arkwire_conn_outcome(self.conn, op, out.as_mut_ptr()) };
         assert_ne!(s, ARKWIRE_NULL_ARGUMENT);
-        // SAFETY: written whenever the arguments are valid (all but WOULD_BLOCK
-        // and NOT_FOUND also fill it; those write it too).
-        (s, unsafe { out.assume_init() })
+        // SAFETY: written whenever the arguments are valid.
+        let r = unsafe { out.assume_init() };
+        assert_eq!(r.status, s, "the result carries the returned status");
+        (s, r)
     }
 
     /// Starts `cmd` with the given starter and waits for it.
@@ -164,14 +198,31 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // SAFETY: from arkwire_conn_new, freed once.
+        // SAFETY: from arkwire_conn_init, ended once (its memory is freed after).
         unsafe { arkwire_conn_free(self.conn) };
     }
 }
 
-/// The outcome's message as text.
-pub fn msg(o: &arkwire_outcome) -> &str {
-    // SAFETY: the library promises `msg_len` readable bytes of UTF-8.
-    let bytes = unsafe { std::slice::from_raw_parts(o.msg.cast::<u8>(), o.msg_len) };
-    std::str::from_utf8(bytes).unwrap()
+/// The result's message as text; checks its NUL.
+pub fn msg(r: &arkwire_result) -> &str {
+    // SAFETY: the library promises `msg_len` readable bytes of UTF-8 and a NUL.
+    let bytes = unsafe { std::slice::from_raw_parts(r.msg.cast::<u8>(), r.msg_len + 1) };
+    assert_eq!(bytes[r.msg_len], 0, "msg is NUL-terminated");
+    std::str::from_utf8(&bytes[..r.msg_len]).unwrap()
+}
+
+/// The result's request id; checks its NUL.
+pub fn request_id(r: &arkwire_result) -> &str {
+    // SAFETY: as `msg`.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(r.request_id.cast::<u8>(), r.request_id_len + 1) };
+    assert_eq!(bytes[r.request_id_len], 0, "request_id is NUL-terminated");
+    std::str::from_utf8(&bytes[..r.request_id_len]).unwrap()
+}
+
+/// The result's binary payload.
+pub fn payload(r: &arkwire_result) -> &[u8] {
+    assert!(!r.payload.is_null());
+    // SAFETY: the library promises `payload_len` readable bytes.
+    unsafe { std::slice::from_raw_parts(r.payload, r.payload_len) }
 }

@@ -27,17 +27,33 @@ MODES = ("blocking", "polling", "async")
 
 ARKWIRE_OK = 0
 ARKWIRE_ARKOUDA_ERROR = 8
-ARKWIRE_GRPC_STATUS = 9
+ARKWIRE_RESULT_BINARY = 2
+# arkwire_error_kind values after which a connection is not reused.
+_BROKEN_KINDS = (4, 5, 6)  # TRANSPORT, TIMEOUT, PROTOCOL
 
 
 class ArkwireError(RuntimeError):
     """A call that failed other than by an Arkouda ERROR reply: `status` is the
-    arkwire_status code, the message keeps the gRPC status name and text
+    arkwire_status code, `grpc_code` the gRPC status code, `error_kind` the
+    arkwire_error_kind; the message keeps the gRPC status name and text
     (such as ``RESOURCE_EXHAUSTED: binary request of ...``)."""
 
-    def __init__(self, status, message):
+    def __init__(self, status, message, grpc_code=0, error_kind=0):
         super().__init__(message)
         self.status = status
+        self.grpc_code = grpc_code
+        self.error_kind = error_kind
+
+
+class _Result(ctypes.Structure):
+    """arkwire_result (arkwire.h): what one operation came to."""
+    _fields_ = [("status", ctypes.c_uint32), ("op", ctypes.c_uint32),
+                ("kind", ctypes.c_uint32), ("error_kind", ctypes.c_uint32),
+                ("grpc_code", ctypes.c_uint32), ("state", ctypes.c_uint32),
+                ("warning", ctypes.c_bool),
+                ("msg", ctypes.c_void_p), ("msg_len", ctypes.c_size_t),
+                ("payload", ctypes.c_void_p), ("payload_len", ctypes.c_size_t),
+                ("request_id", ctypes.c_void_p), ("request_id_len", ctypes.c_size_t)]
 
 
 # ---------------------------------------------------------------- the library
@@ -63,14 +79,10 @@ def _load():
         "arkwire_session_connect": ([ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, U32,
                                      ctypes.POINTER(P)], U32),
         "arkwire_session_command": ([P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int32, P, SZ,
-                                     ctypes.c_bool, ctypes.c_bool, ctypes.POINTER(P)], U32),
+                                     ctypes.c_bool, ctypes.c_bool, ctypes.POINTER(_Result)], U32),
+        "arkwire_session_finish": ([P, U32], U32),
         "arkwire_session_last_error": ([P], ctypes.c_char_p),
         "arkwire_session_free": ([P], None),
-        "arkwire_reply_msg": ([P, ctypes.POINTER(P), ctypes.POINTER(SZ)], U32),
-        "arkwire_reply_payload": ([P, ctypes.POINTER(P), ctypes.POINTER(SZ)], U32),
-        "arkwire_reply_is_binary": ([P], ctypes.c_bool),
-        "arkwire_reply_is_warning": ([P], ctypes.c_bool),
-        "arkwire_reply_free": ([P], None),
     }
     for name, (args, res) in sig.items():
         f = getattr(lib, name)
@@ -92,10 +104,12 @@ def version():
     return library().arkwire_version().decode()
 
 
-# ------------------------------------------------------------- reply memory
+# ------------------------------------------------------------ result memory
 
-class _Reply:
-    """Owns an arkwire_reply; frees it when the last view of it is gone."""
+class _Session:
+    """Owns an arkwire_session; frees it once nothing refers to it: neither
+    the channel's pool nor a result still held (a result's bytes live in its
+    session until the operation is finished)."""
 
     __slots__ = ("handle",)
 
@@ -104,20 +118,34 @@ class _Reply:
 
     def __del__(self):
         if self.handle:
-            library().arkwire_reply_free(self.handle)
+            library().arkwire_session_free(self.handle)
             self.handle = None
 
 
-def _binary_view(reply):
-    """A writable memoryview of the reply's bytes, no copy: the bytes stay in
-    the reply, which lives as long as the view (or anything made from it)."""
-    lib = library()
-    data, n = ctypes.c_void_p(), ctypes.c_size_t()
-    lib.arkwire_reply_payload(reply.handle, ctypes.byref(data), ctypes.byref(n))
-    if n.value == 0:
+class _Held:
+    """One operation's result, kept in its session until the last view of it
+    is gone (arkwire_session_finish may run on any thread)."""
+
+    __slots__ = ("session", "op")
+
+    def __init__(self, session, op):
+        self.session, self.op = session, op
+
+    def __del__(self):
+        if self.op:
+            library().arkwire_session_finish(self.session.handle, self.op)
+            self.op = 0
+
+
+def _binary_view(result, held):
+    """A writable memoryview of the result's bytes, no copy: the bytes stay in
+    the session, which keeps them for as long as the view (or anything made
+    from it) lives."""
+    n = result.payload_len
+    if n == 0:
         return memoryview(bytearray())
-    array = (ctypes.c_ubyte * n.value).from_address(data.value)
-    array._arkwire_reply = reply  # keeps the memory alive with the array
+    array = (ctypes.c_ubyte * n).from_address(result.payload)
+    array._arkwire_result = held  # keeps the memory alive with the array
     return memoryview(array).cast("B")
 
 
@@ -166,8 +194,9 @@ class ArkwireChannel(_Base):
     ``send_*_message`` methods still return the command's reply).
 
     Thread-safe: each thread's call uses its own connection from a small
-    pool. Binary replies are ``memoryview`` objects over the library's reply
-    buffer, without a copy. Ctrl-C during a call abandons it (its connection
+    pool. Binary replies are ``memoryview`` objects over the result's bytes
+    in the library, without a copy (the operation is finished, and its
+    connection may close, once the last view is gone). Ctrl-C during a call abandons it (its connection
     is closed once the call ends); Arkouda then calls ``connect(timeout=0)``,
     which opens fresh connections.
     """
@@ -200,20 +229,19 @@ class ArkwireChannel(_Base):
             self._generation += 1
             stale, self._idle = self._idle, []
             self._connected = True
-        for session in stale:
-            library().arkwire_session_free(session)
+        del stale  # each is freed once no result of it is held
         # Connect now, so an unreachable proxy fails here as with ZeroMQ's.
         self._release(self._acquire(), self._generation)
 
     def disconnect(self):
-        """Closes every connection; calls still running end first."""
+        """Closes every connection; calls still running end first, and a
+        connection whose binary reply is still viewed closes with the view."""
         with self._lock:
             self._generation += 1
             stale, self._idle = self._idle, []
             self._connected = False
             executor, self._executor = self._executor, None
-        for session in stale:
-            library().arkwire_session_free(session)
+        del stale  # each is freed once no result of it is held
         if executor is not None:
             executor.shutdown(wait=False)
 
@@ -281,8 +309,7 @@ class ArkwireChannel(_Base):
             with self._lock:
                 self._generation += 1
                 stale, self._idle = self._idle, []
-            for session in stale:
-                library().arkwire_session_free(session)
+            del stale  # each is freed once no result of it is held
             raise
 
     def _acquire(self):
@@ -299,14 +326,13 @@ class ArkwireChannel(_Base):
         if status != ARKWIRE_OK:
             raise ConnectionError("%s: %s" % (self._address,
                                               lib.arkwire_status_str(status).decode()))
-        return handle
+        return _Session(handle.value)
 
     def _release(self, session, generation, broken=False):
         with self._lock:
             if not broken and generation == self._generation and self._connected:
                 self._idle.append(session)
-                return
-        library().arkwire_session_free(session)
+        # Otherwise dropped: freed once no result of it is held.
 
     def _execute(self, cmd, payload, recv_binary, args, size, polling):
         lib = library()
@@ -325,28 +351,27 @@ class ArkwireChannel(_Base):
                 data, keep = None, None
         generation = self._generation
         session = self._acquire()
-        reply = ctypes.c_void_p()
+        result = _Result()
         status = lib.arkwire_session_command(
-            session, cmd.encode(), (args or "").encode(), int(size), data, n,
-            bool(recv_binary), bool(polling), ctypes.byref(reply))
+            session.handle, cmd.encode(), (args or "").encode(), int(size), data, n,
+            bool(recv_binary), bool(polling), ctypes.byref(result))
         del keep
+        held = _Held(session, result.op)
         if status != ARKWIRE_OK:
-            why = lib.arkwire_session_last_error(session).decode(errors="replace")
+            why = ctypes.string_at(result.msg, result.msg_len).decode(errors="replace")
+            del held  # finishes the operation
             # A connection that failed or timed out is not reused.
-            self._release(session, generation,
-                          broken=status not in (ARKWIRE_ARKOUDA_ERROR, ARKWIRE_GRPC_STATUS))
+            self._release(session, generation, broken=result.error_kind in _BROKEN_KINDS)
             if status == ARKWIRE_ARKOUDA_ERROR:
-                prefix = "Arkouda error: "
-                raise RuntimeError(why[len(prefix):] if why.startswith(prefix) else why)
-            raise ArkwireError(status, why or lib.arkwire_status_str(status).decode())
+                raise RuntimeError(why)
+            raise ArkwireError(status, why or lib.arkwire_status_str(status).decode(),
+                               result.grpc_code, result.error_kind)
         self._release(session, generation)
-        owned = _Reply(reply.value)
-        if lib.arkwire_reply_is_binary(owned.handle):
-            return _binary_view(owned)
-        msg, length = ctypes.c_void_p(), ctypes.c_size_t()
-        lib.arkwire_reply_msg(owned.handle, ctypes.byref(msg), ctypes.byref(length))
-        text = ctypes.string_at(msg.value, length.value).decode()
-        if lib.arkwire_reply_is_warning(owned.handle):
+        if result.kind == ARKWIRE_RESULT_BINARY:
+            return _binary_view(result, held)
+        text = ctypes.string_at(result.msg, result.msg_len).decode()
+        del held  # finishes the operation
+        if result.warning:
             warnings.warn(text)
         return text
 
