@@ -10,6 +10,8 @@
 pub mod builtin;
 pub mod channel;
 #[cfg(feature = "std")]
+pub mod clock;
+#[cfg(feature = "std")]
 pub mod dispatch;
 mod json_str;
 #[cfg(feature = "std")]
@@ -20,6 +22,8 @@ pub mod proxy;
 pub mod registry;
 mod reply;
 pub mod request_id;
+#[cfg(feature = "std")]
+pub mod service;
 #[cfg(feature = "std")]
 pub mod upstream_msg;
 
