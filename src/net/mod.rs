@@ -1,4 +1,4 @@
-//! The std driver: one mio event loop ([`driver`]'s) around the sans-IO
+//! The std driver: one mio event loop (in `driver.rs`) around the sans-IO
 //! machines.
 //!
 //! [`Client`] makes Arkouda calls over one connection (many in flight at
@@ -54,7 +54,7 @@ impl Clock {
     }
 
     /// `at` on the process clock, as an instant of this clock.
-    pub(crate) fn from_std(&self, at: std::time::Instant) -> Instant {
+    pub(crate) fn at(&self, at: std::time::Instant) -> Instant {
         Instant::from_micros(at.saturating_duration_since(self.origin).as_micros() as u64)
     }
 }

@@ -260,7 +260,7 @@ impl Upstream {
 
     /// Drives the connection until its next event or `until`.
     fn next_event(&mut self, until: Instant) -> Result<Option<ZmtpEvent>, Failure> {
-        let until = self.driver.clock.from_std(until);
+        let until = self.driver.clock.at(until);
         self.driver
             .drive_until(self.key, until, ReqConnection::poll_event)
             .map_err(|why| Failure::Broken(std::format!("arkouda_server's connection: {why}")))
@@ -288,7 +288,7 @@ impl Upstream {
 
     /// Sends one request and waits for its reply frames.
     fn exchange(&mut self, frames: &[&[u8]], deadline: Instant) -> Result<Vec<Vec<u8>>, Failure> {
-        let core_deadline = self.driver.clock.from_std(deadline);
+        let core_deadline = self.driver.clock.at(deadline);
         let zmtp = self
             .driver
             .machine_mut(self.key)

@@ -317,8 +317,10 @@ fn fire_and_forget_returns_an_id_and_the_status_is_typed() {
 
 #[test]
 fn a_result_stays_fetchable_for_the_grace_time_then_goes() {
-    let mut limits = RegistryLimits::default();
-    limits.result_grace = Duration::from_millis(300);
+    let limits = RegistryLimits {
+        result_grace: Duration::from_millis(300),
+        ..RegistryLimits::default()
+    };
     let mut r = rig(Mode::Async(limits));
     let op = r.pair.a.submit("ruok", "", T0).unwrap();
     let Ok(Got::Submitted(id)) = r.outcome(op) else {
