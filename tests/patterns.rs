@@ -240,3 +240,28 @@ fn every_async_reply_carries_request_status_and_escaped_json() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn a_session_whose_server_went_away_fails_instead_of_waiting() {
+    let server = serve(SyncProxy::new(TestBackend, 1));
+    let channel = ChannelConfig {
+        call_timeout: None, // nothing but the socket can end a call
+        ..ChannelConfig::default()
+    };
+    let mut s = Session::connect(
+        server.local_addr(),
+        "kjyost",
+        "",
+        ClientConfig::default(),
+        channel,
+    )
+    .unwrap();
+    assert_eq!(s.call("ruok", "").unwrap(), reply("imok"));
+    drop(server); // its loops end and their connections close
+    for _ in 0..2 {
+        match s.call("ruok", "") {
+            Err(SessionError::Closed(_)) => {}
+            other => panic!("expected Closed, got {other:?}"),
+        }
+    }
+}

@@ -229,19 +229,20 @@ impl Session {
 
     /// Waits for an operation and returns its outcome.
     pub fn wait(&mut self, op: OpId) -> Result<SessionOutcome, SessionError> {
-        while !self.completed.remove(&op) {
-            self.driver.turn(None).map_err(SessionError::Io)?;
+        loop {
             if let Some(channel) = self.driver.machine_mut(self.key) {
                 while let Some(ChannelEvent::Complete(done)) = channel.poll_event() {
                     self.completed.insert(done);
                 }
             }
-            if self.completed.contains(&op) {
-                continue;
+            if self.completed.remove(&op) {
+                break;
             }
             if let Some(why) = self.closed() {
+                // A dead connection has nothing left to wait for.
                 return Err(SessionError::Closed(why));
             }
+            self.driver.turn(None).map_err(SessionError::Io)?;
         }
         let closed = self.closed();
         let channel = self.channel()?;
