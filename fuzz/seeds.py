@@ -201,6 +201,10 @@ def main():
             # The harness sends the preface and an empty SETTINGS itself.
             write("h2_server", f"{name}_{seed}", bytes([seed]) + frames_from_client)
             write("grpc_server", f"{name}_{seed}", bytes([seed]) + frames_from_client)
+            # Byte 1 picks the proxy: the sync one for the unary call, the
+            # async one for submit and status.
+            mode = 1 if name == "async" else 0
+            write("arkouda_service", f"{name}_{seed}", bytes([seed, mode]) + frames_from_client)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 //! - [`arkouda`]: the Arkouda reply JSON carried inside `ArkoudaResponse.message`.
 //!
 //! Every protocol machine (HTTP/2 connection, gRPC client and server, Arkouda
-//! channel, ZMTP connection) follows one driving contract, [`sans_io::SansIo`].
+//! channel and service, ZMTP connection) follows one driving contract,
+//! [`sans_io::SansIo`].
 //!
 //! # Features
 //! - no default features: `#![no_std]`, no allocator.

@@ -5,9 +5,9 @@
 //! ([`SansIo::transmit`]), takes its events ([`SansIo::poll_event`]) and wakes
 //! it at the instant it asks for ([`SansIo::poll_timeout`],
 //! [`SansIo::handle_timeout`]). The HTTP/2 connection, the gRPC client and
-//! server, the Arkouda channel and the ZMTP connection all implement it, so
-//! one driver loop (the `net` module's, a C program's, a test's) drives any
-//! of them.
+//! server, the Arkouda channel and service and the ZMTP connection all
+//! implement it, so one driver loop (the `net` module's, a C program's, a
+//! test's) drives any of them.
 //!
 //! ```
 //! use arkwire::grpc::{Client, ClientEvent, Options, Server, ServerEvent};

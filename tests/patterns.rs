@@ -1,17 +1,20 @@
-//! The three call patterns end to end, against `arkwire`'s own sync and
-//! async proxies (in process) and against a grpcio server that answers like
-//! the reference asynchronous proxy.
+//! The three call patterns end to end over sockets, against `arkwire`'s own
+//! sync and async proxies (in process) and against a grpcio server that
+//! answers like the reference asynchronous proxy.
+//!
+//! The patterns' logic (ordering, polling, registry limits, grace times,
+//! lost replies, deadlines) is tested in memory on a fake clock, against the
+//! sans-IO service (`src/arkouda/service/tests.rs`); these tests are for the
+//! `net` layer and for real peers.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arkwire::arkouda::dispatch::FairConfig;
 use arkwire::arkouda::proxy::{
     AsyncConfig, AsyncProxy, Backend, BackendError, BuiltinBackend, SyncProxy,
 };
-use arkwire::arkouda::registry::RegistryLimits;
 use arkwire::arkouda::{ChannelConfig, PollConfig};
 use arkwire::grpc::Code;
 use arkwire::net::{
@@ -109,155 +112,6 @@ fn blocking_and_polling_work_against_both_proxy_modes() {
             other => panic!("expected an Arkouda error, got {other:?}"),
         }
     }
-}
-
-#[test]
-fn fire_and_forget_returns_an_id_and_the_status_is_typed() {
-    let server = async_proxy(AsyncConfig::default());
-    let mut s = session(&server, false);
-    let id = s.submit("echo", "later").unwrap();
-    assert!(
-        arkwire::arkouda::request_id::is_valid_request_id(&id),
-        "{id}"
-    );
-    assert_eq!(
-        await_finished(&mut s, &id),
-        StatusView::Finished {
-            msg: "later".into(),
-            error: false
-        }
-    );
-}
-
-#[test]
-fn a_result_stays_fetchable_for_the_grace_time_then_goes() {
-    let mut config = AsyncConfig::default();
-    config.registry.result_grace = Duration::from_millis(300);
-    let server = async_proxy(config);
-    let mut s = session(&server, false);
-    let id = s.submit("ruok", "").unwrap();
-    let done = StatusView::Finished {
-        msg: "imok".into(),
-        error: false,
-    };
-    assert_eq!(await_finished(&mut s, &id), done);
-    // The client lost that reply and asks again: the result is still there.
-    assert_eq!(s.status(&id).unwrap(), done);
-    std::thread::sleep(Duration::from_millis(400));
-    match s.status(&id) {
-        Err(SessionError::Status { code, .. }) => assert_eq!(code, Code::NotFound),
-        other => panic!("expected NOT_FOUND after the grace time, got {other:?}"),
-    }
-}
-
-#[test]
-fn an_unknown_id_is_not_found_and_the_server_stays_up() {
-    let server = async_proxy(AsyncConfig::default());
-    let mut s = session(&server, false);
-    match s.status("0123456789abcdefghijklmnopqrstuv") {
-        Err(SessionError::Status { code, message }) => {
-            assert_eq!(code, Code::NotFound);
-            assert!(message.contains("unknown request id"), "{message}");
-        }
-        other => panic!("expected NOT_FOUND, got {other:?}"),
-    }
-    assert_eq!(s.call("ruok", "").unwrap(), reply("imok"));
-}
-
-#[test]
-fn a_full_registry_is_resource_exhausted() {
-    let mut config = AsyncConfig {
-        registry: RegistryLimits::new(2),
-        dispatch: FairConfig::new(1),
-    };
-    config.registry.per_owner_entries = 2;
-    let server = async_proxy(config);
-    let mut s = session(&server, false);
-    s.submit("sleep", "300").unwrap();
-    s.submit("sleep", "300").unwrap();
-    match s.submit("ruok", "") {
-        Err(SessionError::Status { code, .. }) => assert_eq!(code, Code::ResourceExhausted),
-        other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
-    }
-}
-
-#[test]
-fn failures_are_a_status_with_the_reason() {
-    let server = async_proxy(AsyncConfig::default());
-    let mut s = session(&server, false);
-    let id = s.submit("fail", "").unwrap();
-    assert_eq!(await_finished(&mut s, &id), StatusView::Failed);
-    match s.call_polling("fail", "") {
-        Err(SessionError::Failed(why)) => assert_eq!(why, "disk on fire: \"quoted\""),
-        other => panic!("expected a FAILED request, got {other:?}"),
-    }
-}
-
-#[test]
-fn requests_may_finish_out_of_order_when_the_session_allows_it() {
-    let server = async_proxy(AsyncConfig::default());
-    let mut s = session(&server, false);
-    let slow = s.submit("sleep", "500").unwrap();
-    let fast = s.submit("echo", "fast").unwrap();
-    assert_eq!(
-        await_finished(&mut s, &fast),
-        StatusView::Finished {
-            msg: "fast".into(),
-            error: false
-        }
-    );
-    assert!(
-        matches!(
-            s.status(&slow).unwrap(),
-            StatusView::Pending | StatusView::Running
-        ),
-        "the slow request should still be running"
-    );
-}
-
-#[test]
-fn an_ordered_session_sends_a_command_only_after_the_previous_finished() {
-    let server = async_proxy(AsyncConfig::default());
-    let mut ordered = session(&server, true);
-    let started = Instant::now();
-    let first = ordered.submit("sleep", "300").unwrap();
-    let second = ordered.submit("echo", "second").unwrap();
-    // The second submit waited for the first request to finish on the server.
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        await_finished(&mut ordered, &first),
-        StatusView::Finished {
-            msg: "slept".into(),
-            error: false
-        }
-    );
-    assert_ne!(first, second);
-
-    let mut concurrent = session(&server, false);
-    let started = Instant::now();
-    concurrent.submit("sleep", "300").unwrap();
-    concurrent.submit("echo", "x").unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(300),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[test]
-fn polling_gives_up_at_its_deadline() {
-    let server = async_proxy(AsyncConfig::default());
-    let mut s = session_to(server.local_addr().port(), true, Duration::from_millis(300));
-    let started = Instant::now();
-    match s.call_polling("sleep", "3000") {
-        Err(SessionError::DeadlineExceeded) => {}
-        other => panic!("expected DEADLINE_EXCEEDED, got {other:?}"),
-    }
-    assert!(started.elapsed() < Duration::from_millis(1500));
 }
 
 fn reference_proxy(args: &[&str]) -> Peer {
@@ -384,5 +238,30 @@ fn every_async_reply_carries_request_status_and_escaped_json() {
         );
         assert!(Instant::now() < deadline, "never finished");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_session_whose_server_went_away_fails_instead_of_waiting() {
+    let server = serve(SyncProxy::new(TestBackend, 1));
+    let channel = ChannelConfig {
+        call_timeout: None, // nothing but the socket can end a call
+        ..ChannelConfig::default()
+    };
+    let mut s = Session::connect(
+        server.local_addr(),
+        "kjyost",
+        "",
+        ClientConfig::default(),
+        channel,
+    )
+    .unwrap();
+    assert_eq!(s.call("ruok", "").unwrap(), reply("imok"));
+    drop(server); // its loops end and their connections close
+    for _ in 0..2 {
+        match s.call("ruok", "") {
+            Err(SessionError::Closed(_)) => {}
+            other => panic!("expected Closed, got {other:?}"),
+        }
     }
 }

@@ -7,6 +7,13 @@
 //! A job whose deadline passed while it was queued is not run: it is told
 //! so ([`Start::Expired`]), answers DEADLINE_EXCEEDED, and is counted
 //! ([`FairWorkers::expired`]). Nothing of it reaches the backend.
+//!
+//! The queues are the dispatcher's state; who runs the jobs is separate.
+//! [`FairWorkers::new`] starts threads that take jobs as they come;
+//! [`FairWorkers::manual`] starts none and hands back a [`Runner`] that runs
+//! the jobs on the caller's thread when the caller says so, in the same
+//! order, so a proxy can be driven step by step (tests, fuzzing, a host
+//! that owns its threads).
 
 use std::boxed::Box;
 use std::collections::{HashMap, VecDeque};
@@ -71,22 +78,70 @@ struct Shared {
     expired: AtomicU64,
 }
 
-/// Worker threads serving per-owner queues in turn; see the module docs.
-/// Dropping it stops the workers once their running jobs end; queued jobs
-/// are dropped unrun.
+/// Per-owner queues served in turn, by worker threads or by a [`Runner`];
+/// see the module docs. Dropping it stops the workers once their running
+/// jobs end; queued jobs are dropped unrun.
 pub struct FairWorkers {
     shared: Arc<Shared>,
 }
 
+/// Runs the jobs of a [`FairWorkers::manual`] dispatcher on the calling
+/// thread. Cloning it gives another handle to the same queues.
+#[derive(Clone)]
+pub struct Runner {
+    shared: Arc<Shared>,
+}
+
+impl Runner {
+    /// Runs every job that may start, one after another on this thread,
+    /// owners in turn, until none is left; returns how many ran (expired
+    /// ones included). Jobs submitted by the jobs themselves run too.
+    pub fn run_ready(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let mut q = self.shared.lock();
+            if q.closed {
+                return ran;
+            }
+            let Some((owner, queued)) = self.shared.next(&mut q) else {
+                return ran;
+            };
+            drop(q);
+            self.shared.run(owner, queued);
+            ran += 1;
+        }
+    }
+
+    /// Jobs queued and not yet started.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().waiting.values().map(VecDeque::len).sum()
+    }
+}
+
 impl FairWorkers {
-    /// Starts `config.workers` threads.
-    pub fn new(config: FairConfig) -> Self {
-        let shared = Arc::new(Shared {
+    fn shared(config: FairConfig) -> Arc<Shared> {
+        Arc::new(Shared {
             queues: Mutex::new(Queues::default()),
             ready: Condvar::new(),
             per_owner: config.per_owner.max(1),
             expired: AtomicU64::new(0),
-        });
+        })
+    }
+
+    /// A dispatcher with no threads: jobs wait until the returned
+    /// [`Runner`] runs them. `config.workers` is not used; the per-owner
+    /// cap is (it matters only to jobs that submit jobs).
+    pub fn manual(config: FairConfig) -> (Self, Runner) {
+        let shared = Self::shared(config);
+        let runner = Runner {
+            shared: shared.clone(),
+        };
+        (FairWorkers { shared }, runner)
+    }
+
+    /// Starts `config.workers` threads.
+    pub fn new(config: FairConfig) -> Self {
+        let shared = Self::shared(config);
         for i in 0..config.workers.max(1) {
             let shared = shared.clone();
             let spawned = std::thread::Builder::new()
@@ -182,25 +237,33 @@ impl Shared {
                 continue;
             };
             drop(q);
-            let start = match queued.deadline {
-                Some(d) if Instant::now() >= d => {
-                    self.expired.fetch_add(1, Ordering::Relaxed);
-                    log::info!("a call of {:?} expired in the queue", owner.user());
-                    Start::Expired
-                }
-                _ => Start::Run,
-            };
-            (queued.job)(start);
+            self.run(owner, queued);
             q = self.lock();
-            if let Some(n) = q.running.get_mut(&owner) {
-                *n -= 1;
-                if *n == 0 {
-                    q.running.remove(&owner);
-                }
-            }
-            // The owner may be under its cap again: any idle worker may go.
-            self.ready.notify_all();
         }
+    }
+
+    /// Runs one job taken by [`next`](Self::next) (not under the lock),
+    /// then counts it as no longer running.
+    fn run(&self, owner: Owner, queued: Queued) {
+        let start = match queued.deadline {
+            Some(d) if Instant::now() >= d => {
+                self.expired.fetch_add(1, Ordering::Relaxed);
+                log::info!("a call of {:?} expired in the queue", owner.user());
+                Start::Expired
+            }
+            _ => Start::Run,
+        };
+        (queued.job)(start);
+        let mut q = self.lock();
+        if let Some(n) = q.running.get_mut(&owner) {
+            *n -= 1;
+            if *n == 0 {
+                q.running.remove(&owner);
+            }
+        }
+        drop(q);
+        // The owner may be under its cap again: any idle worker may go.
+        self.ready.notify_all();
     }
 }
 
@@ -335,5 +398,33 @@ mod tests {
         assert!(rx.recv_timeout(LONG).is_err());
         assert_eq!(FairConfig::new(1).per_owner, 1);
         assert_eq!(FairConfig::new(4).per_owner, 3);
+    }
+
+    #[test]
+    fn a_manual_dispatcher_runs_jobs_only_when_told_and_in_turn() {
+        let (w, runner) = FairWorkers::manual(FairConfig::new(4));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for (who, name) in [("ann", "a1"), ("ann", "a2"), ("bob", "b1")] {
+            let order = order.clone();
+            w.submit(
+                owner(who),
+                None,
+                Box::new(move |start| order.lock().unwrap().push((name, start))),
+            );
+        }
+        assert!(order.lock().unwrap().is_empty(), "nothing runs unasked");
+        assert_eq!(runner.queued(), 3);
+        let past = Instant::now();
+        w.submit(owner("cat"), Some(past), Box::new(|_| {}));
+        assert_eq!(runner.run_ready(), 4);
+        assert_eq!(
+            *order.lock().unwrap(),
+            [("a1", Start::Run), ("b1", Start::Run), ("a2", Start::Run)]
+        );
+        assert_eq!(w.expired(), 1);
+        assert_eq!(runner.run_ready(), 0);
+        drop(w);
+        // A closed dispatcher takes no more jobs and runs none.
+        assert_eq!(runner.run_ready(), 0);
     }
 }

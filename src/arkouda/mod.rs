@@ -5,10 +5,18 @@
 //! their escaped JSON form as [`JsonStr`], which hands out a `&str` directly
 //! when the text has no escapes and decodes escapes into a caller's buffer
 //! (or a `String` with `alloc`) when it does.
+//!
+//! The client side is [`Channel`] (the call patterns, sans-IO). With `std`,
+//! the server side is [`service::ArkoudaService`] (sans-IO too): requests go
+//! to a [`service::Handler`] such as the [`proxy`] module's sync and async
+//! proxies, which run their work on a [`dispatch::FairWorkers`] and keep
+//! time by a [`clock::Clock`].
 
 #[cfg(feature = "std")]
 pub mod builtin;
 pub mod channel;
+#[cfg(feature = "std")]
+pub mod clock;
 #[cfg(feature = "std")]
 pub mod dispatch;
 mod json_str;
@@ -20,6 +28,8 @@ pub mod proxy;
 pub mod registry;
 mod reply;
 pub mod request_id;
+#[cfg(feature = "std")]
+pub mod service;
 #[cfg(feature = "std")]
 pub mod upstream_msg;
 

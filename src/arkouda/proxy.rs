@@ -2,6 +2,10 @@
 //! each request from a backend, and an asynchronous one that answers
 //! SUBMITTED at once, runs the work on workers, and answers
 //! `getrequeststatus` from a bounded registry.
+//!
+//! Both are [`Handler`]s of the sans-IO [`ArkoudaService`](super::service::ArkoudaService);
+//! where their work runs ([`FairWorkers`]) and what time it is ([`Clock`])
+//! are theirs to be given, so a test or fuzzer drives them on one thread.
 
 use std::boxed::Box;
 use std::string::{String, ToString};
@@ -10,16 +14,17 @@ use std::time::{Duration, Instant};
 
 use super::builtin::{self, Action};
 use super::channel::STATUS_COMMAND;
+use super::clock::{Clock, SystemClock};
 use super::dispatch::{FairWorkers, Start};
 use super::owner::OwnerKeys;
 use super::registry::{Refusal, Registry, State};
 use super::request_id::{NoEntropy, RequestIdGenerator};
+use super::service::{Handler, Responder};
 use super::upstream_msg::Reply;
 
 pub use super::dispatch::FairConfig;
 pub use super::registry::RegistryLimits;
 use crate::grpc::Code;
-use crate::net::{Handler, Responder};
 use crate::proto::{ArkoudaRequest, ArkoudaResponse};
 
 /// Why a backend could not answer: a gRPC code and a message for people.
@@ -69,7 +74,7 @@ pub trait Backend: Send + Sync + 'static {
     }
 
     /// Whether `execute` may take long; such requests run on a worker so
-    /// the event loop keeps serving.
+    /// the thread driving the service keeps serving.
     fn may_block(&self, _request: &ArkoudaRequest) -> bool {
         true
     }
@@ -116,12 +121,18 @@ impl<B: Backend> SyncProxy<B> {
 
     /// A proxy whose blocking commands go through a dispatcher with `config`.
     pub fn with_dispatch(backend: B, config: FairConfig) -> Self {
+        Self::with_workers(backend, FairWorkers::new(config))
+    }
+
+    /// A proxy whose blocking commands go to `workers` (threads, or a
+    /// [`FairWorkers::manual`] dispatcher the caller runs).
+    pub fn with_workers(backend: B, workers: FairWorkers) -> Self {
         // Owners only name queues here, and never leave the process: when
         // the system has no entropy, any key groups the calls as well.
         let owners = OwnerKeys::from_os().unwrap_or_else(|_| OwnerKeys::from_key([0; 32]));
         SyncProxy {
             backend: Arc::new(backend),
-            workers: FairWorkers::new(config),
+            workers,
             owners,
         }
     }
@@ -197,21 +208,44 @@ pub struct AsyncProxy<B: Backend> {
     registry: Arc<Mutex<Registry>>,
     owners: OwnerKeys,
     workers: FairWorkers,
+    clock: Arc<dyn Clock>,
+}
+
+/// What an [`AsyncProxy`] runs on, given by the caller: the workers, the
+/// clock its registry keeps time by, its id generator and owner keys.
+pub struct AsyncParts {
+    /// Where submitted commands run.
+    pub workers: FairWorkers,
+    /// The registry's clock (result grace and age).
+    pub clock: Arc<dyn Clock>,
+    /// Makes the ids of requests that came without one.
+    pub ids: RequestIdGenerator,
+    /// Names each request's owner.
+    pub owners: OwnerKeys,
 }
 
 impl<B: Backend> AsyncProxy<B> {
-    /// A proxy with the given limits; its owner key and id generator are
-    /// seeded from the operating system.
+    /// A proxy with the given limits, worker threads and the process clock;
+    /// its owner key and id generator are seeded from the operating system.
     pub fn new(backend: B, config: AsyncConfig) -> Result<Self, NoEntropy> {
-        Ok(AsyncProxy {
-            backend: Arc::new(backend),
-            registry: Arc::new(Mutex::new(Registry::new(
-                config.registry,
-                RequestIdGenerator::from_os()?,
-            ))),
-            owners: OwnerKeys::from_os()?,
+        let parts = AsyncParts {
             workers: FairWorkers::new(config.dispatch),
-        })
+            clock: Arc::new(SystemClock),
+            ids: RequestIdGenerator::from_os()?,
+            owners: OwnerKeys::from_os()?,
+        };
+        Ok(Self::with_parts(backend, config.registry, parts))
+    }
+
+    /// A proxy with the registry `limits` running on `parts`.
+    pub fn with_parts(backend: B, limits: RegistryLimits, parts: AsyncParts) -> Self {
+        AsyncProxy {
+            backend: Arc::new(backend),
+            registry: Arc::new(Mutex::new(Registry::new(limits, parts.ids))),
+            owners: parts.owners,
+            workers: parts.workers,
+            clock: parts.clock,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -227,7 +261,7 @@ impl<B: Backend> AsyncProxy<B> {
             request.request_id.as_deref(),
             &request.cmd,
             &request.args,
-            Instant::now(),
+            self.clock.now(),
         );
         let submitted = match submitted {
             Ok(s) => s,
@@ -242,6 +276,7 @@ impl<B: Backend> AsyncProxy<B> {
         };
         if submitted.new {
             let (backend, registry) = (self.backend.clone(), self.registry.clone());
+            let clock = self.clock.clone();
             let (job_owner, job_id, work) = (owner.clone(), submitted.id.clone(), request.clone());
             self.workers.submit(
                 owner,
@@ -251,7 +286,7 @@ impl<B: Backend> AsyncProxy<B> {
                     lock().start(&job_owner, &job_id);
                     // The caller is not waiting: the work has no gRPC deadline.
                     let outcome = backend.execute_reply(&work, None).map_err(|e| e.message);
-                    lock().finish(&job_owner, &job_id, outcome, Instant::now());
+                    lock().finish(&job_owner, &job_id, outcome, clock.now());
                 }),
             );
         }
@@ -274,7 +309,7 @@ impl<B: Backend> AsyncProxy<B> {
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| request.args.trim().to_string());
         let owner = self.owners.owner(&request.user, &request.token);
-        let Some(state) = self.lock().status(&owner, &id, Instant::now()) else {
+        let Some(state) = self.lock().status(&owner, &id, self.clock.now()) else {
             // The same answer whether the id never existed or is another owner's.
             return responder.error(Code::NotFound, &std::format!("unknown request id {id:?}"));
         };

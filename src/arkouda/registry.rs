@@ -11,12 +11,15 @@
 //!   [`RegistryLimits::per_owner_result_bytes`] of results, so one user
 //!   cannot fill the registry for everyone.
 //!
-//! The registry is plain data with the clock passed in: the proxy wraps it
-//! in a lock and runs the work.
+//! The registry is plain data with the clock passed in (the core's
+//! [`Instant`], from the proxy's [`Clock`](super::clock::Clock)): the proxy
+//! wraps it in a lock and runs the work.
 
+use core::time::Duration;
 use std::collections::HashMap;
 use std::string::String;
-use std::time::{Duration, Instant};
+
+use crate::time::Instant;
 
 use sha2::{Digest, Sha256};
 
@@ -336,7 +339,7 @@ mod tests {
     #[test]
     fn another_owners_id_is_not_found_and_can_be_used_again() {
         let (mut reg, ann, bob) = setup(RegistryLimits::new(16));
-        let now = Instant::now();
+        let now = Instant::from_millis(1);
         let id = reg.submit(&ann, None, "echo", "a", now).unwrap().id;
         assert_eq!(reg.status(&bob, &id, now), None);
         assert_eq!(reg.status(&ann, &id, now), Some(State::Pending));
@@ -358,7 +361,7 @@ mod tests {
     #[test]
     fn a_resubmit_is_idempotent_and_a_clash_is_refused() {
         let (mut reg, ann, _) = setup(RegistryLimits::new(16));
-        let now = Instant::now();
+        let now = Instant::from_millis(1);
         let s = reg.submit(&ann, Some("mine"), "echo", "x", now).unwrap();
         assert!(s.new);
         let again = reg.submit(&ann, Some("mine"), "echo", "x", now).unwrap();
@@ -381,7 +384,7 @@ mod tests {
     #[test]
     fn one_owner_cannot_fill_the_registry() {
         let (mut reg, ann, bob) = setup(RegistryLimits::new(8));
-        let now = Instant::now();
+        let now = Instant::from_millis(1);
         for _ in 0..2 {
             reg.submit(&ann, None, "sleep", "1", now).unwrap();
         }
@@ -398,7 +401,7 @@ mod tests {
         limits.per_owner_result_bytes = 10;
         limits.result_bytes = 15;
         let (mut reg, ann, bob) = setup(limits);
-        let now = Instant::now();
+        let now = Instant::from_millis(1);
         let a = reg.submit(&ann, None, "echo", "", now).unwrap().id;
         reg.finish(&ann, &a, Ok(Reply::Json("0123456789".into())), now);
         assert_eq!(
@@ -425,7 +428,7 @@ mod tests {
         let mut limits = RegistryLimits::new(8);
         limits.result_max_age = Duration::from_millis(100);
         let (mut reg, ann, _) = setup(limits);
-        let now = Instant::now();
+        let now = Instant::from_millis(1);
         let a = reg.submit(&ann, None, "echo", "", now).unwrap().id;
         reg.finish(&ann, &a, Ok(Reply::Json("x".into())), now);
         assert!(reg
@@ -444,7 +447,7 @@ mod tests {
         let ann = keys.owner("ann", "");
         let mut reg = Registry::new(limits, RequestIdGenerator::from_seed([5; 32]));
         let first = RequestIdGenerator::from_seed([5; 32]).generate();
-        let now = Instant::now();
+        let now = Instant::from_millis(1);
         // ann already holds the id the generator will give first.
         reg.submit(&ann, Some(first.as_str()), "echo", "", now)
             .unwrap();

@@ -130,7 +130,7 @@ pub fn too_large(what: &str, size: usize, max_binary_size: usize) -> BackendErro
     )
 }
 
-/// A [`Handler`](crate::net::Handler) in front of another that holds each
+/// A [`Handler`](super::service::Handler) in front of another that holds each
 /// request to two separate limits: its text fields to `max_message_size`
 /// (`serve --max-message-size`) and its binary payload to `max_binary_size`
 /// (`serve --max-binary-size`), each refused with RESOURCE_EXHAUSTED naming
@@ -144,8 +144,8 @@ pub struct Limited<H: ?Sized> {
     pub max_binary_size: usize,
 }
 
-impl<H: crate::net::Handler + ?Sized> crate::net::Handler for Limited<H> {
-    fn handle(&self, request: ArkoudaRequest, responder: crate::net::Responder) {
+impl<H: super::service::Handler + ?Sized> super::service::Handler for Limited<H> {
+    fn handle(&self, request: ArkoudaRequest, responder: super::service::Responder) {
         let view = ArkoudaRequestRef::from(&request);
         let text = view.encoded_len().saturating_sub(request.payload.len());
         if text > self.max_message_size {

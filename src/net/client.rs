@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use prost::Message;
 
-use super::transport::Transport;
+use super::driver::{Driver, Key};
 use crate::grpc::{self, CallError, CallId, ClientEvent, Code};
 use crate::h2::conn::GrowableStorage;
 use crate::proto::{ArkoudaRequest, ArkoudaResponse, DecodeError, HANDLE_REQUEST_PATH};
@@ -67,22 +67,40 @@ impl std::error::Error for CallFailure {}
 
 /// One HTTP/2 connection to an Arkouda gRPC proxy.
 pub struct Client {
-    transport: Transport,
-    grpc: grpc::Client<GrowableStorage>,
+    driver: Driver<grpc::Client<GrowableStorage>>,
+    key: Key,
     completed: BTreeSet<CallId>,
+    /// Why the connection ended, once it has.
+    closed: Option<String>,
 }
 
 impl Client {
     /// Connects to `addr` within the configured timeout.
     pub fn connect(addr: SocketAddr, config: ClientConfig) -> io::Result<Client> {
-        let transport = Transport::connect(addr, config.connect_timeout)?;
-        let grpc = grpc::Client::new(&addr.to_string(), config.options, transport.clock.now())
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
+        let mut driver = Driver::new()?;
+        let key = driver.connect(addr, config.connect_timeout, |now| {
+            grpc::Client::new(&addr.to_string(), config.options, now)
+                .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))
+        })?;
         Ok(Client {
-            transport,
-            grpc,
+            driver,
+            key,
             completed: BTreeSet::new(),
+            closed: None,
         })
+    }
+
+    fn grpc(&mut self) -> Result<&mut grpc::Client<GrowableStorage>, CallFailure> {
+        self.driver
+            .machine_mut(self.key)
+            .ok_or_else(|| aborted("the connection is closed"))
+    }
+
+    /// Why the connection ended, if it has.
+    fn closed(&self) -> Option<String> {
+        self.closed
+            .clone()
+            .or_else(|| self.driver.closed(self.key).map(String::from))
     }
 
     /// One call: sends `request`, waits for its reply.
@@ -105,13 +123,13 @@ impl Client {
     ) -> Result<CallId, CallFailure> {
         let bytes = request.encode_to_vec();
         loop {
-            let now = self.transport.clock.now();
+            let now = self.driver.now();
             match self
-                .grpc
+                .grpc()?
                 .start_call(HANDLE_REQUEST_PATH, &bytes, metadata, timeout, now)
             {
                 Ok(call) => return Ok(call),
-                Err(CallError::TooManyCalls) if self.transport.closed.is_none() => self.turn()?,
+                Err(CallError::TooManyCalls) if self.closed().is_none() => self.turn()?,
                 Err(e) => return Err(CallFailure::Start(e)),
             }
         }
@@ -120,16 +138,14 @@ impl Client {
     /// Waits for a call started with [`start`](Self::start) and returns its reply.
     pub fn wait(&mut self, call: CallId) -> Result<ArkoudaResponse, CallFailure> {
         while !self.completed.contains(&call) {
-            if let Some(reason) = &self.transport.closed {
-                return Err(CallFailure::Io(io::Error::new(
-                    ErrorKind::ConnectionAborted,
-                    reason.clone(),
-                )));
+            if let Some(reason) = self.closed() {
+                return Err(aborted(&reason));
             }
             self.turn()?;
         }
         self.completed.remove(&call);
-        let result = match self.grpc.response(call) {
+        let grpc = self.grpc()?;
+        let result = match grpc.response(call) {
             Ok(bytes) => ArkoudaResponse::decode(bytes).map_err(|_| {
                 CallFailure::Decode(
                     crate::proto::ArkoudaResponseRef::decode(bytes)
@@ -142,26 +158,32 @@ impl Client {
                 message: status.message(),
             }),
         };
-        self.grpc.finish_call(call);
+        grpc.finish_call(call);
         result
     }
 
     fn turn(&mut self) -> Result<(), CallFailure> {
-        self.transport
-            .turn(&mut self.grpc)
-            .map_err(CallFailure::Io)?;
-        while let Some(event) = self.grpc.poll_event() {
+        self.driver.turn(None).map_err(CallFailure::Io)?;
+        let (completed, closed) = (&mut self.completed, &mut self.closed);
+        let Some(grpc) = self.driver.machine_mut(self.key) else {
+            return Ok(());
+        };
+        while let Some(event) = grpc.poll_event() {
             match event {
                 ClientEvent::Complete(call) => {
-                    self.completed.insert(call);
+                    completed.insert(call);
                 }
                 ClientEvent::GoAway => log::debug!("server sent GOAWAY"),
                 ClientEvent::Closed { code } => {
-                    self.transport.closed =
-                        Some(std::format!("HTTP/2 connection closed ({code:?})"));
+                    closed
+                        .get_or_insert_with(|| std::format!("HTTP/2 connection closed ({code:?})"));
                 }
             }
         }
         Ok(())
     }
+}
+
+fn aborted(reason: &str) -> CallFailure {
+    CallFailure::Io(io::Error::new(ErrorKind::ConnectionAborted, reason))
 }

@@ -1,17 +1,23 @@
-//! The std driver: a mio event loop around the sans-IO gRPC connections.
+//! The std driver: one mio event loop (in `driver.rs`) around the sans-IO
+//! machines.
 //!
 //! [`Client`] makes Arkouda calls over one connection (many in flight at
-//! once); [`Server`] serves many connections, one event loop per thread,
-//! and hands each request to a [`Handler`].
+//! once); [`Session`] runs the Arkouda call patterns over one; [`Server`]
+//! serves many connections of the sans-IO
+//! [`ArkoudaService`](crate::arkouda::service::ArkoudaService), one event
+//! loop per thread, whose requests go to a [`Handler`];
+//! [`UpstreamBackend`] forwards commands over ZMTP connections, each driven
+//! by the same loop on the worker that uses it.
 
 mod client;
+mod driver;
 mod server;
 mod session;
-mod transport;
 mod upstream;
 
+pub use crate::arkouda::service::{Handler, Responder};
 pub use client::{CallFailure, Client, ClientConfig};
-pub use server::{Handler, Responder, Server, ServerConfig};
+pub use server::{Server, ServerConfig};
 pub use session::{Session, SessionError, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
 
@@ -45,6 +51,11 @@ impl Clock {
     /// How long from now until `at`, for a poll timeout.
     pub(crate) fn until(&self, at: Instant) -> std::time::Duration {
         at.saturating_duration_since(self.now())
+    }
+
+    /// `at` on the process clock, as an instant of this clock.
+    pub(crate) fn at(&self, at: std::time::Instant) -> Instant {
+        Instant::from_micros(at.saturating_duration_since(self.origin).as_micros() as u64)
     }
 }
 

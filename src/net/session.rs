@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use super::transport::Transport;
+use super::driver::{Driver, Key};
 use super::ClientConfig;
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, Command, MsgType, OpId, Outcome, Pattern,
@@ -110,9 +110,11 @@ fn text(s: crate::arkouda::JsonStr<'_>) -> String {
 /// An Arkouda session over one connection: blocking, polling and
 /// fire-and-forget calls, kept in order unless the config says otherwise.
 pub struct Session {
-    transport: Transport,
-    channel: Channel<GrowableStorage, 64>,
+    driver: Driver<Channel<GrowableStorage, 64>>,
+    key: Key,
     completed: BTreeSet<OpId>,
+    /// Why the connection ended, once it has.
+    closed: Option<String>,
 }
 
 impl Session {
@@ -124,18 +126,34 @@ impl Session {
         config: ClientConfig,
         channel: ChannelConfig,
     ) -> io::Result<Session> {
-        let transport = Transport::connect(addr, config.connect_timeout)?;
-        let grpc = grpc::Client::new(&addr.to_string(), config.options, transport.clock.now())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let ids = RequestIdGenerator::from_os()
             .map_err(|e| io::Error::other(std::format!("request ids: {e}")))?;
-        let channel = Channel::new(grpc, user, token, channel, ids)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))?;
+        let mut driver = Driver::new()?;
+        let key = driver.connect(addr, config.connect_timeout, |now| {
+            let grpc = grpc::Client::new(&addr.to_string(), config.options, now)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            Channel::new(grpc, user, token, channel, ids)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))
+        })?;
         Ok(Session {
-            transport,
-            channel,
+            driver,
+            key,
             completed: BTreeSet::new(),
+            closed: None,
         })
+    }
+
+    /// Why the connection ended, if it has.
+    fn closed(&self) -> Option<String> {
+        self.closed
+            .clone()
+            .or_else(|| self.driver.closed(self.key).map(String::from))
+    }
+
+    fn channel(&mut self) -> Result<&mut Channel<GrowableStorage, 64>, SessionError> {
+        self.driver
+            .machine_mut(self.key)
+            .ok_or_else(|| SessionError::Closed("the connection is closed".into()))
     }
 
     /// Blocking pattern.
@@ -158,11 +176,12 @@ impl Session {
         pattern: Pattern,
         command: &Command<'_>,
     ) -> Result<SessionOutcome, SessionError> {
-        let now = self.transport.clock.now();
-        let op = self
-            .channel
-            .command(pattern, command, now)
-            .map_err(|e| convert(e, &self.transport.closed))?;
+        let now = self.driver.now();
+        let started = self.channel()?.command(pattern, command, now);
+        let op = match started {
+            Ok(op) => op,
+            Err(e) => return Err(convert(e, &self.closed())),
+        };
         self.wait(op)
     }
 
@@ -194,33 +213,40 @@ impl Session {
 
     /// Starts an operation without waiting (for several at once).
     pub fn start(&mut self, pattern: Pattern, cmd: &str, args: &str) -> Result<OpId, SessionError> {
-        let now = self.transport.clock.now();
+        let now = self.driver.now();
+        let channel = self.channel()?;
         let started = match pattern {
-            Pattern::Blocking => self.channel.call(cmd, args, now),
-            Pattern::Polling => self.channel.call_polling(cmd, args, now),
-            Pattern::Submit => self.channel.submit(cmd, args, now),
-            Pattern::Status => self.channel.status(args, now),
+            Pattern::Blocking => channel.call(cmd, args, now),
+            Pattern::Polling => channel.call_polling(cmd, args, now),
+            Pattern::Submit => channel.submit(cmd, args, now),
+            Pattern::Status => channel.status(args, now),
         };
-        started.map_err(|e| convert(e, &self.transport.closed))
+        match started {
+            Ok(op) => Ok(op),
+            Err(e) => Err(convert(e, &self.closed())),
+        }
     }
 
     /// Waits for an operation and returns its outcome.
     pub fn wait(&mut self, op: OpId) -> Result<SessionOutcome, SessionError> {
-        while !self.completed.remove(&op) {
-            self.transport
-                .turn(&mut self.channel)
-                .map_err(SessionError::Io)?;
-            while let Some(ChannelEvent::Complete(done)) = self.channel.poll_event() {
-                self.completed.insert(done);
+        loop {
+            if let Some(channel) = self.driver.machine_mut(self.key) {
+                while let Some(ChannelEvent::Complete(done)) = channel.poll_event() {
+                    self.completed.insert(done);
+                }
             }
-            if self.completed.contains(&op) {
-                continue;
+            if self.completed.remove(&op) {
+                break;
             }
-            if let Some(why) = &self.transport.closed {
-                return Err(SessionError::Closed(why.clone()));
+            if let Some(why) = self.closed() {
+                // A dead connection has nothing left to wait for.
+                return Err(SessionError::Closed(why));
             }
+            self.driver.turn(None).map_err(SessionError::Io)?;
         }
-        let result = match self.channel.outcome(op) {
+        let closed = self.closed();
+        let channel = self.channel()?;
+        let result = match channel.outcome(op) {
             Ok(Outcome::Reply(reply)) => Ok(SessionOutcome::Reply {
                 msg: text(reply.msg),
                 warning: reply.msg_type == MsgType::Warning,
@@ -238,9 +264,9 @@ impl Session {
                 RequestState::Failed => StatusView::Failed,
                 RequestState::Unknown(s) => StatusView::Unknown(text(s)),
             })),
-            Err(e) => Err(convert(e, &self.transport.closed)),
+            Err(e) => Err(convert(e, &closed)),
         };
-        self.channel.finish(op);
+        channel.finish(op);
         result
     }
 }

@@ -1,16 +1,14 @@
 //! Forwarding to a real arkouda_server over ZeroMQ: a pool of persistent REQ
-//! connections, each driven by the sans-IO [`ReqConnection`] over a
-//! blocking socket on the worker thread that uses it.
+//! connections, each a sans-IO [`ReqConnection`] in a [`Driver`] of its own,
+//! driven until its reply or its deadline on the worker thread that uses it.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::string::{String, ToString};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
-use std::vec;
 use std::vec::Vec;
 
-use super::Clock;
+use super::driver::{Driver, Key};
 use crate::arkouda::proxy::{Backend, BackendError};
 use crate::arkouda::upstream_msg::{self, Reply};
 use crate::grpc::Code;
@@ -64,13 +62,11 @@ impl UpstreamConfig {
     }
 }
 
+/// One connection: the driver keeps its socket buffers, so a call
+/// allocates none of them.
 struct Upstream {
-    stream: TcpStream,
-    zmtp: ReqConnection<Vec<u8>>,
-    clock: Clock,
-    /// Socket buffers, kept with the connection so a call allocates none.
-    out: Vec<u8>,
-    input: Vec<u8>,
+    driver: Driver<ReqConnection<Vec<u8>>>,
+    key: Key,
 }
 
 struct Pool {
@@ -186,19 +182,15 @@ impl UpstreamBackend {
                 .map_err(|e| e.to_string())?
                 .next()
                 .ok_or_else(|| String::from("address has no IP"))?;
-            let stream = TcpStream::connect_timeout(&addr, self.config.connect_timeout)
+            let mut driver = Driver::new().map_err(|e| e.to_string())?;
+            let zmtp = self.config.zmtp;
+            let key = driver
+                .connect(addr, self.config.connect_timeout, |now| {
+                    ReqConnection::new(zmtp, now)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                })
                 .map_err(|e| e.to_string())?;
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
-            let clock = Clock::new();
-            let zmtp =
-                ReqConnection::new(self.config.zmtp, clock.now()).map_err(|e| e.to_string())?;
-            let mut conn = Upstream {
-                stream,
-                zmtp,
-                clock,
-                out: vec![0; 64 * 1024],
-                input: vec![0; 64 * 1024],
-            };
+            let mut conn = Upstream { driver, key };
             let handshake_by = connect_by.min(deadline);
             let shaken = conn.handshake(handshake_by);
             cut_by_call = shaken.is_err() && deadline < connect_by && Instant::now() >= deadline;
@@ -247,127 +239,81 @@ impl UpstreamBackend {
 }
 
 impl Upstream {
+    fn zmtp(&self) -> Option<&ReqConnection<Vec<u8>>> {
+        self.driver.machine(self.key)
+    }
+
     /// Whether an idle connection is still usable: reads what the upstream
     /// sent meanwhile (a heartbeat PING, say) without waiting. End of
     /// stream, a reset or a ZMTP error means it is not.
     fn probe(&mut self) -> Result<(), String> {
-        self.stream
-            .set_nonblocking(true)
-            .map_err(|e| e.to_string())?;
-        let result = loop {
-            match self.stream.read(&mut self.input) {
-                Ok(0) => break Err(String::from("arkouda_server closed the connection")),
-                Ok(n) => {
-                    if let Err(e) = self.zmtp.recv(&self.input[..n], self.clock.now()) {
-                        break Err(e.to_string());
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => break Err(e.to_string()),
-            }
-        };
-        self.stream
-            .set_nonblocking(false)
-            .map_err(|e| e.to_string())?;
-        if self.zmtp.is_closed() {
+        let now = self.driver.now();
+        self.driver.turn(Some(now)).map_err(|e| e.to_string())?;
+        if let Some(why) = self.driver.closed(self.key) {
+            return Err(std::format!("arkouda_server's connection ended: {why}"));
+        }
+        if self.zmtp().is_none_or(ReqConnection::is_closed) {
             return Err(String::from("the ZMTP connection is finished"));
         }
-        result
+        Ok(())
     }
 
-    /// Writes what the connection has queued, hands back one event if there
-    /// is one, else waits for bytes until the connection's next timer or
-    /// `until`, whichever comes first.
-    fn pump(&mut self, until: Instant) -> Result<Option<ZmtpEvent>, Failure> {
-        loop {
-            let n = self.zmtp.transmit(&mut self.out);
-            if n == 0 {
-                break;
-            }
-            self.stream
-                .write_all(&self.out[..n])
-                .map_err(|e| Failure::Broken(e.to_string()))?;
-        }
-        if let Some(event) = self.zmtp.poll_event() {
-            return Ok(Some(event));
-        }
-        let wait = self
-            .zmtp
-            .poll_timeout()
-            .map(|at| self.clock.until(at))
-            .unwrap_or(Duration::from_secs(1))
-            .min(until.saturating_duration_since(Instant::now()))
-            .max(Duration::from_millis(1));
-        self.stream
-            .set_read_timeout(Some(wait))
-            .map_err(|e| Failure::Broken(e.to_string()))?;
-        match self.stream.read(&mut self.input) {
-            Ok(0) => Err(Failure::Broken(
-                "arkouda_server closed the connection".into(),
-            )),
-            Ok(n) => {
-                // A fatal error is also reported as a Closed event, which
-                // names it: take that on the next turn.
-                let _ = self.zmtp.recv(&self.input[..n], self.clock.now());
-                Ok(None)
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                self.zmtp.handle_timeout(self.clock.now());
-                Ok(None)
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(None),
-            Err(e) => Err(Failure::Broken(e.to_string())),
-        }
+    /// Drives the connection until its next event or `until`.
+    fn next_event(&mut self, until: Instant) -> Result<Option<ZmtpEvent>, Failure> {
+        let until = self.driver.clock.at(until);
+        self.driver
+            .drive_until(self.key, until, ReqConnection::poll_event)
+            .map_err(|why| Failure::Broken(std::format!("arkouda_server's connection: {why}")))
     }
 
     /// Drives the handshake to READY by `deadline`.
     fn handshake(&mut self, deadline: Instant) -> Result<(), String> {
+        const LATE: &str = "the ZMTP handshake did not finish in time";
         loop {
-            if Instant::now() >= deadline {
-                return Err("the ZMTP handshake did not finish in time".into());
-            }
-            match self.pump(deadline) {
+            match self.next_event(deadline) {
                 Ok(Some(ZmtpEvent::Ready)) => return Ok(()),
                 Ok(Some(ZmtpEvent::Closed { error })) => return Err(error.to_string()),
-                Ok(Some(ZmtpEvent::TimedOut)) => {
-                    return Err("the ZMTP handshake did not finish in time".into())
-                }
-                Ok(Some(ZmtpEvent::Reply) | None) => {}
+                Ok(Some(ZmtpEvent::TimedOut) | None) => return Err(LATE.into()),
+                Ok(Some(ZmtpEvent::Reply)) => {}
                 Err(Failure::Broken(why)) => return Err(why),
                 Err(Failure::TooLarge(size, max)) => {
                     return Err(std::format!(
                         "a handshake message of {size} bytes exceeds the limit of {max}"
                     ))
                 }
-                Err(Failure::Deadline) => {
-                    return Err("the ZMTP handshake did not finish in time".into())
-                }
+                Err(Failure::Deadline) => return Err(LATE.into()),
             }
         }
     }
 
     /// Sends one request and waits for its reply frames.
     fn exchange(&mut self, frames: &[&[u8]], deadline: Instant) -> Result<Vec<Vec<u8>>, Failure> {
-        let core_deadline = self.clock.now() + deadline.saturating_duration_since(Instant::now());
-        self.zmtp
-            .send_request(frames, Some(core_deadline))
+        let core_deadline = self.driver.clock.at(deadline);
+        let zmtp = self
+            .driver
+            .machine_mut(self.key)
+            .ok_or_else(|| Failure::Broken("the connection is closed".into()))?;
+        zmtp.send_request(frames, Some(core_deadline))
             .map_err(|e| Failure::Broken(e.to_string()))?;
         loop {
-            match self.pump(deadline)? {
+            match self.next_event(deadline)? {
                 Some(ZmtpEvent::Reply) => {
-                    let reply = self.zmtp.reply_frames().map(<[u8]>::to_vec).collect();
-                    self.zmtp.release_reply();
+                    let zmtp = self
+                        .driver
+                        .machine_mut(self.key)
+                        .ok_or_else(|| Failure::Broken("the connection is closed".into()))?;
+                    let reply = zmtp.reply_frames().map(<[u8]>::to_vec).collect();
+                    zmtp.release_reply();
                     return Ok(reply);
                 }
-                Some(ZmtpEvent::TimedOut) => return Err(Failure::Deadline),
+                Some(ZmtpEvent::TimedOut) | None => return Err(Failure::Deadline),
                 Some(ZmtpEvent::Closed {
                     error: ZmtpError::FrameTooLarge { size, max },
                 }) => return Err(Failure::TooLarge(size, max)),
                 Some(ZmtpEvent::Closed { error }) => {
                     return Err(Failure::Broken(error.to_string()))
                 }
-                Some(ZmtpEvent::Ready) | None => {}
+                Some(ZmtpEvent::Ready) => {}
             }
         }
     }

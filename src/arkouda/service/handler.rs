@@ -1,0 +1,140 @@
+//! What the service hands a request to ([`Handler`]), and how the answer
+//! comes back ([`Responder`]), from any thread.
+
+use std::string::String;
+use std::sync::{mpsc, Arc};
+
+use crate::grpc::{CallId, Code};
+use crate::proto::{ArkoudaRequest, ArkoudaResponse};
+use crate::time::Instant;
+
+/// Answers Arkouda requests. Called on the thread that drives the service:
+/// answer at once through the [`Responder`], or move it to another thread
+/// and answer later; the service does not wait.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request.
+    fn handle(&self, request: ArkoudaRequest, responder: Responder);
+}
+
+impl<F> Handler for F
+where
+    F: Fn(ArkoudaRequest, Responder) + Send + Sync + 'static,
+{
+    fn handle(&self, request: ArkoudaRequest, responder: Responder) {
+        self(request, responder)
+    }
+}
+
+/// Told when an answer arrives from a thread other than the one driving the
+/// service, so the driver wakes and sends it (a socket loop's waker, say).
+pub trait Wake: Send + Sync {
+    /// An answer is waiting in the service.
+    fn wake(&self);
+}
+
+/// How a call was answered.
+#[derive(Debug)]
+pub(super) enum Answer {
+    Reply(ArkoudaResponse),
+    Status(Code, String),
+}
+
+/// One answer on its way back to the service.
+pub(super) struct Completion {
+    pub(super) call: CallId,
+    pub(super) answer: Answer,
+}
+
+/// Answers one request, once, from any thread. Dropping it unanswered
+/// answers INTERNAL, so a call is never left hanging.
+pub struct Responder {
+    tx: mpsc::Sender<Completion>,
+    wake: Option<Arc<dyn Wake>>,
+    call: CallId,
+    now: Instant,
+    deadline: Option<std::time::Instant>,
+    service_thread: std::thread::ThreadId,
+    done: bool,
+}
+
+impl Responder {
+    pub(super) fn new(
+        tx: mpsc::Sender<Completion>,
+        wake: Option<Arc<dyn Wake>>,
+        call: CallId,
+        now: Instant,
+        deadline: Option<std::time::Instant>,
+    ) -> Self {
+        Responder {
+            tx,
+            wake,
+            call,
+            now,
+            deadline,
+            service_thread: std::thread::current().id(),
+            done: false,
+        }
+    }
+
+    /// The gRPC call being answered.
+    pub fn call(&self) -> CallId {
+        self.call
+    }
+
+    /// The service's clock when the request arrived.
+    pub fn received_at(&self) -> Instant {
+        self.now
+    }
+
+    /// When the client stops waiting (from its `grpc-timeout`), if it said,
+    /// on the process clock.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
+    }
+
+    /// Answers with a response message.
+    pub fn reply(mut self, response: ArkoudaResponse) {
+        self.send(Answer::Reply(response));
+    }
+
+    /// Answers with a gRPC status other than OK.
+    pub fn error(mut self, code: Code, message: &str) {
+        self.send(Answer::Status(code, message.into()));
+    }
+
+    fn send(&mut self, answer: Answer) {
+        self.done = true;
+        let completion = Completion {
+            call: self.call,
+            answer,
+        };
+        // A service that is gone has nobody to answer. An answer given on
+        // the service's own thread is collected by its next transmit, so
+        // waking its driver would only cost a system call.
+        if self.tx.send(completion).is_ok() && std::thread::current().id() != self.service_thread {
+            if let Some(wake) = &self.wake {
+                wake.wake();
+            }
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if !self.done {
+            self.send(Answer::Status(
+                Code::Internal,
+                "handler dropped the call".into(),
+            ));
+        }
+    }
+}
+
+impl core::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Responder")
+            .field("call", &self.call)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,570 @@
+//! The Arkouda channel against the sans-IO service, in memory: every call
+//! pattern against the sync and the async proxy, lost replies and timeouts,
+//! all on a fake clock with the proxies' work run by the test.
+
+use core::time::Duration;
+use std::string::{String, ToString};
+use std::sync::{Arc, Mutex};
+use std::vec::Vec;
+
+use super::*;
+use crate::arkouda::clock::ManualClock;
+use crate::arkouda::dispatch::{FairConfig, FairWorkers, Runner};
+use crate::arkouda::owner::OwnerKeys;
+use crate::arkouda::proxy::{
+    AsyncParts, AsyncProxy, Backend, BackendError, BuiltinBackend, RegistryLimits, SyncProxy,
+};
+use crate::arkouda::{
+    Channel, ChannelConfig, ChannelError, ChannelEvent, MsgType, OpId, Outcome, PollConfig,
+    RequestIdGenerator, RequestState,
+};
+use crate::grpc::{Client, Options};
+use crate::proto::ArkoudaResponse;
+use crate::sans_io::Pair;
+
+type Chan = Channel<GrowableStorage, 16>;
+
+const MS: Duration = Duration::from_millis(1);
+const T0: Instant = Instant::from_millis(0);
+
+/// The built-in commands; `fail` fails with a reason, and `sleep` may block
+/// (so it goes to the workers) but answers at once when run.
+struct TestBackend;
+
+impl Backend for TestBackend {
+    fn execute(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<String, BackendError> {
+        match request.cmd.as_str() {
+            "fail" => Err(BackendError::new(Code::Internal, "disk on fire")),
+            "sleep" => Ok(crate::arkouda::builtin::envelope(
+                "slept",
+                MsgType::Normal,
+                &request.user,
+            )),
+            _ => BuiltinBackend.execute(request, deadline),
+        }
+    }
+
+    fn may_block(&self, request: &ArkoudaRequest) -> bool {
+        request.cmd == "sleep"
+    }
+}
+
+/// Holds back the first `getrequeststatus` answer forever: a lost reply.
+struct LoseFirstStatus<H> {
+    inner: H,
+    held: Mutex<Vec<Responder>>,
+}
+
+impl<H: Handler> Handler for LoseFirstStatus<H> {
+    fn handle(&self, request: ArkoudaRequest, responder: Responder) {
+        let mut held = self.held.lock().unwrap();
+        if request.cmd == "getrequeststatus" && held.is_empty() {
+            held.push(responder);
+            return;
+        }
+        drop(held);
+        self.inner.handle(request, responder)
+    }
+}
+
+enum Mode {
+    Sync,
+    Async(RegistryLimits),
+    AsyncLosingFirstStatus,
+}
+
+fn channel_config(ordered: bool) -> ChannelConfig {
+    ChannelConfig {
+        call_timeout: Some(Duration::from_millis(200)),
+        poll: PollConfig {
+            interval: Duration::from_millis(10),
+            backoff: 2,
+            max_interval: Duration::from_millis(40),
+            deadline: Duration::from_secs(2),
+        },
+        ordered,
+    }
+}
+
+/// A channel and a proxy service joined in memory; the proxy's work runs
+/// when the test says (or on every step with `work`).
+struct Rig {
+    pair: Pair<Chan, ArkoudaService>,
+    runner: Runner,
+    clock: ManualClock,
+    work: bool,
+    done: Vec<OpId>,
+}
+
+/// An outcome, owned.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Reply(String),
+    Submitted(String),
+    Status(&'static str),
+    Finished(String),
+}
+
+/// A failure, owned.
+#[derive(Debug, PartialEq, Eq)]
+enum Lost {
+    Arkouda(String),
+    Failed(String),
+    Status(Code),
+    Deadline,
+    Other(String),
+}
+
+fn rig_with(mode: Mode, config: ChannelConfig) -> Rig {
+    let (workers, runner) = FairWorkers::manual(FairConfig::new(2));
+    let clock = ManualClock::new(T0);
+    let parts = |workers| AsyncParts {
+        workers,
+        clock: Arc::new(clock.clone()),
+        ids: RequestIdGenerator::from_seed([1; 32]),
+        owners: OwnerKeys::from_key([2; 32]),
+    };
+    let handler: Arc<dyn Handler> = match mode {
+        Mode::Sync => Arc::new(SyncProxy::with_workers(TestBackend, workers)),
+        Mode::Async(limits) => {
+            Arc::new(AsyncProxy::with_parts(TestBackend, limits, parts(workers)))
+        }
+        Mode::AsyncLosingFirstStatus => Arc::new(LoseFirstStatus {
+            inner: AsyncProxy::with_parts(TestBackend, RegistryLimits::default(), parts(workers)),
+            held: Mutex::new(Vec::new()),
+        }),
+    };
+    let service = ArkoudaService::new(handler, Options::default(), T0).unwrap();
+    let grpc = Client::new("proxy", Options::default(), T0).unwrap();
+    let ids = RequestIdGenerator::from_seed([3; 32]);
+    let channel = Chan::new(grpc, "kjyost", "", config, ids).unwrap();
+    Rig {
+        pair: Pair::new(channel, service, T0).with_latency(MS),
+        runner,
+        clock,
+        work: true,
+        done: Vec::new(),
+    }
+}
+
+fn rig(mode: Mode) -> Rig {
+    rig_with(mode, channel_config(true))
+}
+
+fn async_rig() -> Rig {
+    rig(Mode::Async(RegistryLimits::default()))
+}
+
+impl Rig {
+    fn now(&self) -> Instant {
+        self.pair.now()
+    }
+
+    /// One simulated millisecond; the proxy's clock moves with the link's.
+    fn step(&mut self) {
+        let next = self.pair.now() + MS;
+        self.clock.set(next);
+        self.pair.advance_to(next);
+        if self.work && self.runner.run_ready() > 0 {
+            self.pair.drive();
+        }
+        while let Some(ChannelEvent::Complete(op)) = self.pair.a.poll_event() {
+            self.done.push(op);
+        }
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let until = self.now() + d;
+        while self.now() < until {
+            self.step();
+        }
+    }
+
+    /// Steps until `op` completes, at most `limit`; whether it did.
+    fn wait(&mut self, op: OpId, limit: Duration) -> bool {
+        let until = self.now() + limit;
+        while !self.done.contains(&op) && self.now() < until {
+            self.step();
+        }
+        self.done.contains(&op)
+    }
+
+    /// Waits for `op` (10 simulated seconds at most), reads and frees it.
+    fn outcome(&mut self, op: OpId) -> Result<Got, Lost> {
+        assert!(
+            self.wait(op, Duration::from_secs(10)),
+            "{op:?} never completed"
+        );
+        self.done.retain(|&o| o != op);
+        let text = |s: crate::arkouda::JsonStr<'_>| s.to_string().unwrap();
+        let got = match self.pair.a.outcome(op) {
+            Ok(Outcome::Reply(r)) => Ok(Got::Reply(text(r.msg))),
+            Ok(Outcome::Submitted(id)) => Ok(Got::Submitted(id.into())),
+            Ok(Outcome::Status(RequestState::Finished(r))) => Ok(Got::Finished(text(r.msg))),
+            Ok(Outcome::Status(RequestState::Pending)) => Ok(Got::Status("PENDING")),
+            Ok(Outcome::Status(RequestState::Running)) => Ok(Got::Status("RUNNING")),
+            Ok(Outcome::Status(RequestState::Submitted)) => Ok(Got::Status("SUBMITTED")),
+            Ok(Outcome::Status(RequestState::Failed)) => Ok(Got::Status("FAILED")),
+            Ok(other) => Err(Lost::Other(std::format!("{other:?}"))),
+            Err(ChannelError::Arkouda(r)) => Err(Lost::Arkouda(text(r.msg))),
+            Err(ChannelError::Failed(why)) => Err(Lost::Failed(text(why))),
+            Err(ChannelError::Status(s)) => Err(Lost::Status(s.code)),
+            Err(ChannelError::DeadlineExceeded) => Err(Lost::Deadline),
+            Err(e) => Err(Lost::Other(e.to_string())),
+        };
+        self.pair.a.finish(op);
+        got
+    }
+}
+
+fn reply(msg: &str) -> Result<Got, Lost> {
+    Ok(Got::Reply(msg.into()))
+}
+
+#[test]
+fn blocking_and_polling_work_against_both_proxy_modes() {
+    for mode in [Mode::Sync, Mode::Async(RegistryLimits::default())] {
+        let mut r = rig(mode);
+        let op = r.pair.a.call("connect", "", T0).unwrap();
+        assert_eq!(
+            r.outcome(op),
+            reply("connected to arkouda server tcp://*:5555")
+        );
+        let text = "a \"quoted\" \\ ✓ {json} 😀";
+        let now = r.now();
+        let op = r.pair.a.call_polling("echo", text, now).unwrap();
+        assert_eq!(r.outcome(op), reply(text));
+        let op = r.pair.a.call("echo", text, r.now()).unwrap();
+        assert_eq!(r.outcome(op), reply(text));
+        let op = r.pair.a.call("bogus", "", r.now()).unwrap();
+        assert_eq!(
+            r.outcome(op),
+            Err(Lost::Arkouda("Unrecognized command: bogus".into()))
+        );
+        // A command that may block goes through the workers.
+        let op = r.pair.a.call("sleep", "5", r.now()).unwrap();
+        assert_eq!(r.outcome(op), reply("slept"));
+    }
+}
+
+#[test]
+fn reads_of_any_size_make_no_difference() {
+    let Rig {
+        pair,
+        runner,
+        clock,
+        ..
+    } = rig(Mode::Sync);
+    let mut r = Rig {
+        pair: pair.with_chunk(3),
+        runner,
+        clock,
+        work: true,
+        done: Vec::new(),
+    };
+    let op = r.pair.a.call("echo", "in pieces", T0).unwrap();
+    assert_eq!(r.outcome(op), reply("in pieces"));
+    let op = r.pair.a.call_polling("sleep", "1", r.now()).unwrap();
+    assert_eq!(r.outcome(op), reply("slept"));
+}
+
+#[test]
+fn polling_waits_for_the_work_and_finishes_soon_after_it_ran() {
+    let mut r = async_rig();
+    r.work = false;
+    let op = r.pair.a.call_polling("echo", "polled", T0).unwrap();
+    // Nothing has run: the channel keeps polling and hears PENDING.
+    assert!(!r.wait(op, Duration::from_millis(500)));
+    assert_eq!(r.runner.queued(), 1);
+    let ran_at = r.now();
+    assert_eq!(r.runner.run_ready(), 1);
+    assert!(r.wait(op, Duration::from_millis(100)));
+    // The next poll comes within the largest interval (plus the round trip).
+    let waited = r.now() - ran_at;
+    assert!(waited <= Duration::from_millis(40) + 3 * MS, "{waited:?}");
+    assert_eq!(r.outcome(op), reply("polled"));
+}
+
+#[test]
+fn fire_and_forget_returns_an_id_and_the_status_is_typed() {
+    let mut r = async_rig();
+    r.work = false;
+    let op = r.pair.a.submit("echo", "later", T0).unwrap();
+    let Ok(Got::Submitted(id)) = r.outcome(op) else {
+        panic!("no SUBMITTED");
+    };
+    assert!(crate::arkouda::request_id::is_valid_request_id(&id), "{id}");
+    let op = r.pair.a.status(&id, r.now()).unwrap();
+    assert_eq!(r.outcome(op), Ok(Got::Status("PENDING")));
+    r.runner.run_ready();
+    let op = r.pair.a.status(&id, r.now()).unwrap();
+    assert_eq!(r.outcome(op), Ok(Got::Finished("later".into())));
+    // An id nobody submitted is NOT_FOUND, and the proxy carries on.
+    let op = r
+        .pair
+        .a
+        .status("0123456789abcdefghijklmnopqrstuv", r.now())
+        .unwrap();
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::NotFound)));
+    let op = r.pair.a.call("ruok", "", r.now()).unwrap();
+    r.work = true;
+    assert_eq!(r.outcome(op), reply("imok"));
+}
+
+#[test]
+fn a_result_stays_fetchable_for_the_grace_time_then_goes() {
+    let limits = RegistryLimits {
+        result_grace: Duration::from_millis(300),
+        ..RegistryLimits::default()
+    };
+    let mut r = rig(Mode::Async(limits));
+    let op = r.pair.a.submit("ruok", "", T0).unwrap();
+    let Ok(Got::Submitted(id)) = r.outcome(op) else {
+        panic!("no SUBMITTED");
+    };
+    for _ in 0..2 {
+        // The client lost the first reply and asks again: still there.
+        let op = r.pair.a.status(&id, r.now()).unwrap();
+        assert_eq!(r.outcome(op), Ok(Got::Finished("imok".into())));
+    }
+    r.run_for(Duration::from_millis(300));
+    let op = r.pair.a.status(&id, r.now()).unwrap();
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::NotFound)));
+}
+
+#[test]
+fn failures_are_reported_with_the_reason() {
+    let mut r = async_rig();
+    let op = r.pair.a.call_polling("fail", "", T0).unwrap();
+    assert_eq!(r.outcome(op), Err(Lost::Failed("disk on fire".into())));
+    let op = r.pair.a.submit("fail", "", r.now()).unwrap();
+    let Ok(Got::Submitted(id)) = r.outcome(op) else {
+        panic!("no SUBMITTED");
+    };
+    let op = r.pair.a.status(&id, r.now()).unwrap();
+    assert_eq!(r.outcome(op), Ok(Got::Status("FAILED")));
+    // The sync proxy answers the backend's failure as a gRPC status.
+    let mut r = rig(Mode::Sync);
+    let op = r.pair.a.call("fail", "", T0).unwrap();
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::Internal)));
+}
+
+#[test]
+fn a_full_registry_is_resource_exhausted() {
+    let mut limits = RegistryLimits::new(2);
+    limits.per_owner_entries = 2;
+    let mut r = rig_with(Mode::Async(limits), channel_config(false));
+    r.work = false;
+    for _ in 0..2 {
+        let op = r.pair.a.submit("sleep", "1", r.now()).unwrap();
+        assert!(matches!(r.outcome(op), Ok(Got::Submitted(_))));
+    }
+    let op = r.pair.a.submit("ruok", "", r.now()).unwrap();
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::ResourceExhausted)));
+}
+
+#[test]
+fn an_ordered_channel_sends_a_command_only_after_the_previous_finished() {
+    let mut r = async_rig();
+    r.work = false;
+    let first = r.pair.a.submit("sleep", "300", T0).unwrap();
+    let second = r.pair.a.submit("echo", "second", T0).unwrap();
+    assert!(r.wait(first, Duration::from_millis(50)));
+    // The second waits while the first is still pending on the proxy.
+    assert!(!r.wait(second, Duration::from_millis(500)));
+    r.runner.run_ready();
+    assert!(r.wait(second, Duration::from_millis(100)));
+    assert!(matches!(r.outcome(first), Ok(Got::Submitted(_))));
+    assert!(matches!(r.outcome(second), Ok(Got::Submitted(_))));
+
+    // Unordered, both are submitted at once.
+    let mut r = rig_with(
+        Mode::Async(RegistryLimits::default()),
+        channel_config(false),
+    );
+    r.work = false;
+    let a = r.pair.a.submit("sleep", "300", T0).unwrap();
+    let b = r.pair.a.submit("echo", "x", T0).unwrap();
+    assert!(r.wait(a, Duration::from_millis(10)) && r.wait(b, Duration::from_millis(10)));
+    assert_eq!(r.runner.queued(), 2);
+}
+
+#[test]
+fn a_lost_status_reply_is_retried_after_the_call_timeout() {
+    let mut r = rig(Mode::AsyncLosingFirstStatus);
+    let op = r.pair.a.call_polling("echo", "survived", T0).unwrap();
+    assert!(
+        !r.wait(op, Duration::from_millis(150)),
+        "the first poll got no answer"
+    );
+    // The call timeout (200 ms) ends the lost poll; the next one answers.
+    assert!(r.wait(op, Duration::from_millis(150)));
+    assert_eq!(r.outcome(op), reply("survived"));
+}
+
+#[test]
+fn a_reply_lost_on_the_link_ends_at_the_call_timeout() {
+    let mut r = rig(Mode::Sync);
+    let op = r.pair.a.call("echo", "gone", T0).unwrap();
+    // The request arrives after 1 ms and is answered at once; the answer
+    // is on the link when the link drops it.
+    r.pair.advance_to(T0 + MS);
+    r.pair.lose_in_flight();
+    assert!(!r.wait(op, Duration::from_millis(190)));
+    assert!(r.wait(op, Duration::from_millis(20)));
+    assert!(r.now() >= T0 + Duration::from_millis(200));
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::DeadlineExceeded)));
+}
+
+#[test]
+fn a_blocking_call_whose_work_never_runs_times_out() {
+    let mut r = rig(Mode::Sync);
+    r.work = false;
+    let op = r.pair.a.call("sleep", "10", T0).unwrap();
+    assert!(r.wait(op, Duration::from_millis(250)));
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::DeadlineExceeded)));
+    // The queued job answers a call nobody waits for: nothing breaks.
+    assert_eq!(r.runner.run_ready(), 1);
+    r.run_for(Duration::from_millis(5));
+    let op = r.pair.a.call("ruok", "", r.now()).unwrap();
+    assert_eq!(r.outcome(op), reply("imok"));
+}
+
+#[test]
+fn polling_gives_up_at_its_deadline() {
+    let mut config = channel_config(true);
+    config.poll.deadline = Duration::from_millis(300);
+    let mut r = rig_with(Mode::Async(RegistryLimits::default()), config);
+    r.work = false;
+    let op = r.pair.a.call_polling("sleep", "3000", T0).unwrap();
+    assert!(!r.wait(op, Duration::from_millis(299)));
+    assert!(r.wait(op, Duration::from_millis(2)));
+    assert_eq!(r.outcome(op), Err(Lost::Deadline));
+}
+
+#[test]
+fn a_dead_link_ends_polling_at_its_deadline_not_never() {
+    let mut config = channel_config(true);
+    config.poll.deadline = Duration::from_millis(500);
+    let mut r = rig_with(Mode::Async(RegistryLimits::default()), config);
+    r.work = false;
+    let op = r.pair.a.call_polling("echo", "x", T0).unwrap();
+    // SUBMITTED comes back; then every byte either way is lost, so each
+    // status poll ends at the call timeout and is tried again.
+    r.run_for(5 * MS);
+    assert_eq!(r.runner.queued(), 1);
+    for _ in 0..600 {
+        r.pair.lose_in_flight();
+        r.step();
+        r.pair.lose_in_flight();
+        if r.done.contains(&op) {
+            break;
+        }
+    }
+    assert_eq!(r.outcome(op), Err(Lost::Deadline));
+    assert!(r.now() <= T0 + Duration::from_millis(501), "{:?}", r.now());
+}
+
+#[test]
+fn a_submit_lost_on_the_link_ends_at_the_call_timeout() {
+    let mut r = async_rig();
+    r.run_for(5 * MS); // the connection is up
+    let op = r.pair.a.call_polling("echo", "x", r.now()).unwrap();
+    r.pair.drive();
+    r.pair.lose_in_flight();
+    assert!(!r.wait(op, Duration::from_millis(190)));
+    assert!(r.wait(op, Duration::from_millis(20)));
+    assert_eq!(r.outcome(op), Err(Lost::Status(Code::DeadlineExceeded)));
+}
+
+#[test]
+fn not_an_arkouda_request_is_invalid_argument_and_the_handler_never_sees_it() {
+    let seen = Arc::new(Mutex::new(0usize));
+    let counted = seen.clone();
+    let handler = Arc::new(move |_: ArkoudaRequest, r: Responder| {
+        *counted.lock().unwrap() += 1;
+        r.reply(ArkoudaResponse::default());
+    });
+    let service = ArkoudaService::new(handler, Options::default(), T0).unwrap();
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), T0).unwrap();
+    let mut pair = Pair::new(client, service, T0);
+    // Field 1 with wire type 7 does not exist.
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &[0x0f, 0x00], &[], None, T0)
+        .unwrap();
+    pair.drive();
+    assert_eq!(
+        pair.a.response(call).unwrap_err().code,
+        Code::InvalidArgument
+    );
+    assert_eq!(*seen.lock().unwrap(), 0);
+    assert!(matches!(
+        pair.b.poll_event(),
+        Some(ServiceEvent::Refused {
+            code: Code::InvalidArgument,
+            ..
+        })
+    ));
+    // A responder dropped unanswered answers INTERNAL.
+    let service = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0).unwrap();
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), T0).unwrap();
+    let mut pair = Pair::new(client, service, T0);
+    let request = ArkoudaRequest {
+        user: "kjyost".into(),
+        cmd: "ruok".into(),
+        ..Default::default()
+    };
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    pair.drive();
+    assert_eq!(pair.a.response(call).unwrap_err().code, Code::Internal);
+    assert_eq!(pair.b.poll_event(), Some(ServiceEvent::Request(call)));
+    assert_eq!(pair.b.active_calls(), 0);
+}
+
+#[test]
+fn an_answer_from_another_thread_wakes_the_driver_and_goes_out_on_transmit() {
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl Wake for Count {
+        fn wake(&self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let wakes = Arc::new(Count(Default::default()));
+    let held = Arc::new(Mutex::new(None));
+    let keep = held.clone();
+    let handler = Arc::new(move |_: ArkoudaRequest, r: Responder| {
+        *keep.lock().unwrap() = Some(r);
+    });
+    let service = ArkoudaService::new(handler, Options::default(), T0)
+        .unwrap()
+        .with_wake(wakes.clone());
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), T0).unwrap();
+    let mut pair = Pair::new(client, service, T0);
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &[], &[], None, T0)
+        .unwrap();
+    pair.drive();
+    let responder = held.lock().unwrap().take().unwrap();
+    assert!(pair.a.response(call).is_err(), "not answered yet");
+    std::thread::spawn(move || {
+        responder.reply(ArkoudaResponse {
+            message: "late".into(),
+            ..Default::default()
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(wakes.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+    pair.drive();
+    let bytes = pair.a.response(call).unwrap();
+    assert_eq!(ArkoudaResponse::decode(bytes).unwrap().message, "late");
+}
