@@ -231,6 +231,9 @@ pub struct Channel<S: Storage, const OPS: usize = 16> {
     next_op: u32,
     ids: RequestIdGenerator,
     closed: Option<ErrorCode>,
+    /// The client could not start a call: queued work waits for
+    /// [`ClientEvent::StreamsAvailable`] rather than trying on every turn.
+    blocked: bool,
     now: Instant,
 }
 
@@ -261,6 +264,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             next_op: 1,
             ids,
             closed: None,
+            blocked: false,
             now: Instant::default(),
         })
     }
@@ -441,6 +445,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             match event {
                 ClientEvent::Complete(call) => self.on_call_complete(call, now),
                 ClientEvent::GoAway => {}
+                ClientEvent::StreamsAvailable => self.blocked = false,
                 ClientEvent::Closed { code } => self.closed = Some(code),
             }
         }
@@ -477,8 +482,10 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
     }
 
     fn send_command(&mut self, i: usize, now: Instant) {
-        if !self.grpc.can_start_call() {
-            return; // tried again on the next advance
+        if self.blocked || !self.grpc.can_start_call() {
+            // Started once the client reports StreamsAvailable.
+            self.blocked = true;
+            return;
         }
         let timeout = self.config.call_timeout;
         let op = &mut self.ops[i];
@@ -501,7 +508,8 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
     }
 
     fn send_status_poll(&mut self, i: usize, now: Instant) {
-        if !self.grpc.can_start_call() {
+        if self.blocked || !self.grpc.can_start_call() {
+            self.blocked = true;
             return;
         }
         let op = &self.ops[i];

@@ -20,6 +20,9 @@ pub enum ClientEvent {
     Complete(CallId),
     /// The server will accept no new calls on this connection.
     GoAway,
+    /// A call may be started again after [`Client::can_start_call`] said
+    /// it could not (a call finished, or the server raised its limit).
+    StreamsAvailable,
     /// The connection is finished.
     Closed {
         /// The HTTP/2 error code that closed it.
@@ -94,7 +97,8 @@ impl<S: Storage> Client<S> {
         &self.conn
     }
 
-    /// Whether another call can start now.
+    /// Whether another call can start now. When it cannot,
+    /// [`ClientEvent::StreamsAvailable`] follows once it can.
     pub fn can_start_call(&self) -> bool {
         self.conn.can_open_stream()
     }
@@ -191,17 +195,16 @@ impl<S: Storage> Client<S> {
         while let Some(event) = self.conn.poll_event() {
             match event {
                 Event::StreamEnded { stream } | Event::StreamReset { stream, .. } => {
-                    if self.conn.mark_reported(stream) {
+                    if call::mark_reported(&mut self.conn, stream) {
                         return Some(ClientEvent::Complete(CallId(stream)));
                     }
                 }
                 Event::GoAway { .. } => return Some(ClientEvent::GoAway),
                 Event::Closed { code, .. } => return Some(ClientEvent::Closed { code }),
+                Event::StreamsAvailable => return Some(ClientEvent::StreamsAvailable),
                 Event::Data { stream } => {
-                    let body = self.conn.stream(stream).map(|s| s.body());
-                    if let Some(len) = body.and_then(message::framed_len) {
-                        self.conn.expect_body_len(stream, len);
-                    }
+                    let max_body = self.conn.config().max_body_size;
+                    call::expect_body(&mut self.conn, stream, max_body);
                     // The body limit is the h2 layer's (one message and its
                     // prefix), so every stored byte is part of the response.
                     self.conn.consume(stream);

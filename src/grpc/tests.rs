@@ -311,7 +311,11 @@ fn many_calls_share_one_connection_and_each_gets_its_own_reply() {
         s.respond(id, &reply).unwrap();
     }
     pump(&mut c, &mut s, t(2));
-    assert_eq!(client_events(&mut c).len(), 100);
+    let completed = client_events(&mut c)
+        .into_iter()
+        .filter(|e| matches!(e, ClientEvent::Complete(_)))
+        .count();
+    assert_eq!(completed, 100);
     for (call, body) in calls {
         let mut expect = body.clone();
         expect.extend_from_slice(b" done");

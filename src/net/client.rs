@@ -156,6 +156,7 @@ impl Client {
                     self.completed.insert(call);
                 }
                 ClientEvent::GoAway => log::debug!("server sent GOAWAY"),
+                ClientEvent::StreamsAvailable => {}
                 ClientEvent::Closed { code } => {
                     self.transport.closed =
                         Some(std::format!("HTTP/2 connection closed ({code:?})"));

@@ -2,16 +2,17 @@
 //! Each RFC 9113 rule that needs connection state is checked here, once.
 
 use super::guard::Flood;
+use super::timers::Timer;
 use super::{
-    Connection, ConnectionError, ConnectionState, Control, Event, GoAwayDebug, PartialBlock, Phase,
-    Role, Storage, StreamTable,
+    Connection, ConnectionError, Control, Event, GoAwayDebug, PartialBlock, Phase, Role, State,
+    Storage, StreamTable,
 };
 use crate::buf::Buffer;
 use crate::h2::frame::{ErrorScope, Frame, SettingId, SettingsFrame};
 use crate::h2::header_list;
 use crate::h2::hpack::{Decoder, Header, HpackError};
 use crate::h2::stream::{
-    BodyLimit, Stream, StreamState, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
+    BodyLimit, CloseCause, Stream, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
     PENDING_TRAILERS,
 };
 use crate::h2::ErrorCode;
@@ -73,16 +74,20 @@ impl<S: Storage> Connection<S> {
                 let _ = decoder.set_max_frame_size(size);
             }
         }
+        state.note_stream_availability();
         Ok(())
     }
 }
 
-impl<S: Storage> ConnectionState<S> {
+impl<S: Storage> State<S> {
     fn handle_frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
         if self.phase == Phase::AwaitSettings {
             // RFC 9113 §3.4: the peer's preface ends with a SETTINGS frame.
             match frame {
-                Frame::Settings(s) if !s.ack => self.phase = Phase::Open,
+                Frame::Settings(s) if !s.ack => {
+                    self.phase = Phase::Open;
+                    self.timers.clear(Timer::Handshake);
+                }
                 _ => {
                     return Err(conn_err(
                         ErrorCode::ProtocolError,
@@ -107,7 +112,10 @@ impl<S: Storage> ConnectionState<S> {
         match frame {
             Frame::Settings(s) => self.on_settings(&s),
             Frame::Headers(h) => {
-                self.block_started = Some(self.now);
+                self.timers.set(
+                    Timer::HeaderBlock,
+                    self.now + self.config.header_block_timeout,
+                );
                 self.partial = Some(PartialBlock {
                     stream: h.stream_id,
                     end_stream: h.end_stream,
@@ -125,9 +133,13 @@ impl<S: Storage> ConnectionState<S> {
                 self.check_not_idle(r.stream_id)?;
                 let now = self.now;
                 if let Some(stream) = self.stream_mut(r.stream_id) {
-                    if stream.close_with_reset(r.error_code, true) {
-                        // A peer enforcing the same deadline may beat our timer by a hair.
-                        stream.timed_out = stream.deadline.is_some_and(|d| now >= d);
+                    // A peer enforcing the same deadline may beat our timer by a hair.
+                    let cause = if stream.timers.deadline.is_some_and(|d| now >= d) {
+                        CloseCause::DeadlinePassed
+                    } else {
+                        CloseCause::ResetByPeer(r.error_code)
+                    };
+                    if stream.close(cause) {
                         stream.pending |= PENDING_RESET;
                     }
                 }
@@ -177,7 +189,7 @@ impl<S: Storage> ConnectionState<S> {
 
     fn on_settings(&mut self, frame: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
         if frame.ack {
-            if self.settings_sent_at.take().is_some() {
+            if self.timers.clear(Timer::Settings) {
                 self.pending_max_frame_size = Some(self.config.max_frame_size);
             }
             let _ = self.conn_events.push_back(Event::SettingsAcked);
@@ -236,7 +248,7 @@ impl<S: Storage> ConnectionState<S> {
         self.partial = Some(partial);
         if end_headers {
             self.partial = None;
-            self.block_started = None;
+            self.timers.clear(Timer::HeaderBlock);
             self.on_header_block(partial.stream, partial.end_stream)?;
         }
         Ok(())
@@ -465,9 +477,7 @@ impl<S: Storage> ConnectionState<S> {
             return Ok(());
         }
         self.check_not_idle(id)?;
-        let stream = self
-            .stream_mut(id)
-            .filter(|s| s.state != StreamState::Closed);
+        let stream = self.stream_mut(id).filter(|s| !s.state.is_closed());
         let Some(stream) = stream else {
             // §6.9: WINDOW_UPDATE may arrive for a closed stream; it changes
             // nothing, so it costs from the futile budget.
@@ -490,10 +500,7 @@ impl<S: Storage> ConnectionState<S> {
         for stream in self.streams.as_mut_slice() {
             let ours = (stream.id % 2 == 1) == (role == Role::Client);
             // §6.8: not processed, so safe to retry on a new connection.
-            if ours
-                && stream.id > last_stream_id
-                && stream.close_with_reset(ErrorCode::RefusedStream, true)
-            {
+            if ours && stream.id > last_stream_id && stream.close(CloseCause::NotProcessed) {
                 stream.pending |= PENDING_RESET;
             }
         }
@@ -528,7 +535,7 @@ impl<S: Storage> ConnectionState<S> {
         if let Some(stream) = self.stream_mut(id) {
             stream.pending |= PENDING_RESET;
         }
-        self.reset_stream(id, code);
+        self.reset_stream(id, CloseCause::ResetLocally(code));
         if self.stream(id).is_none() {
             self.queue_control(Control::Reset(id, code))?;
         }
@@ -542,9 +549,10 @@ impl<S: Storage> ConnectionState<S> {
     /// stays below `last_peer_stream`, so later frames find it forgotten.
     fn forget_if_unseen(&mut self, id: u32) {
         let peer_opened = (id % 2 == 1) == (self.role == Role::Server);
-        let unseen = self.streams.as_slice().iter().position(|s| {
-            s.id == id && s.state == StreamState::Closed && s.pending & PENDING_HEADERS != 0
-        });
+        let unseen =
+            self.streams.as_slice().iter().position(|s| {
+                s.id == id && s.state.is_closed() && s.pending & PENDING_HEADERS != 0
+            });
         if let (true, Some(i)) = (peer_opened, unseen) {
             self.remove_stream_at(i);
         }

@@ -1,7 +1,8 @@
 //! The send path: queued control frames, window updates and stream items
 //! turned into frames in the caller's buffer.
 
-use super::{Connection, ConnectionState, Control, Phase, Role, Storage, StreamTable};
+use super::timers::Timer;
+use super::{Connection, Control, Phase, Role, State, Storage, StreamTable};
 use crate::h2::flow::SendWindow;
 use crate::h2::frame::{
     self, Continuation, Data, GoAway, Headers, Ping, RstStream, Setting, SettingId, WindowUpdate,
@@ -20,7 +21,10 @@ impl<S: Storage> Connection<S> {
     /// Writes frames that are ready into `out` and returns the bytes written;
     /// 0 means nothing is ready. Give it at least [`MIN_TRANSMIT_BUFFER`] bytes.
     pub fn transmit(&mut self, out: &mut [u8]) -> usize {
-        self.state.transmit(out)
+        let n = self.state.transmit(out);
+        // Sending can finish streams (and reap released ones).
+        self.state.note_stream_availability();
+        n
     }
 
     /// Whether [`transmit`](Self::transmit) has something to write.
@@ -29,7 +33,7 @@ impl<S: Storage> Connection<S> {
     }
 }
 
-impl<S: Storage> ConnectionState<S> {
+impl<S: Storage> State<S> {
     fn transmit(&mut self, out: &mut [u8]) -> usize {
         if self.phase == Phase::Closed {
             return 0;
@@ -128,7 +132,8 @@ impl<S: Storage> ConnectionState<S> {
             self.conn_recv_window.granted(raise);
         }
         self.preface_sent = true;
-        self.settings_sent_at = Some(self.now);
+        self.timers
+            .set(Timer::Settings, self.now + self.config.settings_timeout);
         Some(n)
     }
 
@@ -269,7 +274,10 @@ impl<S: Storage> ConnectionState<S> {
                     self.flush_block(out)
                 }
                 Err(_) => {
-                    self.reset_stream(id, ErrorCode::InternalError);
+                    self.reset_stream(
+                        id,
+                        crate::h2::stream::CloseCause::ResetLocally(ErrorCode::InternalError),
+                    );
                     0
                 }
             }
@@ -282,7 +290,7 @@ impl<S: Storage> ConnectionState<S> {
             if len == 0 && (remaining > 0 || out.len() < FRAME_HEADER_LEN) {
                 if window == 0 {
                     // Waiting on the peer's window: the stall defence starts counting.
-                    stream.blocked_since.get_or_insert(self.now);
+                    stream.timers.blocked_since.get_or_insert(self.now);
                 }
                 return 0;
             }
@@ -292,7 +300,7 @@ impl<S: Storage> ConnectionState<S> {
             let Ok(written) = frame.emit(out) else {
                 return 0;
             };
-            stream.blocked_since = None;
+            stream.timers.blocked_since = None;
             stream.send_window.spend(len);
             stream.item_sent += len;
             if last {

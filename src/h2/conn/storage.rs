@@ -34,6 +34,8 @@ pub trait StreamTable<H, B> {
     fn try_push(&mut self, stream: Stream<H, B>) -> Result<(), Stream<H, B>>;
     /// Removes the stream at `index`.
     fn swap_remove(&mut self, index: usize) -> Stream<H, B>;
+    /// Whether another stream fits.
+    fn has_room(&self) -> bool;
 }
 
 impl<H, B, const N: usize> StreamTable<H, B> for heapless::Vec<Stream<H, B>, N> {
@@ -48,6 +50,9 @@ impl<H, B, const N: usize> StreamTable<H, B> for heapless::Vec<Stream<H, B>, N> 
     }
     fn swap_remove(&mut self, index: usize) -> Stream<H, B> {
         heapless::Vec::swap_remove(self, index)
+    }
+    fn has_room(&self) -> bool {
+        !self.is_full()
     }
 }
 
@@ -65,6 +70,9 @@ impl<H, B> StreamTable<H, B> for alloc::vec::Vec<Stream<H, B>> {
     }
     fn swap_remove(&mut self, index: usize) -> Stream<H, B> {
         alloc::vec::Vec::swap_remove(self, index)
+    }
+    fn has_room(&self) -> bool {
+        true
     }
 }
 

@@ -80,7 +80,7 @@ fn a_unary_exchange_completes_and_frees_its_stream() {
     let ev = events(&mut c);
     assert!(ev.contains(&Event::Trailers { stream: id }), "{ev:?}");
     let st = c.stream(id).unwrap();
-    assert_eq!(st.state(), StreamState::Closed);
+    assert_eq!(st.state(), StreamState::Closed(CloseCause::Finished));
     assert_eq!(st.headers().get(b":status"), Some(&b"200"[..]));
     assert_eq!(st.trailers().unwrap().get(b"grpc-status"), Some(&b"0"[..]));
     assert_eq!(st.body(), b"world");
@@ -191,7 +191,10 @@ fn graceful_goaway_lets_the_open_stream_finish() {
     s.send_headers(id, [(&b":status"[..], &b"200"[..])], true)
         .unwrap();
     pump(&mut c, &mut s, t(3));
-    assert_eq!(c.stream(id).unwrap().state(), StreamState::Closed);
+    assert_eq!(
+        c.stream(id).unwrap().state(),
+        StreamState::Closed(CloseCause::Finished)
+    );
     s.release_stream(id);
     assert!(s.is_closed());
 }
@@ -204,10 +207,88 @@ fn the_peers_stream_limit_is_respected() {
     };
     let (mut c, mut s) = client_server(Config::default(), one);
     pump(&mut c, &mut s, t(1));
-    request(&mut c, b"a");
+    let a = request(&mut c, b"a");
+    assert!(!c.can_open_stream());
     assert_eq!(
         c.open_stream(REQUEST.iter().copied(), true),
         Err(StreamError::TooManyStreams)
+    );
+    pump(&mut c, &mut s, t(2));
+    assert!(!events(&mut c).contains(&Event::StreamsAvailable));
+    // The answer closes the stream, which frees its place under the
+    // peer's limit: the client hears so once, instead of polling.
+    s.send_headers(a, [(&b":status"[..], &b"200"[..])], true)
+        .unwrap();
+    pump(&mut c, &mut s, t(3));
+    assert!(c.can_open_stream());
+    let ev = events(&mut c);
+    assert_eq!(
+        ev.iter().filter(|e| **e == Event::StreamsAvailable).count(),
+        1,
+        "{ev:?}"
+    );
+    c.release_stream(a);
+    assert_eq!(events(&mut c), []);
+}
+
+#[test]
+fn a_full_stream_table_makes_streams_available_when_released() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    // Small holds four streams: the table, not the peer, is the limit.
+    let ids: Vec<u32> = (0..4).map(|_| request(&mut c, b"a")).collect();
+    assert!(!c.can_open_stream());
+    pump(&mut c, &mut s, t(2));
+    for &id in &ids {
+        s.send_headers(id, [(&b":status"[..], &b"200"[..])], true)
+            .unwrap();
+    }
+    pump(&mut c, &mut s, t(3));
+    assert!(!events(&mut c).contains(&Event::StreamsAvailable));
+    c.release_stream(ids[0]);
+    assert_eq!(events(&mut c), [Event::StreamsAvailable]);
+}
+
+#[test]
+fn a_raised_peer_limit_makes_streams_available() {
+    let zero = Config {
+        max_concurrent_streams: 0,
+        ..Config::default()
+    };
+    let (mut c, mut s) = client_server(Config::default(), zero);
+    pump(&mut c, &mut s, t(1));
+    assert!(!c.can_open_stream());
+    let _ = events(&mut c);
+    // SETTINGS_MAX_CONCURRENT_STREAMS = 1 (RFC 9113 §6.5.2, id 0x3).
+    c.recv(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1], t(2))
+        .unwrap();
+    assert!(events(&mut c).contains(&Event::StreamsAvailable));
+}
+
+#[test]
+fn a_stream_past_its_deadline_closes_with_that_cause() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    let id = request(&mut c, b"slow");
+    c.set_deadline(id, t(50));
+    pump(&mut c, &mut s, t(2));
+    assert!(events(&mut s).contains(&Event::Headers { stream: id }));
+    assert_eq!(c.poll_timeout(), Some(t(50)));
+    c.handle_timeout(t(50));
+    let st = c.stream(id).unwrap();
+    assert_eq!(st.close_cause(), Some(CloseCause::DeadlinePassed));
+    assert!(st.timed_out());
+    assert_eq!(st.reset(), Some((ErrorCode::Cancel, false)));
+    assert_eq!(
+        c.poll_timeout(),
+        None,
+        "a closed stream's deadline is off the table"
+    );
+    pump(&mut c, &mut s, t(51));
+    let st = s.stream(id).unwrap();
+    assert_eq!(
+        st.close_cause(),
+        Some(CloseCause::ResetByPeer(ErrorCode::Cancel))
     );
 }
 
