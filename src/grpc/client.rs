@@ -74,20 +74,37 @@ impl std::error::Error for CallError {}
 /// take bytes to send, and read completed calls.
 pub struct Client<S: Storage> {
     conn: Connection<S>,
-    options: Options,
+    /// The one option the client reads after construction (the rest went
+    /// into the connection's config).
+    max_message_size: usize,
     authority: heapless::String<255>,
 }
 
-impl<S: Storage> Client<S> {
-    /// A client for the server at `authority` (`host:port`, sent as `:authority`).
+impl<S: Storage + Default> Client<S> {
+    /// A client for the server at `authority` (`host:port`, sent as
+    /// `:authority`), with storage of its own.
     pub fn new(authority: &str, options: Options, now: Instant) -> Result<Self, ConfigError> {
+        Self::with_storage(authority, options, S::default(), now)
+    }
+}
+
+impl<S: Storage> Client<S> {
+    /// A client for the server at `authority` in the memory `storage`
+    /// provides (for instance a
+    /// [`LentStorage`](crate::h2::conn::LentStorage) of the caller's slices).
+    pub fn with_storage(
+        authority: &str,
+        options: Options,
+        storage: S,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         let mut a = heapless::String::new();
         a.push_str(authority).map_err(|_| ConfigError {
             reason: "authority longer than 255 bytes",
         })?;
         Ok(Client {
-            conn: Connection::new(Role::Client, options.h2_config(), now)?,
-            options,
+            conn: Connection::with_storage(Role::Client, options.h2_config(), storage, now)?,
+            max_message_size: options.max_message_size,
             authority: a,
         })
     }
@@ -117,7 +134,7 @@ impl<S: Storage> Client<S> {
         timeout: Option<Duration>,
         now: Instant,
     ) -> Result<CallId, CallError> {
-        if request.len() > self.options.max_message_size {
+        if request.len() > self.max_message_size {
             return Err(CallError::MessageTooLarge);
         }
         for (key, value) in metadata {
@@ -218,7 +235,7 @@ impl<S: Storage> Client<S> {
     /// A completed call's response message, or its status.
     pub fn response(&self, call: CallId) -> Result<&[u8], Status<'_>> {
         match self.conn.stream(call.0) {
-            Some(stream) => call::response(stream, self.options.max_message_size),
+            Some(stream) => call::response(stream, self.max_message_size),
             None => Err(Status::new(super::Code::Internal, "no such call")),
         }
     }

@@ -37,7 +37,7 @@ pub struct Server<S: Storage> {
 /// Most methods one server connection dispatches.
 pub const MAX_METHODS: usize = 8;
 
-impl<S: Storage> Server<S> {
+impl<S: Storage + Default> Server<S> {
     /// A server connection answering calls of `path`.
     pub fn new(path: &'static str, options: Options, now: Instant) -> Result<Self, ConfigError> {
         Self::with_methods(&[path], options, now)
@@ -51,11 +51,24 @@ impl<S: Storage> Server<S> {
         options: Options,
         now: Instant,
     ) -> Result<Self, ConfigError> {
+        Self::with_storage(paths, options, S::default(), now)
+    }
+}
+
+impl<S: Storage> Server<S> {
+    /// A server connection answering calls of each of `paths`, in the
+    /// memory `storage` provides.
+    pub fn with_storage(
+        paths: &[&'static str],
+        options: Options,
+        storage: S,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         let methods = heapless::Vec::from_slice(paths).map_err(|_| ConfigError {
             reason: "more methods than grpc::server::MAX_METHODS",
         })?;
         Ok(Server {
-            conn: Connection::new(Role::Server, options.h2_config(), now)?,
+            conn: Connection::with_storage(Role::Server, options.h2_config(), storage, now)?,
             options,
             methods,
             expired: heapless::Deque::new(),

@@ -5,8 +5,35 @@
 //! time in through [`Connection::handle_timeout`] with the next deadline from
 //! [`Connection::poll_timeout`]. The connection owns no socket and reads no clock.
 //!
-//! Storage comes from a [`Storage`] type: [`FixedStorage`] gives fixed
-//! capacities and needs no allocator; `GrowableStorage` (with `alloc`) grows.
+//! Memory comes from a [`Storage`] value the caller hands in (see
+//! [`storage`](self#storage)): [`LentStorage`] is made of slices the caller
+//! lends, [`FixedStorage`] holds fixed arrays, `GrowableStorage` (with
+//! `alloc`) grows. Frames are never buffered whole: DATA streams into its
+//! stream's body and header blocks are decoded as they arrive.
+//!
+//! # Storage
+//!
+//! A client that lends 1 KiB of scratch, a 4 KiB HPACK table and two
+//! streams' buffers (the whole connection then fits in about 7 KiB besides
+//! the message buffers):
+//!
+//! ```
+//! use arkwire::h2::conn::{Connection, LentStorage, Role, StreamBuffers};
+//! use arkwire::h2::Config;
+//! use arkwire::time::Instant;
+//!
+//! let (mut scratch, mut table) = ([0u8; 1024], [0u8; 4096]);
+//! let mut bufs = [[0u8; 512]; 6];
+//! let [h1, b1, s1, h2, b2, s2] = &mut bufs;
+//! let streams = [
+//!     StreamBuffers { headers: h1, body: b1, send: s1 },
+//!     StreamBuffers { headers: h2, body: b2, send: s2 },
+//! ];
+//! let storage = LentStorage::<2>::new(&mut scratch, &mut table, streams).unwrap();
+//! let now = Instant::from_millis(0);
+//! let conn = Connection::with_storage(Role::Client, Config::embedded(), storage, now).unwrap();
+//! assert!(conn.can_open_stream());
+//! ```
 
 mod event;
 mod guard;
@@ -15,11 +42,15 @@ mod send;
 mod storage;
 mod timers;
 mod writer;
+pub use crate::buf::ByteArray;
 pub use event::{ConfigError, ConnectionError, Event, Fault, GoAwayDebug, StreamError};
 pub use send::MIN_TRANSMIT_BUFFER;
 #[cfg(feature = "alloc")]
-pub use storage::GrowableStorage;
-pub use storage::{ByteArray, FixedStorage, Storage, StreamTable};
+pub use storage::{BoundedControl, GrowableStorage};
+pub use storage::{
+    ControlQueue, FixedStorage, LentLayout, LentStorage, LentStreams, Parts, Storage,
+    StreamBuffers, StreamTable, Twice,
+};
 
 use writer::finish_item;
 pub use writer::HeaderBlockWriter;
@@ -31,7 +62,8 @@ mod tests;
 use heapless::Deque;
 
 use super::flow::{RecvWindow, SendWindow};
-use super::frame::{FrameDecoder, Preface, Settings};
+use super::frame::{self, StreamedFrame};
+use super::frame::{FrameReader, Preface, Settings};
 use super::hpack;
 pub use super::stream::CloseCause;
 use super::stream::{Stream, StreamState};
@@ -49,17 +81,22 @@ pub enum Role {
     Server,
 }
 
-/// Bytes of HPACK dynamic table each direction keeps (the RFC default).
+/// Bytes of HPACK dynamic table HTTP/2 starts with (RFC 9113 §6.5.2), and
+/// what [`FixedStorage`] and `GrowableStorage` keep each way.
 pub const HPACK_TABLE_SIZE: usize = 4096;
-const HPACK_ENTRIES: usize = HPACK_TABLE_SIZE / 32;
 
 /// A control frame waiting to be sent.
-#[derive(Clone, Copy, Debug)]
-enum Control {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// SETTINGS with ACK.
     SettingsAck,
+    /// PING with ACK, echoing the peer's data.
     PingAck([u8; 8]),
+    /// Our PING.
     Ping([u8; 8]),
+    /// RST_STREAM on a stream.
     Reset(u32, ErrorCode),
+    /// GOAWAY with the last stream processed.
     GoAway(u32, ErrorCode),
 }
 
@@ -75,41 +112,73 @@ enum Phase {
     Closed,
 }
 
-/// A header block being received across HEADERS and CONTINUATION frames.
+/// A header block being received across HEADERS and CONTINUATION frames,
+/// decoded as it arrives.
 #[derive(Clone, Copy, Debug)]
 struct PartialBlock {
     stream: u32,
     end_stream: bool,
     frames: u32,
+    /// Encoded bytes received so far.
+    bytes: usize,
+    /// `None`: the block is stored on its stream. `Some(None)`: decoded and
+    /// dropped (refused or forgotten stream). `Some(Some(code))`: decoded,
+    /// then the stream is reset with `code`.
+    refusal: Option<Option<ErrorCode>>,
+    /// The block is the stream's trailers.
+    trailers: bool,
+    /// Where the block starts in the stream's stored list.
+    start: usize,
+    /// Most bytes the block may store.
+    budget: usize,
+    malformed: bool,
+    over_budget: bool,
+    regular_seen: bool,
+}
+
+/// Where the bytes of the DATA frame being read go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataRoute {
+    /// Into this stream's body.
+    Store(u32),
+    /// Nowhere: their window was already given back.
+    Drop,
 }
 
 /// An HTTP/2 connection (RFC 9113). See the module documentation.
 ///
-/// The frame decoder lives beside the rest of the state so a decoded frame
-/// can borrow the decoder's buffer while the state is updated; every method
+/// The frame reader lives beside the rest of the state so a piece of a
+/// frame can borrow the reader while the state is updated; every method
 /// is the connection's own.
 pub struct Connection<S: Storage> {
     preface: Preface,
-    decoder: FrameDecoder<S::Frame>,
+    reader: FrameReader,
     state: State<S>,
 }
 
-/// Everything about a connection except its frame decoder: streams, windows,
+/// Everything about a connection except its frame reader: streams, windows,
 /// settings, timers and queued frames.
 struct State<S: Storage> {
     role: Role,
     config: Config,
     phase: Phase,
     preface_sent: bool,
-    hpack_decoder: hpack::Decoder<HPACK_TABLE_SIZE, HPACK_ENTRIES>,
-    hpack_encoder: hpack::Encoder<HPACK_TABLE_SIZE, HPACK_ENTRIES>,
-    /// Fragments of the header block being received.
-    block_in: S::Headers,
+    hpack_decoder: hpack::Decoder<S::DecoderTable>,
+    hpack_encoder: hpack::Encoder<S::EncoderTable>,
     partial: Option<PartialBlock>,
-    /// Decoded header fields land here when they cannot borrow the block.
+    /// The streamed frame being read (DATA, HEADERS, CONTINUATION, SETTINGS).
+    current: Option<StreamedFrame>,
+    /// Where the current DATA frame's bytes go.
+    data_route: DataRoute,
+    /// The peer's initial window before the SETTINGS frame being read.
+    settings_old_window: u32,
+    /// Header blocks being received: the first half carries a representation
+    /// split across frames (`carry_len` bytes), the second takes its decoded
+    /// strings.
     scratch: S::Scratch,
+    carry_len: usize,
     /// An encoded header block partly written to the wire: (stream, end_stream, sent).
-    block_out: S::Scratch,
+    block_out: S::BlockOut,
     block_out_len: usize,
     block_out_state: Option<(u32, bool, usize)>,
     /// Our acknowledged SETTINGS_MAX_FRAME_SIZE, for the decoder to adopt.
@@ -134,7 +203,7 @@ struct State<S: Storage> {
     opened_on_wire: u32,
     /// Highest stream id the peer opened.
     last_peer_stream: u32,
-    control: Deque<Control, 128>,
+    control: S::Control,
     goaway_received: Option<(u32, ErrorCode)>,
     /// Events not tied to a stream, waiting to be polled.
     conn_events: Deque<Event, 4>,
@@ -149,23 +218,44 @@ struct State<S: Storage> {
     flood: guard::FloodGuard,
 }
 
-impl<S: Storage> Connection<S> {
-    /// A new connection. A client queues its preface at once; a server waits
-    /// for the client's.
+impl<S: Storage + Default> Connection<S> {
+    /// A new connection with storage of its own ([`FixedStorage`],
+    /// `GrowableStorage`). A client queues its preface at once; a server
+    /// waits for the client's.
     pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConfigError> {
-        let frame_buf = S::Frame::zeroed(config.max_frame_size as usize);
-        let mut decoder = FrameDecoder::new(frame_buf).map_err(|_| ConfigError {
-            reason: "frame buffer smaller than 16384 bytes",
-        })?;
-        decoder
-            .set_max_frame_size(config.max_frame_size)
-            .map_err(|_| ConfigError {
-                reason: "max_frame_size outside 16384..=16777215 or above the frame buffer",
-            })?;
+        Self::with_storage(role, config, S::default(), now)
+    }
+}
+
+impl<S: Storage> Connection<S> {
+    /// A new connection in the memory `storage` provides (for instance a
+    /// [`LentStorage`] of the caller's slices). A client queues its preface
+    /// at once; a server waits for the client's.
+    pub fn with_storage(
+        role: Role,
+        config: Config,
+        storage: S,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        let range = frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE;
+        if !range.contains(&config.max_frame_size) {
+            return Err(ConfigError {
+                reason: "max_frame_size outside 16384..=16777215",
+            });
+        }
+        // The reader starts at the RFC's 16384 and adopts ours once acked;
+        // it buffers no payload whatever the size.
+        let reader = FrameReader::new();
+        let parts = storage.into_parts(&config)?;
+        if parts.scratch.as_ref().len() < MIN_SCRATCH {
+            return Err(ConfigError {
+                reason: "header scratch smaller than conn::MIN_SCRATCH",
+            });
+        }
         Ok(Connection {
             preface: Preface::new(),
-            decoder,
-            state: State::new(role, config, now),
+            reader,
+            state: State::new(role, config, parts, now),
         })
     }
 
@@ -380,9 +470,13 @@ impl<S: Storage> Connection<S> {
     }
 }
 
+/// The smallest header scratch a connection accepts: room for the common
+/// response fields of a gRPC peer (see [`Storage`]).
+pub const MIN_SCRATCH: usize = 256;
+
 impl<S: Storage> State<S> {
-    fn new(role: Role, config: Config, now: Instant) -> Self {
-        let mut hpack_decoder = hpack::Decoder::new();
+    fn new(role: Role, config: Config, parts: Parts<S>, now: Instant) -> Self {
+        let mut hpack_decoder = hpack::Decoder::with_table(parts.decoder_table);
         hpack_decoder.set_max_header_list_size(config.max_header_list_size as usize);
         let mut timers = Timers::default();
         timers.set(Timer::Handshake, now + config.handshake_timeout);
@@ -395,11 +489,14 @@ impl<S: Storage> State<S> {
             },
             preface_sent: false,
             hpack_decoder,
-            hpack_encoder: hpack::Encoder::new(),
-            block_in: S::Headers::default(),
+            hpack_encoder: hpack::Encoder::with_table(parts.encoder_table),
             partial: None,
-            scratch: S::Scratch::zeroed(config.max_header_list_size as usize),
-            block_out: S::Scratch::zeroed(config.max_header_list_size as usize),
+            current: None,
+            data_route: DataRoute::Drop,
+            settings_old_window: 0,
+            scratch: parts.scratch,
+            carry_len: 0,
+            block_out: parts.block_out,
             block_out_len: 0,
             block_out_state: None,
             pending_max_frame_size: None,
@@ -409,14 +506,14 @@ impl<S: Storage> State<S> {
             conn_recv_window: RecvWindow::new(65_535),
             body_bytes: 0,
             header_bytes: 0,
-            streams: S::Streams::default(),
+            streams: parts.streams,
             next_stream_id: match role {
                 Role::Client => 1,
                 Role::Server => 2,
             },
             opened_on_wire: 0,
             last_peer_stream: 0,
-            control: Deque::new(),
+            control: parts.control,
             goaway_received: None,
             conn_events: Deque::new(),
             closed_reported: false,
@@ -770,13 +867,18 @@ impl<S: Storage> State<S> {
     /// connection's budgets, and window for bytes it never consumed comes
     /// back to the peer.
     fn remove_stream_at(&mut self, i: usize) {
-        let stream = self.streams.swap_remove(i);
-        self.body_bytes -= stream.body.len();
-        self.header_bytes -= stream.headers.len();
-        self.conn_recv_window
-            .release(stream.recv_window.unconsumed());
+        let Some(stream) = self.streams.as_slice().get(i) else {
+            return;
+        };
+        let (body, headers) = (stream.body.len(), stream.headers.len());
+        let unconsumed = stream.recv_window.unconsumed();
+        // Its buffers go back to the table, for the next stream.
+        self.streams.swap_remove(i);
+        self.body_bytes -= body;
+        self.header_bytes -= headers;
+        self.conn_recv_window.release(unconsumed);
         if let Some(budget) = self.config.body_budget {
-            budget.give(stream.body.len());
+            budget.give(body);
         }
     }
 
