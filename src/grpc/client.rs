@@ -134,7 +134,25 @@ impl<S: Storage> Client<S> {
         timeout: Option<Duration>,
         now: Instant,
     ) -> Result<CallId, CallError> {
-        if request.len() > self.max_message_size {
+        self.start_call_with(path, request.len(), metadata, timeout, now, |out| {
+            out.copy_from_slice(request)
+        })
+    }
+
+    /// Starts a unary call whose request message of `len` bytes `encode`
+    /// writes in place, straight into the stream's send queue (so a request
+    /// needs no buffer of its own); otherwise as
+    /// [`start_call`](Self::start_call). `encode` gets exactly `len` bytes.
+    pub fn start_call_with(
+        &mut self,
+        path: &str,
+        len: usize,
+        metadata: &[(&str, &[u8])],
+        timeout: Option<Duration>,
+        now: Instant,
+        encode: impl FnOnce(&mut [u8]),
+    ) -> Result<CallId, CallError> {
+        if len > self.max_message_size {
             return Err(CallError::MessageTooLarge);
         }
         for (key, value) in metadata {
@@ -169,8 +187,13 @@ impl<S: Storage> Client<S> {
                 }
             }
             block.finish()?;
-            let prefix = message::prefix(request.len() as u32);
-            self.conn.send_data(id, &[&prefix, request], true)
+            let prefix = message::prefix(len as u32);
+            self.conn
+                .send_data_with(id, message::PREFIX_LEN + len, true, |out| {
+                    let (head, body) = out.split_at_mut(message::PREFIX_LEN);
+                    head.copy_from_slice(&prefix);
+                    encode(body);
+                })
         })();
         if let Err(e) = result {
             self.conn.release_stream(id);

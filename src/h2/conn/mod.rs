@@ -358,6 +358,19 @@ impl<S: Storage> Connection<S> {
         self.state.send_data(id, parts, end_stream)
     }
 
+    /// Queues `len` body bytes that `fill` writes in place, straight into the
+    /// stream's send queue (a message encoded where it is sent from, with no
+    /// copy of the caller's). `fill` gets exactly `len` zeroed bytes.
+    pub fn send_data_with(
+        &mut self,
+        id: u32,
+        len: usize,
+        end_stream: bool,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), StreamError> {
+        self.state.send_data_with(id, len, end_stream, fill)
+    }
+
     /// Resets a stream with `code` (for example CANCEL when the application
     /// gives up on it).
     pub fn reset_stream(&mut self, id: u32, code: ErrorCode) {
@@ -667,6 +680,41 @@ impl<S: Storage> State<S> {
             .send
             .try_extend(&[tag, 0, 0, 0, 0])
             .and_then(|_| parts.iter().try_for_each(|p| stream.send.try_extend(p)));
+        finish_item(stream, start, result)
+    }
+
+    fn send_data_with(
+        &mut self,
+        id: u32,
+        len: usize,
+        end_stream: bool,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), StreamError> {
+        let stream = self.writable(id)?;
+        if stream.send.free() < super::stream::ITEM_PREFIX.saturating_add(len) {
+            return Err(StreamError::BufferFull);
+        }
+        let start = stream.send.len();
+        let tag = super::stream::ITEM_DATA
+            | if end_stream {
+                super::stream::ITEM_END_STREAM
+            } else {
+                0
+            };
+        const ZEROS: [u8; 64] = [0; 64];
+        let mut result = stream.send.try_extend(&[tag, 0, 0, 0, 0]);
+        let mut left = len;
+        while left > 0 && result.is_ok() {
+            let n = left.min(ZEROS.len());
+            result = stream.send.try_extend(&ZEROS[..n]);
+            left -= n;
+        }
+        if result.is_ok() {
+            let at = start + super::stream::ITEM_PREFIX;
+            if let Some(body) = stream.send.as_mut_slice().get_mut(at..at + len) {
+                fill(body);
+            }
+        }
         finish_item(stream, start, result)
     }
 
