@@ -46,9 +46,7 @@ fuzz_target!(|data: &[u8]| {
         Server::new(HANDLE_REQUEST_PATH, Options::default(), now).unwrap();
     let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
     server.recv(PREFACE, now).expect("the preface is valid");
-    server
-        .recv(&EMPTY_SETTINGS, now)
-        .expect("an empty SETTINGS frame is valid");
+    server.recv(&EMPTY_SETTINGS, now).expect("an empty SETTINGS frame is valid");
     drive(&mut server, &mut out);
     for chunk in chunks(seed, input) {
         let _ = server.recv(chunk, now);
