@@ -148,25 +148,7 @@ collect "$REL/codec-allocs"
 
 step "e. footprint: thumbv7em client program, RAM per connection, allocations per call"
 ELF=$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/arkwire-footprint
-python3 - "$ELF" >>"$RES" <<'PY'
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-assert data[:4] == b"\x7fELF" and data[4] == 1, "expected a 32-bit ELF"
-shoff, = struct.unpack_from("<I", data, 0x20)
-shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x2E)
-sections = [struct.unpack_from("<IIIIIIIIII", data, shoff + i * shentsize) for i in range(shnum)]
-strtab = sections[shstrndx][4]
-def name(off):
-    return data[strtab + off:data.index(b"\0", strtab + off)].decode()
-sizes = {}
-for s in sections:
-    n = name(s[0])
-    for want in (".text", ".rodata", ".data", ".bss"):
-        if n == want or n.startswith(want + "."):
-            sizes[want] = sizes.get(want, 0) + s[5]
-for k in (".text", ".rodata", ".data", ".bss"):
-    print(f"footprint.section{k} {sizes.get(k, 0)}")
-PY
+python3 benches/footprint/size.py "$ELF" >>"$RES"
 grep '^footprint\.' "$RES" >&2
 if command -v llvm-nm >/dev/null; then
     # The failing allocator must be unreachable: no allocation in the no-alloc tier.

@@ -83,8 +83,13 @@ rows.append(("e. thumbv7em client program `.text`", fmt(text, "B"), "48 KiB (tar
              f"{text / 49152:.2f}×" if text else "—", "≤ 48 KiB", "yes" if text and text <= 49152 else "**no**"))
 for sec in (".rodata", ".data", ".bss"):
     rows.append((f"e. thumbv7em client program `{sec}`", fmt(r.get(f"footprint.section{sec}"), "B"), "—", "—", "—", "—"))
+static = r.get("footprint.static_ram")
+rows.append(("e. thumbv7em client program static RAM (`.data` + `.bss`, message and driver buffers included)",
+             fmt(static, "B"), "16 KiB (target)", f"{static / 16384:.2f}×" if static else "—", "≤ 16 KiB",
+             "yes" if static and static <= 16384 else "**no**"))
 ram = r.get("footprint.conn_less_message_buffers_bytes")
-rows.append(("e. RAM per no-alloc client connection (4 KiB HPACK, 2 streams), less its 2 KiB of message buffers",
+rows.append(("e. RAM per no-alloc client connection (lent: 1 KiB scratch, 4 KiB HPACK table, 2 × 512 B headers), "
+             "less its 2 KiB of message buffers",
              fmt(ram, "B"), "8 KiB (target)", f"{ram / 8192:.2f}×" if ram else "—", "≤ 8 KiB",
              "yes" if ram and ram <= 8192 else "**no**"))
 rows.append(("e. heap allocations per call, std tier (net::Client + net::Server, in-process)",

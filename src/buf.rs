@@ -1,6 +1,8 @@
 //! Byte storage that the state machines are generic over, so one
 //! implementation serves every tier: fixed capacity without an allocator
-//! (`heapless::Vec<u8, N>`), growable with one (`Vec<u8>`).
+//! (`heapless::Vec<u8, N>`), memory the caller lends ([`LentBuf`], over a
+//! `&mut [u8]`, which is how a C host hands in its own bytes), growable with
+//! an allocator (`Vec<u8>`).
 
 /// The buffer is full: its fixed capacity cannot take the bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +39,86 @@ pub trait Buffer {
     /// Makes room for `additional` more bytes at once, when the final size
     /// is known early (a growable buffer then grows once, not by doubling).
     fn reserve(&mut self, _additional: usize) {}
+    /// Gives back spare capacity a growable buffer holds beyond its bytes
+    /// (fixed and lent buffers keep theirs).
+    fn shrink_to_fit(&mut self) {}
+}
+
+/// A [`Buffer`] over bytes the caller lends: its capacity is the slice's
+/// length, and it never allocates. The empty default lends nothing.
+#[derive(Debug, Default)]
+pub struct LentBuf<'a> {
+    bytes: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> LentBuf<'a> {
+    /// An empty buffer over `bytes`.
+    pub fn new(bytes: &'a mut [u8]) -> Self {
+        LentBuf { bytes, len: 0 }
+    }
+
+    /// The whole lent slice back.
+    pub fn into_inner(self) -> &'a mut [u8] {
+        self.bytes
+    }
+}
+
+impl Buffer for LentBuf<'_> {
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+    fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.bytes.get_mut(..self.len).unwrap_or_default()
+    }
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+    fn try_extend(&mut self, data: &[u8]) -> Result<(), BufferFull> {
+        let end = self.len.checked_add(data.len()).ok_or(BufferFull)?;
+        let dst = self.bytes.get_mut(self.len..end).ok_or(BufferFull)?;
+        dst.copy_from_slice(data);
+        self.len = end;
+        Ok(())
+    }
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.bytes.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+    fn max_capacity(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// A fixed-size byte array, a boxed slice sized at construction, or a lent
+/// slice: the storage of a buffer that is used whole (a table, a scratch).
+pub trait ByteArray: AsMut<[u8]> + AsRef<[u8]> {
+    /// Zeroed storage; fixed arrays ignore `len`, growable ones allocate
+    /// it, lent slices cannot be made and are empty.
+    fn zeroed(len: usize) -> Self;
+}
+
+impl<const N: usize> ByteArray for [u8; N] {
+    fn zeroed(_len: usize) -> Self {
+        [0; N]
+    }
+}
+
+impl ByteArray for &mut [u8] {
+    fn zeroed(_len: usize) -> Self {
+        &mut []
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl ByteArray for alloc::boxed::Box<[u8]> {
+    fn zeroed(len: usize) -> Self {
+        alloc::vec![0; len].into_boxed_slice()
+    }
 }
 
 impl<const N: usize> Buffer for heapless::Vec<u8, N> {
@@ -93,6 +175,9 @@ impl Buffer for alloc::vec::Vec<u8> {
     fn reserve(&mut self, additional: usize) {
         alloc::vec::Vec::reserve(self, additional)
     }
+    fn shrink_to_fit(&mut self) {
+        alloc::vec::Vec::shrink_to_fit(self)
+    }
 }
 
 #[cfg(test)]
@@ -109,9 +194,25 @@ mod tests {
     }
 
     #[test]
-    fn fixed_and_growable_behave_alike() {
+    fn fixed_lent_and_growable_behave_alike() {
         exercise(&mut heapless::Vec::<u8, 16>::new());
         exercise(&mut std::vec::Vec::new());
+        let mut bytes = [0u8; 16];
+        exercise(&mut LentBuf::new(&mut bytes));
+    }
+
+    #[test]
+    fn a_lent_buffer_holds_what_its_slice_holds() {
+        let mut bytes = [0u8; 4];
+        let mut b = LentBuf::new(&mut bytes);
+        b.try_extend(b"abc").unwrap();
+        assert_eq!(b.try_extend(b"de"), Err(BufferFull));
+        assert_eq!(b.as_slice(), b"abc");
+        b.consume(1);
+        b.try_extend(b"de").unwrap();
+        assert_eq!(b.as_slice(), b"bcde");
+        assert_eq!(b.free(), 0);
+        assert_eq!(LentBuf::default().try_extend(b"x"), Err(BufferFull));
     }
 
     #[test]

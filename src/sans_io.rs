@@ -101,13 +101,13 @@ impl<S: Storage> SansIo for Connection<S> {
         Connection::transmit(self, out)
     }
     fn poll_event(&mut self) -> Option<Self::Event> {
-        crate::h2::conn::ConnectionState::poll_event(self)
+        Connection::poll_event(self)
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        crate::h2::conn::ConnectionState::poll_timeout(self)
+        Connection::poll_timeout(self)
     }
     fn handle_timeout(&mut self, now: Instant) {
-        crate::h2::conn::ConnectionState::handle_timeout(self, now)
+        Connection::handle_timeout(self, now)
     }
 }
 

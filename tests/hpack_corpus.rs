@@ -92,15 +92,67 @@ fn decode_block(
     Ok(out)
 }
 
-/// Decodes one story with one context; returns the number of cases.
+/// Decodes `wire` as a connection does: in pieces of `chunk` bytes appended
+/// to a carry of `carry_cap` bytes, each whole representation decoded as
+/// soon as it is there.
+fn decode_incremental(
+    d: &mut Decoder,
+    wire: &[u8],
+    chunk: usize,
+    carry_cap: usize,
+) -> Result<Vec<Field>, HpackError> {
+    let mut out = Vec::new();
+    let mut carry = vec![0u8; carry_cap];
+    let mut len = 0;
+    let mut strings = vec![0u8; 64 * 1024];
+    d.begin_block();
+    for mut piece in wire.chunks(chunk) {
+        while !piece.is_empty() {
+            let n = (carry_cap - len).min(piece.len());
+            carry[len..len + n].copy_from_slice(&piece[..n]);
+            len += n;
+            piece = &piece[n..];
+            loop {
+                let used = d.decode_part(&carry[..len], false, &mut strings, |h: Header<'_>| {
+                    out.push((h.name.to_vec(), h.value.to_vec()));
+                    Ok::<(), HpackError>(())
+                })?;
+                let used = if used == 0 && len == carry_cap {
+                    d.skip_oversized(&carry[..len])?
+                } else {
+                    used
+                };
+                carry.copy_within(used..len, 0);
+                len -= used;
+                if used == 0 || len == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let used = d.decode_part(&carry[..len], true, &mut strings, |h: Header<'_>| {
+        out.push((h.name.to_vec(), h.value.to_vec()));
+        Ok::<(), HpackError>(())
+    })?;
+    assert_eq!(used, len, "the last representation ends the block");
+    d.end_block()?;
+    Ok(out)
+}
+
+/// Decodes one story with one context, and again with another context as
+/// it would arrive (a few bytes at a time through a small carry); returns
+/// the number of cases.
 fn decode_story(path: &Path) -> usize {
     let cases = load_story(path);
     let mut d: Decoder = Decoder::new();
     d.set_max_header_list_size(usize::MAX);
+    let mut pieces: Decoder = Decoder::new();
+    pieces.set_max_header_list_size(usize::MAX);
     let mut scratch = vec![0u8; 64 * 1024];
     for (i, case) in cases.iter().enumerate() {
         if let Some(size) = case.table_size {
             d.set_max_table_size(size);
+            pieces.set_max_table_size(size);
         }
         let wire = case
             .wire
@@ -111,6 +163,15 @@ fn decode_story(path: &Path) -> usize {
         assert!(
             got == case.headers,
             "{} case {i}: decoded headers differ",
+            path.display()
+        );
+        // The largest field of the corpus is under 2 KiB encoded.
+        let chunk = 1 + i % 13;
+        let got = decode_incremental(&mut pieces, wire, chunk, 2048)
+            .unwrap_or_else(|e| panic!("{} case {i} in pieces: {e:?}", path.display()));
+        assert!(
+            got == case.headers,
+            "{} case {i}: decoded in pieces of {chunk}, headers differ",
             path.display()
         );
     }
@@ -162,6 +223,29 @@ fn round_trip_story(path: &Path) -> usize {
     cases.len()
 }
 
+/// Encodes a raw-data story with an encoder that has no table (it never
+/// indexes, RFC 7541 §6.2.2) and decodes it back with one context, whose
+/// table must stay empty; returns the number of cases.
+fn never_indexing_story(path: &Path) -> usize {
+    let cases = load_story(path);
+    let mut e = Encoder::never_indexing();
+    assert!(e.is_stateless());
+    let mut d: Decoder = Decoder::new();
+    d.set_max_header_list_size(usize::MAX);
+    let mut out = vec![0u8; 256 * 1024];
+    let mut scratch = vec![0u8; 64 * 1024];
+    for (i, case) in cases.iter().enumerate() {
+        let fields = case.headers.iter().map(|(n, v)| Header::new(n, v));
+        let n = e.encode(fields, &mut out).unwrap();
+        let got = decode_block(&mut d, &out[..n], &mut scratch)
+            .unwrap_or_else(|err| panic!("{} case {i}: {err:?}", path.display()));
+        assert!(got == case.headers, "{} case {i}: differs", path.display());
+        assert!(d.table().is_empty(), "{} case {i}: indexed", path.display());
+        assert!(e.is_stateless());
+    }
+    cases.len()
+}
+
 fn decode_all_implementations(root: &Path) -> (usize, usize) {
     let (mut n_stories, mut n_cases) = (0, 0);
     for dir in implementations(root) {
@@ -185,6 +269,7 @@ fn round_trip_raw_data(root: &Path) -> (usize, usize) {
     let (mut s, mut c) = (0, 0);
     for story in stories(&root.join("raw-data")) {
         c += round_trip_story(&story);
+        never_indexing_story(&story);
         s += 1;
     }
     assert!(s > 0, "no raw-data stories");

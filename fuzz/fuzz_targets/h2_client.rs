@@ -59,6 +59,7 @@ impl Harness {
                     self.conn.release_stream(stream);
                     self.open_call();
                 }
+                Event::StreamsAvailable => self.open_call(),
                 Event::GoAway { .. } | Event::SettingsAcked | Event::Closed { .. } => {}
             }
         }

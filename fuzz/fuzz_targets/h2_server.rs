@@ -41,7 +41,10 @@ fn drive(conn: &mut Connection<GrowableStorage>, out: &mut [u8]) {
                     .and_then(|_| conn.send_headers(stream, trailers, true));
             }
             Event::StreamReset { stream, .. } => conn.release_stream(stream),
-            Event::GoAway { .. } | Event::SettingsAcked | Event::Closed { .. } => {}
+            Event::GoAway { .. }
+            | Event::SettingsAcked
+            | Event::StreamsAvailable
+            | Event::Closed { .. } => {}
         }
     }
 }

@@ -204,6 +204,8 @@ struct Op<B> {
     request_id: RequestId,
     /// The encoded command while it waits its turn.
     request: B,
+    /// `request` is a buffer the caller lent (it goes back to the spares).
+    lent: bool,
     deadline: Instant,
     interval: Duration,
     /// The call whose reply holds the outcome.
@@ -230,7 +232,12 @@ pub struct Channel<S: Storage, const OPS: usize = 16> {
     ops: heapless::Vec<Op<S::Body>, OPS>,
     next_op: u32,
     ids: RequestIdGenerator,
+    /// Buffers lent for commands that wait their turn.
+    spare: heapless::Vec<S::Body, OPS>,
     closed: Option<ErrorCode>,
+    /// The client could not start a call: queued work waits for
+    /// [`ClientEvent::StreamsAvailable`] rather than trying on every turn.
+    blocked: bool,
     now: Instant,
 }
 
@@ -260,9 +267,25 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             ops: heapless::Vec::new(),
             next_op: 1,
             ids,
+            spare: heapless::Vec::new(),
             closed: None,
+            blocked: false,
             now: Instant::default(),
         })
+    }
+
+    /// Lends the channel a buffer for a command that must wait its turn
+    /// (an ordered channel's command while an earlier one runs, or any
+    /// command while the connection has no stream free). A command that
+    /// can start at once is encoded straight into its stream and needs
+    /// none. With storage whose buffers have no capacity of their own
+    /// ([`LentStorage`](crate::h2::conn::LentStorage)), a command that must
+    /// wait and finds no lent buffer fails with
+    /// `ChannelError::Start(CallError::BufferFull)`. The buffer is handed
+    /// back when the channel holds `OPS` of them already.
+    pub fn lend_request_buffer(&mut self, mut buffer: S::Body) -> Result<(), S::Body> {
+        buffer.clear();
+        self.spare.push(buffer)
     }
 
     /// The gRPC client underneath.
@@ -353,6 +376,10 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             }
             Pattern::Blocking => RequestId::new(),
         };
+        // Drain the client's events first, so `blocked` is up to date.
+        while let Some(event) = self.grpc.poll_event() {
+            self.on_client_event(event, now);
+        }
         let binary = !command.payload.is_empty();
         let req = ArkoudaRequestRef {
             user: &self.user,
@@ -365,22 +392,60 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             recv_binary: command.recv_binary,
             payload: command.payload,
         };
+        let first_in_line = pattern == Pattern::Status
+            || !self.config.ordered
+            || self
+                .ops
+                .iter()
+                .all(|o| !o.is_command() || o.phase == Phase::Done);
         let mut request = S::Body::default();
-        req.encode_to_buffer(&mut request)
-            .map_err(|_| ChannelError::Start(CallError::BufferFull))?;
+        let mut lent = false;
+        let (phase, failure) = if first_in_line && !self.blocked && self.grpc.can_start_call() {
+            // Encoded where it is sent from: no copy of the request is kept.
+            let timeout = self.config.call_timeout;
+            let started = self.grpc.start_call_with(
+                HANDLE_REQUEST_PATH,
+                req.encoded_len(),
+                &[],
+                timeout,
+                now,
+                |out| {
+                    let _ = req.encode_to_slice(out);
+                },
+            );
+            match started {
+                Ok(call) => (Phase::Calling(call), None),
+                Err(e) => (Phase::Done, Some(Failure::Start(e))),
+            }
+        } else {
+            // It waits its turn: the op keeps it, in a lent buffer if any.
+            if let Some(spare) = self.spare.pop() {
+                request = spare;
+                lent = true;
+            }
+            if req.encode_to_buffer(&mut request).is_err() {
+                if lent {
+                    request.clear();
+                    let _ = self.spare.push(request);
+                }
+                return Err(ChannelError::Start(CallError::BufferFull));
+            }
+            (Phase::Queued, None)
+        };
         let id = OpId(self.next_op);
         self.next_op = self.next_op.wrapping_add(1);
         let op = Op {
             id,
             pattern,
-            phase: Phase::Queued,
+            phase,
             request_id,
             request,
+            lent,
             deadline: now + self.config.poll.deadline,
             interval: self.config.poll.interval,
             result_call: None,
-            failure: None,
-            ready: false,
+            failure,
+            ready: failure.is_some(),
             reported: false,
             released: false,
         };
@@ -437,12 +502,11 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
 
     /// Runs the state machine: completed calls, due polls, queued commands.
     fn advance(&mut self, now: Instant) {
+        // Released operations free their streams first, so the client's
+        // StreamsAvailable is heard in this turn.
+        self.drop_released();
         while let Some(event) = self.grpc.poll_event() {
-            match event {
-                ClientEvent::Complete(call) => self.on_call_complete(call, now),
-                ClientEvent::GoAway => {}
-                ClientEvent::Closed { code } => self.closed = Some(code),
-            }
+            self.on_client_event(event, now);
         }
         for i in 0..self.ops.len() {
             let (phase, deadline) = (self.ops[i].phase, self.ops[i].deadline);
@@ -466,6 +530,15 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         self.drop_released();
     }
 
+    fn on_client_event(&mut self, event: ClientEvent, now: Instant) {
+        match event {
+            ClientEvent::Complete(call) => self.on_call_complete(call, now),
+            ClientEvent::GoAway => {}
+            ClientEvent::StreamsAvailable => self.blocked = false,
+            ClientEvent::Closed { code } => self.closed = Some(code),
+        }
+    }
+
     /// Ordered channels start a command only when every earlier command is done.
     fn may_start(&self, i: usize) -> bool {
         let op = &self.ops[i];
@@ -477,8 +550,10 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
     }
 
     fn send_command(&mut self, i: usize, now: Instant) {
-        if !self.grpc.can_start_call() {
-            return; // tried again on the next advance
+        if self.blocked || !self.grpc.can_start_call() {
+            // Started once the client reports StreamsAvailable.
+            self.blocked = true;
+            return;
         }
         let timeout = self.config.call_timeout;
         let op = &mut self.ops[i];
@@ -490,6 +565,10 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             now,
         );
         op.request.clear();
+        if op.lent {
+            op.lent = false;
+            let _ = self.spare.push(core::mem::take(&mut op.request));
+        }
         match started {
             Ok(call) => op.phase = Phase::Calling(call),
             Err(e) => {
@@ -501,7 +580,8 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
     }
 
     fn send_status_poll(&mut self, i: usize, now: Instant) {
-        if !self.grpc.can_start_call() {
+        if self.blocked || !self.grpc.can_start_call() {
+            self.blocked = true;
             return;
         }
         let op = &self.ops[i];
@@ -516,13 +596,17 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             request_id: Some(&op.request_id),
             ..Default::default()
         };
-        let mut bytes = heapless::Vec::<u8, 512>::new();
-        let encoded = req.encode_to_buffer(&mut bytes);
         let timeout = self.config.call_timeout;
-        let started = encoded.map_err(|_| CallError::BufferFull).and_then(|_| {
-            self.grpc
-                .start_call(HANDLE_REQUEST_PATH, &bytes, &[], timeout, now)
-        });
+        let started = self.grpc.start_call_with(
+            HANDLE_REQUEST_PATH,
+            req.encoded_len(),
+            &[],
+            timeout,
+            now,
+            |out| {
+                let _ = req.encode_to_slice(out);
+            },
+        );
         let op = &mut self.ops[i];
         match started {
             Ok(call) => op.phase = Phase::Polling(call),
@@ -653,7 +737,8 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
     }
 
     /// Frees a completed operation. An operation still running is cancelled,
-    /// except a submit an ordered channel is still watching.
+    /// except a submit an ordered channel is still watching. A command
+    /// waiting for the stream this frees starts now.
     pub fn finish(&mut self, op: OpId) {
         if let Some(o) = self.ops.iter_mut().find(|o| o.id == op) {
             o.released = true;
@@ -664,7 +749,9 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
                 }
             }
         }
-        self.drop_released();
+        // The stream it frees may start a waiting command at once.
+        let now = self.now;
+        self.advance(now);
     }
 
     fn drop_released(&mut self) {
@@ -675,7 +762,11 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
                 if let Some(call) = op.result_call {
                     self.grpc.finish_call(call);
                 }
-                self.ops.remove(i);
+                let mut op = self.ops.remove(i);
+                if op.lent {
+                    op.request.clear();
+                    let _ = self.spare.push(op.request);
+                }
             } else {
                 i += 1;
             }
@@ -741,5 +832,111 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             .iter()
             .find(|o| o.id == op)
             .map(|o| o.request_id.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::{Options, Server, ServerEvent};
+    use crate::h2::conn::{GrowableStorage, LentStorage, StreamBuffers};
+    use crate::proto::ArkoudaResponseRef;
+    use crate::sans_io::exchange;
+    use std::vec::Vec;
+
+    fn t(ms: u64) -> Instant {
+        Instant::from_millis(ms)
+    }
+
+    /// Answers every request with a NORMAL reply naming its command.
+    fn answer_all(server: &mut Server<GrowableStorage>) -> usize {
+        let mut answered = 0;
+        while let Some(event) = server.poll_event() {
+            let ServerEvent::Request(id) = event else {
+                continue;
+            };
+            let req = ArkoudaRequestRef::decode(server.request(id).unwrap()).unwrap();
+            let msg = std::format!(
+                r#"{{"msg": "ran {}", "msgType": "NORMAL", "msgFormat": "STRING", "user": "u"}}"#,
+                req.cmd
+            );
+            let resp = ArkoudaResponseRef {
+                message: &msg,
+                ..Default::default()
+            };
+            let mut out = [0u8; 256];
+            let n = resp.encode_to_slice(&mut out).unwrap();
+            server.respond(id, &out[..n]).unwrap();
+            answered += 1;
+        }
+        answered
+    }
+
+    fn outcome_msg<S: Storage, const N: usize>(c: &Channel<S, N>, op: OpId) -> std::string::String {
+        match c.outcome(op).unwrap() {
+            Outcome::Reply(r) => std::format!("{}", r.msg),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_channel_in_lent_memory_queues_in_lent_buffers_and_starts_when_a_stream_frees() {
+        let (mut scratch, mut table) = ([0u8; 1024], [0u8; 4096]);
+        let (mut headers, mut body, mut send) = ([0u8; 512], [0u8; 512], [0u8; 512]);
+        let mut spare = [0u8; 256];
+        let stream = StreamBuffers {
+            headers: &mut headers,
+            body: &mut body,
+            send: &mut send,
+        };
+        // One stream: the second command must wait for it.
+        let storage = LentStorage::<1>::new(&mut scratch, &mut table, [stream]).unwrap();
+        let options = Options {
+            h2: crate::h2::Config::embedded(),
+            max_message_size: 400,
+            ..Options::default()
+        };
+        let client = Client::with_storage("proxy:50053", options, storage, t(0)).unwrap();
+        let config = ChannelConfig {
+            ordered: false,
+            ..ChannelConfig::default()
+        };
+        let ids = RequestIdGenerator::from_seed([7; super::super::request_id::SEED_LEN]);
+        let mut c = Channel::<_, 4>::new(client, "u", "", config, ids).unwrap();
+        let mut server =
+            Server::<GrowableStorage>::new(HANDLE_REQUEST_PATH, Options::default(), t(0)).unwrap();
+
+        let first = c.call("connect", "", t(1)).unwrap();
+        // No stream free and no buffer lent: the second cannot be kept.
+        assert_eq!(
+            c.call("echo", "x", t(1)),
+            Err(ChannelError::Start(CallError::BufferFull))
+        );
+        assert!(c
+            .lend_request_buffer(crate::buf::LentBuf::new(&mut spare))
+            .is_ok());
+        let second = c.call("echo", "x", t(1)).unwrap();
+        exchange(&mut c, &mut server, t(2));
+        assert_eq!(
+            answer_all(&mut server),
+            1,
+            "one stream: one call on the wire"
+        );
+        exchange(&mut c, &mut server, t(3));
+        let done: Vec<ChannelEvent> = core::iter::from_fn(|| c.poll_event()).collect();
+        assert_eq!(done, [ChannelEvent::Complete(first)]);
+        assert_eq!(outcome_msg(&c, first), "ran connect");
+        // Finishing the first frees its stream; StreamsAvailable starts the second.
+        c.finish(first);
+        exchange(&mut c, &mut server, t(4));
+        assert_eq!(answer_all(&mut server), 1);
+        exchange(&mut c, &mut server, t(5));
+        assert_eq!(c.poll_event(), Some(ChannelEvent::Complete(second)));
+        assert_eq!(outcome_msg(&c, second), "ran echo");
+        c.finish(second);
+        // The lent buffer came back: another command may wait in it.
+        let third = c.call("noop", "", t(6)).unwrap();
+        let fourth = c.call("noop", "", t(6)).unwrap();
+        assert_ne!(third, fourth);
     }
 }

@@ -6,6 +6,7 @@ use core::time::Duration;
 use super::message;
 use super::{percent, Code};
 use crate::buf::Buffer;
+use crate::h2::conn::{Connection, Storage};
 use crate::h2::header_list::HeaderIter;
 use crate::h2::stream::{BodyLimit, Stream};
 use crate::h2::{Config, ErrorCode};
@@ -138,6 +139,36 @@ pub const fn code_for_reset(code: ErrorCode) -> Code {
         ErrorCode::EnhanceYourCalm => Code::ResourceExhausted,
         ErrorCode::InadequateSecurity => Code::PermissionDenied,
         _ => Code::Internal,
+    }
+}
+
+/// The bit of a stream's tag gRPC sets once the call's outcome is reported
+/// (the stream may end and then be reset; the application hears of it once).
+const REPORTED: u8 = 1;
+
+/// Marks a call's outcome reported; true the first time only.
+pub(crate) fn mark_reported<S: Storage>(conn: &mut Connection<S>, id: u32) -> bool {
+    match conn.stream(id).map(|s| s.tag()) {
+        Some(tag) if tag & REPORTED == 0 => {
+            conn.set_tag(id, tag | REPORTED);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Once a message's prefix has arrived, tells the connection how long the
+/// body will be, so a growable body grows in few steps. A length is only
+/// the peer's word: at most as much again as has arrived is reserved, so a
+/// 5-byte prefix announcing megabytes reserves nothing the peer has not
+/// paid for. Nothing is reserved past `max_body`.
+pub(crate) fn expect_body<S: Storage>(conn: &mut Connection<S>, id: u32, max_body: usize) {
+    let Some(body) = conn.stream(id).map(|s| s.body()) else {
+        return;
+    };
+    let have = body.len();
+    if let Some(len) = message::framed_len(body).filter(|&len| len <= max_body) {
+        conn.reserve_body(id, len.saturating_sub(have).min(have));
     }
 }
 

@@ -20,6 +20,9 @@ pub enum ClientEvent {
     Complete(CallId),
     /// The server will accept no new calls on this connection.
     GoAway,
+    /// A call may be started again after [`Client::can_start_call`] said
+    /// it could not (a call finished, or the server raised its limit).
+    StreamsAvailable,
     /// The connection is finished.
     Closed {
         /// The HTTP/2 error code that closed it.
@@ -71,20 +74,37 @@ impl std::error::Error for CallError {}
 /// take bytes to send, and read completed calls.
 pub struct Client<S: Storage> {
     conn: Connection<S>,
-    options: Options,
+    /// The one option the client reads after construction (the rest went
+    /// into the connection's config).
+    max_message_size: usize,
     authority: heapless::String<255>,
 }
 
-impl<S: Storage> Client<S> {
-    /// A client for the server at `authority` (`host:port`, sent as `:authority`).
+impl<S: Storage + Default> Client<S> {
+    /// A client for the server at `authority` (`host:port`, sent as
+    /// `:authority`), with storage of its own.
     pub fn new(authority: &str, options: Options, now: Instant) -> Result<Self, ConfigError> {
+        Self::with_storage(authority, options, S::default(), now)
+    }
+}
+
+impl<S: Storage> Client<S> {
+    /// A client for the server at `authority` in the memory `storage`
+    /// provides (for instance a
+    /// [`LentStorage`](crate::h2::conn::LentStorage) of the caller's slices).
+    pub fn with_storage(
+        authority: &str,
+        options: Options,
+        storage: S,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         let mut a = heapless::String::new();
         a.push_str(authority).map_err(|_| ConfigError {
             reason: "authority longer than 255 bytes",
         })?;
         Ok(Client {
-            conn: Connection::new(Role::Client, options.h2_config(), now)?,
-            options,
+            conn: Connection::with_storage(Role::Client, options.h2_config(), storage, now)?,
+            max_message_size: options.max_message_size,
             authority: a,
         })
     }
@@ -94,7 +114,8 @@ impl<S: Storage> Client<S> {
         &self.conn
     }
 
-    /// Whether another call can start now.
+    /// Whether another call can start now. When it cannot,
+    /// [`ClientEvent::StreamsAvailable`] follows once it can.
     pub fn can_start_call(&self) -> bool {
         self.conn.can_open_stream()
     }
@@ -113,7 +134,25 @@ impl<S: Storage> Client<S> {
         timeout: Option<Duration>,
         now: Instant,
     ) -> Result<CallId, CallError> {
-        if request.len() > self.options.max_message_size {
+        self.start_call_with(path, request.len(), metadata, timeout, now, |out| {
+            out.copy_from_slice(request)
+        })
+    }
+
+    /// Starts a unary call whose request message of `len` bytes `encode`
+    /// writes in place, straight into the stream's send queue (so a request
+    /// needs no buffer of its own); otherwise as
+    /// [`start_call`](Self::start_call). `encode` gets exactly `len` bytes.
+    pub fn start_call_with(
+        &mut self,
+        path: &str,
+        len: usize,
+        metadata: &[(&str, &[u8])],
+        timeout: Option<Duration>,
+        now: Instant,
+        encode: impl FnOnce(&mut [u8]),
+    ) -> Result<CallId, CallError> {
+        if len > self.max_message_size {
             return Err(CallError::MessageTooLarge);
         }
         for (key, value) in metadata {
@@ -148,8 +187,13 @@ impl<S: Storage> Client<S> {
                 }
             }
             block.finish()?;
-            let prefix = message::prefix(request.len() as u32);
-            self.conn.send_data(id, &[&prefix, request], true)
+            let prefix = message::prefix(len as u32);
+            self.conn
+                .send_data_with(id, message::PREFIX_LEN + len, true, |out| {
+                    let (head, body) = out.split_at_mut(message::PREFIX_LEN);
+                    head.copy_from_slice(&prefix);
+                    encode(body);
+                })
         })();
         if let Err(e) = result {
             self.conn.release_stream(id);
@@ -191,17 +235,16 @@ impl<S: Storage> Client<S> {
         while let Some(event) = self.conn.poll_event() {
             match event {
                 Event::StreamEnded { stream } | Event::StreamReset { stream, .. } => {
-                    if self.conn.mark_reported(stream) {
+                    if call::mark_reported(&mut self.conn, stream) {
                         return Some(ClientEvent::Complete(CallId(stream)));
                     }
                 }
                 Event::GoAway { .. } => return Some(ClientEvent::GoAway),
                 Event::Closed { code, .. } => return Some(ClientEvent::Closed { code }),
+                Event::StreamsAvailable => return Some(ClientEvent::StreamsAvailable),
                 Event::Data { stream } => {
-                    let body = self.conn.stream(stream).map(|s| s.body());
-                    if let Some(len) = body.and_then(message::framed_len) {
-                        self.conn.expect_body_len(stream, len);
-                    }
+                    let max_body = self.conn.config().max_body_size;
+                    call::expect_body(&mut self.conn, stream, max_body);
                     // The body limit is the h2 layer's (one message and its
                     // prefix), so every stored byte is part of the response.
                     self.conn.consume(stream);
@@ -215,7 +258,7 @@ impl<S: Storage> Client<S> {
     /// A completed call's response message, or its status.
     pub fn response(&self, call: CallId) -> Result<&[u8], Status<'_>> {
         match self.conn.stream(call.0) {
-            Some(stream) => call::response(stream, self.options.max_message_size),
+            Some(stream) => call::response(stream, self.max_message_size),
             None => Err(Status::new(super::Code::Internal, "no such call")),
         }
     }

@@ -1,6 +1,6 @@
 //! The server end of gRPC unary calls over one HTTP/2 connection, sans-IO.
 
-use super::call::{CallId, Options, Status};
+use super::call::{self, CallId, Options, Status};
 use super::client::CallError;
 use super::{message, percent, timeout, Code};
 use crate::h2::conn::{ConfigError, Connection, ConnectionError, Event, Role, Storage};
@@ -37,7 +37,7 @@ pub struct Server<S: Storage> {
 /// Most methods one server connection dispatches.
 pub const MAX_METHODS: usize = 8;
 
-impl<S: Storage> Server<S> {
+impl<S: Storage + Default> Server<S> {
     /// A server connection answering calls of `path`.
     pub fn new(path: &'static str, options: Options, now: Instant) -> Result<Self, ConfigError> {
         Self::with_methods(&[path], options, now)
@@ -51,11 +51,24 @@ impl<S: Storage> Server<S> {
         options: Options,
         now: Instant,
     ) -> Result<Self, ConfigError> {
+        Self::with_storage(paths, options, S::default(), now)
+    }
+}
+
+impl<S: Storage> Server<S> {
+    /// A server connection answering calls of each of `paths`, in the
+    /// memory `storage` provides.
+    pub fn with_storage(
+        paths: &[&'static str],
+        options: Options,
+        storage: S,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
         let methods = heapless::Vec::from_slice(paths).map_err(|_| ConfigError {
             reason: "more methods than grpc::server::MAX_METHODS",
         })?;
         Ok(Server {
-            conn: Connection::new(Role::Server, options.h2_config(), now)?,
+            conn: Connection::with_storage(Role::Server, options.h2_config(), storage, now)?,
             options,
             methods,
             expired: heapless::Deque::new(),
@@ -141,7 +154,7 @@ impl<S: Storage> Server<S> {
                 Event::Headers { stream } => self.check_request_headers(stream),
                 Event::Data { stream } => self.check_request_body(stream),
                 Event::StreamEnded { stream } => {
-                    if self.conn.mark_reported(stream) {
+                    if call::mark_reported(&mut self.conn, stream) {
                         return Some(ServerEvent::Request(CallId(stream)));
                     }
                 }
@@ -150,14 +163,17 @@ impl<S: Storage> Server<S> {
                         .conn
                         .stream(stream)
                         .is_none_or(|s| s.local_end_queued());
-                    let reported = !self.conn.mark_reported(stream);
+                    let reported = !call::mark_reported(&mut self.conn, stream);
                     self.conn.release_stream(stream);
                     if reported && !answered {
                         return Some(ServerEvent::Cancelled(CallId(stream)));
                     }
                 }
                 Event::Closed { code, .. } => return Some(ServerEvent::Closed { code }),
-                Event::Trailers { .. } | Event::GoAway { .. } | Event::SettingsAcked => {}
+                Event::Trailers { .. }
+                | Event::GoAway { .. }
+                | Event::SettingsAcked
+                | Event::StreamsAvailable => {}
             }
         }
         None
@@ -210,21 +226,20 @@ impl<S: Storage> Server<S> {
             Ok(()) => {
                 // Within the message limit: the bytes are ours to assemble,
                 // so the client may send more.
-                if let Some(len) = message::framed_len(stream.body()) {
-                    self.conn.expect_body_len(id, len);
-                }
+                let max_body = self.conn.config().max_body_size;
+                call::expect_body(&mut self.conn, id, max_body);
                 self.conn.consume(id);
             }
         }
     }
 
     fn reject(&mut self, id: u32, code: Code, message: &str) {
-        self.conn.mark_reported(id);
+        call::mark_reported(&mut self.conn, id);
         let _ = self.respond_status(CallId(id), code, message);
     }
 
     fn reject_http(&mut self, id: u32, status: &[u8]) {
-        self.conn.mark_reported(id);
+        call::mark_reported(&mut self.conn, id);
         let _ = self
             .conn
             .send_headers(id, [(&b":status"[..], status)], true);

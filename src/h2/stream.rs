@@ -17,8 +17,51 @@ pub enum StreamState {
     HalfClosedLocal,
     /// The peer sent END_STREAM; we may still send.
     HalfClosedRemote,
-    /// Both sides are done, or the stream was reset.
-    Closed,
+    /// Both sides are done, or the stream was reset: why, in the cause.
+    Closed(CloseCause),
+}
+
+/// Why a stream closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// Both sides sent END_STREAM.
+    Finished,
+    /// The peer reset it (RST_STREAM with this code).
+    ResetByPeer(ErrorCode),
+    /// We reset it with this code: the application did, or the peer broke
+    /// the protocol on this stream.
+    ResetLocally(ErrorCode),
+    /// Its deadline passed (we reset it with CANCEL, or the peer reset it
+    /// first, enforcing the same deadline).
+    DeadlinePassed,
+    /// Its queued data waited past `send_stall_timeout` for a window the
+    /// peer never opened; we reset it with CANCEL.
+    Stalled,
+    /// The peer's GOAWAY says it was never processed: safe to retry on a
+    /// new connection (REFUSED_STREAM).
+    NotProcessed,
+    /// The connection ended with this code (`remote`: the peer's doing).
+    ConnectionClosed {
+        /// The connection's error code.
+        code: ErrorCode,
+        /// Whether the peer ended it.
+        remote: bool,
+    },
+}
+
+impl CloseCause {
+    /// The reset this cause stands for, and whether the peer did it; `None`
+    /// for a stream that finished normally.
+    pub const fn reset(self) -> Option<(ErrorCode, bool)> {
+        match self {
+            CloseCause::Finished => None,
+            CloseCause::ResetByPeer(code) => Some((code, true)),
+            CloseCause::ResetLocally(code) => Some((code, false)),
+            CloseCause::DeadlinePassed | CloseCause::Stalled => Some((ErrorCode::Cancel, false)),
+            CloseCause::NotProcessed => Some((ErrorCode::RefusedStream, true)),
+            CloseCause::ConnectionClosed { code, remote } => Some((code, remote)),
+        }
+    }
 }
 
 impl StreamState {
@@ -26,7 +69,8 @@ impl StreamState {
     pub(crate) fn remote_end(self) -> Self {
         match self {
             StreamState::Open => StreamState::HalfClosedRemote,
-            _ => StreamState::Closed,
+            StreamState::Closed(cause) => StreamState::Closed(cause),
+            _ => StreamState::Closed(CloseCause::Finished),
         }
     }
 
@@ -34,8 +78,14 @@ impl StreamState {
     pub(crate) fn local_end(self) -> Self {
         match self {
             StreamState::Open => StreamState::HalfClosedLocal,
-            _ => StreamState::Closed,
+            StreamState::Closed(cause) => StreamState::Closed(cause),
+            _ => StreamState::Closed(CloseCause::Finished),
         }
+    }
+
+    /// Whether the stream is closed, for whatever cause.
+    pub const fn is_closed(self) -> bool {
+        matches!(self, StreamState::Closed(_))
     }
 
     /// Whether the peer may still send on the stream.
@@ -68,6 +118,15 @@ impl BodyLimit {
             }
         }
     }
+}
+
+/// The deadlines one stream keeps, read by the connection's timer table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StreamTimers {
+    /// When the stream must be finished; past it the stream is reset with CANCEL.
+    pub(crate) deadline: Option<Instant>,
+    /// Since when queued data has waited for a window (stall defence).
+    pub(crate) blocked_since: Option<Instant>,
 }
 
 /// Tags of the items in a stream's send queue: `[tag][len u32][payload]`.
@@ -103,16 +162,10 @@ pub struct Stream<H, B> {
     pub(crate) local_end_queued: bool,
     /// The limit the body ran into; later DATA was dropped.
     pub(crate) body_limit: Option<BodyLimit>,
-    /// Why the stream was reset, and by whom (`true` = the peer).
-    pub(crate) reset: Option<(ErrorCode, bool)>,
-    /// Since when queued data has waited for a window (stall defence).
-    pub(crate) blocked_since: Option<Instant>,
-    /// When the stream must be finished; past it the stream is reset with CANCEL.
-    pub(crate) deadline: Option<Instant>,
-    /// The reset came from `deadline` passing.
-    pub(crate) timed_out: bool,
-    /// The layer above has reported the stream's outcome.
-    pub(crate) reported: bool,
+    /// The stream's timers: its deadline and the stall defence.
+    pub(crate) timers: StreamTimers,
+    /// Bits the layer above keeps per stream; h2 never reads them.
+    pub(crate) tag: u8,
     /// Changes the application has not polled yet.
     pub(crate) pending: u8,
     /// The application has released the stream; it can be dropped once closed.
@@ -142,11 +195,8 @@ impl<H: Buffer + Default, B: Buffer + Default> Stream<H, B> {
             last_item: None,
             local_end_queued: false,
             body_limit: None,
-            reset: None,
-            blocked_since: None,
-            deadline: None,
-            timed_out: false,
-            reported: false,
+            timers: StreamTimers::default(),
+            tag: 0,
             pending: 0,
             released: false,
         }
@@ -183,19 +233,32 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
         self.body.as_slice()
     }
 
+    /// Why the stream closed, once it has.
+    pub fn close_cause(&self) -> Option<CloseCause> {
+        match self.state {
+            StreamState::Closed(cause) => Some(cause),
+            _ => None,
+        }
+    }
+
     /// Why the stream was reset, and whether the peer did it.
     pub fn reset(&self) -> Option<(ErrorCode, bool)> {
-        self.reset
+        self.close_cause().and_then(CloseCause::reset)
     }
 
     /// The stream's deadline, if one was set.
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.timers.deadline
     }
 
     /// Whether the stream was reset because its deadline passed.
     pub fn timed_out(&self) -> bool {
-        self.timed_out
+        self.close_cause() == Some(CloseCause::DeadlinePassed)
+    }
+
+    /// The bits the layer above stored with [`set_tag`](crate::h2::Connection::set_tag).
+    pub fn tag(&self) -> u8 {
+        self.tag
     }
 
     /// Whether the peer has finished sending (END_STREAM or reset).
@@ -207,7 +270,7 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
     pub fn local_end_queued(&self) -> bool {
         self.local_end_queued
             || self.state == StreamState::HalfClosedLocal
-            || (self.state == StreamState::Closed && self.reset.is_none())
+            || self.close_cause() == Some(CloseCause::Finished)
     }
 
     /// Whether the body outgrew its limit (later DATA was dropped).
@@ -252,17 +315,17 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
         }
     }
 
-    /// The one transition to a reset: closed with `code`, by the peer when
-    /// `remote`, unsent frames dropped. True if the stream was open, so the
-    /// caller knows there is a reset to tell (the application, or the peer).
-    pub(crate) fn close_with_reset(&mut self, code: ErrorCode, remote: bool) -> bool {
+    /// The one transition to a reset: closed for `cause`, unsent frames
+    /// dropped, timers stopped. True if the stream was open, so the caller
+    /// knows there is a reset to tell (the application, or the peer).
+    pub(crate) fn close(&mut self, cause: CloseCause) -> bool {
         self.send.clear();
         self.send_pos = 0;
-        if self.state == StreamState::Closed {
+        self.timers.blocked_since = None;
+        if self.state.is_closed() {
             return false;
         }
-        self.state = StreamState::Closed;
-        self.reset = Some((code, remote));
+        self.state = StreamState::Closed(cause);
         true
     }
 

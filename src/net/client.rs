@@ -174,6 +174,7 @@ impl Client {
                     completed.insert(call);
                 }
                 ClientEvent::GoAway => log::debug!("server sent GOAWAY"),
+                ClientEvent::StreamsAvailable => {}
                 ClientEvent::Closed { code } => {
                     closed
                         .get_or_insert_with(|| std::format!("HTTP/2 connection closed ({code:?})"));

@@ -1271,7 +1271,10 @@ fn serve_h2(conn: &mut Connection<GrowableStorage>, out: &mut [u8], peer: &mut H
                     conn.release_stream(stream);
                 }
                 Event::StreamReset { stream, .. } => conn.release_stream(stream),
-                Event::GoAway { .. } | Event::SettingsAcked | Event::Closed { .. } => {}
+                Event::GoAway { .. }
+                | Event::SettingsAcked
+                | Event::StreamsAvailable
+                | Event::Closed { .. } => {}
             }
         }
         let mut sent = 0;
@@ -1366,7 +1369,10 @@ fn call_h2(
                     conn.consume(stream);
                     conn.release_stream(stream);
                 }
-                Event::GoAway { .. } | Event::SettingsAcked | Event::Closed { .. } => {}
+                Event::GoAway { .. }
+                | Event::SettingsAcked
+                | Event::StreamsAvailable
+                | Event::Closed { .. } => {}
             }
         }
         let mut sent = 0;

@@ -1,12 +1,20 @@
 //! A complete no-alloc Arkouda gRPC client, as firmware would link it: a
-//! `grpc::Client<FixedStorage<..>>` in a static, the connect request encoded
-//! with the views, bytes handed to and taken from "the network driver"
-//! through static buffers, events polled, the reply's protobuf and Arkouda
-//! JSON parsed. It never runs on a board here; it exists so `benches/run.sh`
-//! can report the sections the real code occupies.
+//! `grpc::Client<LentStorage<..>>` in a static, working in buffers the
+//! program lends it (statics: header scratch, HPACK table, two streams'
+//! buffers), the connect request encoded with the views, bytes handed to
+//! and taken from "the network driver" through small static buffers,
+//! events polled, the reply's protobuf and Arkouda JSON parsed. It never
+//! runs on a board here; it exists so `benches/run.sh` can report the
+//! sections the real code occupies and, from the symbols below, the RAM
+//! one connection takes.
 //!
 //! Build: `cargo build --release --target thumbv7em-none-eabihf` (rust-lld
 //! links it; no linker script, entry `_start`).
+//!
+//! The statics that make up the connection carry unmangled `ARKWIRE_CONN_*`
+//! names so their sizes can be read from the ELF (`llvm-nm -S`); the
+//! message buffers (each stream's body and send queue) and the driver's
+//! buffers are `ARKWIRE_MSG_*` and `ARKWIRE_NET_*`.
 
 #![no_std]
 #![no_main]
@@ -17,20 +25,42 @@ use core::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 
 use arkwire::arkouda::{parse_reply, MsgType};
 use arkwire::grpc::{Client, ClientEvent, Options};
-use arkwire::h2::conn::{FixedStorage, MIN_TRANSMIT_BUFFER};
+use arkwire::h2::conn::{LentStorage, StreamBuffers};
 use arkwire::h2::Config;
 use arkwire::proto::{ArkoudaRequestRef, ArkoudaResponseRef, HANDLE_REQUEST_PATH};
 use arkwire::time::Instant;
 
-/// Two streams, 1 KiB of received headers, 512-byte messages.
-type Device = FixedStorage<2, 1024, 512>;
+/// Two streams in memory the program lends.
+type Device = LentStorage<'static, 2>;
 
-static mut CLIENT: MaybeUninit<Client<Device>> = MaybeUninit::uninit();
-/// Bytes for the network driver to send, and how many.
-static mut TX: [u8; MIN_TRANSMIT_BUFFER] = [0; MIN_TRANSMIT_BUFFER];
+/// Header scratch: the largest response header field is about half of it.
+const SCRATCH: usize = 1024;
+/// HTTP/2's default HPACK table (the encoder has none: it never indexes).
+const TABLE: usize = 4096;
+/// Received headers (and trailers) per stream.
+const HEADERS: usize = 512;
+/// A message and its 5-byte prefix, each way, per stream.
+const MESSAGE: usize = 512;
+
+#[no_mangle]
+static mut ARKWIRE_CONN_CLIENT: MaybeUninit<Client<Device>> = MaybeUninit::uninit();
+#[no_mangle]
+static mut ARKWIRE_CONN_SCRATCH: [u8; SCRATCH] = [0; SCRATCH];
+#[no_mangle]
+static mut ARKWIRE_CONN_TABLE: [u8; TABLE] = [0; TABLE];
+#[no_mangle]
+static mut ARKWIRE_CONN_HEADERS: [[u8; HEADERS]; 2] = [[0; HEADERS]; 2];
+/// Each stream's received body and send queue.
+#[no_mangle]
+static mut ARKWIRE_MSG_BUFFERS: [[[u8; MESSAGE]; 2]; 2] = [[[0; MESSAGE]; 2]; 2];
+/// Bytes for the network driver to send, and how many. Each header block
+/// must fit whole: a few hundred bytes for a request.
+#[no_mangle]
+static mut ARKWIRE_NET_TX: [u8; 512] = [0; 512];
 static mut TX_LEN: usize = 0;
 /// Bytes the network driver received, and how many (0: none yet).
-static mut RX: [u8; 2048] = [0; 2048];
+#[no_mangle]
+static mut ARKWIRE_NET_RX: [u8; 512] = [0; 512];
 static mut RX_LEN: usize = 0;
 /// Milliseconds, advanced by a timer interrupt.
 static mut TICKS: u64 = 0;
@@ -52,7 +82,7 @@ fn flush(client: &mut Client<Device>) {
     // SAFETY: the driver reads TX only after TX_LEN is set, and clears TX_LEN when done.
     unsafe {
         while read_volatile(addr_of!(TX_LEN)) != 0 {}
-        let tx = &mut *addr_of_mut!(TX);
+        let tx = &mut *addr_of_mut!(ARKWIRE_NET_TX);
         let n = client.transmit(tx);
         write_volatile(addr_of_mut!(TX_LEN), n);
     }
@@ -66,7 +96,7 @@ fn feed(client: &mut Client<Device>) -> bool {
         if len == 0 {
             return true;
         }
-        let rx = &*addr_of!(RX);
+        let rx = &*addr_of!(ARKWIRE_NET_RX);
         let ok = client.recv(&rx[..len.min(rx.len())], now()).is_ok();
         write_volatile(addr_of_mut!(RX_LEN), 0);
         ok
@@ -79,9 +109,33 @@ fn run() -> Option<()> {
         max_message_size: 400,
         ..Options::default()
     };
-    let made = Client::<Device>::new("arkouda:50053", options, now()).ok()?;
+    // SAFETY: each static is borrowed once, here, for the program's life,
+    // on the only thread.
+    let storage = unsafe {
+        let [h1, h2] = &mut *addr_of_mut!(ARKWIRE_CONN_HEADERS);
+        let [[b1, s1], [b2, s2]] = &mut *addr_of_mut!(ARKWIRE_MSG_BUFFERS);
+        let streams = [
+            StreamBuffers {
+                headers: h1,
+                body: b1,
+                send: s1,
+            },
+            StreamBuffers {
+                headers: h2,
+                body: b2,
+                send: s2,
+            },
+        ];
+        LentStorage::new(
+            &mut *addr_of_mut!(ARKWIRE_CONN_SCRATCH),
+            &mut *addr_of_mut!(ARKWIRE_CONN_TABLE),
+            streams,
+        )
+        .ok()?
+    };
+    let made = Client::with_storage("arkouda:50053", options, storage, now()).ok()?;
     // SAFETY: written once, before any use, on the only thread.
-    let client = unsafe { (*addr_of_mut!(CLIENT)).write(made) };
+    let client = unsafe { (*addr_of_mut!(ARKWIRE_CONN_CLIENT)).write(made) };
     let mut encoded = [0u8; 128];
     loop {
         let request = ArkoudaRequestRef {

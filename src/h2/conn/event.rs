@@ -46,6 +46,11 @@ pub enum Event {
     },
     /// The peer acknowledged our SETTINGS.
     SettingsAcked,
+    /// Client: a stream may be opened again (one closed and was released,
+    /// or the peer raised SETTINGS_MAX_CONCURRENT_STREAMS) after
+    /// [`Connection::can_open_stream`](super::Connection::can_open_stream)
+    /// said it could not.
+    StreamsAvailable,
     /// The connection is finished; nothing more will be sent or received.
     Closed {
         /// The error that closed it, or NO_ERROR after a graceful shutdown.

@@ -2,10 +2,10 @@
 //! floods of cheap frames that cost us work (RST_STREAM, PING, SETTINGS,
 //! frames that carry nothing) and peers that hold resources by going slow.
 //! Each limit lives in [`Config`]; past it the connection ends with
-//! ENHANCE_YOUR_CALM (RFC 9113 §5.4.1 and §10.5).
+//! ENHANCE_YOUR_CALM (RFC 9113 §5.4.1 and §10.5). The slow-peer deadlines
+//! (handshake, header block, send stall) live in the timer table.
 
-use super::{ConnectionError, ConnectionState, Phase, Storage, StreamTable};
-use crate::h2::stream::StreamState;
+use super::ConnectionError;
 use crate::h2::{Config, ErrorCode};
 use crate::time::Instant;
 
@@ -78,61 +78,5 @@ impl FloodGuard {
             return Err(ConnectionError::peer(ErrorCode::EnhanceYourCalm, reason));
         }
         Ok(())
-    }
-}
-
-impl<S: Storage> ConnectionState<S> {
-    /// The earliest instant a slow peer runs out of time.
-    pub(super) fn guard_deadline(&self) -> Option<Instant> {
-        let handshake = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings)
-            .then(|| self.created_at + self.config.handshake_timeout);
-        let block = self
-            .block_started
-            .map(|t| t + self.config.header_block_timeout);
-        let stall = self
-            .streams
-            .as_slice()
-            .iter()
-            .filter_map(|s| s.blocked_since)
-            .min()
-            .map(|t| t + self.config.send_stall_timeout);
-        [handshake, block, stall].into_iter().flatten().min()
-    }
-
-    /// Ends what a slow peer holds: an unfinished handshake or header block
-    /// closes the connection; a stream whose data has waited past the stall
-    /// timeout for a window the peer never opens is reset, freeing its buffers.
-    pub(super) fn enforce_guard_deadlines(&mut self, now: Instant) {
-        let handshake_over = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings)
-            && now >= self.created_at + self.config.handshake_timeout;
-        if handshake_over {
-            return self.fail(ConnectionError::timeout(
-                ErrorCode::SettingsTimeout,
-                "peer did not complete the HTTP/2 handshake in time",
-            ));
-        }
-        if self
-            .block_started
-            .is_some_and(|t| now >= t + self.config.header_block_timeout)
-        {
-            return self.fail(ConnectionError::timeout(
-                ErrorCode::EnhanceYourCalm,
-                "header block not finished in time",
-            ));
-        }
-        let stall = self.config.send_stall_timeout;
-        let mut i = 0;
-        while let Some(stream) = self.streams.as_slice().get(i) {
-            i += 1;
-            let stalled = stream.blocked_since.is_some_and(|t| now >= t + stall);
-            if stalled && stream.state != StreamState::Closed {
-                let id = stream.id;
-                if let Some(s) = self.stream_mut(id) {
-                    s.pending |= crate::h2::stream::PENDING_RESET;
-                    s.blocked_since = None;
-                }
-                self.reset_stream(id, ErrorCode::Cancel);
-            }
-        }
     }
 }

@@ -1,24 +1,57 @@
 //! An HTTP/2 connection as a sans-IO state machine, for either role.
 //!
 //! Bytes in through [`Connection::recv`], bytes out through
-//! [`Connection::transmit`], changes out through [`ConnectionState::poll_event`],
-//! time in through [`ConnectionState::handle_timeout`] with the next deadline from
-//! [`ConnectionState::poll_timeout`]. The connection owns no socket and reads no clock.
+//! [`Connection::transmit`], changes out through [`Connection::poll_event`],
+//! time in through [`Connection::handle_timeout`] with the next deadline from
+//! [`Connection::poll_timeout`]. The connection owns no socket and reads no clock.
 //!
-//! Storage comes from a [`Storage`] type: [`FixedStorage`] gives fixed
-//! capacities and needs no allocator; `GrowableStorage` (with `alloc`) grows.
+//! Memory comes from a [`Storage`] value the caller hands in (see
+//! [`storage`](self#storage)): [`LentStorage`] is made of slices the caller
+//! lends, [`FixedStorage`] holds fixed arrays, `GrowableStorage` (with
+//! `alloc`) grows. Frames are never buffered whole: DATA streams into its
+//! stream's body and header blocks are decoded as they arrive.
+//!
+//! # Storage
+//!
+//! A client that lends 1 KiB of scratch, a 4 KiB HPACK table and two
+//! streams' buffers (the whole connection then fits in about 7 KiB besides
+//! the message buffers):
+//!
+//! ```
+//! use arkwire::h2::conn::{Connection, LentStorage, Role, StreamBuffers};
+//! use arkwire::h2::Config;
+//! use arkwire::time::Instant;
+//!
+//! let (mut scratch, mut table) = ([0u8; 1024], [0u8; 4096]);
+//! let mut bufs = [[0u8; 512]; 6];
+//! let [h1, b1, s1, h2, b2, s2] = &mut bufs;
+//! let streams = [
+//!     StreamBuffers { headers: h1, body: b1, send: s1 },
+//!     StreamBuffers { headers: h2, body: b2, send: s2 },
+//! ];
+//! let storage = LentStorage::<2>::new(&mut scratch, &mut table, streams).unwrap();
+//! let now = Instant::from_millis(0);
+//! let conn = Connection::with_storage(Role::Client, Config::embedded(), storage, now).unwrap();
+//! assert!(conn.can_open_stream());
+//! ```
 
 mod event;
 mod guard;
 mod recv;
 mod send;
 mod storage;
+mod timers;
 mod writer;
+pub use crate::buf::ByteArray;
 pub use event::{ConfigError, ConnectionError, Event, Fault, GoAwayDebug, StreamError};
 pub use send::MIN_TRANSMIT_BUFFER;
 #[cfg(feature = "alloc")]
-pub use storage::GrowableStorage;
-pub use storage::{ByteArray, FixedStorage, Storage, StreamTable};
+pub use storage::{BoundedControl, GrowableStorage};
+pub use storage::{
+    ControlQueue, FixedStorage, LentLayout, LentStorage, LentStreams, Parts, Storage,
+    StreamBuffers, StreamTable, Twice,
+};
+
 use writer::finish_item;
 pub use writer::HeaderBlockWriter;
 #[cfg(test)]
@@ -29,12 +62,15 @@ mod tests;
 use heapless::Deque;
 
 use super::flow::{RecvWindow, SendWindow};
-use super::frame::{FrameDecoder, Preface, Settings};
+use super::frame::{self, StreamedFrame};
+use super::frame::{FrameReader, Preface, Settings};
 use super::hpack;
+pub use super::stream::CloseCause;
 use super::stream::{Stream, StreamState};
 use super::{Config, ErrorCode};
 use crate::buf::Buffer;
 use crate::time::Instant;
+use timers::{Timer, Timers};
 
 /// Which end of the connection we are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,17 +81,22 @@ pub enum Role {
     Server,
 }
 
-/// Bytes of HPACK dynamic table each direction keeps (the RFC default).
+/// Bytes of HPACK dynamic table HTTP/2 starts with (RFC 9113 §6.5.2), and
+/// what [`FixedStorage`] and `GrowableStorage` keep each way.
 pub const HPACK_TABLE_SIZE: usize = 4096;
-const HPACK_ENTRIES: usize = HPACK_TABLE_SIZE / 32;
 
 /// A control frame waiting to be sent.
-#[derive(Clone, Copy, Debug)]
-enum Control {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// SETTINGS with ACK.
     SettingsAck,
+    /// PING with ACK, echoing the peer's data.
     PingAck([u8; 8]),
+    /// Our PING.
     Ping([u8; 8]),
+    /// RST_STREAM on a stream.
     Reset(u32, ErrorCode),
+    /// GOAWAY with the last stream processed.
     GoAway(u32, ErrorCode),
 }
 
@@ -71,61 +112,81 @@ enum Phase {
     Closed,
 }
 
-/// A header block being received across HEADERS and CONTINUATION frames.
+/// A header block being received across HEADERS and CONTINUATION frames,
+/// decoded as it arrives.
 #[derive(Clone, Copy, Debug)]
 struct PartialBlock {
     stream: u32,
     end_stream: bool,
     frames: u32,
+    /// Encoded bytes received so far.
+    bytes: usize,
+    /// `None`: the block is stored on its stream. `Some(None)`: decoded and
+    /// dropped (refused or forgotten stream). `Some(Some(code))`: decoded,
+    /// then the stream is reset with `code`.
+    refusal: Option<Option<ErrorCode>>,
+    /// The block is the stream's trailers.
+    trailers: bool,
+    /// Where the block starts in the stream's stored list.
+    start: usize,
+    /// Most bytes the block may store.
+    budget: usize,
+    malformed: bool,
+    over_budget: bool,
+    regular_seen: bool,
+}
+
+/// Where the bytes of the DATA frame being read go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DataRoute {
+    /// Into this stream's body.
+    Store(u32),
+    /// Nowhere: their window was already given back.
+    Drop,
 }
 
 /// An HTTP/2 connection (RFC 9113). See the module documentation.
 ///
-/// The frame decoder lives beside the rest of the state so a decoded frame
-/// can borrow the decoder's buffer while the state is updated; everything
-/// but [`recv`](Connection::recv) is reached through [`ConnectionState`].
+/// The frame reader lives beside the rest of the state so a piece of a
+/// frame can borrow the reader while the state is updated; every method
+/// is the connection's own.
 pub struct Connection<S: Storage> {
     preface: Preface,
-    decoder: FrameDecoder<S::Frame>,
-    state: ConnectionState<S>,
+    reader: FrameReader,
+    state: State<S>,
 }
 
-impl<S: Storage> core::ops::Deref for Connection<S> {
-    type Target = ConnectionState<S>;
-    fn deref(&self) -> &ConnectionState<S> {
-        &self.state
-    }
-}
-
-impl<S: Storage> core::ops::DerefMut for Connection<S> {
-    fn deref_mut(&mut self) -> &mut ConnectionState<S> {
-        &mut self.state
-    }
-}
-
-/// Everything about a connection except its frame decoder: streams, windows,
-/// settings, queued frames, and the application-facing API.
-pub struct ConnectionState<S: Storage> {
+/// Everything about a connection except its frame reader: streams, windows,
+/// settings, timers and queued frames.
+struct State<S: Storage> {
     role: Role,
     config: Config,
     phase: Phase,
     preface_sent: bool,
-    hpack_decoder: hpack::Decoder<HPACK_TABLE_SIZE, HPACK_ENTRIES>,
-    hpack_encoder: hpack::Encoder<HPACK_TABLE_SIZE, HPACK_ENTRIES>,
-    /// Fragments of the header block being received.
-    block_in: S::Headers,
+    hpack_decoder: hpack::Decoder<S::DecoderTable>,
+    hpack_encoder: hpack::Encoder<S::EncoderTable>,
     partial: Option<PartialBlock>,
-    /// Decoded header fields land here when they cannot borrow the block.
+    /// The streamed frame being read (DATA, HEADERS, CONTINUATION, SETTINGS).
+    current: Option<StreamedFrame>,
+    /// Where the current DATA frame's bytes go.
+    data_route: DataRoute,
+    /// The peer's initial window before the SETTINGS frame being read.
+    settings_old_window: u32,
+    /// Header blocks being received: the first half carries a representation
+    /// split across frames (`carry_len` bytes), the second takes its decoded
+    /// strings.
     scratch: S::Scratch,
+    carry_len: usize,
     /// An encoded header block partly written to the wire: (stream, end_stream, sent).
-    block_out: S::Scratch,
+    block_out: S::BlockOut,
     block_out_len: usize,
     block_out_state: Option<(u32, bool, usize)>,
     /// Our acknowledged SETTINGS_MAX_FRAME_SIZE, for the decoder to adopt.
     pending_max_frame_size: Option<u32>,
     /// The peer's settings, as last received.
     peer: Settings,
-    settings_sent_at: Option<Instant>,
+    /// Every connection-wide deadline (streams keep their own beside them).
+    timers: Timers,
     /// What the peer lets us send on the connection.
     conn_send_window: SendWindow,
     /// What we let the peer send on the connection.
@@ -142,47 +203,297 @@ pub struct ConnectionState<S: Storage> {
     opened_on_wire: u32,
     /// Highest stream id the peer opened.
     last_peer_stream: u32,
-    control: Deque<Control, 128>,
+    control: S::Control,
     goaway_received: Option<(u32, ErrorCode)>,
     /// Events not tied to a stream, waiting to be polled.
     conn_events: Deque<Event, 4>,
     closed_reported: bool,
     close_code: Option<(ErrorCode, Fault)>,
+    /// Client: whether a new stream could be opened when last looked at,
+    /// so [`Event::StreamsAvailable`] is raised once it can again.
+    streams_available: bool,
     /// Round-robin position for fair sending.
     next_send: usize,
     now: Instant,
-    created_at: Instant,
-    /// When the header block in `partial` began.
-    block_started: Option<Instant>,
     flood: guard::FloodGuard,
 }
 
-impl<S: Storage> Connection<S> {
-    /// A new connection. A client queues its preface at once; a server waits
-    /// for the client's.
+impl<S: Storage + Default> Connection<S> {
+    /// A new connection with storage of its own ([`FixedStorage`],
+    /// `GrowableStorage`). A client queues its preface at once; a server
+    /// waits for the client's.
     pub fn new(role: Role, config: Config, now: Instant) -> Result<Self, ConfigError> {
-        let frame_buf = S::Frame::zeroed(config.max_frame_size as usize);
-        let mut decoder = FrameDecoder::new(frame_buf).map_err(|_| ConfigError {
-            reason: "frame buffer smaller than 16384 bytes",
-        })?;
-        decoder
-            .set_max_frame_size(config.max_frame_size)
-            .map_err(|_| ConfigError {
-                reason: "max_frame_size outside 16384..=16777215 or above the frame buffer",
-            })?;
-        Ok(Connection {
-            preface: Preface::new(),
-            decoder,
-            state: ConnectionState::new(role, config, now),
-        })
+        Self::with_storage(role, config, S::default(), now)
     }
 }
 
-impl<S: Storage> ConnectionState<S> {
-    fn new(role: Role, config: Config, now: Instant) -> Self {
-        let mut hpack_decoder = hpack::Decoder::new();
+impl<S: Storage> Connection<S> {
+    /// A new connection in the memory `storage` provides (for instance a
+    /// [`LentStorage`] of the caller's slices). A client queues its preface
+    /// at once; a server waits for the client's.
+    pub fn with_storage(
+        role: Role,
+        config: Config,
+        storage: S,
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        let range = frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE;
+        if !range.contains(&config.max_frame_size) {
+            return Err(ConfigError {
+                reason: "max_frame_size outside 16384..=16777215",
+            });
+        }
+        // The reader starts at the RFC's 16384 and adopts ours once acked;
+        // it buffers no payload whatever the size.
+        let reader = FrameReader::new();
+        let parts = storage.into_parts(&config)?;
+        if parts.scratch.as_ref().len() < MIN_SCRATCH {
+            return Err(ConfigError {
+                reason: "header scratch smaller than conn::MIN_SCRATCH",
+            });
+        }
+        Ok(Connection {
+            preface: Preface::new(),
+            reader,
+            state: State::new(role, config, parts, now),
+        })
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.state.role
+    }
+
+    /// The limits this connection enforces.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// The settings the peer announced.
+    pub fn peer_settings(&self) -> &Settings {
+        &self.state.peer
+    }
+
+    /// Whether the connection is finished.
+    pub fn is_closed(&self) -> bool {
+        self.state.phase == Phase::Closed
+    }
+
+    /// Whether new streams may be opened (client) or accepted (server).
+    pub fn is_accepting_streams(&self) -> bool {
+        self.state.is_accepting_streams()
+    }
+
+    /// Streams that are open or half-closed, as counted against concurrency limits.
+    pub fn active_streams(&self) -> usize {
+        self.state.active_streams()
+    }
+
+    /// Whether a client may open another stream now. When it may not, an
+    /// [`Event::StreamsAvailable`] follows once it may again.
+    pub fn can_open_stream(&self) -> bool {
+        self.state.can_open_stream()
+    }
+
+    /// The stream with `id`, if it is in the table.
+    pub fn stream(&self, id: u32) -> Option<&Stream<S::Headers, S::Body>> {
+        self.state.stream(id)
+    }
+
+    /// The streams in the table, in no particular order.
+    pub fn streams(&self) -> impl Iterator<Item = &Stream<S::Headers, S::Body>> {
+        self.state.streams.as_slice().iter()
+    }
+
+    /// Client: opens a stream and queues its request headers.
+    pub fn open_stream<'h>(
+        &mut self,
+        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        end_stream: bool,
+    ) -> Result<u32, StreamError> {
+        let opened = self.state.open_stream(headers, end_stream);
+        self.state.note_stream_availability();
+        opened
+    }
+
+    /// Queues a header block (response headers, or trailers after a body).
+    pub fn send_headers<'h>(
+        &mut self,
+        id: u32,
+        headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        self.state.send_headers(id, headers, end_stream)
+    }
+
+    /// Starts a header block to fill field by field (useful when values are
+    /// produced in place, like base64 metadata). Nothing is queued unless
+    /// [`HeaderBlockWriter::finish`] succeeds.
+    pub fn begin_headers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+    ) -> Result<HeaderBlockWriter<'_, S::Headers, S::Body>, StreamError> {
+        self.state.begin_headers(id, end_stream)
+    }
+
+    /// Reopens the last queued header block to add more fields (for example
+    /// metadata after the fixed request headers). Nothing is added unless
+    /// [`HeaderBlockWriter::finish`] succeeds.
+    pub fn begin_headers_continue(
+        &mut self,
+        id: u32,
+    ) -> Result<HeaderBlockWriter<'_, S::Headers, S::Body>, StreamError> {
+        self.state.begin_headers_continue(id)
+    }
+
+    /// Queues body bytes, given in parts that go out as one contiguous body;
+    /// they are sent as the peer's windows allow.
+    pub fn send_data(
+        &mut self,
+        id: u32,
+        parts: &[&[u8]],
+        end_stream: bool,
+    ) -> Result<(), StreamError> {
+        self.state.send_data(id, parts, end_stream)
+    }
+
+    /// Queues `len` body bytes that `fill` writes in place, straight into the
+    /// stream's send queue (a message encoded where it is sent from, with no
+    /// copy of the caller's). `fill` gets exactly `len` zeroed bytes.
+    pub fn send_data_with(
+        &mut self,
+        id: u32,
+        len: usize,
+        end_stream: bool,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), StreamError> {
+        self.state.send_data_with(id, len, end_stream, fill)
+    }
+
+    /// Resets a stream with `code` (for example CANCEL when the application
+    /// gives up on it).
+    pub fn reset_stream(&mut self, id: u32, code: ErrorCode) {
+        self.state
+            .reset_stream(id, crate::h2::stream::CloseCause::ResetLocally(code));
+        self.state.note_stream_availability();
+    }
+
+    /// The application is done with a stream: its memory is reclaimed once it
+    /// is closed (at once, if it already is). An open stream is reset first.
+    pub fn release_stream(&mut self, id: u32) {
+        self.state.release_stream(id);
+        self.state.note_stream_availability();
+    }
+
+    /// Starts a graceful shutdown: GOAWAY with NO_ERROR, no new streams;
+    /// streams already accepted finish.
+    pub fn go_away(&mut self) {
+        self.state.go_away();
+        self.state.note_stream_availability();
+    }
+
+    /// Sends a PING; the peer's ACK proves the connection is alive.
+    pub fn ping(&mut self, data: [u8; 8]) -> Result<(), StreamError> {
+        self.state
+            .queue_control(Control::Ping(data))
+            .map_err(|_| StreamError::BufferFull)
+    }
+
+    /// The next change for the application, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.state.poll_event()
+    }
+
+    /// Removes a stream's deadline (the layer above answered it another way).
+    pub fn clear_deadline(&mut self, id: u32) {
+        if let Some(stream) = self.state.stream_mut(id) {
+            stream.timers.deadline = None;
+        }
+    }
+
+    /// Resets the stream with CANCEL if it is still open at `deadline`
+    /// (its cause then is [`CloseCause::DeadlinePassed`]).
+    pub fn set_deadline(&mut self, id: u32, deadline: Instant) {
+        if let Some(stream) = self.state.stream_mut(id) {
+            stream.timers.deadline = Some(deadline);
+        }
+    }
+
+    /// Stores bits of the layer above with a stream (h2 never reads them;
+    /// the gRPC layer marks calls it has reported, for instance).
+    pub fn set_tag(&mut self, id: u32, tag: u8) {
+        if let Some(stream) = self.state.stream_mut(id) {
+            stream.tag = tag;
+        }
+    }
+
+    /// Makes room in a stream's body for `additional` more bytes at once
+    /// (a growable body then grows once; fixed bodies ignore it). Ignored
+    /// past `max_body_size`.
+    pub fn reserve_body(&mut self, id: u32, additional: usize) {
+        let max = self.state.config.max_body_size;
+        if let Some(stream) = self.state.stream_mut(id) {
+            if stream.body.len().saturating_add(additional) <= max {
+                stream.body.reserve(additional);
+            }
+        }
+    }
+
+    /// The application has taken the body bytes received so far on stream
+    /// `id` (assembled them into its message, or read them): the peer may
+    /// send as much again. Flow-control window is granted only through this
+    /// call, so bytes nobody reads are bounded by the windows we announce.
+    /// Every layer above (the gRPC client and server) calls it as it
+    /// accepts a message's bytes; a raw HTTP/2 user calls it after reading
+    /// [`Stream::body`].
+    pub fn consume(&mut self, id: u32) {
+        self.state.consume(id)
+    }
+
+    /// Body bytes all streams hold now.
+    pub fn body_bytes(&self) -> usize {
+        self.state.body_bytes
+    }
+
+    /// Header-list bytes all streams hold now.
+    pub fn header_bytes(&self) -> usize {
+        self.state.header_bytes
+    }
+
+    /// The instant the connection was last given.
+    pub fn now(&self) -> Instant {
+        self.state.now
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) must be
+    /// called: the earliest entry of the timer table.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let s = &self.state;
+        s.timers
+            .next(s.streams.as_slice(), s.config.send_stall_timeout)
+    }
+
+    /// Advances time: each timer that is due takes effect (see
+    /// [`Config`]'s timeouts; streams past their deadline are reset with
+    /// CANCEL).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.state.handle_timeout(now);
+        self.state.note_stream_availability();
+    }
+}
+
+/// The smallest header scratch a connection accepts: room for the common
+/// response fields of a gRPC peer (see [`Storage`]).
+pub const MIN_SCRATCH: usize = 256;
+
+impl<S: Storage> State<S> {
+    fn new(role: Role, config: Config, parts: Parts<S>, now: Instant) -> Self {
+        let mut hpack_decoder = hpack::Decoder::with_table(parts.decoder_table);
         hpack_decoder.set_max_header_list_size(config.max_header_list_size as usize);
-        ConnectionState {
+        let mut timers = Timers::default();
+        timers.set(Timer::Handshake, now + config.handshake_timeout);
+        State {
             role,
             config,
             phase: match role {
@@ -191,85 +502,78 @@ impl<S: Storage> ConnectionState<S> {
             },
             preface_sent: false,
             hpack_decoder,
-            hpack_encoder: hpack::Encoder::new(),
-            block_in: S::Headers::default(),
+            hpack_encoder: hpack::Encoder::with_table(parts.encoder_table),
             partial: None,
-            scratch: S::Scratch::zeroed(config.max_header_list_size as usize),
-            block_out: S::Scratch::zeroed(config.max_header_list_size as usize),
+            current: None,
+            data_route: DataRoute::Drop,
+            settings_old_window: 0,
+            scratch: parts.scratch,
+            carry_len: 0,
+            block_out: parts.block_out,
             block_out_len: 0,
             block_out_state: None,
             pending_max_frame_size: None,
             peer: Settings::default(),
-            settings_sent_at: None,
+            timers,
             conn_send_window: SendWindow::new(65_535),
             conn_recv_window: RecvWindow::new(65_535),
             body_bytes: 0,
             header_bytes: 0,
-            streams: S::Streams::default(),
+            streams: parts.streams,
             next_stream_id: match role {
                 Role::Client => 1,
                 Role::Server => 2,
             },
             opened_on_wire: 0,
             last_peer_stream: 0,
-            control: Deque::new(),
+            control: parts.control,
             goaway_received: None,
             conn_events: Deque::new(),
             closed_reported: false,
             close_code: None,
+            streams_available: role == Role::Client,
             next_send: 0,
             now,
-            created_at: now,
-            block_started: None,
             flood: guard::FloodGuard::new(now),
         }
     }
 
-    /// Our role.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    /// The limits this connection enforces.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The settings the peer announced.
-    pub fn peer_settings(&self) -> &Settings {
-        &self.peer
-    }
-
-    /// Whether the connection is finished.
-    pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
-    }
-
-    /// Whether new streams may be opened (client) or accepted (server).
-    pub fn is_accepting_streams(&self) -> bool {
+    fn is_accepting_streams(&self) -> bool {
         matches!(self.phase, Phase::AwaitSettings | Phase::Open) && self.goaway_received.is_none()
     }
 
-    /// Streams that are open or half-closed, as counted against concurrency limits.
-    pub fn active_streams(&self) -> usize {
+    fn active_streams(&self) -> usize {
         self.streams
             .as_slice()
             .iter()
-            .filter(|s| s.state != StreamState::Closed)
+            .filter(|s| !s.state.is_closed())
             .count()
     }
 
-    /// Whether a client may open another stream now.
-    pub fn can_open_stream(&self) -> bool {
+    fn can_open_stream(&self) -> bool {
         let peer_limit = self.peer.max_concurrent_streams.unwrap_or(u32::MAX) as usize;
         self.role == Role::Client
             && self.is_accepting_streams()
             && self.active_streams() < peer_limit
+            && self.streams.has_room()
             && self.next_stream_id <= super::frame::MAX_WINDOW_SIZE
     }
 
-    /// The stream with `id`, if it is in the table.
-    pub fn stream(&self, id: u32) -> Option<&Stream<S::Headers, S::Body>> {
+    /// Client: raises [`Event::StreamsAvailable`] when a stream may be
+    /// opened again after it could not. Called after every input that can
+    /// free a stream or raise the peer's limit.
+    fn note_stream_availability(&mut self) {
+        if self.role != Role::Client {
+            return;
+        }
+        let available = self.can_open_stream();
+        if available && !self.streams_available {
+            let _ = self.conn_events.push_back(Event::StreamsAvailable);
+        }
+        self.streams_available = available;
+    }
+
+    fn stream(&self, id: u32) -> Option<&Stream<S::Headers, S::Body>> {
         self.streams.as_slice().iter().find(|s| s.id == id)
     }
 
@@ -277,8 +581,7 @@ impl<S: Storage> ConnectionState<S> {
         self.streams.as_mut_slice().iter_mut().find(|s| s.id == id)
     }
 
-    /// Client: opens a stream and queues its request headers.
-    pub fn open_stream<'h>(
+    fn open_stream<'h>(
         &mut self,
         headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
         end_stream: bool,
@@ -306,8 +609,7 @@ impl<S: Storage> ConnectionState<S> {
         Ok(id)
     }
 
-    /// Queues a header block (response headers, or trailers after a body).
-    pub fn send_headers<'h>(
+    fn send_headers<'h>(
         &mut self,
         id: u32,
         headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
@@ -320,10 +622,7 @@ impl<S: Storage> ConnectionState<S> {
         block.finish()
     }
 
-    /// Starts a header block to fill field by field (useful when values are
-    /// produced in place, like base64 metadata). Nothing is queued unless
-    /// [`HeaderBlockWriter::finish`] succeeds.
-    pub fn begin_headers(
+    fn begin_headers(
         &mut self,
         id: u32,
         end_stream: bool,
@@ -345,10 +644,7 @@ impl<S: Storage> ConnectionState<S> {
         })
     }
 
-    /// Reopens the last queued header block to add more fields (for example
-    /// metadata after the fixed request headers). Nothing is added unless
-    /// [`HeaderBlockWriter::finish`] succeeds.
-    pub fn begin_headers_continue(
+    fn begin_headers_continue(
         &mut self,
         id: u32,
     ) -> Result<HeaderBlockWriter<'_, S::Headers, S::Body>, StreamError> {
@@ -371,14 +667,7 @@ impl<S: Storage> ConnectionState<S> {
         })
     }
 
-    /// Queues body bytes, given in parts that go out as one contiguous body;
-    /// they are sent as the peer's windows allow.
-    pub fn send_data(
-        &mut self,
-        id: u32,
-        parts: &[&[u8]],
-        end_stream: bool,
-    ) -> Result<(), StreamError> {
+    fn send_data(&mut self, id: u32, parts: &[&[u8]], end_stream: bool) -> Result<(), StreamError> {
         let stream = self.writable(id)?;
         let start = stream.send.len();
         let tag = super::stream::ITEM_DATA
@@ -394,6 +683,41 @@ impl<S: Storage> ConnectionState<S> {
         finish_item(stream, start, result)
     }
 
+    fn send_data_with(
+        &mut self,
+        id: u32,
+        len: usize,
+        end_stream: bool,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), StreamError> {
+        let stream = self.writable(id)?;
+        if stream.send.free() < super::stream::ITEM_PREFIX.saturating_add(len) {
+            return Err(StreamError::BufferFull);
+        }
+        let start = stream.send.len();
+        let tag = super::stream::ITEM_DATA
+            | if end_stream {
+                super::stream::ITEM_END_STREAM
+            } else {
+                0
+            };
+        const ZEROS: [u8; 64] = [0; 64];
+        let mut result = stream.send.try_extend(&[tag, 0, 0, 0, 0]);
+        let mut left = len;
+        while left > 0 && result.is_ok() {
+            let n = left.min(ZEROS.len());
+            result = stream.send.try_extend(&ZEROS[..n]);
+            left -= n;
+        }
+        if result.is_ok() {
+            let at = start + super::stream::ITEM_PREFIX;
+            if let Some(body) = stream.send.as_mut_slice().get_mut(at..at + len) {
+                fill(body);
+            }
+        }
+        finish_item(stream, start, result)
+    }
+
     fn writable(&mut self, id: u32) -> Result<&mut Stream<S::Headers, S::Body>, StreamError> {
         if self.phase == Phase::Closed {
             return Err(StreamError::Closing);
@@ -402,7 +726,7 @@ impl<S: Storage> ConnectionState<S> {
         if stream.local_end_queued
             || matches!(
                 stream.state,
-                StreamState::HalfClosedLocal | StreamState::Closed
+                StreamState::HalfClosedLocal | StreamState::Closed(_)
             )
         {
             return Err(StreamError::NotWritable);
@@ -410,34 +734,31 @@ impl<S: Storage> ConnectionState<S> {
         Ok(stream)
     }
 
-    /// Resets a stream with `code` (for example CANCEL when a deadline passes).
-    pub fn reset_stream(&mut self, id: u32, code: ErrorCode) {
+    /// Closes a stream for `cause` and tells the peer with RST_STREAM.
+    fn reset_stream(&mut self, id: u32, cause: CloseCause) {
+        let code = cause.reset().map_or(ErrorCode::Cancel, |(code, _)| code);
         if let Some(stream) = self.stream_mut(id) {
-            if stream.close_with_reset(code, false) {
+            if stream.close(cause) {
                 let _ = self.queue_control(Control::Reset(id, code));
             }
         }
     }
 
-    /// The application is done with a stream: its memory is reclaimed once it
-    /// is closed (at once, if it already is). An open stream is reset first.
-    pub fn release_stream(&mut self, id: u32) {
+    fn release_stream(&mut self, id: u32) {
         if let Some(stream) = self.stream_mut(id) {
             stream.released = true;
             // Nobody is left to read its events.
             stream.pending = 0;
             // A stream whose end is queued finishes on its own; others are cancelled.
-            let abandoned = stream.state != StreamState::Closed && !stream.local_end_queued;
+            let abandoned = !stream.state.is_closed() && !stream.local_end_queued;
             if abandoned {
-                self.reset_stream(id, ErrorCode::Cancel);
+                self.reset_stream(id, CloseCause::ResetLocally(ErrorCode::Cancel));
             }
         }
         self.reap();
     }
 
-    /// Starts a graceful shutdown: GOAWAY with NO_ERROR, no new streams;
-    /// streams already accepted finish.
-    pub fn go_away(&mut self) {
+    fn go_away(&mut self) {
         if matches!(self.phase, Phase::Closing | Phase::Closed) {
             return;
         }
@@ -445,14 +766,7 @@ impl<S: Storage> ConnectionState<S> {
         let _ = self.queue_control(Control::GoAway(self.last_peer_stream, ErrorCode::NoError));
     }
 
-    /// Sends a PING; the peer's ACK proves the connection is alive.
-    pub fn ping(&mut self, data: [u8; 8]) -> Result<(), StreamError> {
-        self.queue_control(Control::Ping(data))
-            .map_err(|_| StreamError::BufferFull)
-    }
-
-    /// The next change for the application, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
+    fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.conn_events.pop_front() {
             return Some(e);
         }
@@ -483,7 +797,7 @@ impl<S: Storage> ConnectionState<S> {
             }
             if stream.pending & super::stream::PENDING_RESET != 0 {
                 stream.pending = 0;
-                let (code, remote) = stream.reset.unwrap_or((ErrorCode::Cancel, false));
+                let (code, remote) = stream.reset().unwrap_or((ErrorCode::Cancel, false));
                 return Some(Event::StreamReset {
                     stream: id,
                     code,
@@ -502,125 +816,58 @@ impl<S: Storage> ConnectionState<S> {
         None
     }
 
-    /// The streams in the table, in no particular order.
-    pub fn streams(&self) -> impl Iterator<Item = &Stream<S::Headers, S::Body>> {
-        self.streams.as_slice().iter()
-    }
-
-    /// Removes a stream's deadline (the layer above answered it another way).
-    pub fn clear_deadline(&mut self, id: u32) {
-        if let Some(stream) = self.stream_mut(id) {
-            stream.deadline = None;
-        }
-    }
-
-    /// Resets the stream with CANCEL if it is still open at `deadline`.
-    pub fn set_deadline(&mut self, id: u32, deadline: Instant) {
-        if let Some(stream) = self.stream_mut(id) {
-            stream.deadline = Some(deadline);
-        }
-    }
-
-    /// Tells the connection a stream's body will total `len` bytes, so a
-    /// growable body grows in few steps. A length is only the peer's word:
-    /// at most as much again as has arrived is reserved, so a 5-byte prefix
-    /// announcing megabytes reserves nothing the peer has not paid for.
-    /// Ignored past `max_body_size`.
-    pub fn expect_body_len(&mut self, id: u32, len: usize) {
-        let max = self.config.max_body_size;
-        if let Some(stream) = self.stream_mut(id) {
-            if len <= max {
-                let have = stream.body.len();
-                stream.body.reserve(len.saturating_sub(have).min(have));
-            }
-        }
-    }
-
-    /// The application has taken the body bytes received so far on stream
-    /// `id` (assembled them into its message, or read them): the peer may
-    /// send as much again. Flow-control window is granted only through this
-    /// call, so bytes nobody reads are bounded by the windows we announce.
-    /// Every layer above (the gRPC client and server) calls it as it
-    /// accepts a message's bytes; a raw HTTP/2 user calls it after reading
-    /// [`Stream::body`].
-    pub fn consume(&mut self, id: u32) {
+    fn consume(&mut self, id: u32) {
         if let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) {
             let n = stream.recv_window.consume_all();
             self.conn_recv_window.release(n);
         }
     }
 
-    /// Body bytes all streams hold now.
-    pub fn body_bytes(&self) -> usize {
-        self.body_bytes
-    }
-
-    /// Header-list bytes all streams hold now.
-    pub fn header_bytes(&self) -> usize {
-        self.header_bytes
-    }
-
-    /// Marks a stream's outcome reported; true the first time only.
-    pub fn mark_reported(&mut self, id: u32) -> bool {
-        match self.stream_mut(id) {
-            Some(stream) if !stream.reported => {
-                stream.reported = true;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The instant the connection was last given.
-    pub fn now(&self) -> Instant {
-        self.now
-    }
-
-    fn settings_deadline(&self) -> Option<Instant> {
-        self.settings_sent_at
-            .map(|sent| sent + self.config.settings_timeout)
-    }
-
-    /// The next instant [`handle_timeout`](Self::handle_timeout) must be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let streams = self
-            .streams
-            .as_slice()
-            .iter()
-            .filter(|s| s.state != StreamState::Closed)
-            .filter_map(|s| s.deadline)
-            .min();
-        [self.settings_deadline(), streams, self.guard_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// Advances time: streams past their deadline are reset with CANCEL, and
-    /// a SETTINGS frame unacknowledged past its timeout closes the connection
-    /// with SETTINGS_TIMEOUT.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Every due timer takes effect: an unfinished handshake or header
+    /// block and unacknowledged SETTINGS end the connection; a stream past
+    /// its deadline, or stalled waiting for a window, is reset with CANCEL.
+    fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
-        self.enforce_guard_deadlines(now);
+        let awaiting = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings);
+        if awaiting && self.timers.expired(Timer::Handshake, now) {
+            self.timers.clear(Timer::Handshake);
+            return self.fail(ConnectionError::timeout(
+                ErrorCode::SettingsTimeout,
+                "peer did not complete the HTTP/2 handshake in time",
+            ));
+        }
+        if self.timers.expired(Timer::HeaderBlock, now) {
+            self.timers.clear(Timer::HeaderBlock);
+            return self.fail(ConnectionError::timeout(
+                ErrorCode::EnhanceYourCalm,
+                "header block not finished in time",
+            ));
+        }
+        let stall = self.config.send_stall_timeout;
         let mut i = 0;
         while let Some(stream) = self.streams.as_mut_slice().get_mut(i) {
             i += 1;
-            let expired = stream.deadline.is_some_and(|d| now >= d);
-            if expired && stream.state != StreamState::Closed {
-                stream.timed_out = true;
-                stream.pending |= super::stream::PENDING_RESET;
-                let id = stream.id;
-                self.reset_stream(id, ErrorCode::Cancel);
+            if stream.state.is_closed() {
+                continue;
             }
+            let t = stream.timers;
+            let cause = if t.deadline.is_some_and(|d| now >= d) {
+                CloseCause::DeadlinePassed
+            } else if t.blocked_since.is_some_and(|b| now >= b + stall) {
+                CloseCause::Stalled
+            } else {
+                continue;
+            };
+            stream.pending |= super::stream::PENDING_RESET;
+            let id = stream.id;
+            self.reset_stream(id, cause);
         }
-        if let Some(deadline) = self.settings_deadline() {
-            if now >= deadline {
-                self.settings_sent_at = None;
-                self.fail(ConnectionError::timeout(
-                    ErrorCode::SettingsTimeout,
-                    "peer did not acknowledge SETTINGS in time",
-                ));
-            }
+        if self.timers.expired(Timer::Settings, now) {
+            self.timers.clear(Timer::Settings);
+            self.fail(ConnectionError::timeout(
+                ErrorCode::SettingsTimeout,
+                "peer did not acknowledge SETTINGS in time",
+            ));
         }
     }
 
@@ -647,8 +894,12 @@ impl<S: Storage> ConnectionState<S> {
             .control
             .push_back(Control::GoAway(self.last_peer_stream, error.code));
         self.phase = Phase::Closing;
+        let cause = CloseCause::ConnectionClosed {
+            code: error.code,
+            remote,
+        };
         for stream in self.streams.as_mut_slice() {
-            if stream.close_with_reset(error.code, remote) {
+            if stream.close(cause) {
                 stream.pending |= super::stream::PENDING_RESET;
             }
         }
@@ -663,14 +914,19 @@ impl<S: Storage> ConnectionState<S> {
     /// The one way a stream leaves the table: what it held goes back to the
     /// connection's budgets, and window for bytes it never consumed comes
     /// back to the peer.
-    pub(super) fn remove_stream_at(&mut self, i: usize) {
-        let stream = self.streams.swap_remove(i);
-        self.body_bytes -= stream.body.len();
-        self.header_bytes -= stream.headers.len();
-        self.conn_recv_window
-            .release(stream.recv_window.unconsumed());
+    fn remove_stream_at(&mut self, i: usize) {
+        let Some(stream) = self.streams.as_slice().get(i) else {
+            return;
+        };
+        let (body, headers) = (stream.body.len(), stream.headers.len());
+        let unconsumed = stream.recv_window.unconsumed();
+        // Its buffers go back to the table, for the next stream.
+        self.streams.swap_remove(i);
+        self.body_bytes -= body;
+        self.header_bytes -= headers;
+        self.conn_recv_window.release(unconsumed);
         if let Some(budget) = self.config.body_budget {
-            budget.give(stream.body.len());
+            budget.give(body);
         }
     }
 
@@ -679,7 +935,7 @@ impl<S: Storage> ConnectionState<S> {
         let mut i = 0;
         while i < self.streams.as_slice().len() {
             let s = &self.streams.as_slice()[i];
-            if s.released && s.state == StreamState::Closed && s.pending == 0 {
+            if s.released && s.state.is_closed() && s.pending == 0 {
                 self.remove_stream_at(i);
             } else {
                 i += 1;
@@ -700,7 +956,7 @@ impl<S: Storage> ConnectionState<S> {
     }
 }
 
-impl<S: Storage> Drop for ConnectionState<S> {
+impl<S: Storage> Drop for State<S> {
     /// Bodies still held go back to the shared budget.
     fn drop(&mut self) {
         if let Some(budget) = self.config.body_budget {

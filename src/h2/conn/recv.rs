@@ -1,17 +1,20 @@
-//! The receive path: frames in, state changes and queued replies out.
-//! Each RFC 9113 rule that needs connection state is checked here, once.
+//! The receive path: frames in, as pieces that stream by, state changes and
+//! queued replies out. Each RFC 9113 rule that needs connection state is
+//! checked here, once. Nothing is buffered whole: DATA goes straight into
+//! its stream's body and header blocks are HPACK-decoded as they arrive.
 
 use super::guard::Flood;
+use super::timers::Timer;
 use super::{
-    Connection, ConnectionError, ConnectionState, Control, Event, GoAwayDebug, PartialBlock, Phase,
-    Role, Storage, StreamTable,
+    Connection, ConnectionError, Control, DataRoute, Event, Fault, GoAwayDebug, PartialBlock,
+    Phase, Role, State, Storage, StreamTable,
 };
 use crate::buf::Buffer;
-use crate::h2::frame::{ErrorScope, Frame, SettingId, SettingsFrame};
+use crate::h2::frame::{ErrorScope, Frame, FrameKind, Piece, SettingId, StreamedFrame};
 use crate::h2::header_list;
-use crate::h2::hpack::{Decoder, Header, HpackError};
+use crate::h2::hpack::{Header, HpackError};
 use crate::h2::stream::{
-    BodyLimit, Stream, StreamState, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
+    BodyLimit, CloseCause, Stream, PENDING_DATA, PENDING_END, PENDING_HEADERS, PENDING_RESET,
     PENDING_TRAILERS,
 };
 use crate::h2::ErrorCode;
@@ -27,7 +30,7 @@ impl<S: Storage> Connection<S> {
     pub fn recv(&mut self, mut input: &[u8], now: Instant) -> Result<(), ConnectionError> {
         let Connection {
             preface,
-            decoder,
+            reader,
             state,
         } = self;
         state.now = now;
@@ -51,11 +54,11 @@ impl<S: Storage> Connection<S> {
             }
             state.phase = Phase::AwaitSettings;
         }
-        while !input.is_empty() {
-            let (used, result) = decoder.decode(input);
+        loop {
+            let (used, result) = reader.read(input);
             input = &input[used..];
             let outcome = match result {
-                Ok(Some(frame)) => state.handle_frame(frame),
+                Ok(Some(piece)) => state.handle_piece(piece),
                 Ok(None) => break,
                 Err(e) => match e.scope() {
                     ErrorScope::Stream(id) if state.partial.is_none() => {
@@ -66,68 +69,186 @@ impl<S: Storage> Connection<S> {
             };
             if let Err(e) = outcome {
                 state.fail(e);
+                state.note_stream_availability();
                 return Err(e);
             }
             if let Some(size) = state.pending_max_frame_size.take() {
                 // Our own SETTINGS carrying it was acknowledged.
-                let _ = decoder.set_max_frame_size(size);
+                let _ = reader.set_max_frame_size(size);
             }
         }
+        state.note_stream_availability();
         Ok(())
     }
 }
 
-impl<S: Storage> ConnectionState<S> {
-    fn handle_frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
+impl<S: Storage> State<S> {
+    /// Checks that apply to every frame as it starts: the peer's preface
+    /// ends with SETTINGS, and a header block admits nothing but its own
+    /// CONTINUATION frames.
+    fn frame_starts(
+        &mut self,
+        kind: FrameKind,
+        stream: u32,
+        ack: bool,
+    ) -> Result<(), ConnectionError> {
         if self.phase == Phase::AwaitSettings {
             // RFC 9113 §3.4: the peer's preface ends with a SETTINGS frame.
-            match frame {
-                Frame::Settings(s) if !s.ack => self.phase = Phase::Open,
-                _ => {
-                    return Err(conn_err(
-                        ErrorCode::ProtocolError,
-                        "first frame from the peer was not SETTINGS",
-                    ))
-                }
+            if kind == FrameKind::Settings && !ack {
+                self.phase = Phase::Open;
+                self.timers.clear(Timer::Handshake);
+            } else {
+                return Err(conn_err(
+                    ErrorCode::ProtocolError,
+                    "first frame from the peer was not SETTINGS",
+                ));
             }
         }
         if let Some(partial) = self.partial {
             // §6.10: a header block is contiguous; nothing may interleave.
-            match frame {
-                Frame::Continuation(c) if c.stream_id == partial.stream => {}
-                _ => {
-                    return Err(conn_err(
-                        ErrorCode::ProtocolError,
-                        "expected CONTINUATION of the open header block",
-                    ))
-                }
+            if kind != FrameKind::Continuation || stream != partial.stream {
+                return Err(conn_err(
+                    ErrorCode::ProtocolError,
+                    "expected CONTINUATION of the open header block",
+                ));
             }
         }
-        self.count_flood(&frame)?;
+        Ok(())
+    }
+
+    fn handle_piece(&mut self, piece: Piece<'_>) -> Result<(), ConnectionError> {
+        match piece {
+            Piece::Frame(frame) => {
+                let ack = matches!(frame, Frame::Ping(p) if p.ack);
+                self.frame_starts(frame.kind(), frame.stream_id(), ack)?;
+                self.count_flood(&frame)?;
+                self.handle_frame(frame)
+            }
+            Piece::Begin(f) => {
+                self.frame_starts(f.kind, f.stream_id, f.ack)?;
+                self.current = Some(f);
+                self.begin_streamed(f)
+            }
+            Piece::Content(bytes) => match self.current.map(|f| f.kind) {
+                Some(FrameKind::Data) => {
+                    self.on_data_chunk(bytes);
+                    Ok(())
+                }
+                Some(FrameKind::Headers | FrameKind::Continuation) => self.on_fragment(bytes),
+                _ => Ok(()),
+            },
+            Piece::Setting(setting) => {
+                self.peer
+                    .apply(setting)
+                    .map_err(|e| conn_err(e.error_code(), "invalid SETTINGS value"))?;
+                if setting.id == SettingId::HeaderTableSize {
+                    // Our encoder may use at most what the peer's decoder allows.
+                    self.hpack_encoder
+                        .set_max_table_size(setting.value as usize);
+                }
+                Ok(())
+            }
+            Piece::End(f) => {
+                self.current = None;
+                self.end_streamed(f)
+            }
+        }
+    }
+
+    /// A DATA, HEADERS, CONTINUATION or SETTINGS frame starts.
+    fn begin_streamed(&mut self, f: StreamedFrame) -> Result<(), ConnectionError> {
+        let empty = f.content_len == 0;
+        let kind = match f.kind {
+            FrameKind::Settings if !f.ack => Some(Flood::Control),
+            FrameKind::Data if empty && !f.end_stream => Some(Flood::Empty),
+            FrameKind::Headers | FrameKind::Continuation if empty && !f.end_headers => {
+                Some(Flood::Empty)
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.flood.count(kind, self.now, &self.config)?;
+        }
+        match f.kind {
+            FrameKind::Settings => {
+                if f.ack {
+                    if self.timers.clear(Timer::Settings) {
+                        self.pending_max_frame_size = Some(self.config.max_frame_size);
+                    }
+                    let _ = self.conn_events.push_back(Event::SettingsAcked);
+                } else {
+                    self.settings_old_window = self.peer.initial_window_size;
+                }
+                Ok(())
+            }
+            FrameKind::Data => self.on_data_begin(f),
+            FrameKind::Headers => self.on_headers_begin(f),
+            FrameKind::Continuation => {
+                let Some(mut partial) = self.partial else {
+                    return Err(conn_err(
+                        ErrorCode::ProtocolError,
+                        "CONTINUATION without a header block",
+                    ));
+                };
+                partial.frames += 1;
+                if partial.frames > self.config.max_continuation_frames + 1 {
+                    return Err(conn_err(
+                        ErrorCode::EnhanceYourCalm,
+                        "header block spans too many CONTINUATION frames",
+                    ));
+                }
+                self.partial = Some(partial);
+                Ok(())
+            }
+            // We announce ENABLE_PUSH = 0 as a client and servers never receive it (§8.4).
+            _ => Err(conn_err(
+                ErrorCode::ProtocolError,
+                "PUSH_PROMISE received but push is disabled",
+            )),
+        }
+    }
+
+    fn end_streamed(&mut self, f: StreamedFrame) -> Result<(), ConnectionError> {
+        match f.kind {
+            FrameKind::Settings if !f.ack => {
+                // §6.9.2: a new initial window shifts every stream's send window by the difference.
+                let delta =
+                    i64::from(self.peer.initial_window_size) - i64::from(self.settings_old_window);
+                if delta != 0 {
+                    for stream in self.streams.as_mut_slice() {
+                        if stream.send_window.adjust(delta).is_err() {
+                            return Err(conn_err(
+                                ErrorCode::FlowControlError,
+                                "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
+                            ));
+                        }
+                    }
+                }
+                self.queue_control(Control::SettingsAck)
+            }
+            FrameKind::Data => {
+                self.on_data_end(f.end_stream);
+                Ok(())
+            }
+            FrameKind::Headers | FrameKind::Continuation if f.end_headers => self.on_block_end(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Small frames, whole.
+    fn handle_frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
         match frame {
-            Frame::Settings(s) => self.on_settings(&s),
-            Frame::Headers(h) => {
-                self.block_started = Some(self.now);
-                self.partial = Some(PartialBlock {
-                    stream: h.stream_id,
-                    end_stream: h.end_stream,
-                    frames: 0,
-                });
-                self.block_in.clear();
-                self.on_fragment(h.fragment, h.end_headers)
-            }
-            Frame::Continuation(c) => self.on_fragment(c.fragment, c.end_headers),
-            Frame::Data(d) => {
-                let flow_len = d.data.len() + d.pad_len.map_or(0, |p| usize::from(p) + 1);
-                self.on_data(d.stream_id, d.data, flow_len as u32, d.end_stream)
-            }
             Frame::RstStream(r) => {
                 self.check_not_idle(r.stream_id)?;
                 let now = self.now;
                 if let Some(stream) = self.stream_mut(r.stream_id) {
-                    if stream.close_with_reset(r.error_code, true) {
-                        // A peer enforcing the same deadline may beat our timer by a hair.
-                        stream.timed_out = stream.deadline.is_some_and(|d| now >= d);
+                    // A peer enforcing the same deadline may beat our timer by a hair.
+                    let cause = if stream.timers.deadline.is_some_and(|d| now >= d) {
+                        CloseCause::DeadlinePassed
+                    } else {
+                        CloseCause::ResetByPeer(r.error_code)
+                    };
+                    if stream.close(cause) {
                         stream.pending |= PENDING_RESET;
                     }
                 }
@@ -148,105 +269,32 @@ impl<S: Storage> ConnectionState<S> {
             }
             Frame::WindowUpdate(w) => self.on_window_update(w.stream_id, w.increment),
             // §5.3.2: priority signals are advisory; arkwire schedules round-robin.
-            Frame::Priority(_) => Ok(()),
-            // We announce ENABLE_PUSH = 0 as a client and servers never receive it (§8.4).
-            Frame::PushPromise(_) => Err(conn_err(
-                ErrorCode::ProtocolError,
-                "PUSH_PROMISE received but push is disabled",
-            )),
             // §5.5: unknown frame types are ignored.
-            Frame::Unknown { .. } => Ok(()),
+            _ => Ok(()),
         }
     }
 
     /// Counts the frames that floods are made of (see `guard`).
     fn count_flood(&mut self, frame: &Frame<'_>) -> Result<(), ConnectionError> {
-        use super::guard::Flood;
         let kind = match frame {
             Frame::RstStream(_) => Flood::Reset,
             Frame::Ping(p) if !p.ack => Flood::Control,
-            Frame::Settings(s) if !s.ack => Flood::Control,
-            Frame::Data(d) if d.data.is_empty() && !d.end_stream => Flood::Empty,
-            Frame::Headers(h) if h.fragment.is_empty() && !h.end_headers => Flood::Empty,
-            Frame::Continuation(c) if c.fragment.is_empty() && !c.end_headers => Flood::Empty,
             Frame::Priority(_) | Frame::Unknown { .. } => Flood::Empty,
             _ => return Ok(()),
         };
         self.flood.count(kind, self.now, &self.config)
     }
 
-    fn on_settings(&mut self, frame: &SettingsFrame<'_>) -> Result<(), ConnectionError> {
-        if frame.ack {
-            if self.settings_sent_at.take().is_some() {
-                self.pending_max_frame_size = Some(self.config.max_frame_size);
-            }
-            let _ = self.conn_events.push_back(Event::SettingsAcked);
-            return Ok(());
-        }
-        let old_window = self.peer.initial_window_size;
-        for setting in frame.iter() {
-            self.peer
-                .apply(setting)
-                .map_err(|e| conn_err(e.error_code(), "invalid SETTINGS value"))?;
-            if setting.id == SettingId::HeaderTableSize {
-                // Our encoder may use at most what the peer's decoder allows.
-                self.hpack_encoder
-                    .set_max_table_size((setting.value as usize).min(super::HPACK_TABLE_SIZE));
-            }
-        }
-        // §6.9.2: a new initial window shifts every stream's send window by the difference.
-        let delta = i64::from(self.peer.initial_window_size) - i64::from(old_window);
-        if delta != 0 {
-            for stream in self.streams.as_mut_slice() {
-                if stream.send_window.adjust(delta).is_err() {
-                    return Err(conn_err(
-                        ErrorCode::FlowControlError,
-                        "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
-                    ));
-                }
-            }
-        }
-        self.queue_control(Control::SettingsAck)
-    }
-
-    fn on_fragment(&mut self, fragment: &[u8], end_headers: bool) -> Result<(), ConnectionError> {
-        let Some(mut partial) = self.partial else {
-            return Err(conn_err(
-                ErrorCode::ProtocolError,
-                "CONTINUATION without a header block",
-            ));
-        };
-        partial.frames += 1;
-        if partial.frames > self.config.max_continuation_frames + 1 {
-            return Err(conn_err(
-                ErrorCode::EnhanceYourCalm,
-                "header block spans too many CONTINUATION frames",
-            ));
-        }
-        // The encoded block can never be larger than the decoded list it
-        // expands to, so the list limit bounds the buffering too.
-        if self.block_in.len() + fragment.len() > self.config.max_header_list_size as usize
-            || self.block_in.try_extend(fragment).is_err()
-        {
-            return Err(conn_err(
-                ErrorCode::EnhanceYourCalm,
-                "header block larger than SETTINGS_MAX_HEADER_LIST_SIZE",
-            ));
-        }
-        self.partial = Some(partial);
-        if end_headers {
-            self.partial = None;
-            self.block_started = None;
-            self.on_header_block(partial.stream, partial.end_stream)?;
-        }
-        Ok(())
-    }
-
-    /// A complete header block arrived on `id`. The block is always
-    /// HPACK-decoded, since the compression context is shared by every
-    /// stream; it is stored only for a stream that may take it, and one that
-    /// may not costs the peer from its futile-frame budget.
-    fn on_header_block(&mut self, id: u32, end_stream: bool) -> Result<(), ConnectionError> {
+    /// A HEADERS frame opens a header block. Who the block is for is decided
+    /// now; it is always HPACK-decoded, since the compression context is
+    /// shared by every stream, and stored only for a stream that may take it
+    /// (one that may not costs the peer from its futile-frame budget).
+    fn on_headers_begin(&mut self, f: StreamedFrame) -> Result<(), ConnectionError> {
+        let id = f.stream_id;
+        self.timers.set(
+            Timer::HeaderBlock,
+            self.now + self.config.header_block_timeout,
+        );
         let refusal = match self.stream(id) {
             None => {
                 if self.accept_new_stream(id)? {
@@ -259,7 +307,7 @@ impl<S: Storage> ConnectionState<S> {
             // §5.1: HEADERS on a half-closed (remote) or closed stream.
             Some(s) if !s.state.remote_open() => Some(Some(ErrorCode::StreamClosed)),
             // A third block, or trailers without END_STREAM (§8.1).
-            Some(s) if s.trailers_at.is_some() || (s.headers_done && !end_stream) => {
+            Some(s) if s.trailers_at.is_some() || (s.headers_done && !f.end_stream) => {
                 Some(Some(ErrorCode::ProtocolError))
             }
             Some(_) => None,
@@ -270,52 +318,168 @@ impl<S: Storage> ConnectionState<S> {
             .max_connection_header_size
             .max(per_stream)
             .saturating_sub(self.header_bytes);
+        let mut block = PartialBlock {
+            stream: id,
+            end_stream: f.end_stream,
+            frames: 1,
+            bytes: 0,
+            refusal,
+            trailers: false,
+            start: 0,
+            budget: 0,
+            malformed: false,
+            over_budget: false,
+            regular_seen: false,
+        };
+        if refusal.is_none() {
+            if let Some(s) = self.stream_mut(id) {
+                block.trailers = s.headers_done;
+                block.start = s.headers.len();
+                block.budget = per_stream
+                    .saturating_sub(s.headers.len())
+                    .min(per_connection);
+                if block.trailers {
+                    s.trailers_at = Some(block.start);
+                }
+            }
+        }
+        self.partial = Some(block);
+        self.carry_len = 0;
+        self.hpack_decoder.begin_block();
+        Ok(())
+    }
+
+    /// Header block bytes arrived: decoded as far as whole representations go.
+    fn on_fragment(&mut self, mut fragment: &[u8]) -> Result<(), ConnectionError> {
+        let Some(mut partial) = self.partial else {
+            return Ok(());
+        };
+        // The encoded block can never be larger than the decoded list it
+        // expands to, so the list limit bounds it too.
+        partial.bytes += fragment.len();
+        if partial.bytes > self.config.max_header_list_size as usize {
+            return Err(conn_err(
+                ErrorCode::EnhanceYourCalm,
+                "header block larger than SETTINGS_MAX_HEADER_LIST_SIZE",
+            ));
+        }
+        let half = self.scratch.as_ref().len() / 2;
+        while !fragment.is_empty() {
+            let carry = &mut self.scratch.as_mut()[..half];
+            let n = (half - self.carry_len).min(fragment.len());
+            carry[self.carry_len..self.carry_len + n].copy_from_slice(&fragment[..n]);
+            self.carry_len += n;
+            fragment = &fragment[n..];
+            self.decode_carry(&mut partial, false)?;
+        }
+        self.partial = Some(partial);
+        Ok(())
+    }
+
+    /// Decodes what the carry holds; at the end of the block, all of it.
+    fn decode_carry(
+        &mut self,
+        partial: &mut PartialBlock,
+        last: bool,
+    ) -> Result<(), ConnectionError> {
         let Self {
             hpack_decoder,
-            block_in,
-            streams,
             scratch,
+            carry_len,
+            streams,
+            header_bytes,
             ..
         } = self;
-        let target = match refusal {
-            None => streams.as_mut_slice().iter_mut().find(|s| s.id == id),
+        let scratch = scratch.as_mut();
+        let (carry, strings) = scratch.split_at_mut(scratch.len() / 2);
+        let mut target = match partial.refusal {
+            None => streams
+                .as_mut_slice()
+                .iter_mut()
+                .find(|s| s.id == partial.stream),
             Some(_) => None,
         };
-        let budget = target
-            .as_ref()
-            .map_or(0, |s| per_stream.saturating_sub(s.headers.len()))
-            .min(per_connection);
-        let decoded = decode_into(
-            hpack_decoder,
-            block_in.as_slice(),
-            scratch.as_mut(),
-            target,
-            budget,
-        );
-        if let Some(code) = refusal {
-            if let Err(DecodeFailure::Hpack(code)) = decoded {
-                return Err(conn_err(code, "header block could not be decoded"));
+        // Stored fields count against the connection as they are stored.
+        let before = target.as_ref().map_or(0, |s| s.headers.len());
+        let result = (|| loop {
+            let input = &carry[..*carry_len];
+            let used = hpack_decoder.decode_part(input, last, strings, |field: Header<'_>| {
+                store_field(partial, target.as_deref_mut(), field);
+                Ok::<(), HpackError>(())
+            });
+            let used = match used {
+                Ok(0) if !last && *carry_len == carry.len() => {
+                    // One representation fills the carry: skip it if the
+                    // table does not need it (the list is then refused).
+                    hpack_decoder.skip_oversized(input).map_err(hpack_failure)?
+                }
+                Ok(used) => used,
+                Err(e) => return Err(hpack_failure(e)),
+            };
+            carry.copy_within(used..*carry_len, 0);
+            *carry_len -= used;
+            if used == 0 || *carry_len == 0 {
+                return Ok(());
             }
+        })();
+        let after = target.as_ref().map_or(0, |s| s.headers.len());
+        *header_bytes += after - before;
+        result
+    }
+
+    /// The header block is complete.
+    fn on_block_end(&mut self) -> Result<(), ConnectionError> {
+        let Some(mut partial) = self.partial else {
+            return Ok(());
+        };
+        self.decode_carry(&mut partial, true)?;
+        self.partial = None;
+        self.carry_len = 0;
+        self.timers.clear(Timer::HeaderBlock);
+        let id = partial.stream;
+        let ended = self.hpack_decoder.end_block();
+        match ended {
+            Ok(()) => {}
+            // The context survived; only this stream's list is refused (§10.5.1).
+            Err(HpackError::HeaderListTooLarge) => partial.malformed = true,
+            Err(e) => return Err(hpack_failure(e)),
+        }
+        if let Some(code) = partial.refusal {
             // A stream error costs from the futile budget itself.
             return match code {
                 Some(code) => self.stream_error(id, code),
                 None => self.flood.count(Flood::Futile, self.now, &self.config),
             };
         }
-        match decoded {
-            Err(DecodeFailure::Hpack(code)) => {
-                return Err(conn_err(code, "header block could not be decoded"))
+        let Some(s) = self.stream_mut(id) else {
+            return Ok(());
+        };
+        s.headers_done = true;
+        s.pending |= if partial.trailers {
+            PENDING_TRAILERS
+        } else {
+            PENDING_HEADERS
+        };
+        if partial.over_budget || partial.malformed {
+            // Keep only what was there, and no spare capacity: a refused
+            // block must not leave its memory behind.
+            let dropped = s.headers.len() - partial.start;
+            s.headers.truncate(partial.start);
+            s.headers.shrink_to_fit();
+            if partial.trailers {
+                s.trailers_at = None;
             }
-            Err(DecodeFailure::Malformed) => {
-                return self.stream_error(id, ErrorCode::ProtocolError)
-            }
-            // §5.1.2: not processed, so the client may retry when we hold less.
-            Err(DecodeFailure::OverBudget) => {
-                return self.stream_error(id, ErrorCode::RefusedStream)
-            }
-            Ok(stored) => self.header_bytes += stored,
+            // §5.1.2: over budget is not processed, so the client may retry
+            // when we hold less; a malformed list is the peer's error (§8.2).
+            let code = if partial.over_budget {
+                ErrorCode::RefusedStream
+            } else {
+                ErrorCode::ProtocolError
+            };
+            self.header_bytes -= dropped;
+            return self.stream_error(id, code);
         }
-        if end_stream {
+        if partial.end_stream {
             if let Some(stream) = self.stream_mut(id) {
                 stream.state = stream.state.remote_end();
                 stream.pending |= PENDING_END;
@@ -367,13 +531,11 @@ impl<S: Storage> ConnectionState<S> {
         Ok(true)
     }
 
-    fn on_data(
-        &mut self,
-        id: u32,
-        data: &[u8],
-        flow_len: u32,
-        end_stream: bool,
-    ) -> Result<(), ConnectionError> {
+    /// A DATA frame starts: flow control counts all of it now (§6.9), and
+    /// where its bytes go is decided.
+    fn on_data_begin(&mut self, f: StreamedFrame) -> Result<(), ConnectionError> {
+        let (id, flow_len, data_len) = (f.stream_id, f.flow_len, f.content_len);
+        self.data_route = DataRoute::Drop;
         // §6.9: DATA counts against the connection window whatever its stream.
         if !self.conn_recv_window.receive(flow_len) {
             return Err(conn_err(
@@ -384,11 +546,8 @@ impl<S: Storage> ConnectionState<S> {
         self.check_not_idle(id)?;
         // Window comes back as the application consumes what was stored;
         // padding and dropped bytes are never stored, so theirs comes back now.
-        let data_len = data.len() as u32;
         let padding = flow_len - data_len;
         self.conn_recv_window.release(padding);
-        let max_body = self.config.max_body_size;
-        let max_conn_body = self.config.max_connection_body_size.max(max_body);
         let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
             // A stream we closed and forgot. The peer may not have seen our
             // END_STREAM or reset yet (§5.1, "closed"): the data is dropped
@@ -409,6 +568,25 @@ impl<S: Storage> ConnectionState<S> {
             return self.stream_error(id, code);
         }
         stream.recv_window.release(padding);
+        if stream.body_limit.is_none() {
+            stream.pending |= PENDING_DATA;
+        }
+        self.data_route = DataRoute::Store(id);
+        Ok(())
+    }
+
+    /// Bytes of the current DATA frame, stored in its stream's body as they
+    /// arrive, within the stream's, the connection's and the process's limits.
+    fn on_data_chunk(&mut self, data: &[u8]) {
+        let DataRoute::Store(id) = self.data_route else {
+            return;
+        };
+        let max_body = self.config.max_body_size;
+        let max_conn_body = self.config.max_connection_body_size.max(max_body);
+        let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        let n = data.len() as u32;
         let mut stored = false;
         if stream.body_limit.is_none() {
             let limit = if stream.body.len() + data.len() > max_body {
@@ -431,7 +609,7 @@ impl<S: Storage> ConnectionState<S> {
             };
             match limit {
                 None => {
-                    stream.recv_window.hold(data_len);
+                    stream.recv_window.hold(n);
                     self.body_bytes += data.len();
                     stored = true;
                 }
@@ -443,15 +621,23 @@ impl<S: Storage> ConnectionState<S> {
         if !stored {
             // Dropped bytes never wait for the application: the peer may
             // finish its message (and learn the outcome) while we discard it.
-            self.conn_recv_window.release(data_len);
-            stream.recv_window.release(data_len);
+            self.conn_recv_window.release(n);
+            stream.recv_window.release(n);
         }
+    }
+
+    /// The DATA frame is complete: END_STREAM takes effect.
+    fn on_data_end(&mut self, end_stream: bool) {
+        let DataRoute::Store(id) = core::mem::replace(&mut self.data_route, DataRoute::Drop) else {
+            return;
+        };
         if end_stream {
-            stream.state = stream.state.remote_end();
-            stream.pending |= PENDING_END;
+            if let Some(stream) = self.stream_mut(id) {
+                stream.state = stream.state.remote_end();
+                stream.pending |= PENDING_END;
+            }
         }
         self.maybe_finish_closing();
-        Ok(())
     }
 
     fn on_window_update(&mut self, id: u32, increment: u32) -> Result<(), ConnectionError> {
@@ -465,9 +651,7 @@ impl<S: Storage> ConnectionState<S> {
             return Ok(());
         }
         self.check_not_idle(id)?;
-        let stream = self
-            .stream_mut(id)
-            .filter(|s| s.state != StreamState::Closed);
+        let stream = self.stream_mut(id).filter(|s| !s.state.is_closed());
         let Some(stream) = stream else {
             // §6.9: WINDOW_UPDATE may arrive for a closed stream; it changes
             // nothing, so it costs from the futile budget.
@@ -490,10 +674,7 @@ impl<S: Storage> ConnectionState<S> {
         for stream in self.streams.as_mut_slice() {
             let ours = (stream.id % 2 == 1) == (role == Role::Client);
             // §6.8: not processed, so safe to retry on a new connection.
-            if ours
-                && stream.id > last_stream_id
-                && stream.close_with_reset(ErrorCode::RefusedStream, true)
-            {
+            if ours && stream.id > last_stream_id && stream.close(CloseCause::NotProcessed) {
                 stream.pending |= PENDING_RESET;
             }
         }
@@ -528,7 +709,7 @@ impl<S: Storage> ConnectionState<S> {
         if let Some(stream) = self.stream_mut(id) {
             stream.pending |= PENDING_RESET;
         }
-        self.reset_stream(id, code);
+        self.reset_stream(id, CloseCause::ResetLocally(code));
         if self.stream(id).is_none() {
             self.queue_control(Control::Reset(id, code))?;
         }
@@ -542,107 +723,65 @@ impl<S: Storage> ConnectionState<S> {
     /// stays below `last_peer_stream`, so later frames find it forgotten.
     fn forget_if_unseen(&mut self, id: u32) {
         let peer_opened = (id % 2 == 1) == (self.role == Role::Server);
-        let unseen = self.streams.as_slice().iter().position(|s| {
-            s.id == id && s.state == StreamState::Closed && s.pending & PENDING_HEADERS != 0
-        });
+        let unseen =
+            self.streams.as_slice().iter().position(|s| {
+                s.id == id && s.state.is_closed() && s.pending & PENDING_HEADERS != 0
+            });
         if let (true, Some(i)) = (peer_opened, unseen) {
             self.remove_stream_at(i);
         }
     }
 }
 
-enum DecodeFailure {
-    /// The block broke HPACK: the shared context is lost.
-    Hpack(ErrorCode),
-    /// The block decoded but the header list is malformed (§8.2): a stream error.
-    Malformed,
-    /// The list would pass the stream's or the connection's header budget.
-    OverBudget,
+/// A header block could not be decoded: the shared context is lost. A field
+/// larger than our buffers that the table needs is our limit, not the
+/// peer's fault.
+fn hpack_failure(e: HpackError) -> ConnectionError {
+    match e {
+        HpackError::FieldTooLarge => ConnectionError {
+            code: ErrorCode::CompressionError,
+            reason: "header field larger than the connection's header scratch",
+            fault: Fault::Local,
+        },
+        e => conn_err(e.error_code(), "header block could not be decoded"),
+    }
 }
 
-/// Decodes a header block, storing the fields on `target` if given (at most
-/// `budget` bytes; nothing is kept of a block that fails) and checking the
-/// rules of RFC 9113 §8.2 and §8.3 that hold for every message. Returns the
-/// bytes stored.
-fn decode_into<H: Buffer + Default, B: Buffer, const T: usize, const E: usize>(
-    decoder: &mut Decoder<T, E>,
-    block: &[u8],
-    scratch: &mut [u8],
-    mut target: Option<&mut Stream<H, B>>,
-    budget: usize,
-) -> Result<usize, DecodeFailure> {
-    let trailers = target.as_ref().is_some_and(|s| s.headers_done);
-    let start = target.as_ref().map_or(0, |s| s.headers.len());
-    if trailers {
-        if let Some(s) = target.as_deref_mut() {
-            s.trailers_at = Some(start);
-        }
+/// One decoded field of the block being received: checked against the
+/// rules of RFC 9113 §8.2 and §8.3 that hold for every message, and stored
+/// on `target` within the block's budget. Nothing of a block that breaks a
+/// rule or the budget is kept (the caller truncates at its end).
+fn store_field<H: Buffer, B: Buffer>(
+    block: &mut PartialBlock,
+    target: Option<&mut Stream<H, B>>,
+    field: Header<'_>,
+) {
+    let (name, value) = (field.name, field.value);
+    if name.is_empty() || name.iter().any(u8::is_ascii_uppercase) {
+        block.malformed = true;
     }
-    let mut malformed = false;
-    let mut over_budget = false;
-    let mut regular_seen = false;
-    let result = decoder.decode(block, scratch, |field: Header<'_>| {
-        let (name, value) = (field.name, field.value);
-        if name.is_empty() || name.iter().any(u8::is_ascii_uppercase) {
-            malformed = true;
+    if name.first() == Some(&b':') {
+        if block.regular_seen || block.trailers {
+            block.malformed = true;
         }
-        if name.first() == Some(&b':') {
-            if regular_seen || trailers {
-                malformed = true;
-            }
-        } else {
-            regular_seen = true;
-            if matches!(
-                name,
-                b"connection"
-                    | b"keep-alive"
-                    | b"proxy-connection"
-                    | b"transfer-encoding"
-                    | b"upgrade"
-            ) || (name == b"te" && value != b"trailers")
-            {
-                malformed = true;
-            }
-        }
-        if let Some(s) = target.as_deref_mut() {
-            if over_budget || malformed {
-                // Nothing of this block is kept; decoding goes on for HPACK.
-            } else if s.headers.len() - start + header_list::stored_len(name, value) > budget {
-                over_budget = true;
-            } else if header_list::push(&mut s.headers, name, value).is_err() {
-                malformed = true;
-            }
-        }
-        Ok::<(), HpackError>(())
-    });
-    let failure = match result {
-        Ok(()) if over_budget => Some(DecodeFailure::OverBudget),
-        Ok(()) if malformed => Some(DecodeFailure::Malformed),
-        Ok(()) => None,
-        // The context survived; only this stream's list is refused (§10.5.1).
-        Err(HpackError::HeaderListTooLarge) => Some(DecodeFailure::Malformed),
-        Err(e) => Some(DecodeFailure::Hpack(e.error_code())),
-    };
-    let Some(s) = target else {
-        return failure.map_or(Ok(0), Err);
-    };
-    s.headers_done = true;
-    s.pending |= if trailers {
-        PENDING_TRAILERS
     } else {
-        PENDING_HEADERS
-    };
-    if let Some(failure) = failure {
-        // Keep only what was there, in a buffer no larger than that: a
-        // refused block leaves neither fields nor memory behind, so the
-        // connection's header count stays exact.
-        let mut kept = H::default();
-        let _ = kept.try_extend(&s.headers.as_slice()[..start]);
-        s.headers = kept;
-        if trailers {
-            s.trailers_at = None;
+        block.regular_seen = true;
+        if matches!(
+            name,
+            b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade"
+        ) || (name == b"te" && value != b"trailers")
+        {
+            block.malformed = true;
         }
-        return Err(failure);
     }
-    Ok(s.headers.len() - start)
+    let Some(s) = target else {
+        return;
+    };
+    if block.over_budget || block.malformed {
+        // Nothing of this block is kept; decoding goes on for HPACK.
+    } else if s.headers.len() - block.start + header_list::stored_len(name, value) > block.budget {
+        block.over_budget = true;
+    } else if header_list::push(&mut s.headers, name, value).is_err() {
+        block.malformed = true;
+    }
 }

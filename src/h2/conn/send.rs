@@ -1,11 +1,12 @@
 //! The send path: queued control frames, window updates and stream items
 //! turned into frames in the caller's buffer.
 
-use super::{Connection, ConnectionState, Control, Phase, Role, Storage, StreamTable};
+use super::timers::Timer;
+use super::{Connection, Control, ControlQueue, Phase, Role, State, Storage, StreamTable};
 use crate::h2::flow::SendWindow;
 use crate::h2::frame::{
-    self, Continuation, Data, GoAway, Headers, Ping, RstStream, Setting, SettingId, WindowUpdate,
-    FRAME_HEADER_LEN, PREFACE,
+    self, Continuation, Data, Flags, FrameHeader, FrameKind, GoAway, Headers, Ping, RstStream,
+    Setting, SettingId, WindowUpdate, FRAME_HEADER_LEN, PREFACE,
 };
 use crate::h2::header_list::HeaderIter;
 use crate::h2::hpack::Header;
@@ -20,7 +21,10 @@ impl<S: Storage> Connection<S> {
     /// Writes frames that are ready into `out` and returns the bytes written;
     /// 0 means nothing is ready. Give it at least [`MIN_TRANSMIT_BUFFER`] bytes.
     pub fn transmit(&mut self, out: &mut [u8]) -> usize {
-        self.state.transmit(out)
+        let n = self.state.transmit(out);
+        // Sending can finish streams (and reap released ones).
+        self.state.note_stream_availability();
+        n
     }
 
     /// Whether [`transmit`](Self::transmit) has something to write.
@@ -29,7 +33,7 @@ impl<S: Storage> Connection<S> {
     }
 }
 
-impl<S: Storage> ConnectionState<S> {
+impl<S: Storage> State<S> {
     fn transmit(&mut self, out: &mut [u8]) -> usize {
         if self.phase == Phase::Closed {
             return 0;
@@ -96,7 +100,7 @@ impl<S: Storage> ConnectionState<S> {
 
     /// Client preface (if client), our SETTINGS, and the connection window raise.
     fn write_preface(&mut self, out: &mut [u8]) -> Option<usize> {
-        let mut settings = [Setting::new(SettingId::EnablePush, 0); 5];
+        let mut settings = [Setting::new(SettingId::EnablePush, 0); 6];
         settings[1] = Setting::new(
             SettingId::MaxConcurrentStreams,
             self.config.max_concurrent_streams,
@@ -110,11 +114,19 @@ impl<S: Storage> ConnectionState<S> {
             SettingId::MaxHeaderListSize,
             self.config.max_header_list_size,
         );
+        // A decoder table smaller than HTTP/2's 4096 bytes is announced
+        // (RFC 7541 §4.2); the peer must signal the change before it uses it.
+        let table = self.hpack_decoder.table().capacity();
+        let mut count = 5;
+        if table < crate::h2::hpack::DEFAULT_TABLE_SIZE {
+            settings[5] = Setting::new(SettingId::HeaderTableSize, table as u32);
+            count = 6;
+        }
         // ENABLE_PUSH is a client's setting only (§6.5.2); a server must not send it.
         let list = if self.role == Role::Client {
-            &settings[..]
+            &settings[..count]
         } else {
-            &settings[1..]
+            &settings[1..count]
         };
         let mut n = 0;
         if self.role == Role::Client {
@@ -128,7 +140,8 @@ impl<S: Storage> ConnectionState<S> {
             self.conn_recv_window.granted(raise);
         }
         self.preface_sent = true;
-        self.settings_sent_at = Some(self.now);
+        self.timers
+            .set(Timer::Settings, self.now + self.config.settings_timeout);
         Some(n)
     }
 
@@ -253,6 +266,36 @@ impl<S: Storage> ConnectionState<S> {
             }
             // Encode now, not when queued: HPACK state must follow wire order.
             let fields = HeaderIter::new(payload).map(|(name, value)| header(name, value));
+            if self.hpack_encoder.is_stateless() {
+                // Nothing changes by encoding: straight into `out`, or
+                // again next time if it does not fit.
+                let written = match self
+                    .hpack_encoder
+                    .encode(fields, &mut out[FRAME_HEADER_LEN..])
+                {
+                    Ok(len) => split_block(out, len, id, end_stream, max_frame),
+                    Err(_) => None,
+                };
+                let Some(written) = written else {
+                    if out.len() >= MIN_TRANSMIT_BUFFER {
+                        // It will never fit: the list is larger than a frame's worth.
+                        self.reset_stream(
+                            id,
+                            crate::h2::stream::CloseCause::ResetLocally(ErrorCode::InternalError),
+                        );
+                    }
+                    return 0;
+                };
+                let stream = &mut self.streams.as_mut_slice()[i];
+                stream.finish_item(payload_len);
+                if end_stream {
+                    stream.state = stream.state.local_end();
+                }
+                if self.role == Role::Client {
+                    self.opened_on_wire = self.opened_on_wire.max(id);
+                }
+                return written;
+            }
             let encoded = self.hpack_encoder.encode(fields, self.block_out.as_mut());
             let stream = &mut self.streams.as_mut_slice()[i];
             stream.finish_item(payload_len);
@@ -269,7 +312,10 @@ impl<S: Storage> ConnectionState<S> {
                     self.flush_block(out)
                 }
                 Err(_) => {
-                    self.reset_stream(id, ErrorCode::InternalError);
+                    self.reset_stream(
+                        id,
+                        crate::h2::stream::CloseCause::ResetLocally(ErrorCode::InternalError),
+                    );
                     0
                 }
             }
@@ -282,7 +328,7 @@ impl<S: Storage> ConnectionState<S> {
             if len == 0 && (remaining > 0 || out.len() < FRAME_HEADER_LEN) {
                 if window == 0 {
                     // Waiting on the peer's window: the stall defence starts counting.
-                    stream.blocked_since.get_or_insert(self.now);
+                    stream.timers.blocked_since.get_or_insert(self.now);
                 }
                 return 0;
             }
@@ -292,7 +338,7 @@ impl<S: Storage> ConnectionState<S> {
             let Ok(written) = frame.emit(out) else {
                 return 0;
             };
-            stream.blocked_since = None;
+            stream.timers.blocked_since = None;
             stream.send_window.spend(len);
             stream.item_sent += len;
             if last {
@@ -345,6 +391,51 @@ impl<S: Storage> ConnectionState<S> {
         self.block_out_state = Some((id, end_stream, sent));
         n
     }
+}
+
+/// Turns an encoded block of `len` bytes at `out[9..]` into a HEADERS frame
+/// and as many CONTINUATION frames as `max_frame` requires, in place;
+/// returns the bytes written, or `None` when `out` cannot hold them.
+fn split_block(
+    out: &mut [u8],
+    len: usize,
+    id: u32,
+    end_stream: bool,
+    max_frame: usize,
+) -> Option<usize> {
+    let max_frame = max_frame.max(1);
+    let frames = len.div_ceil(max_frame).max(1);
+    let total = len + frames * FRAME_HEADER_LEN;
+    if total > out.len() {
+        return None;
+    }
+    // Move each later fragment right to make room for its frame header,
+    // the last first so nothing is overwritten before it moves.
+    for k in (1..frames).rev() {
+        let from = FRAME_HEADER_LEN + k * max_frame;
+        let to = from + k * FRAME_HEADER_LEN;
+        let n = max_frame.min(len - k * max_frame);
+        out.copy_within(from..from + n, to);
+    }
+    for k in 0..frames {
+        let n = max_frame.min(len - k * max_frame);
+        let last = k + 1 == frames;
+        let (kind, flags) = if k == 0 {
+            let end = if end_stream { Flags::END_STREAM } else { 0 };
+            (FrameKind::Headers, end)
+        } else {
+            (FrameKind::Continuation, 0)
+        };
+        let head = FrameHeader {
+            length: n as u32,
+            kind,
+            flags: Flags(flags | if last { Flags::END_HEADERS } else { 0 }),
+            stream_id: id,
+        };
+        let at = k * (max_frame + FRAME_HEADER_LEN);
+        out[at..at + FRAME_HEADER_LEN].copy_from_slice(&head.to_bytes());
+    }
+    Some(total)
 }
 
 fn header<'a>(name: &'a [u8], value: &'a [u8]) -> Header<'a> {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::h2::frame::{self, Data, Headers, WindowUpdate};
+use crate::h2::stream::StreamState;
 use crate::sans_io::{exchange, SansIo};
 use core::time::Duration;
 use std::vec;
@@ -26,7 +27,7 @@ fn pump<A: SansIo, B: SansIo>(a: &mut A, b: &mut B, now: Instant) {
     exchange(a, b, now);
 }
 
-fn events(c: &mut Connection<Small>) -> Vec<Event> {
+fn events<S: Storage>(c: &mut Connection<S>) -> Vec<Event> {
     core::iter::from_fn(|| c.poll_event()).collect()
 }
 
@@ -80,7 +81,7 @@ fn a_unary_exchange_completes_and_frees_its_stream() {
     let ev = events(&mut c);
     assert!(ev.contains(&Event::Trailers { stream: id }), "{ev:?}");
     let st = c.stream(id).unwrap();
-    assert_eq!(st.state(), StreamState::Closed);
+    assert_eq!(st.state(), StreamState::Closed(CloseCause::Finished));
     assert_eq!(st.headers().get(b":status"), Some(&b"200"[..]));
     assert_eq!(st.trailers().unwrap().get(b"grpc-status"), Some(&b"0"[..]));
     assert_eq!(st.body(), b"world");
@@ -191,7 +192,10 @@ fn graceful_goaway_lets_the_open_stream_finish() {
     s.send_headers(id, [(&b":status"[..], &b"200"[..])], true)
         .unwrap();
     pump(&mut c, &mut s, t(3));
-    assert_eq!(c.stream(id).unwrap().state(), StreamState::Closed);
+    assert_eq!(
+        c.stream(id).unwrap().state(),
+        StreamState::Closed(CloseCause::Finished)
+    );
     s.release_stream(id);
     assert!(s.is_closed());
 }
@@ -204,10 +208,88 @@ fn the_peers_stream_limit_is_respected() {
     };
     let (mut c, mut s) = client_server(Config::default(), one);
     pump(&mut c, &mut s, t(1));
-    request(&mut c, b"a");
+    let a = request(&mut c, b"a");
+    assert!(!c.can_open_stream());
     assert_eq!(
         c.open_stream(REQUEST.iter().copied(), true),
         Err(StreamError::TooManyStreams)
+    );
+    pump(&mut c, &mut s, t(2));
+    assert!(!events(&mut c).contains(&Event::StreamsAvailable));
+    // The answer closes the stream, which frees its place under the
+    // peer's limit: the client hears so once, instead of polling.
+    s.send_headers(a, [(&b":status"[..], &b"200"[..])], true)
+        .unwrap();
+    pump(&mut c, &mut s, t(3));
+    assert!(c.can_open_stream());
+    let ev = events(&mut c);
+    assert_eq!(
+        ev.iter().filter(|e| **e == Event::StreamsAvailable).count(),
+        1,
+        "{ev:?}"
+    );
+    c.release_stream(a);
+    assert_eq!(events(&mut c), []);
+}
+
+#[test]
+fn a_full_stream_table_makes_streams_available_when_released() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    // Small holds four streams: the table, not the peer, is the limit.
+    let ids: Vec<u32> = (0..4).map(|_| request(&mut c, b"a")).collect();
+    assert!(!c.can_open_stream());
+    pump(&mut c, &mut s, t(2));
+    for &id in &ids {
+        s.send_headers(id, [(&b":status"[..], &b"200"[..])], true)
+            .unwrap();
+    }
+    pump(&mut c, &mut s, t(3));
+    assert!(!events(&mut c).contains(&Event::StreamsAvailable));
+    c.release_stream(ids[0]);
+    assert_eq!(events(&mut c), [Event::StreamsAvailable]);
+}
+
+#[test]
+fn a_raised_peer_limit_makes_streams_available() {
+    let zero = Config {
+        max_concurrent_streams: 0,
+        ..Config::default()
+    };
+    let (mut c, mut s) = client_server(Config::default(), zero);
+    pump(&mut c, &mut s, t(1));
+    assert!(!c.can_open_stream());
+    let _ = events(&mut c);
+    // SETTINGS_MAX_CONCURRENT_STREAMS = 1 (RFC 9113 §6.5.2, id 0x3).
+    c.recv(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1], t(2))
+        .unwrap();
+    assert!(events(&mut c).contains(&Event::StreamsAvailable));
+}
+
+#[test]
+fn a_stream_past_its_deadline_closes_with_that_cause() {
+    let (mut c, mut s) = client_server(Config::default(), Config::default());
+    pump(&mut c, &mut s, t(1));
+    let id = request(&mut c, b"slow");
+    c.set_deadline(id, t(50));
+    pump(&mut c, &mut s, t(2));
+    assert!(events(&mut s).contains(&Event::Headers { stream: id }));
+    assert_eq!(c.poll_timeout(), Some(t(50)));
+    c.handle_timeout(t(50));
+    let st = c.stream(id).unwrap();
+    assert_eq!(st.close_cause(), Some(CloseCause::DeadlinePassed));
+    assert!(st.timed_out());
+    assert_eq!(st.reset(), Some((ErrorCode::Cancel, false)));
+    assert_eq!(
+        c.poll_timeout(),
+        None,
+        "a closed stream's deadline is off the table"
+    );
+    pump(&mut c, &mut s, t(51));
+    let st = s.stream(id).unwrap();
+    assert_eq!(
+        st.close_cause(),
+        Some(CloseCause::ResetByPeer(ErrorCode::Cancel))
     );
 }
 
@@ -401,4 +483,162 @@ fn a_protocol_violation_is_the_peers_fault() {
     let err = r.unwrap_err();
     assert_eq!(err.fault, Fault::Peer);
     assert!(std::format!("{err}").contains("the peer broke the protocol"));
+}
+
+/// A client in lent memory: `scratch` bytes of header scratch, a 4 KiB
+/// HPACK table, one stream with `headers` and `body` bytes.
+fn lent_client<'a>(
+    scratch: &'a mut [u8],
+    table: &'a mut [u8],
+    stream: StreamBuffers<'a>,
+    config: Config,
+) -> Connection<LentStorage<'a, 1>> {
+    let storage = LentStorage::<1>::new(scratch, table, [stream]).unwrap();
+    let mut c = Connection::with_storage(Role::Client, config, storage, t(0)).unwrap();
+    // The server's preface: an empty SETTINGS frame (RFC 9113 §3.4).
+    c.recv(&[0, 0, 0, 4, 0, 0, 0, 0, 0], t(0)).unwrap();
+    let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
+    while c.transmit(&mut out) > 0 {}
+    c
+}
+
+fn frame_bytes(emit: impl FnOnce(&mut [u8]) -> usize) -> Vec<u8> {
+    let mut buf = vec![0u8; 20_000];
+    let n = emit(&mut buf);
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn a_16_kib_data_frame_streams_into_the_body_with_no_frame_buffer() {
+    let (mut scratch, mut table) = ([0u8; 256], [0u8; 4096]);
+    let (mut headers, mut body, mut send) = ([0u8; 256], vec![0u8; 16_384], [0u8; 256]);
+    let stream = StreamBuffers {
+        headers: &mut headers,
+        body: &mut body,
+        send: &mut send,
+    };
+    let mut c = lent_client(&mut scratch, &mut table, stream, Config::default());
+    let id = c.open_stream(REQUEST.iter().copied(), true).unwrap();
+    let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
+    assert!(c.transmit(&mut out) > 0);
+    // `:status: 200` by static index 8 (RFC 7541 Appendix A), then one DATA
+    // frame of 16384 bytes: the largest the peer may send by default.
+    let mut wire = frame_bytes(|b| Headers::new(id, &[0x88], false, true).emit(b).unwrap());
+    let payload: Vec<u8> = (0..16_384u32).map(|i| (i % 251) as u8).collect();
+    wire.extend(frame_bytes(|b| {
+        Data::new(id, &payload, true).emit(b).unwrap()
+    }));
+    for piece in wire.chunks(700) {
+        c.recv(piece, t(1)).unwrap();
+    }
+    let st = c.stream(id).unwrap();
+    assert_eq!(st.headers().get(b":status"), Some(&b"200"[..]));
+    assert_eq!(st.body(), &payload[..]);
+    assert_eq!(st.close_cause(), Some(CloseCause::Finished));
+    let ev = events(&mut c);
+    assert!(ev.contains(&Event::Data { stream: id }), "{ev:?}");
+    assert!(ev.contains(&Event::StreamEnded { stream: id }), "{ev:?}");
+}
+
+#[test]
+fn a_16_kib_headers_frame_decodes_through_a_1_kib_scratch() {
+    // A hand-made block (RFC 7541 §6.1, §6.2.1, §6.2.2): `:status: 200`
+    // indexed, 330 literals without indexing `x-NNN: <40 bytes>` (0x00, name
+    // length, name, value length, value), and one literal with incremental
+    // indexing `x-kept: yes` that the next block refers to as index 62.
+    let mut block = vec![0x88];
+    let mut expect = vec![(b":status".to_vec(), b"200".to_vec())];
+    for i in 0..330u32 {
+        let name = std::format!("x-{i:03}").into_bytes();
+        let value = vec![b'a' + (i % 26) as u8; 40];
+        block.extend([0x00, name.len() as u8]);
+        block.extend(&name);
+        block.push(value.len() as u8);
+        block.extend(&value);
+        expect.push((name, value));
+    }
+    block.extend([0x40, 6]);
+    block.extend(b"x-kept");
+    block.extend([3]);
+    block.extend(b"yes");
+    expect.push((b"x-kept".to_vec(), b"yes".to_vec()));
+    assert!(block.len() > 15_000 && block.len() <= 16_384);
+
+    let config = Config {
+        max_header_list_size: 64 * 1024,
+        max_connection_header_size: 128 * 1024,
+        ..Config::default()
+    };
+    let (mut scratch, mut table) = ([0u8; 1024], [0u8; 4096]);
+    let (mut headers, mut body, mut send) = (vec![0u8; 64 * 1024], [0u8; 64], [0u8; 256]);
+    let stream = StreamBuffers {
+        headers: &mut headers,
+        body: &mut body,
+        send: &mut send,
+    };
+    let mut c = lent_client(&mut scratch, &mut table, stream, config);
+    let id = c.open_stream(REQUEST.iter().copied(), true).unwrap();
+    let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
+    assert!(c.transmit(&mut out) > 0);
+    let mut wire = frame_bytes(|b| Headers::new(id, &block, false, true).emit(b).unwrap());
+    // Trailers: `x-kept: yes` from the dynamic table (index 62), then
+    // `grpc-status: 0` as a literal without indexing.
+    let mut trailers = vec![0xbe, 0x00, 11];
+    trailers.extend(b"grpc-status");
+    trailers.extend([1, b'0']);
+    wire.extend(frame_bytes(|b| {
+        Headers::new(id, &trailers, true, true).emit(b).unwrap()
+    }));
+    for piece in wire.chunks(1000) {
+        c.recv(piece, t(1)).unwrap();
+    }
+    let st = c.stream(id).unwrap();
+    let got: Vec<(Vec<u8>, Vec<u8>)> = st
+        .headers()
+        .map(|(n, v)| (n.to_vec(), v.to_vec()))
+        .collect();
+    assert!(got == expect, "{} fields decoded", got.len());
+    let t: Vec<_> = st.trailers().unwrap().collect();
+    assert_eq!(
+        t,
+        [
+            (&b"x-kept"[..], &b"yes"[..]),
+            (&b"grpc-status"[..], &b"0"[..])
+        ]
+    );
+    assert_eq!(st.close_cause(), Some(CloseCause::Finished));
+}
+
+#[test]
+fn a_field_larger_than_the_scratch_refuses_its_stream_only() {
+    let (mut scratch, mut table) = ([0u8; 256], [0u8; 4096]);
+    let (mut headers, mut body, mut send) = ([0u8; 1024], [0u8; 64], [0u8; 256]);
+    let stream = StreamBuffers {
+        headers: &mut headers,
+        body: &mut body,
+        send: &mut send,
+    };
+    let mut c = lent_client(&mut scratch, &mut table, stream, Config::default());
+    let id = c.open_stream(REQUEST.iter().copied(), true).unwrap();
+    let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
+    assert!(c.transmit(&mut out) > 0);
+    // `:status: 200`, then `grpc-message` (a new name) with 600 bytes, not
+    // indexed (§6.2.2): more than the 128-byte carry holds.
+    let mut block = vec![0x88, 0x00, 12];
+    block.extend(b"grpc-message");
+    // 600 with a 7-bit prefix (§5.1): 127, then 473 = 89 + 3 * 128.
+    block.extend([0x7f, 0x80 | 89, 3]);
+    block.extend(vec![b'm'; 600]);
+    let wire = frame_bytes(|b| Headers::new(id, &block, true, true).emit(b).unwrap());
+    for piece in wire.chunks(100) {
+        c.recv(piece, t(1)).unwrap();
+    }
+    // The list is refused (PROTOCOL_ERROR, as a list past the limit);
+    // the connection and its HPACK context carry on.
+    assert_eq!(
+        c.stream(id).unwrap().close_cause(),
+        Some(CloseCause::ResetLocally(ErrorCode::ProtocolError))
+    );
+    assert!(!c.is_closed());
 }

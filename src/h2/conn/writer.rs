@@ -6,7 +6,7 @@ use crate::h2::stream::Stream;
 use super::StreamError;
 
 /// Fills one queued header block; see
-/// [`ConnectionState::begin_headers`](super::ConnectionState::begin_headers).
+/// [`Connection::begin_headers`](super::Connection::begin_headers).
 pub struct HeaderBlockWriter<'c, H: Buffer, B: Buffer> {
     pub(super) stream: &'c mut Stream<H, B>,
     pub(super) start: usize,

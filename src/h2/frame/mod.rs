@@ -4,7 +4,9 @@
 //! then [`Frame::parse`] checks the payload against every per-type rule of RFC 9113 and
 //! returns a [`Frame`] whose slices borrow the input. [`FrameDecoder`] does both
 //! incrementally over bytes that arrive in arbitrary pieces, and [`Preface`] checks the
-//! client connection preface.
+//! client connection preface. [`FrameReader`] reads the same frames without
+//! buffering any payload (DATA and header blocks stream through as
+//! [`Piece`]s): it is what a connection uses.
 //!
 //! Writing: each frame type is also its own Repr, with `emit(&self, buf) -> Result<usize, _>`
 //! into the caller's buffer, plus helpers for the common control frames
@@ -22,6 +24,7 @@ mod decoder;
 mod error;
 mod header;
 mod headers;
+mod reader;
 mod settings;
 
 pub use control::{GoAway, Ping, PriorityFrame, RstStream, WindowUpdate};
@@ -30,6 +33,7 @@ pub use decoder::{FrameDecoder, Preface};
 pub use error::{ConfigError, EncodeError, ErrorScope, FrameError};
 pub use header::{Flags, FrameHeader, FrameKind};
 pub use headers::{Continuation, Headers, Priority, PushPromise};
+pub use reader::{FrameReader, Piece, StreamedFrame, GOAWAY_DEBUG_KEPT};
 pub use settings::{
     emit_settings, emit_settings_ack, Setting, SettingId, Settings, SettingsFrame, SettingsIter,
 };

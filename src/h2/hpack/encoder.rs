@@ -3,6 +3,7 @@
 use super::static_table::{self, StaticMatch};
 use super::table::{split_eq, DynamicTable, ENTRY_OVERHEAD};
 use super::{huffman, integer, Header, HpackError, DEFAULT_TABLE_SIZE};
+use crate::buf::ByteArray;
 
 /// When string literals are Huffman-coded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,37 +30,72 @@ pub enum IndexingPolicy {
     Selective,
 }
 
-/// An HPACK encoder with a dynamic table of up to `BYTES` bytes (`ENTRIES`
-/// must be at least `BYTES / 32`).
+/// An HPACK encoder whose dynamic table lives in the byte storage `D`
+/// (see [`DynamicTable`]). With no storage (`[u8; 0]` or an empty slice, see
+/// [`Encoder::never_indexing`]) it never indexes: every field is a static
+/// reference or a literal without indexing (RFC 7541 §6.2.2), or never
+/// indexed (§6.2.3) when sensitive, so it keeps no state at all and a block
+/// may be encoded again, identically, whenever there is room for it.
 ///
 /// Names must already be lowercase (RFC 9113 §8.2); that is the HTTP layer's check.
 #[derive(Clone, Debug)]
-pub struct Encoder<const BYTES: usize = DEFAULT_TABLE_SIZE, const ENTRIES: usize = 128> {
-    table: DynamicTable<BYTES, ENTRIES>,
+pub struct Encoder<D = [u8; DEFAULT_TABLE_SIZE]> {
+    table: DynamicTable<D>,
     huffman: HuffmanPolicy,
     indexing: IndexingPolicy,
     /// Smallest table size since the last block, if a size update is owed.
     pending_min: Option<usize>,
 }
 
-impl<const BYTES: usize, const ENTRIES: usize> Default for Encoder<BYTES, ENTRIES> {
+impl<D: ByteArray> Default for Encoder<D> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
-    /// An encoder using min(4096, `BYTES`) of the peer's initial 4096-byte table.
+impl<D: ByteArray> Encoder<D> {
+    /// An encoder using min(4096, capacity) of the peer's initial 4096-byte table.
     ///
     /// Using less than the peer allows needs no signal: our table then always
     /// holds the newest entries of the peer's, under the same indices.
     pub fn new() -> Self {
+        Self::with_table(D::zeroed(DEFAULT_TABLE_SIZE))
+    }
+}
+
+impl Encoder<[u8; 0]> {
+    /// An encoder with no table, which never indexes (see [`Encoder`]).
+    pub fn never_indexing() -> Self {
+        let mut e = Self::with_table([]);
+        e.indexing = IndexingPolicy::Never;
+        e
+    }
+}
+
+impl<D: AsRef<[u8]> + AsMut<[u8]>> Encoder<D> {
+    /// An encoder whose table lives in `storage`; an empty one never indexes.
+    pub fn with_table(storage: D) -> Self {
+        let table = DynamicTable::with_storage(storage, DEFAULT_TABLE_SIZE);
+        let indexing = if table.capacity() == 0 {
+            IndexingPolicy::Never
+        } else {
+            IndexingPolicy::default()
+        };
         Encoder {
-            table: DynamicTable::new(DEFAULT_TABLE_SIZE.min(BYTES)),
+            table,
             huffman: HuffmanPolicy::default(),
-            indexing: IndexingPolicy::default(),
+            indexing,
             pending_min: None,
         }
+    }
+
+    /// Whether encoding changes nothing in the encoder (it has no table), so
+    /// a block that did not fit may simply be encoded again later.
+    pub fn is_stateless(&self) -> bool {
+        // With no table no size update is ever owed (the peer's limit is
+        // clamped to 0, which the table already has), so the capacity alone
+        // decides, and a fixed zero-length storage makes it a constant.
+        self.table.capacity() == 0
     }
 
     /// Sets the Huffman policy.
@@ -72,10 +108,10 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
         self.indexing = policy;
     }
 
-    /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE (clamped to `BYTES`);
-    /// the next block starts with the size update(s) §4.2 requires.
+    /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE (clamped to the
+    /// capacity); the next block starts with the size update(s) §4.2 requires.
     pub fn set_max_table_size(&mut self, size: usize) {
-        let size = size.min(BYTES);
+        let size = size.min(self.table.capacity());
         if size == self.table.max_size() && self.pending_min.is_none() {
             return;
         }
@@ -84,7 +120,7 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
     }
 
     /// The dynamic table, for inspection.
-    pub fn table(&self) -> &DynamicTable<BYTES, ENTRIES> {
+    pub fn table(&self) -> &DynamicTable<D> {
         &self.table
     }
 
@@ -99,6 +135,9 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
     {
         match self.encode_inner(headers, out) {
             Ok(n) => Ok(n),
+            // A table that may have changed halfway is emptied, and the
+            // next block says so; an encoder without one has nothing to undo.
+            Err(e) if self.table.capacity() == 0 => Err(e),
             Err(e) => {
                 self.table.clear();
                 self.pending_min = Some(0);
@@ -134,7 +173,7 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
                 return integer::encode(i as u32, 7, 0x80, out);
             }
         }
-        let use_dynamic = self.indexing != IndexingPolicy::Never;
+        let use_dynamic = self.indexing != IndexingPolicy::Never && !self.is_stateless();
         let (nh, fh) = if use_dynamic {
             hashes(h.name, h.value)
         } else {
@@ -145,15 +184,8 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
             None => 0,
         };
         if use_dynamic {
-            for i in 0..self.table.len() {
-                let Some((enh, efh)) = self.table.hashes(i) else {
-                    break;
-                };
-                if enh != nh {
-                    continue;
-                }
-                let Some(f) = self.table.get(i) else { break };
-                if !split_eq(f.name, h.name) {
+            for (i, (f, enh, efh)) in self.table.entries().enumerate() {
+                if enh != nh || !split_eq(f.name, h.name) {
                     continue;
                 }
                 let index = static_table::LEN + 1 + i;
@@ -165,7 +197,7 @@ impl<const BYTES: usize, const ENTRIES: usize> Encoder<BYTES, ENTRIES> {
                 }
             }
         }
-        let index_it = !sensitive && self.should_index(&h);
+        let index_it = !sensitive && !self.is_stateless() && self.should_index(&h);
         let (flags, prefix) = if sensitive {
             (0x10, 4)
         } else if index_it {

@@ -9,8 +9,12 @@
 //! - [`Encoder`] writes a header block into a caller's buffer, choosing static
 //!   and dynamic table references, never-indexed literals for sensitive fields,
 //!   and Huffman coding where it is shorter.
-//! - Both keep their dynamic table in fixed inline storage sized by const
-//!   generics ([`DynamicTable`]), defaulting to HTTP/2's 4096-byte table.
+//! - Both keep their dynamic table in byte storage of the owner's choosing
+//!   ([`DynamicTable`]): an inline array (HTTP/2's 4096 bytes by default), a
+//!   boxed slice, or a slice the caller lends. An encoder given no table
+//!   never indexes (§6.2.2 literals), so a client needs none.
+//! - A block may be decoded as it arrives ([`Decoder::decode_part`]), one
+//!   representation at a time, so no buffer needs to hold a whole block.
 //!
 //! Every malformed input is an [`HpackError`]; nothing here panics on peer data.
 
@@ -97,6 +101,9 @@ pub enum HpackError {
     HeaderListTooLarge,
     /// The caller's scratch buffer cannot hold a decoded field.
     ScratchTooSmall,
+    /// A field the dynamic table must keep is larger than the buffers the
+    /// decoder was given, so the shared context cannot be kept.
+    FieldTooLarge,
     /// The caller's output buffer cannot hold the encoded block.
     BufferTooSmall,
 }
@@ -146,6 +153,9 @@ impl fmt::Display for HpackError {
             }
             HpackError::HeaderListTooLarge => f.write_str("header list too large"),
             HpackError::ScratchTooSmall => f.write_str("HPACK scratch buffer too small"),
+            HpackError::FieldTooLarge => {
+                f.write_str("indexed header field larger than the decoder's buffers")
+            }
             HpackError::BufferTooSmall => f.write_str("HPACK output buffer too small"),
         }
     }

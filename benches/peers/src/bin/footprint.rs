@@ -1,8 +1,10 @@
 //! Memory figures of the two tiers.
 //!
-//! - no-alloc tier: `size_of` of a client connection with fixed capacities
-//!   (`grpc::Client<FixedStorage<2, 1024, 512>>`, the 4 KiB HPACK tables of
-//!   `h2::conn::HPACK_TABLE_SIZE`) and of its largest parts;
+//! - no-alloc tier, on this host: `size_of` of a client connection in lent
+//!   memory (`grpc::Client<LentStorage<2>>`, as `benches/footprint` builds
+//!   it) and of its parts, besides the lent buffers. The thumbv7em figures
+//!   (32-bit, the ones the README reports) come from the footprint
+//!   program's ELF (`benches/footprint/size.py`).
 //! - std tier: heap allocations per connect call, `net::Client` against
 //!   `net::Server` (the `arkwire serve` handler) in this process, counted by
 //!   a global allocator, for the whole process and for the client thread.
@@ -14,10 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arkwire::arkouda::proxy::{BuiltinBackend, SyncProxy};
+use arkwire::buf::LentBuf;
 use arkwire::grpc::Client;
-use arkwire::h2::conn::{FixedStorage, Storage, HPACK_TABLE_SIZE};
-use arkwire::h2::frame::FrameDecoder;
-use arkwire::h2::hpack::{Decoder, DynamicTable, Encoder};
+use arkwire::h2::conn::LentStorage;
+use arkwire::h2::frame::FrameReader;
+use arkwire::h2::hpack::{Decoder, Encoder};
 use arkwire::h2::stream::Stream;
 use arkwire::net::{ClientConfig, Server, ServerConfig};
 use arkwire_bench::{connect_request, result};
@@ -51,41 +54,25 @@ fn count() {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-type Device = FixedStorage<2, 1024, 512>;
-type Headers = <Device as Storage>::Headers;
-type Body = <Device as Storage>::Body;
-const ENTRIES: usize = HPACK_TABLE_SIZE / 32;
+type Device = LentStorage<'static, 2>;
 
 fn no_alloc_tier() {
     let conn = size_of::<Client<Device>>();
-    let frame = size_of::<FrameDecoder<<Device as Storage>::Frame>>();
-    let hpack = size_of::<Decoder<HPACK_TABLE_SIZE, ENTRIES>>()
-        + size_of::<Encoder<HPACK_TABLE_SIZE, ENTRIES>>();
-    let table = size_of::<DynamicTable<HPACK_TABLE_SIZE, ENTRIES>>();
-    let stream = size_of::<Stream<Headers, Body>>();
-    let streams = size_of::<<Device as Storage>::Streams>();
-    let scratch = 2 * size_of::<<Device as Storage>::Scratch>() + size_of::<Headers>();
-    println!("no-alloc client connection, FixedStorage<2 streams, 1024 B headers, 512 B bodies>, 4 KiB HPACK:");
-    println!("  grpc::Client<FixedStorage<2,1024,512>>   {conn:>6} B");
-    println!("  frame decoder (16 KiB frame buffer)       {frame:>6} B");
-    println!("  HPACK decoder + encoder                   {hpack:>6} B  (one DynamicTable<4096,{ENTRIES}> = {table} B)");
-    println!("  stream table (2 streams)                  {streams:>6} B  (one stream = {stream} B: headers + body + send queue)");
-    println!("  header scratch (scratch, block_out, block_in) {scratch:>6} B");
-    let other = conn - frame - hpack - streams - scratch;
-    println!("  everything else (settings, windows, control queue, authority) {other:>6} B");
-    result("footprint.conn_bytes", conn as f64);
-    result("footprint.frame_bytes", frame as f64);
-    result("footprint.hpack_bytes", hpack as f64);
-    result("footprint.streams_bytes", streams as f64);
-    result("footprint.scratch_bytes", scratch as f64);
-    result("footprint.other_bytes", other as f64);
-    // The message buffers: each stream's received body and send queue.
-    let message_buffers = 2 * 2 * size_of::<Body>();
-    result("footprint.message_buffers_bytes", message_buffers as f64);
-    result(
-        "footprint.conn_less_message_buffers_bytes",
-        (conn - message_buffers) as f64,
+    let reader = size_of::<FrameReader>();
+    let hpack = size_of::<Decoder<&mut [u8]>>() + size_of::<Encoder<[u8; 0]>>();
+    let stream = size_of::<Stream<LentBuf<'static>, LentBuf<'static>>>();
+    println!(
+        "no-alloc client connection in lent memory (host sizes), grpc::Client<LentStorage<2>>:"
     );
+    println!("  the connection itself                     {conn:>6} B");
+    println!("  of which: frame reader (no frame buffer)  {reader:>6} B");
+    println!("            HPACK decoder + encoder state   {hpack:>6} B  (the table is lent; the encoder has none)");
+    println!("            one stream's state              {stream:>6} B  (its buffers are lent)");
+    println!("  lent besides: header scratch, HPACK table, received headers per stream (see benches/footprint)");
+    result("footprint.host_conn_bytes", conn as f64);
+    result("footprint.host_reader_bytes", reader as f64);
+    result("footprint.host_hpack_state_bytes", hpack as f64);
+    result("footprint.host_stream_bytes", stream as f64);
 }
 
 fn std_tier() {

@@ -1,14 +1,14 @@
 //! Malformed and malicious blocks: each must be a typed error, never a panic.
 
 use super::super::{Decoder, Encoder, Header, HpackError, IndexingPolicy};
-use super::{decode_all, hex};
+use super::{decode_all, hex, plain};
 use crate::h2::ErrorCode;
 use std::vec;
 use std::vec::Vec;
 
 #[test]
 fn hpack_bomb_is_refused_before_expansion() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     d.set_max_header_list_size(16 * 1024);
     // One 4000-byte entry, then 10 000 one-byte references to it: 40 MB if expanded.
     let mut block = vec![0x40, 0x01, b'x'];
@@ -37,18 +37,18 @@ fn hpack_bomb_is_refused_before_expansion() {
 
 #[test]
 fn size_updates_are_bounded_and_only_at_block_start() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     // 4097 with a 5-bit prefix: 0x3f, 4097 - 31 = 4066 = 0xe2 0x1f.
     assert_eq!(
         decode_all(&mut d, &[0x3f, 0xe2, 0x1f]),
         Err(HpackError::SizeUpdateTooLarge(4097))
     );
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     assert_eq!(
         decode_all(&mut d, &[0x82, 0x20]),
         Err(HpackError::SizeUpdateNotAtStart)
     );
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     // Two updates at the start are fine (§4.2).
     assert!(decode_all(&mut d, &[0x20, 0x3f, 0xe1, 0x1f, 0x82]).is_ok());
     assert_eq!(d.table().max_size(), 4096);
@@ -60,7 +60,7 @@ fn size_updates_are_bounded_and_only_at_block_start() {
 
 #[test]
 fn shrinking_settings_requires_an_update_in_the_next_block() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     decode_all(
         &mut d,
         &hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572"),
@@ -88,7 +88,7 @@ fn shrinking_settings_requires_an_update_in_the_next_block() {
 
 #[test]
 fn invalid_indices() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     assert_eq!(
         decode_all(&mut d, &[0x80]),
         Err(HpackError::InvalidIndex(0))
@@ -118,7 +118,7 @@ fn invalid_indices() {
 
 #[test]
 fn bad_huffman_literals() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     // Literal without indexing, name ":path" (4), Huffman value = EOS + padding.
     assert_eq!(
         decode_all(&mut d, &[0x04, 0x84, 0xff, 0xff, 0xff, 0xff]),
@@ -138,14 +138,32 @@ fn bad_huffman_literals() {
 }
 
 #[test]
-fn scratch_too_small_is_an_error() {
-    let mut d = Decoder::<4096, 128>::new();
+fn a_field_larger_than_the_scratch_is_refused_and_the_context_kept_if_it_can_be() {
+    // RFC 7541 C.4.1: `:authority: www.example.com` with incremental
+    // indexing, Huffman-coded. The table needs it; 4 bytes cannot hold it.
+    let mut d = Decoder::<[u8; 4096]>::new();
     let block = hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff");
     let mut scratch = [0u8; 4];
     let r = d.decode(&block, &mut scratch, |_h: Header<'_>| {
         Ok::<(), HpackError>(())
     });
-    assert_eq!(r, Err(HpackError::ScratchTooSmall));
+    assert_eq!(r, Err(HpackError::FieldTooLarge));
+    // The same field without indexing (0x01 instead of 0x41, §6.2.2): the
+    // list is refused, the table is untouched, and the next block decodes.
+    let mut d = Decoder::<[u8; 4096]>::new();
+    let block = hex("8286 8401 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff");
+    let mut seen = 0;
+    let r = d.decode(&block, &mut scratch, |_h: Header<'_>| {
+        seen += 1;
+        Ok::<(), HpackError>(())
+    });
+    assert_eq!(r, Err(HpackError::HeaderListTooLarge));
+    assert_eq!(seen, 3, "the three indexed fields before it");
+    assert!(d.table().is_empty());
+    assert_eq!(
+        decode_all(&mut d, &hex("8286 84")).unwrap(),
+        plain(&[(":method", "GET"), (":scheme", "http"), (":path", "/")])
+    );
 }
 
 #[test]
@@ -158,7 +176,7 @@ fn every_truncation_of_valid_blocks_errors_without_panicking() {
     ];
     for block in &blocks {
         for cut in 0..block.len() {
-            let mut d = Decoder::<4096, 128>::new();
+            let mut d = Decoder::<[u8; 4096]>::new();
             let r = decode_all(&mut d, &block[..cut]);
             // A cut at a representation boundary is a valid shorter block.
             if let Err(e) = r {
@@ -168,11 +186,11 @@ fn every_truncation_of_valid_blocks_errors_without_panicking() {
                 );
             }
         }
-        let mut d = Decoder::<4096, 128>::new();
+        let mut d = Decoder::<[u8; 4096]>::new();
         assert!(decode_all(&mut d, block).is_ok());
     }
     // Cuts inside a string literal must be Truncated.
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     assert_eq!(
         decode_all(&mut d, &blocks[2][..5]),
         Err(HpackError::Truncated)
@@ -181,9 +199,9 @@ fn every_truncation_of_valid_blocks_errors_without_panicking() {
 
 #[test]
 fn encoder_recovers_from_a_short_buffer() {
-    let mut e = Encoder::<4096, 128>::new();
+    let mut e = Encoder::<[u8; 4096]>::new();
     e.set_indexing(IndexingPolicy::All);
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     let mut out = [0u8; 256];
     let fields = [Header::new(b"x-a", b"1111"), Header::new(b"x-b", b"2222")];
     let n = e.encode(fields, &mut out).unwrap();

@@ -20,8 +20,8 @@ pub(super) fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-pub(super) fn decode_all<const B: usize, const E: usize>(
-    d: &mut Decoder<B, E>,
+pub(super) fn decode_all<D: AsRef<[u8]> + AsMut<[u8]>>(
+    d: &mut Decoder<D>,
     block: &[u8],
 ) -> Result<Vec<Owned>, HpackError> {
     let mut scratch = [0u8; 4096];
@@ -34,7 +34,7 @@ pub(super) fn decode_all<const B: usize, const E: usize>(
 }
 
 /// The table as "name: value" lines, newest first.
-pub(super) fn table_lines<const B: usize, const E: usize>(t: &DynamicTable<B, E>) -> Vec<String> {
+pub(super) fn table_lines<D: AsRef<[u8]> + AsMut<[u8]>>(t: &DynamicTable<D>) -> Vec<String> {
     (0..t.len())
         .map(|i| {
             let f = t.get(i).unwrap();

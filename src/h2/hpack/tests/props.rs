@@ -49,10 +49,10 @@ proptest! {
         (huff, idx) in policy(),
         table_sizes in proptest::collection::vec(prop_oneof![Just(None), (0usize..600).prop_map(Some)], 8),
     ) {
-        let mut e = Encoder::<512, 16>::new();
+        let mut e = Encoder::<[u8; 512]>::new();
         e.set_huffman(huff);
         e.set_indexing(idx);
-        let mut d = Decoder::<512, 16>::new();
+        let mut d = Decoder::<[u8; 512]>::new();
         d.set_max_header_list_size(usize::MAX);
         let mut out = vec![0u8; 64 * 1024];
         for (block, resize) in blocks.iter().zip(table_sizes) {
@@ -82,7 +82,7 @@ proptest! {
         scratch_len in 0usize..512,
         limit in 0usize..9000,
     ) {
-        let mut d = Decoder::<256, 8>::new();
+        let mut d = Decoder::<[u8; 256]>::new();
         d.set_max_header_list_size(limit);
         let mut scratch = vec![0u8; scratch_len];
         for b in &blocks {
@@ -99,7 +99,7 @@ proptest! {
         // Start with valid-looking representations to reach deeper states.
         let mut block = vec![0x40, 0x03, b'a', b'b', b'c', 0x83, 0xff, 0x00, 0x00, 0xbe];
         block.extend_from_slice(&tail);
-        let mut d = Decoder::<4096, 128>::new();
+        let mut d = Decoder::<[u8; 4096]>::new();
         let _ = decode_all(&mut d, &block);
     }
 

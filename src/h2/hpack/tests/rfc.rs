@@ -6,7 +6,7 @@ use std::vec::Vec;
 
 #[test]
 fn c_2_1_literal_with_indexing() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     let block = hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572");
     assert_eq!(
         decode_all(&mut d, &block).unwrap(),
@@ -18,7 +18,7 @@ fn c_2_1_literal_with_indexing() {
 
 #[test]
 fn c_2_2_literal_without_indexing() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     let block = hex("040c 2f73 616d 706c 652f 7061 7468");
     assert_eq!(
         decode_all(&mut d, &block).unwrap(),
@@ -29,13 +29,13 @@ fn c_2_2_literal_without_indexing() {
 
 #[test]
 fn c_2_3_literal_never_indexed_reports_the_flag() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     let block = hex("1008 7061 7373 776f 7264 0673 6563 7265 74");
     let got = decode_all(&mut d, &block).unwrap();
     assert_eq!(got, [(b"password".to_vec(), b"secret".to_vec(), true)]);
     assert!(d.table().is_empty());
     // Our encoder marks the same field never-indexed when asked to.
-    let mut e = Encoder::<4096, 128>::new();
+    let mut e = Encoder::<[u8; 4096]>::new();
     e.set_huffman(HuffmanPolicy::Never);
     let mut out = [0u8; 64];
     let n = e
@@ -46,7 +46,7 @@ fn c_2_3_literal_never_indexed_reports_the_flag() {
 
 #[test]
 fn c_2_4_indexed_field() {
-    let mut d = Decoder::<4096, 128>::new();
+    let mut d = Decoder::<[u8; 4096]>::new();
     assert_eq!(
         decode_all(&mut d, &[0x82]).unwrap(),
         plain(&[(":method", "GET")])
@@ -63,9 +63,9 @@ struct Step {
 
 /// Decodes each step with one decoder, checking output and table, then
 /// checks that our encoder, configured like the RFC, emits the same bytes.
-fn run<const B: usize, const E: usize>(steps: &[Step], huffman: HuffmanPolicy) {
-    let mut d = Decoder::<B, E>::new();
-    let mut e = Encoder::<B, E>::new();
+fn run<const B: usize>(steps: &[Step], huffman: HuffmanPolicy) {
+    let mut d = Decoder::<[u8; B]>::new();
+    let mut e = Encoder::<[u8; B]>::new();
     e.set_huffman(huffman);
     e.set_indexing(IndexingPolicy::All);
     for (i, s) in steps.iter().enumerate() {
@@ -123,7 +123,7 @@ const T3: &[&str] = &[
 
 #[test]
 fn c_3_requests_without_huffman() {
-    run::<4096, 128>(
+    run::<4096>(
         &[
             Step {
                 wire: "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
@@ -150,7 +150,7 @@ fn c_3_requests_without_huffman() {
 
 #[test]
 fn c_4_requests_with_huffman() {
-    run::<4096, 128>(
+    run::<4096>(
         &[
             Step {
                 wire: "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
@@ -218,7 +218,7 @@ const RT3: &[&str] = &[
 
 #[test]
 fn c_5_responses_without_huffman_evict_at_256() {
-    run::<256, 8>(
+    run::<256>(
         &[
             Step {
                 wire: "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133
@@ -245,7 +245,7 @@ fn c_5_responses_without_huffman_evict_at_256() {
 
 #[test]
 fn c_6_responses_with_huffman_evict_at_256() {
-    run::<256, 8>(
+    run::<256>(
         &[
             Step {
                 wire: "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
@@ -266,4 +266,62 @@ fn c_6_responses_with_huffman_evict_at_256() {
         ],
         HuffmanPolicy::Always,
     );
+}
+
+#[test]
+fn an_encoder_without_a_table_writes_the_literals_of_c_2_2_and_c_2_3() {
+    let mut e = Encoder::never_indexing();
+    e.set_huffman(HuffmanPolicy::Never);
+    let mut out = [0u8; 64];
+    // C.2.2: a literal header field without indexing, its name by static
+    // index 4 (`:path`): exactly the RFC's bytes.
+    let n = e
+        .encode([Header::new(b":path", b"/sample/path")], &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], &hex("040c 2f73 616d 706c 652f 7061 7468")[..]);
+    // C.2.3: never indexed, for a sensitive field with a new name.
+    let n = e
+        .encode([Header::new_sensitive(b"password", b"secret")], &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        &hex("1008 7061 7373 776f 7264 0673 6563 7265 74")[..]
+    );
+    // A field that would be indexed elsewhere (C.2.1 indexes it) is a
+    // literal without indexing here: 0x00, new name, value.
+    let n = e
+        .encode([Header::new(b"custom-key", b"custom-header")], &mut out)
+        .unwrap();
+    assert_eq!(
+        &out[..n],
+        &hex("000a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572")[..]
+    );
+    assert!(e.table().is_empty() && e.is_stateless());
+    // The peer's SETTINGS_HEADER_TABLE_SIZE changes nothing: no table, no update.
+    e.set_max_table_size(100);
+    assert!(e.is_stateless());
+    // A full-table encoder given the C.3.1 request writes the RFC's bytes,
+    // indexing `:authority`; without a table the same request stays literal.
+    let request = [
+        Header::new(b":method", b"GET"),
+        Header::new(b":scheme", b"http"),
+        Header::new(b":path", b"/"),
+        Header::new(b":authority", b"www.example.com"),
+    ];
+    let n = e.encode(request, &mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        &hex("8286 8401 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d")[..]
+    );
+    let mut d = Decoder::<[u8; 4096]>::new();
+    assert_eq!(
+        decode_all(&mut d, &out[..n]).unwrap(),
+        plain(&[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":authority", "www.example.com")
+        ])
+    );
+    assert!(d.table().is_empty());
 }
