@@ -904,3 +904,23 @@ fn pem_files_load() {
     assert_eq!(call(&mut pair, b"f"), b"f");
     assert_eq!(pair.a.peer_identity().unwrap().name(), "from-files");
 }
+
+#[test]
+fn end_of_file_from_the_transport() {
+    let s = setup();
+    // During the handshake: a truncated session, the peer's doing.
+    let acceptor = Acceptor::new(&s.server).unwrap();
+    let mut server = acceptor.accept(grpc_server(), t0()).unwrap();
+    server.transport_closed();
+    assert_fails(&failure(&mut server), ErrorKind::Truncated, Fault::Peer);
+    assert!(server.is_closed());
+
+    // After application data: an ordinary end (HTTP/2 frames its own end).
+    let mut pair = pair(&s.client, &s.server);
+    assert_eq!(call(&mut pair, b"done"), b"enod");
+    pair.b.transport_closed();
+    assert!(matches!(events(&mut pair.b)[..], [TlsEvent::PeerClosed]));
+    assert!(pair.b.failure().is_none() && pair.b.is_closed());
+    // Input after the end is ignored.
+    assert!(pair.b.recv(&[23, 3, 3, 0, 1, 0], pair.now()).is_ok());
+}

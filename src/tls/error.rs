@@ -51,6 +51,12 @@ pub enum ErrorKind {
     Incompatible,
     /// The peer sent malformed or out-of-order TLS.
     Protocol,
+    /// The connection ended without `close_notify` (see
+    /// [`Tls::transport_closed`](super::Tls::transport_closed)). A server
+    /// that refuses a TLS 1.3 client's certificate may close before its
+    /// alert reaches the client, so a client sees this rather than
+    /// [`Fault::Refused`].
+    Truncated,
     /// The TLS library failed on our side.
     Internal,
 }
@@ -141,6 +147,7 @@ impl core::fmt::Display for ErrorKind {
             ErrorKind::HandshakeTimeout => "TLS handshake timed out",
             ErrorKind::Incompatible => "no TLS version, cipher suite or signature scheme in common",
             ErrorKind::Protocol => "TLS protocol violation",
+            ErrorKind::Truncated => "connection closed without a TLS close_notify",
             ErrorKind::Internal => "TLS failure on our side",
         })
     }

@@ -61,8 +61,9 @@ pub enum TlsEvent<E> {
     /// the connection is finished ([`Tls::is_closed`]). The inner machine is
     /// not told: the driver drops it with the connection.
     Failed(TlsError),
-    /// The peer ended the session cleanly (`close_notify`); ours is queued
-    /// in answer.
+    /// The peer ended the session cleanly: its `close_notify` (ours is
+    /// queued in answer), or end of file after application data (see
+    /// [`Tls::transport_closed`]).
     PeerClosed,
 }
 
@@ -87,6 +88,8 @@ pub struct Tls<M: SansIo> {
     close_requested: bool,
     /// Our `close_notify` is queued (graceful close done).
     close_sent: bool,
+    /// Application data has arrived from the peer.
+    received_plaintext: bool,
     /// Bytes of the first record header checked (content type, version).
     sniffed: u8,
     handshake: Option<Handshake>,
@@ -119,6 +122,7 @@ impl<M: SansIo> Tls<M> {
             ended: false,
             close_requested: false,
             close_sent: false,
+            received_plaintext: false,
             sniffed: 0,
             handshake: None,
             failure: None,
@@ -188,6 +192,23 @@ impl<M: SansIo> Tls<M> {
         if !self.established && !self.ended {
             self.conn.send_close_notify();
             self.close_sent = true;
+        }
+    }
+
+    /// The driver's socket reached end of file or failed. After the peer
+    /// has sent application data, this is an ordinary end
+    /// ([`TlsEvent::PeerClosed`]): HTTP/2 frames its own end, and peers
+    /// such as grpcio close without `close_notify`. Before that (during the
+    /// handshake, or a TLS 1.3 client whose server went silent after it)
+    /// the session fails with [`ErrorKind::Truncated`].
+    pub fn transport_closed(&mut self) {
+        if self.ended || self.close_sent {
+            self.ended = true;
+        } else if self.established && self.received_plaintext {
+            self.ended = true;
+            self.events.push_back(TlsEvent::PeerClosed);
+        } else {
+            self.fail(TlsError::new(ErrorKind::Truncated, Fault::Peer));
         }
     }
 
@@ -289,6 +310,7 @@ impl<M: SansIo> Tls<M> {
                     return Ok(());
                 }
                 Ok(n) => {
+                    self.received_plaintext = true;
                     if self.established {
                         self.inner.recv(&self.scratch[..n], now)?;
                     }
