@@ -15,7 +15,9 @@
 //! - no default features: `#![no_std]`, no allocator.
 //! - `alloc`: prost message types, growable buffers.
 //! - `std` (default): `alloc` plus `std::error::Error` and the `arkwire` command line.
-//! - `ffi`: `std` plus [`ffi`], the C ABI of `include/arkwire.h`.
+//! - `tls` (default): `std` plus `tls`, TLS and mutual TLS with rustls as a
+//!   sans-IO layer around any machine.
+//! - `ffi`: `std` and `tls` plus [`ffi`], the C ABI of `include/arkwire.h`.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -43,6 +45,8 @@ pub mod ops;
 pub mod proto;
 pub mod sans_io;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod zmtp;
 
 /// The README's Rust examples, compiled and run as doctests.

@@ -94,14 +94,16 @@ fn output(mut cmd: Command) -> Output {
 }
 
 /// Compiles `bindings/<src>` against the header and the static library.
+/// Each call writes its own executable: two tests compiling the same
+/// source at once (with and without valgrind) must not run a file the
+/// other's linker is still writing.
 fn compile(compiler: &str, src: &str, std: &str) -> PathBuf {
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(
-        Path::new(src)
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned(),
-    );
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{}-{build}",
+        Path::new(src).file_stem().unwrap().to_string_lossy()
+    ));
     let output = Command::new(compiler)
         .args(["-Wall", "-Wextra", "-Werror", std, "-g"])
         .arg(format!("-I{ROOT}/include"))

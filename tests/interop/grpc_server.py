@@ -4,6 +4,7 @@ peer for arkwire's Rust client.
 
 Usage:
     grpc_server.py [--port N] [--exit-on-stdin-eof]
+                   [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
     grpc_server.py --selftest [--max-message-size BYTES] [--port N] [--exit-on-stdin-eof]
 
 Binds 127.0.0.1:<port> (default 0 = ephemeral), prints exactly one line
@@ -151,6 +152,10 @@ def main():
                     help="receive limit in bytes (selftest default 4 MiB; peer default 64 MiB)")
     ap.add_argument("--exit-on-stdin-eof", action="store_true",
                     help="exit when stdin reaches EOF (give the child a piped stdin)")
+    ap.add_argument("--tls-cert", help="serve TLS with this PEM certificate chain")
+    ap.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    ap.add_argument("--tls-client-ca",
+                    help="require client certificates signed by this PEM CA")
     opts = ap.parse_args()
 
     if opts.selftest:
@@ -171,7 +176,21 @@ def main():
         ],
     )
     pb2_grpc.add_ArkoudaServicer_to_server(servicer, server)
-    port = server.add_insecure_port(f"127.0.0.1:{opts.port}")
+    if opts.tls_cert:
+        with open(opts.tls_cert, "rb") as f:
+            cert = f.read()
+        with open(opts.tls_key, "rb") as f:
+            key = f.read()
+        client_ca = None
+        if opts.tls_client_ca:
+            with open(opts.tls_client_ca, "rb") as f:
+                client_ca = f.read()
+        creds = grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=client_ca,
+            require_client_auth=client_ca is not None)
+        port = server.add_secure_port(f"127.0.0.1:{opts.port}", creds)
+    else:
+        port = server.add_insecure_port(f"127.0.0.1:{opts.port}")
     if port == 0:
         print(f"grpc_server: could not bind 127.0.0.1:{opts.port}", file=sys.stderr)
         return 1

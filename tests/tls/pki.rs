@@ -1,0 +1,100 @@
+//! Certificates made on the spot for the TLS tests (nothing is committed).
+#![allow(dead_code)]
+
+use arkwire::tls::Credentials;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+
+/// A certificate authority (a root, or an intermediate with its chain).
+pub struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+    /// This CA's certificate, PEM.
+    pub pem: String,
+    /// PEM of the CAs between this one and the root (not the root), this
+    /// one first: what a leaf it signs sends after itself.
+    chain: String,
+}
+
+/// An end-entity certificate and its key.
+pub struct Leaf {
+    /// The leaf, then the intermediates, PEM.
+    pub chain_pem: String,
+    /// The private key, PEM.
+    pub key_pem: String,
+}
+
+impl Leaf {
+    pub fn credentials(&self) -> Credentials {
+        Credentials::from_pem(self.chain_pem.as_bytes(), self.key_pem.as_bytes()).unwrap()
+    }
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params
+}
+
+impl Ca {
+    pub fn root(name: &str) -> Ca {
+        let issuer =
+            CertifiedIssuer::self_signed(ca_params(name), KeyPair::generate().unwrap()).unwrap();
+        let pem = issuer.pem();
+        Ca {
+            issuer,
+            pem,
+            chain: String::new(),
+        }
+    }
+
+    /// An intermediate CA signed by this one.
+    pub fn intermediate(&self, name: &str) -> Ca {
+        let issuer =
+            CertifiedIssuer::signed_by(ca_params(name), KeyPair::generate().unwrap(), &self.issuer)
+                .unwrap();
+        let pem = issuer.pem();
+        let chain = format!("{pem}{}", self.chain);
+        Ca { issuer, pem, chain }
+    }
+
+    /// A leaf with common name `cn` and subject alternative names `sans`
+    /// (IP addresses and URIs recognised), signed by this CA.
+    pub fn leaf(&self, cn: &str, sans: &[&str]) -> Leaf {
+        let (uris, names): (Vec<&str>, Vec<&str>) = sans.iter().partition(|s| s.contains("://"));
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        for uri in uris {
+            params
+                .subject_alt_names
+                .push(SanType::URI(uri.to_string().try_into().unwrap()));
+        }
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "arkwire tests");
+        self.sign(params)
+    }
+
+    /// A leaf for `localhost` and 127.0.0.1 with `extra` more DNS names
+    /// (to make it as large as a test needs).
+    pub fn big_leaf(&self, cn: &str, extra: usize) -> Leaf {
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        for i in 0..extra {
+            params.subject_alt_names.push(SanType::DnsName(
+                format!("alias-{i}.example.test").try_into().unwrap(),
+            ));
+        }
+        self.sign(params)
+    }
+
+    fn sign(&self, params: CertificateParams) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            chain_pem: format!("{}{}", cert.pem(), self.chain),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
