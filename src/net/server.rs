@@ -272,7 +272,8 @@ fn run(
             }
             ServiceEvent::Closed { code } => log::debug!("connection {key} closed: {code:?}"),
         });
-        let Some(deadline) = deadline else {
+        // Read again: the drain may have started during the turn.
+        let Some(deadline) = shutdown.deadline() else {
             continue;
         };
         if drain.connections() == 0 {
