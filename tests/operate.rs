@@ -323,7 +323,16 @@ fn async_results_survive_a_drain_and_a_restart() {
     }
     drop(server);
 
-    let server = serve_with(&args);
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut restart = args.to_vec();
+    restart.extend_from_slice(&["--metrics", &metrics]);
+    let server = serve_with(&restart);
+    // Both results were loaded (the metrics count the registry by state).
+    let counted = scrape(metrics.parse().unwrap());
+    assert!(
+        counted.contains("arkwire_registry_requests{state=\"finished\"} 2"),
+        "{counted}"
+    );
     let mut c = client(server.addr());
     let got = status(&mut c, &quick, "tok-ann").unwrap();
     assert_eq!(got.request_status.as_deref(), Some("FINISHED"), "{got:?}");
