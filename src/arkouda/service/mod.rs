@@ -36,7 +36,7 @@
 //! ```
 //!
 //! Beside `HandleRequest` the service answers the standard health check
-//! (`/grpc.health.v1.Health/Check`) from an [`ops::health::Health`] cell.
+//! (`/grpc.health.v1.Health/Check`) from a [`Health`] cell.
 //! `Health/Watch` and server reflection need streams, which the gRPC layer
 //! does not serve yet: their paths are not among the service's methods, so
 //! the gRPC server answers them UNIMPLEMENTED as soon as their headers

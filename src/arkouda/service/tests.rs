@@ -569,13 +569,10 @@ fn an_answer_from_another_thread_wakes_the_driver_and_goes_out_on_transmit() {
     assert_eq!(ArkoudaResponse::decode(bytes).unwrap().message, "late");
 }
 
+type ServicePair = Pair<Client<GrowableStorage>, ArkoudaService>;
+
 /// A service whose handler keeps every responder, for the test to answer.
-fn holding_service(
-    now: Instant,
-) -> (
-    Pair<Client<GrowableStorage>, ArkoudaService>,
-    Arc<Mutex<Vec<Responder>>>,
-) {
+fn holding_service(now: Instant) -> (ServicePair, Arc<Mutex<Vec<Responder>>>) {
     let held = Arc::new(Mutex::new(Vec::new()));
     let keep = held.clone();
     let handler = Arc::new(move |_: ArkoudaRequest, r: Responder| {
@@ -605,7 +602,7 @@ fn health_check_answers_from_its_cell_and_streaming_paths_are_unimplemented() {
     pair.b = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
         .unwrap()
         .with_health(cell);
-    let ask = |pair: &mut Pair<Client<GrowableStorage>, ArkoudaService>, path, body: &[u8]| {
+    let ask = |pair: &mut ServicePair, path, body: &[u8]| {
         let call = pair.a.start_call(path, body, &[], None, T0).unwrap();
         pair.drive();
         pair.a
