@@ -7,11 +7,13 @@
 //! [`Metrics`] is, so recording on the call path is an atomic update with no
 //! allocation.
 
+use std::boxed::Box;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::string::{String, ToString};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+use std::vec::Vec;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
@@ -118,6 +120,18 @@ pub struct Metrics {
     upstream_reconnects: Counter,
     registry_size: Family<StateLabels, Gauge>,
     defences: Family<DefenceLabels, Counter>,
+    /// Run before each encoding, to sample what is cheaper to read than to
+    /// track (the async registry's size by state).
+    collectors: Mutex<Vec<Collector>>,
+}
+
+/// Sets gauges from their source just before the metrics are encoded.
+pub type Collector = Box<dyn Fn(&Metrics) + Send + Sync>;
+
+impl core::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 /// Latency buckets in seconds: 100 µs to about 100 s, doubling.
@@ -220,6 +234,16 @@ impl Metrics {
             upstream_reconnects,
             registry_size,
             defences,
+            collectors: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `collect` before each encoding (each scrape), to set gauges
+    /// from their source, such as [`set_registry_size`](Self::set_registry_size)
+    /// from the async registry.
+    pub fn on_encode(&self, collect: Collector) {
+        if let Ok(mut c) = self.collectors.lock() {
+            c.push(collect);
         }
     }
 
@@ -276,6 +300,11 @@ impl Metrics {
 
     /// The metrics in the OpenMetrics text format.
     pub fn encode(&self) -> String {
+        if let Ok(collectors) = self.collectors.lock() {
+            for collect in collectors.iter() {
+                collect(self);
+            }
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -51,6 +51,7 @@ fn server(h2: Config, max_connections: usize) -> Server {
         threads: 1,
         max_connections,
         idle_timeout: Duration::from_secs(1),
+        ..ServerConfig::default()
     };
     Server::bind(
         "127.0.0.1:0".parse().unwrap(),

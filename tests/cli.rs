@@ -368,3 +368,36 @@ fn killed_stderr(child: &mut std::process::Child) -> Vec<u8> {
     }
     err
 }
+
+#[test]
+fn the_readme_sample_config_is_valid_and_every_key_is_taken() {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Operating the proxy").expect("the section")..];
+    let start = section.find("```toml\n").expect("a TOML sample") + 8;
+    let sample = &section[start..start + section[start..].find("```").unwrap()];
+    let path = config_file("readme", sample);
+    let out = arkwire(&[
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--print-config",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Vec<&str> = sample
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+        .collect();
+    assert!(keys.len() > 10, "{keys:?}");
+    for key in keys {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{key} = ")) && l.ends_with("# config file")),
+            "{key} not taken from the file:\n{text}"
+        );
+    }
+}

@@ -65,6 +65,7 @@ fn server(threads: usize) -> Server {
         threads,
         max_connections: 64,
         idle_timeout: Duration::from_secs(5),
+        ..ServerConfig::default()
     };
     Server::bind(
         "127.0.0.1:0".parse().unwrap(),

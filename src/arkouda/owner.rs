@@ -32,6 +32,16 @@ impl Owner {
     pub fn user(&self) -> &str {
         &self.user
     }
+
+    /// The token's keyed hash (what a state file keeps instead of the token).
+    pub(crate) fn tag(&self) -> &[u8; TAG_LEN] {
+        &self.tag
+    }
+
+    /// The owner with this user name and token tag, as a state file kept it.
+    pub(crate) fn from_parts(user: String, tag: [u8; TAG_LEN]) -> Self {
+        Owner { user, tag }
+    }
 }
 
 impl core::fmt::Debug for Owner {

@@ -248,6 +248,12 @@ impl<B: Backend> AsyncProxy<B> {
         }
     }
 
+    /// The registry, shared: to count it for metrics, or to save it on a
+    /// drain and load it at start ([`Registry::save`], [`Registry::load`]).
+    pub fn registry(&self) -> Arc<Mutex<Registry>> {
+        self.registry.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         // The registry is consistent after every call: a panic elsewhere
         // while it was held leaves nothing half-done.

@@ -6,9 +6,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arkwire::arkouda::dispatch::FairConfig;
-use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
-use arkwire::arkouda::registry::RegistryLimits;
+use arkwire::arkouda::clock::{Clock, SystemClock};
+use arkwire::arkouda::dispatch::{FairConfig, FairWorkers};
+use arkwire::arkouda::owner::OwnerKeys;
+use arkwire::arkouda::proxy::{AsyncParts, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
+use arkwire::arkouda::registry::{state_keys, write_state_file, Registry, RegistryLimits};
+use arkwire::arkouda::RequestIdGenerator;
 use arkwire::arkouda::{
     parse_reply, upstream_msg, ChannelConfig, Command as ArkoudaCommand, Pattern, PollConfig,
 };
@@ -17,6 +20,7 @@ use arkwire::net::{
     CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
     SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
 };
+use arkwire::ops::health::{Health, ServingStatus};
 use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -235,6 +239,38 @@ struct ServeArgs {
     /// Deadline of a forwarded call whose client sent none.
     #[arg(long, default_value_t = 60_000)]
     upstream_timeout_ms: u64,
+    /// ZMTP heartbeat (PING) on an upstream connection after this many
+    /// milliseconds without input from arkouda_server; 0: none.
+    #[arg(long, default_value_t = 10_000)]
+    upstream_heartbeat_ms: u64,
+    /// How long arkouda_server has to answer a heartbeat before its
+    /// connection is dropped (and the call on it fails UNAVAILABLE).
+    #[arg(long, default_value_t = 30_000, value_parser = timeout_ms)]
+    upstream_heartbeat_timeout_ms: u64,
+    /// How often the upstream is checked for the health service (NOT_SERVING
+    /// while it cannot be reached).
+    #[arg(long, default_value_t = 5_000, value_parser = timeout_ms)]
+    health_check_ms: u64,
+    /// On SIGTERM or SIGINT, how long calls in progress have to finish
+    /// before they are cancelled with UNAVAILABLE (a second signal exits at once).
+    #[arg(long, default_value_t = 30_000)]
+    shutdown_grace_ms: u64,
+    /// Async mode: write unfetched results here on shutdown and load them at
+    /// start (mode 0600; the key naming owners is kept in FILE.key).
+    #[arg(long, value_name = "FILE")]
+    state_file: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (off by default).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    /// Close a client connection with no call in progress after this many
+    /// milliseconds without a byte.
+    #[arg(long, default_value_t = 300_000, value_parser = timeout_ms)]
+    idle_timeout_ms: u64,
+    /// TCP keepalive on client connections: first probe after this many
+    /// milliseconds of silence (at least 1 s), a dead peer found after about
+    /// twice it; 0: off.
+    #[arg(long, default_value_t = 60_000)]
+    tcp_keepalive_ms: u64,
 }
 
 fn parse_binary_size(text: &str) -> Result<usize, String> {
@@ -248,14 +284,21 @@ fn parse_binary_size(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-/// The proxy for `--mode`, in front of `backend`.
-fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Result<Arc<dyn Handler>, String> {
+/// The async registry, shared with the shutdown that saves it.
+type SharedRegistry = Arc<std::sync::Mutex<Registry>>;
+
+/// The proxy for `--mode`, in front of `backend`, and in async mode its
+/// registry (loaded from `--state-file` when there is one).
+fn proxy<B: Backend>(
+    backend: B,
+    a: &ServeArgs,
+) -> Result<(Arc<dyn Handler>, Option<SharedRegistry>), String> {
     let mut dispatch = FairConfig::new(a.workers);
     if let Some(n) = a.user_workers {
         dispatch.per_owner = n.max(1);
     }
     Ok(match a.mode {
-        ServeMode::Sync => Arc::new(SyncProxy::with_dispatch(backend, dispatch)),
+        ServeMode::Sync => (Arc::new(SyncProxy::with_dispatch(backend, dispatch)), None),
         ServeMode::Async => {
             let mut registry = RegistryLimits::new(a.registry_capacity);
             if let Some(n) = a.user_entries {
@@ -265,15 +308,132 @@ fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Result<Arc<dyn Handler>, Stri
             registry.per_owner_result_bytes = a.user_result_bytes.unwrap_or(a.result_bytes / 4);
             registry.result_grace = Duration::from_millis(a.result_grace_ms);
             registry.result_max_age = Duration::from_millis(a.result_max_age_ms);
-            let config = AsyncConfig { registry, dispatch };
-            Arc::new(AsyncProxy::new(backend, config).map_err(|e| e.to_string())?)
+            let owners = match &a.state_file {
+                Some(path) => state_keys(path)?,
+                None => OwnerKeys::from_os().map_err(|e| e.to_string())?,
+            };
+            let parts = AsyncParts {
+                workers: FairWorkers::new(dispatch),
+                clock: Arc::new(SystemClock),
+                ids: RequestIdGenerator::from_os().map_err(|e| e.to_string())?,
+                owners,
+            };
+            let proxy = AsyncProxy::with_parts(backend, registry, parts);
+            let shared = proxy.registry();
+            if let Some(path) = &a.state_file {
+                load_state(path, &shared)?;
+            }
+            (Arc::new(proxy), Some(shared))
         }
     })
 }
 
+/// Loads `--state-file` into the registry, when the file exists.
+fn load_state(path: &std::path::Path, registry: &SharedRegistry) -> Result<(), String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let mut reg = registry.lock().unwrap_or_else(|p| p.into_inner());
+    let loaded = reg
+        .load(&bytes, SystemClock.now())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    log::info!(
+        "loaded {} request(s) from {} ({} expired or past the limits)",
+        loaded.kept,
+        path.display(),
+        loaded.dropped
+    );
+    Ok(())
+}
+
+/// After a drain: lets the async work still queued or running finish until
+/// `deadline`, then writes the registry to `path`.
+fn save_state(
+    path: &std::path::Path,
+    registry: &SharedRegistry,
+    deadline: std::time::Instant,
+) -> Result<(), String> {
+    let lock = || registry.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let counts = lock().counts();
+        if counts[0] + counts[1] == 0 || std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (bytes, held) = {
+        let reg = lock();
+        (reg.save(SystemClock.now()), reg.len())
+    };
+    write_state_file(path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    log::info!("saved {held} request(s) to {}", path.display());
+    Ok(())
+}
+
+/// Shares one upstream between the proxy and the health watcher.
+struct SharedUpstream(Arc<UpstreamBackend>);
+
+impl Backend for SharedUpstream {
+    fn execute(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<String, arkwire::arkouda::proxy::BackendError> {
+        self.0.execute(request, deadline)
+    }
+    fn execute_reply(
+        &self,
+        request: &ArkoudaRequest,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<arkwire::arkouda::upstream_msg::Reply, arkwire::arkouda::proxy::BackendError> {
+        self.0.execute_reply(request, deadline)
+    }
+}
+
+/// Sets `health` from whether the upstream can be reached, every `every`.
+fn watch_upstream(upstream: Arc<UpstreamBackend>, health: &'static Health, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("arkwire-health".into())
+        .spawn(move || {
+            let mut was = None;
+            loop {
+                let result = upstream.check(every.min(Duration::from_secs(5)));
+                let ok = result.is_ok();
+                health.set(if ok {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                });
+                if was != Some(ok) {
+                    match result {
+                        Ok(()) => log::info!("upstream reachable: health SERVING"),
+                        Err(why) => log::warn!("health NOT_SERVING: {why}"),
+                    }
+                    was = Some(ok);
+                }
+                std::thread::sleep(every);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the upstream health check: {e}");
+    }
+}
+
 fn serve(a: ServeArgs) -> Result<(), String> {
     let (listen, max_message_size, threads) = (a.listen, a.max_message_size, a.threads);
+    let metrics_addr = a.metrics;
     let a_max_binary_size = a.max_binary_size;
+    // Signals are caught before anything is served, so a SIGTERM that
+    // comes as soon as the port is announced drains rather than kills.
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|e| format!("cannot catch signals: {e}"))?;
+    let health: &'static Health = Box::leak(Box::new(Health::new(ServingStatus::Serving)));
+    let metrics = arkwire::metrics::global();
     let mut config = ServerConfig {
         options: Options {
             // A message is its text fields and at most one binary payload;
@@ -281,6 +441,10 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             max_message_size: max_message_size.saturating_add(a.max_binary_size),
             ..Options::default()
         },
+        idle_timeout: Duration::from_millis(a.idle_timeout_ms),
+        tcp_keepalive: (a.tcp_keepalive_ms > 0).then(|| Duration::from_millis(a.tcp_keepalive_ms)),
+        metrics: Some(metrics),
+        health: Some(health),
         ..ServerConfig::default()
     };
     if let Some(t) = threads {
@@ -289,21 +453,47 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     // The process-wide budget for received messages holds at least one.
     let one_message = config.options.max_message_size.saturating_add(5);
     arkwire::net::BODY_BUDGET.set_limit(a.memory_budget.max(one_message));
-    let handler = match &a.upstream {
+    let (grace, state_file) = (
+        Duration::from_millis(a.shutdown_grace_ms),
+        a.state_file.clone(),
+    );
+    if state_file.is_some() && a.mode != ServeMode::Async {
+        log::warn!("--state-file is kept only in async mode; ignored");
+    }
+    let (handler, registry) = match &a.upstream {
         Some(address) => {
             let mut upstream = UpstreamConfig::new(address);
             upstream.pool_size = a.upstream_pool.max(1);
             upstream.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
             upstream.max_binary_size = a.max_binary_size;
             upstream.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
+            upstream.zmtp.heartbeat_interval = (a.upstream_heartbeat_ms > 0)
+                .then(|| Duration::from_millis(a.upstream_heartbeat_ms));
+            upstream.zmtp.heartbeat_timeout =
+                Duration::from_millis(a.upstream_heartbeat_timeout_ms);
             let mut a = a;
             // Each forwarded call holds a worker while it waits for its reply.
             a.workers = a.workers.max(upstream.pool_size);
             log::info!("forwarding to arkouda_server at {}", upstream.address);
-            proxy(UpstreamBackend::new(upstream), &a)?
+            let upstream = Arc::new(UpstreamBackend::new(upstream));
+            watch_upstream(
+                upstream.clone(),
+                health,
+                Duration::from_millis(a.health_check_ms),
+            );
+            proxy(SharedUpstream(upstream), &a)?
         }
         None => proxy(BuiltinBackend, &a)?,
     };
+    if let Some(registry) = &registry {
+        let registry = registry.clone();
+        metrics.on_encode(Box::new(move |m| {
+            let counts = registry.lock().unwrap_or_else(|p| p.into_inner()).counts();
+            for (state, n) in arkwire::metrics::REGISTRY_STATES.iter().zip(counts) {
+                m.set_registry_size(state, n);
+            }
+        }));
+    }
     let handler = Arc::new(upstream_msg::Limited {
         inner: handler,
         max_message_size,
@@ -313,11 +503,51 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         std::io::ErrorKind::AddrInUse => format!("{listen} is already in use"),
         _ => format!("cannot listen on {listen}: {e}"),
     })?;
+    if let Some(addr) = metrics_addr {
+        let bound = arkwire::metrics::serve(addr, metrics)
+            .map_err(|e| format!("cannot serve metrics on {addr}: {e}"))?;
+        log::info!("metrics at http://{bound}/metrics");
+    }
+    let shutdown = server.shutdown_handle();
+    on_signals(signals, shutdown.clone(), grace)?;
     println!("arkwire: listening on {}", server.local_addr());
     use std::io::Write;
     let _ = std::io::stdout().flush();
     server.wait();
+    if let (Some(path), Some(registry)) = (&state_file, &registry) {
+        let deadline = shutdown.deadline().unwrap_or_else(std::time::Instant::now);
+        save_state(path, registry, deadline)?;
+    }
+    log::info!("drained; exiting");
     Ok(())
+}
+
+/// The first SIGTERM or SIGINT starts the drain; a second one exits at once.
+fn on_signals(
+    mut signals: signal_hook::iterator::Signals,
+    shutdown: arkwire::net::Shutdown,
+    grace: Duration,
+) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("arkwire-signals".into())
+        .spawn(move || {
+            let mut draining = false;
+            for signal in signals.forever() {
+                if draining {
+                    eprintln!("arkwire: second signal ({signal}): exiting at once");
+                    std::process::exit(1);
+                }
+                draining = true;
+                log::warn!(
+                    "signal {signal}: draining, {} ms for the calls in progress; \
+                     a second signal exits at once",
+                    grace.as_millis()
+                );
+                shutdown.start(grace);
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start the signal thread: {e}"))
 }
 
 fn resolve(url: &str) -> Result<SocketAddr, String> {
@@ -607,6 +837,25 @@ fn parse() -> Result<(Cli, Option<String>), String> {
     Ok((cli, printed))
 }
 
+/// Copies a log record's structured fields into a JSON object; the fixed
+/// keys (`ts`, `level`, `target`, `msg`) are not overwritten.
+struct JsonFields<'a>(&'a mut serde_json::Map<String, serde_json::Value>);
+
+impl<'kvs> log::kv::VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
+        let value = match value.to_u64() {
+            Some(n) => serde_json::Value::from(n),
+            None => serde_json::Value::from(value.to_string()),
+        };
+        self.0.entry(key.as_str().to_string()).or_insert(value);
+        Ok(())
+    }
+}
+
 fn init_logging(verbose: u8, format: LogFormat) {
     let level = match verbose {
         0 => log::LevelFilter::Warn,
@@ -619,7 +868,7 @@ fn init_logging(verbose: u8, format: LogFormat) {
     if format == LogFormat::Json {
         use std::io::Write;
         builder.format(|out, record| {
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "ts": std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0.0, |d| d.as_secs_f64()),
@@ -627,6 +876,11 @@ fn init_logging(verbose: u8, format: LogFormat) {
                 "target": record.target(),
                 "msg": record.args().to_string(),
             });
+            // Structured fields (a call's user, cmd, status, duration_ms)
+            // become keys of their own.
+            if let Some(object) = line.as_object_mut() {
+                let _ = record.key_values().visit(&mut JsonFields(object));
+            }
             writeln!(out, "{line}")
         });
     }

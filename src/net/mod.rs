@@ -17,7 +17,7 @@ mod upstream;
 
 pub use crate::arkouda::service::{Handler, Responder};
 pub use client::{CallFailure, Client, ClientConfig};
-pub use server::{Server, ServerConfig};
+pub use server::{Server, ServerConfig, Shutdown};
 pub use session::{Session, SessionError, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
 

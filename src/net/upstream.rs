@@ -77,6 +77,8 @@ struct Pool {
     retry_at: Option<Instant>,
     backoff: Duration,
     last_error: String,
+    /// Connections lost and not yet replaced (a new one is a reconnect).
+    lost: usize,
 }
 
 /// A [`Backend`] that forwards each command to arkouda_server and returns
@@ -106,6 +108,7 @@ impl UpstreamBackend {
                 retry_at: None,
                 backoff,
                 last_error: String::new(),
+                lost: 0,
             }),
             freed: Condvar::new(),
         }
@@ -205,6 +208,9 @@ impl UpstreamBackend {
             Ok(conn) => {
                 pool.retry_at = None;
                 pool.backoff = self.config.initial_backoff;
+                let reconnect = pool.lost > 0;
+                pool.lost = pool.lost.saturating_sub(1);
+                crate::metrics::global().upstream_changed(1, reconnect);
                 Ok(conn)
             }
             Err(_) if cut_by_call => {
@@ -231,10 +237,32 @@ impl UpstreamBackend {
         if let Ok(mut pool) = self.pool.lock() {
             match conn {
                 Some(c) => pool.idle.push(c),
-                None => pool.open -= 1,
+                None => {
+                    pool.open -= 1;
+                    pool.lost += 1;
+                    crate::metrics::global().upstream_changed(-1, false);
+                }
             }
         }
         self.freed.notify_one();
+    }
+}
+
+impl UpstreamBackend {
+    /// Whether arkouda_server can be reached, for health checks: an idle
+    /// connection still open (what it sent meanwhile is read, heartbeats
+    /// included), or a new one through its ZMTP handshake, within
+    /// `timeout`. Sends no request. Every connection busy counts as
+    /// reachable.
+    pub fn check(&self, timeout: Duration) -> Result<(), String> {
+        match self.checkout(Instant::now() + timeout) {
+            Ok(conn) => {
+                self.checkin(Some(conn));
+                Ok(())
+            }
+            Err(e) if e.code == Code::Unavailable => Err(e.message),
+            Err(_) => Ok(()),
+        }
     }
 }
 
@@ -362,7 +390,10 @@ impl Backend for UpstreamBackend {
                 "the deadline passed before the call could be sent; it was not sent",
             ));
         }
-        match conn.exchange(frames, deadline) {
+        let sent = Instant::now();
+        let exchanged = conn.exchange(frames, deadline);
+        crate::metrics::global().upstream_answered(sent.elapsed());
+        match exchanged {
             Ok(frames) => {
                 self.checkin(Some(conn));
                 upstream_msg::read_reply(frames, request.recv_binary, &request.user, max_binary)

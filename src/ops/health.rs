@@ -2,7 +2,7 @@
 //! services, is serving.
 
 use alloc::string::String;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// The method path of `Check`.
 pub const CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
@@ -42,11 +42,13 @@ pub enum ServingStatus {
     ServiceUnknown = 3,
 }
 
-/// The server's health as one atomic cell, set by whoever knows (the drain,
-/// the upstream pool) and read by every `Check`.
+/// The server's health as one atomic cell, set by whoever knows (the
+/// upstream watcher, say) and read by every `Check`; once the server drains
+/// it stays NOT_SERVING whatever is set.
 #[derive(Debug)]
 pub struct Health {
     status: AtomicU8,
+    draining: AtomicBool,
 }
 
 impl Health {
@@ -54,16 +56,31 @@ impl Health {
     pub const fn new(status: ServingStatus) -> Self {
         Health {
             status: AtomicU8::new(status as u8),
+            draining: AtomicBool::new(false),
         }
     }
 
-    /// Sets the status.
+    /// Sets the status (ignored, in effect, once draining).
     pub fn set(&self, status: ServingStatus) {
         self.status.store(status as u8, Ordering::Relaxed);
     }
 
+    /// The server drains: NOT_SERVING from now on, so load balancers send
+    /// new work elsewhere.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`set_draining`](Self::set_draining) was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     /// The status now.
     pub fn get(&self) -> ServingStatus {
+        if self.is_draining() {
+            return ServingStatus::NotServing;
+        }
         match self.status.load(Ordering::Relaxed) {
             1 => ServingStatus::Serving,
             2 => ServingStatus::NotServing,
@@ -120,5 +137,10 @@ mod tests {
             Err(CheckError::UnknownService)
         );
         assert_eq!(health.check(&[0xff]), Err(CheckError::Malformed));
+        // Draining wins over whatever is set afterwards.
+        health.set(ServingStatus::Serving);
+        health.set_draining();
+        health.set(ServingStatus::Serving);
+        assert_eq!(health.check(&[]).unwrap(), [0x08, 0x02]);
     }
 }

@@ -34,12 +34,30 @@
 //! let Ok(Outcome::Reply(reply)) = pair.a.outcome(op) else { panic!() };
 //! assert_eq!(reply.msg.raw(), "imok");
 //! ```
+//!
+//! Beside `HandleRequest` the service answers the standard health check
+//! (`/grpc.health.v1.Health/Check`) from a [`Health`] cell.
+//! `Health/Watch` and server reflection need streams, which the gRPC layer
+//! does not serve yet: their paths are not among the service's methods, so
+//! the gRPC server answers them UNIMPLEMENTED as soon as their headers
+//! arrive (a bidirectional reflection call would otherwise wait for a
+//! half-close that its client never sends).
+//!
+//! Each answered `HandleRequest` is counted in the [`Metrics`] given with
+//! [`with_metrics`](ArkoudaService::with_metrics) and logged at info level
+//! on the target `arkwire::call` with the fields `user`, `cmd`, `status`
+//! and `duration_ms` (never the token). A [`Drain`] shared with the server
+//! closes the connection gracefully and, past the grace, answers the calls
+//! still in progress UNAVAILABLE.
 
+mod drain;
 mod handler;
 
+pub use drain::Drain;
 pub use handler::{Handler, Responder, Wake};
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::string::String;
 use std::sync::{mpsc, Arc};
 
 use handler::{Answer, Completion};
@@ -48,12 +66,23 @@ use prost::Message;
 use crate::grpc::{self, CallId, Code, ServerEvent};
 use crate::h2::conn::{ConfigError, ConnectionError, GrowableStorage};
 use crate::h2::ErrorCode;
+use crate::metrics::Metrics;
+use crate::ops::health::{self, CheckError, Health, ServingStatus};
 use crate::proto::{ArkoudaRequest, HANDLE_REQUEST_PATH};
 use crate::time::Instant;
 
 /// Events kept for [`ArkoudaService::poll_event`]; past this the oldest go,
 /// so a driver that never asks does not make the service grow.
 pub const MAX_EVENTS: usize = 64;
+
+/// The methods a service answers; any other path is UNIMPLEMENTED.
+pub const METHODS: [&str; 2] = [HANDLE_REQUEST_PATH, health::CHECK_PATH];
+
+/// Characters of a user name or command kept for the per-call log line.
+const LOG_FIELD_CHARS: usize = 64;
+
+/// The health a service answers when it was given none: serving.
+static ALWAYS_SERVING: Health = Health::new(ServingStatus::Serving);
 
 /// What happened on the connection, for the driver's logs and counters; the
 /// requests themselves go to the handler.
@@ -78,6 +107,15 @@ pub enum ServiceEvent {
     },
 }
 
+/// A call handed to the handler and not yet answered.
+struct InFlight {
+    user: String,
+    cmd: String,
+    started: std::time::Instant,
+    /// The client's deadline, on the service's clock.
+    deadline: Option<Instant>,
+}
+
 /// One client connection of an Arkouda gRPC proxy, sans-IO; see the module
 /// documentation.
 pub struct ArkoudaService {
@@ -88,10 +126,20 @@ pub struct ArkoudaService {
     wake: Option<Arc<dyn Wake>>,
     events: VecDeque<ServiceEvent>,
     now: Instant,
+    health: &'static Health,
+    metrics: Option<&'static Metrics>,
+    drain: Option<Arc<Drain>>,
+    /// GOAWAY was asked for because of the drain.
+    drain_closed: bool,
+    /// The calls in flight were cancelled because the grace ended.
+    drain_expired: bool,
+    in_flight: HashMap<CallId, InFlight>,
 }
 
 impl ArkoudaService {
-    /// A connection serving `/arkouda.Arkouda/HandleRequest` with `handler`.
+    /// A connection serving `/arkouda.Arkouda/HandleRequest` with `handler`
+    /// (and the health check, answering SERVING until
+    /// [`with_health`](Self::with_health) says otherwise).
     pub fn new(
         handler: Arc<dyn Handler>,
         options: grpc::Options,
@@ -99,19 +147,59 @@ impl ArkoudaService {
     ) -> Result<Self, ConfigError> {
         let (tx, rx) = mpsc::channel();
         Ok(ArkoudaService {
-            grpc: grpc::Server::new(HANDLE_REQUEST_PATH, options, now)?,
+            grpc: grpc::Server::with_methods(&METHODS, options, now)?,
             handler,
             tx,
             rx,
             wake: None,
             events: VecDeque::new(),
             now,
+            health: &ALWAYS_SERVING,
+            metrics: None,
+            drain: None,
+            drain_closed: false,
+            drain_expired: false,
+            in_flight: HashMap::new(),
         })
     }
 
-    /// Calls `wake` whenever an answer arrives from another thread.
+    /// Calls `wake` whenever an answer arrives from another thread (and
+    /// when the [`Drain`] starts or expires).
     pub fn with_wake(mut self, wake: Arc<dyn Wake>) -> Self {
+        if let Some(drain) = &self.drain {
+            drain.register(&wake);
+        }
         self.wake = Some(wake);
+        self
+    }
+
+    /// Answers health checks from `health`.
+    pub fn with_health(mut self, health: &'static Health) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Counts the connection, its calls and the defences that end it in `metrics`.
+    pub fn with_metrics(mut self, metrics: &'static Metrics) -> Self {
+        if self.metrics.is_none() {
+            metrics.connections_changed(1);
+        }
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Follows `drain`: GOAWAY once it starts, UNAVAILABLE for the calls
+    /// still in flight once it expires. A connection made while the drain
+    /// is under way closes at once.
+    pub fn with_drain(mut self, drain: Arc<Drain>) -> Self {
+        drain.joined();
+        if let Some(wake) = &self.wake {
+            drain.register(wake);
+        }
+        if let Some(old) = self.drain.replace(drain) {
+            old.left();
+        }
+        self.observe_drain();
         self
     }
 
@@ -139,6 +227,11 @@ impl ArkoudaService {
     pub fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
         self.now = now;
         let result = self.grpc.recv(input, now);
+        if let (Err(e), Some(m)) = (&result, self.metrics) {
+            // The connection's own defences (floods, limits, protocol
+            // violations) give a fixed reason: a bounded label.
+            m.defence(e.reason);
+        }
         // Requests completed before a connection error are still answered.
         self.dispatch();
         result
@@ -148,6 +241,7 @@ impl ArkoudaService {
     /// first); returns how many.
     pub fn transmit(&mut self, out: &mut [u8]) -> usize {
         self.collect_answers();
+        self.observe_drain();
         self.grpc.transmit(out)
     }
 
@@ -176,18 +270,79 @@ impl ArkoudaService {
         self.events.push_back(event);
     }
 
+    /// Closes on drain, and cancels what is left when the grace ends.
+    fn observe_drain(&mut self) {
+        let Some(drain) = &self.drain else {
+            return;
+        };
+        let (draining, expired) = (drain.is_draining(), drain.is_expired());
+        if draining && !self.drain_closed {
+            self.drain_closed = true;
+            self.grpc.close();
+        }
+        if expired && !self.drain_expired {
+            self.drain_expired = true;
+            let calls: std::vec::Vec<CallId> = self.in_flight.keys().copied().collect();
+            for call in calls {
+                const WHY: &str = "the server is shutting down; the call did not finish in time";
+                let _ = self.grpc.respond_status(call, Code::Unavailable, WHY);
+                self.finished(call, Code::Unavailable);
+            }
+        }
+    }
+
     /// Hands new requests to the handler and records what else happened.
     fn dispatch(&mut self) {
         while let Some(event) = self.grpc.poll_event() {
             match event {
                 ServerEvent::Request(call) => self.request(call),
-                ServerEvent::Cancelled(call) => self.push_event(ServiceEvent::Cancelled(call)),
+                ServerEvent::Cancelled(call) => {
+                    // The gRPC server answered DEADLINE_EXCEEDED for a call
+                    // past its deadline; otherwise the client reset it.
+                    let expired = self
+                        .in_flight
+                        .get(&call)
+                        .and_then(|c| c.deadline)
+                        .is_some_and(|d| self.now >= d);
+                    let code = if expired {
+                        Code::DeadlineExceeded
+                    } else {
+                        Code::Cancelled
+                    };
+                    self.finished(call, code);
+                    self.push_event(ServiceEvent::Cancelled(call))
+                }
                 ServerEvent::Closed { code } => self.push_event(ServiceEvent::Closed { code }),
             }
         }
     }
 
+    /// Answers a health check.
+    fn check(&mut self, call: CallId) {
+        let answer = match self.grpc.request(call) {
+            Ok(bytes) => self.health.check(bytes),
+            Err(_) => Err(CheckError::Malformed),
+        };
+        let result = match answer {
+            Ok(response) => self.grpc.respond(call, &response),
+            Err(CheckError::UnknownService) => {
+                self.grpc
+                    .respond_status(call, Code::NotFound, "unknown service")
+            }
+            Err(CheckError::Malformed) => {
+                self.grpc
+                    .respond_status(call, Code::InvalidArgument, "invalid HealthCheckRequest")
+            }
+        };
+        if let Err(e) = result {
+            log::debug!("could not answer health check {call:?}: {e}");
+        }
+    }
+
     fn request(&mut self, call: CallId) {
+        if self.grpc.method(call) == Some(health::CHECK_PATH) {
+            return self.check(call);
+        }
         let decoded = match self.grpc.request(call) {
             Ok(bytes) => ArkoudaRequest::decode(bytes).map_err(|e| {
                 (
@@ -201,31 +356,95 @@ impl ArkoudaService {
             Ok(r) => r,
             Err((code, message)) => {
                 let _ = self.grpc.respond_status(call, code, &message);
+                if let Some(m) = self.metrics {
+                    m.call_started();
+                    m.call_finished("", code, std::time::Duration::ZERO);
+                }
                 self.push_event(ServiceEvent::Refused { call, code });
                 return;
             }
         };
-        let deadline = self
-            .grpc
-            .deadline(call)
+        let core_deadline = self.grpc.deadline(call);
+        let deadline = core_deadline
             .map(|at| std::time::Instant::now() + at.saturating_duration_since(self.now));
         let responder =
             Responder::new(self.tx.clone(), self.wake.clone(), call, self.now, deadline);
+        if let Some(m) = self.metrics {
+            m.call_started();
+        }
+        self.in_flight.insert(
+            call,
+            InFlight {
+                user: request.user.chars().take(LOG_FIELD_CHARS).collect(),
+                cmd: request.cmd.chars().take(LOG_FIELD_CHARS).collect(),
+                started: std::time::Instant::now(),
+                deadline: core_deadline,
+            },
+        );
         self.push_event(ServiceEvent::Request(call));
         self.handler.handle(request, responder);
+    }
+
+    /// Records the end of a call handed to the handler: its metrics and its
+    /// log line. Calls not in flight (answered already) are ignored.
+    fn finished(&mut self, call: CallId, code: Code) {
+        let Some(done) = self.in_flight.remove(&call) else {
+            return;
+        };
+        let elapsed = done.started.elapsed();
+        if let Some(m) = self.metrics {
+            m.call_finished(&done.cmd, code, elapsed);
+        }
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        // The token is a credential: never logged. User and command are the
+        // client's text, quoted so a line break cannot forge a log line.
+        log::info!(
+            target: "arkwire::call",
+            user = done.user.as_str(),
+            cmd = done.cmd.as_str(),
+            status = code.name(),
+            duration_ms = ms;
+            "call {:?} by {:?}: {} in {ms} ms",
+            done.cmd,
+            done.user,
+            code.name()
+        );
     }
 
     /// Gives the gRPC server every answer that has arrived.
     fn collect_answers(&mut self) {
         while let Ok(done) = self.rx.try_recv() {
-            let result = match done.answer {
-                Answer::Reply(resp) => self.grpc.respond(done.call, &resp.encode_to_vec()),
-                Answer::Status(code, msg) => self.grpc.respond_status(done.call, code, &msg),
+            let (result, code) = match done.answer {
+                Answer::Reply(resp) => (
+                    self.grpc.respond(done.call, &resp.encode_to_vec()),
+                    Code::Ok,
+                ),
+                Answer::Status(code, msg) => {
+                    (self.grpc.respond_status(done.call, code, &msg), code)
+                }
             };
-            if let Err(e) = result {
-                // Cancelled or reset meanwhile: nobody is waiting.
-                log::debug!("could not answer call {:?}: {e}", done.call);
+            match result {
+                Ok(()) => self.finished(done.call, code),
+                // Cancelled or reset meanwhile: nobody is waiting (and the
+                // cancel was counted).
+                Err(e) => log::debug!("could not answer call {:?}: {e}", done.call),
             }
+        }
+    }
+}
+
+impl Drop for ArkoudaService {
+    fn drop(&mut self) {
+        // Calls the connection took with it end as cancelled.
+        let calls: std::vec::Vec<CallId> = self.in_flight.keys().copied().collect();
+        for call in calls {
+            self.finished(call, Code::Cancelled);
+        }
+        if let Some(m) = self.metrics {
+            m.connections_changed(-1);
+        }
+        if let Some(drain) = &self.drain {
+            drain.left();
         }
     }
 }

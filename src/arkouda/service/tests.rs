@@ -568,3 +568,185 @@ fn an_answer_from_another_thread_wakes_the_driver_and_goes_out_on_transmit() {
     let bytes = pair.a.response(call).unwrap();
     assert_eq!(ArkoudaResponse::decode(bytes).unwrap().message, "late");
 }
+
+type ServicePair = Pair<Client<GrowableStorage>, ArkoudaService>;
+
+/// A service whose handler keeps every responder, for the test to answer.
+fn holding_service(now: Instant) -> (ServicePair, Arc<Mutex<Vec<Responder>>>) {
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let handler = Arc::new(move |_: ArkoudaRequest, r: Responder| {
+        keep.lock().unwrap().push(r);
+    });
+    let service = ArkoudaService::new(handler, Options::default(), now).unwrap();
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), now).unwrap();
+    (Pair::new(client, service, now), held)
+}
+
+fn ruok() -> Vec<u8> {
+    ArkoudaRequest {
+        user: "kjyost".into(),
+        token: "secret-token".into(),
+        cmd: "ruok".into(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn health_check_answers_from_its_cell_and_streaming_paths_are_unimplemented() {
+    use crate::ops::{health, reflection};
+    let cell: &'static Health =
+        std::boxed::Box::leak(std::boxed::Box::new(Health::new(ServingStatus::Serving)));
+    let (mut pair, _) = holding_service(T0);
+    pair.b = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
+        .unwrap()
+        .with_health(cell);
+    let ask = |pair: &mut ServicePair, path, body: &[u8]| {
+        let call = pair.a.start_call(path, body, &[], None, T0).unwrap();
+        pair.drive();
+        pair.a
+            .response(call)
+            .map(<[u8]>::to_vec)
+            .map_err(|s| s.code)
+    };
+    assert_eq!(
+        ask(&mut pair, health::CHECK_PATH, &[]),
+        Ok(std::vec![0x08, 0x01])
+    );
+    cell.set(ServingStatus::NotServing);
+    assert_eq!(
+        ask(&mut pair, health::CHECK_PATH, &[]),
+        Ok(std::vec![0x08, 0x02])
+    );
+    let other = health::HealthCheckRequest {
+        service: "other.Service".into(),
+    };
+    assert_eq!(
+        ask(&mut pair, health::CHECK_PATH, &other.encode_to_vec()),
+        Err(Code::NotFound)
+    );
+    assert_eq!(
+        ask(&mut pair, health::CHECK_PATH, &[0xff]),
+        Err(Code::InvalidArgument)
+    );
+    for path in [
+        health::WATCH_PATH,
+        reflection::V1_PATH,
+        reflection::V1ALPHA_PATH,
+    ] {
+        assert_eq!(
+            ask(&mut pair, path, &[]),
+            Err(Code::Unimplemented),
+            "{path}"
+        );
+    }
+    // Health checks are not Arkouda calls: the handler never saw one.
+    assert_eq!(pair.b.poll_event(), None);
+}
+
+#[test]
+fn a_drain_lets_calls_finish_then_cancels_the_rest_unavailable_and_counts_it_all() {
+    let metrics: &'static Metrics = std::boxed::Box::leak(std::boxed::Box::new(Metrics::new()));
+    let drain = Arc::new(Drain::new());
+    let (mut pair, held) = holding_service(T0);
+    pair.b = {
+        let keep = held.clone();
+        let handler = Arc::new(move |_: ArkoudaRequest, r: Responder| {
+            keep.lock().unwrap().push(r);
+        });
+        ArkoudaService::new(handler, Options::default(), T0)
+            .unwrap()
+            .with_metrics(metrics)
+            .with_drain(drain.clone())
+    };
+    assert_eq!(drain.connections(), 1);
+    let first = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &ruok(), &[], None, T0)
+        .unwrap();
+    let second = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &ruok(), &[], None, T0)
+        .unwrap();
+    pair.drive();
+    assert_eq!(held.lock().unwrap().len(), 2);
+    assert!(metrics.encode().contains("arkwire_calls_in_flight 2"));
+    drain.start();
+    pair.drive();
+    // GOAWAY is out: a call started now is not taken.
+    let late = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &ruok(), &[], None, T0);
+    pair.drive();
+    if let Ok(late) = late {
+        assert!(pair.a.response(late).is_err());
+    }
+    assert_eq!(
+        held.lock().unwrap().len(),
+        2,
+        "the late call reached the handler"
+    );
+    // The first call finishes within the grace.
+    let r = held.lock().unwrap().remove(0);
+    r.reply(ArkoudaResponse {
+        message: "imok".into(),
+        ..Default::default()
+    });
+    pair.drive();
+    assert!(pair.a.response(first).is_ok());
+    assert!(!pair.b.is_closed(), "a call is still in flight");
+    // The grace ends: the second is answered UNAVAILABLE, the connection ends.
+    drain.expire();
+    pair.drive();
+    assert_eq!(pair.a.response(second).unwrap_err().code, Code::Unavailable);
+    assert!(pair.b.is_closed());
+    // Its handler answering late changes nothing.
+    held.lock()
+        .unwrap()
+        .remove(0)
+        .reply(ArkoudaResponse::default());
+    pair.drive();
+    let text = metrics.encode();
+    for line in [
+        "arkwire_calls_total{command=\"ruok\",code=\"OK\"} 1",
+        "arkwire_calls_total{command=\"ruok\",code=\"UNAVAILABLE\"} 1",
+        "arkwire_calls_in_flight 0",
+        "arkwire_connections 1",
+        "arkwire_call_duration_seconds_count 2",
+    ] {
+        assert!(text.contains(line), "{line} missing in\n{text}");
+    }
+    drop(pair);
+    assert!(metrics.encode().contains("arkwire_connections 0"));
+    assert_eq!(drain.connections(), 0);
+}
+
+#[test]
+fn a_connection_made_during_a_drain_closes_at_once() {
+    let drain = Arc::new(Drain::new());
+    drain.start();
+    let (mut pair, held) = holding_service(T0);
+    pair.b = std::mem::replace(
+        &mut pair.b,
+        ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0).unwrap(),
+    )
+    .with_drain(drain.clone());
+    pair.drive();
+    assert!(pair.b.is_closed());
+    assert!(held.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_connection_error_counts_as_a_defence_under_its_reason() {
+    let metrics: &'static Metrics = std::boxed::Box::leak(std::boxed::Box::new(Metrics::new()));
+    let mut service = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
+        .unwrap()
+        .with_metrics(metrics);
+    let err = service
+        .recv(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", T0)
+        .unwrap_err();
+    let line = std::format!("arkwire_defences_total{{reason=\"{}\"}} 1", err.reason);
+    let text = metrics.encode();
+    assert!(text.contains(&line), "{line} missing in\n{text}");
+}
