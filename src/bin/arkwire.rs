@@ -9,13 +9,14 @@ use std::time::Duration;
 use arkwire::arkouda::dispatch::FairConfig;
 use arkwire::arkouda::proxy::{AsyncConfig, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
 use arkwire::arkouda::registry::RegistryLimits;
+use arkwire::arkouda::route::RouteSpec;
 use arkwire::arkouda::{
     parse_reply, upstream_msg, ChannelConfig, Command as ArkoudaCommand, Pattern, PollConfig,
 };
 use arkwire::grpc::Options;
 use arkwire::net::{
-    CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
-    SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
+    build_router, CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session,
+    SessionError, SessionOutcome, StatusView, UpstreamConfig,
 };
 use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -226,15 +227,34 @@ struct ServeArgs {
     #[arg(long, default_value_t = 3_600_000)]
     result_max_age_ms: u64,
     /// Forward to arkouda_server's ZeroMQ socket (`tcp://HOST:5555`)
-    /// instead of answering from the built-in backend.
+    /// instead of answering from the built-in backend; with `--route`, the
+    /// default route (users no route names).
     #[arg(long, env = "ARKWIRE_UPSTREAM")]
     upstream: Option<String>,
-    /// Persistent connections to the upstream.
+    /// Route a user, or users matching a glob (`*`, `?`), to their own
+    /// arkouda_server: `USER=tcp://HOST:PORT`, optionally followed by
+    /// `,pool=N`, `,timeout-ms=N`, `,max-inflight=N` overriding the
+    /// `--upstream-*` flags for that route. Repeatable; exact names win,
+    /// then patterns in the order given, then `--upstream`.
+    #[arg(long, value_name = "USER=tcp://HOST:PORT")]
+    route: Vec<RouteSpec>,
+    /// Persistent connections to the upstream (each route has its own pool).
     #[arg(long, default_value_t = 4)]
     upstream_pool: usize,
     /// Deadline of a forwarded call whose client sent none.
     #[arg(long, default_value_t = 60_000)]
     upstream_timeout_ms: u64,
+    /// Calls in flight at once to one arkouda_server, across every event
+    /// loop and every route to its address; more wait within their deadline.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    upstream_max_inflight: u32,
+    /// Least time between connection attempts to an upstream once one
+    /// failed; doubles with each failure up to `--upstream-max-backoff-ms`.
+    #[arg(long, default_value_t = 100)]
+    upstream_backoff_ms: u64,
+    /// Longest time between connection attempts to a failing upstream.
+    #[arg(long, default_value_t = 5_000)]
+    upstream_max_backoff_ms: u64,
 }
 
 fn parse_binary_size(text: &str) -> Result<usize, String> {
@@ -248,9 +268,13 @@ fn parse_binary_size(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-/// The proxy for `--mode`, in front of `backend`.
-fn proxy<B: Backend>(backend: B, a: &ServeArgs) -> Result<Arc<dyn Handler>, String> {
-    let mut dispatch = FairConfig::new(a.workers);
+/// The proxy for `--mode`, in front of `backend`, with `workers` threads.
+fn proxy<B: Backend>(
+    backend: B,
+    a: &ServeArgs,
+    workers: usize,
+) -> Result<Arc<dyn Handler>, String> {
+    let mut dispatch = FairConfig::new(workers);
     if let Some(n) = a.user_workers {
         dispatch.per_owner = n.max(1);
     }
@@ -289,20 +313,31 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     // The process-wide budget for received messages holds at least one.
     let one_message = config.options.max_message_size.saturating_add(5);
     arkwire::net::BODY_BUDGET.set_limit(a.memory_budget.max(one_message));
-    let handler = match &a.upstream {
-        Some(address) => {
-            let mut upstream = UpstreamConfig::new(address);
-            upstream.pool_size = a.upstream_pool.max(1);
-            upstream.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
-            upstream.max_binary_size = a.max_binary_size;
-            upstream.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
-            let mut a = a;
-            // Each forwarded call holds a worker while it waits for its reply.
-            a.workers = a.workers.max(upstream.pool_size);
-            log::info!("forwarding to arkouda_server at {}", upstream.address);
-            proxy(UpstreamBackend::new(upstream), &a)?
+    let handler = if a.upstream.is_some() || !a.route.is_empty() {
+        let mut base = UpstreamConfig::new("");
+        base.pool_size = a.upstream_pool.max(1);
+        base.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
+        base.max_binary_size = a.max_binary_size;
+        base.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
+        base.max_inflight = a.upstream_max_inflight as usize;
+        base.initial_backoff = Duration::from_millis(a.upstream_backoff_ms);
+        base.max_backoff = Duration::from_millis(a.upstream_max_backoff_ms);
+        // Each route has its own dispatcher; each forwarded call holds one
+        // of its workers while it waits for its reply.
+        let router = build_router(&base, a.upstream.as_deref(), &a.route, |backend| {
+            let workers = a.workers.max(backend.config().pool_size);
+            proxy(backend, &a, workers)
+        })?;
+        for route in router.health() {
+            let address = route.address.unwrap_or_default();
+            log::info!("route {:?}: arkouda_server at {address}", route.name);
         }
-        None => proxy(BuiltinBackend, &a)?,
+        // The routes' reachability is `router.health()` (per route) and
+        // `router.serving()` (overall: the default route).
+        let router: Arc<dyn Handler> = Arc::new(router);
+        router
+    } else {
+        proxy(BuiltinBackend, &a, a.workers)?
     };
     let handler = Arc::new(upstream_msg::Limited {
         inner: handler,
