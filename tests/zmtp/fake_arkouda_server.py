@@ -9,7 +9,8 @@ Commands:
   connect   -> NORMAL reply "connected to arkouda server tcp://*:5555"
   getconfig -> NORMAL reply whose msg is a JSON config
   echo      -> msg = args
-  slow      -> sleeps int(args) milliseconds, then replies
+  slow      -> sleeps int(first word of args) milliseconds, then replies
+               (the rest of args may name the call)
   nonutf8   -> one frame b'\\xff\\xfe{not utf8'
   binary    -> two frames: a JSON reply ending BINARY_PAYLOAD, then bytes 0..=255
   seen      -> msg = JSON list of [user, cmd, args] of every request received
@@ -101,7 +102,7 @@ def answer(frames):
     if cmd == "echo":
         return [reply(args, user)]
     if cmd == "slow":
-        time.sleep(int(args) / 1000.0)
+        time.sleep(int(args.split()[0]) / 1000.0)
         return [reply(f"slept {args} ms", user)]
     if cmd == "nonutf8":
         return [b"\xff\xfe{not utf8"]
