@@ -330,7 +330,10 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         })?;
         for route in router.health() {
             let address = route.address.unwrap_or_default();
-            log::info!("route {:?}: arkouda_server at {address}", route.name);
+            log::info!(
+                "forwarding to arkouda_server at {address} (route {:?})",
+                route.name
+            );
         }
         // The routes' reachability is `router.health()` (per route) and
         // `router.serving()` (overall: the default route).
