@@ -29,6 +29,8 @@ pub mod registry;
 mod reply;
 pub mod request_id;
 #[cfg(feature = "std")]
+pub mod route;
+#[cfg(feature = "std")]
 pub mod service;
 #[cfg(feature = "std")]
 pub mod upstream_msg;

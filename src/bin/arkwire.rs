@@ -11,14 +11,15 @@ use arkwire::arkouda::dispatch::{FairConfig, FairWorkers};
 use arkwire::arkouda::owner::OwnerKeys;
 use arkwire::arkouda::proxy::{AsyncParts, AsyncProxy, Backend, BuiltinBackend, SyncProxy};
 use arkwire::arkouda::registry::{state_keys, write_state_file, Registry, RegistryLimits};
+use arkwire::arkouda::route::RouteSpec;
 use arkwire::arkouda::RequestIdGenerator;
 use arkwire::arkouda::{
     parse_reply, upstream_msg, ChannelConfig, Command as ArkoudaCommand, Pattern, PollConfig,
 };
 use arkwire::grpc::Options;
 use arkwire::net::{
-    CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session, SessionError,
-    SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
+    build_router, CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session,
+    SessionError, SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
 };
 use arkwire::ops::health::{Health, ServingStatus};
 use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
@@ -230,10 +231,18 @@ struct ServeArgs {
     #[arg(long, default_value_t = 3_600_000)]
     result_max_age_ms: u64,
     /// Forward to arkouda_server's ZeroMQ socket (`tcp://HOST:5555`)
-    /// instead of answering from the built-in backend.
+    /// instead of answering from the built-in backend; with `--route`, the
+    /// default route (users no route names).
     #[arg(long, env = "ARKWIRE_UPSTREAM")]
     upstream: Option<String>,
-    /// Persistent connections to the upstream.
+    /// Route a user, or users matching a glob (`*`, `?`), to their own
+    /// arkouda_server: `USER=tcp://HOST:PORT`, optionally followed by
+    /// `,pool=N`, `,timeout-ms=N`, `,max-inflight=N` overriding the
+    /// `--upstream-*` flags for that route. Repeatable; exact names win,
+    /// then patterns in the order given, then `--upstream`.
+    #[arg(long, value_name = "USER=tcp://HOST:PORT")]
+    route: Vec<RouteSpec>,
+    /// Persistent connections to the upstream (each route has its own pool).
     #[arg(long, default_value_t = 4)]
     upstream_pool: usize,
     /// Deadline of a forwarded call whose client sent none.
@@ -271,6 +280,17 @@ struct ServeArgs {
     /// twice it; 0: off.
     #[arg(long, default_value_t = 60_000)]
     tcp_keepalive_ms: u64,
+    /// Calls in flight at once to one arkouda_server, across every event
+    /// loop and every route to its address; more wait within their deadline.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    upstream_max_inflight: u32,
+    /// Least time between connection attempts to an upstream once one
+    /// failed; doubles with each failure up to `--upstream-max-backoff-ms`.
+    #[arg(long, default_value_t = 100)]
+    upstream_backoff_ms: u64,
+    /// Longest time between connection attempts to a failing upstream.
+    #[arg(long, default_value_t = 5_000)]
+    upstream_max_backoff_ms: u64,
 }
 
 fn parse_binary_size(text: &str) -> Result<usize, String> {
@@ -288,12 +308,14 @@ fn parse_binary_size(text: &str) -> Result<usize, String> {
 type SharedRegistry = Arc<std::sync::Mutex<Registry>>;
 
 /// The proxy for `--mode`, in front of `backend`, and in async mode its
-/// registry (loaded from `--state-file` when there is one).
+/// registry (loaded from `--state-file` when there is one); `workers` threads run
+/// its commands.
 fn proxy<B: Backend>(
     backend: B,
     a: &ServeArgs,
+    workers: usize,
 ) -> Result<(Arc<dyn Handler>, Option<SharedRegistry>), String> {
-    let mut dispatch = FairConfig::new(a.workers);
+    let mut dispatch = FairConfig::new(workers);
     if let Some(n) = a.user_workers {
         dispatch.per_owner = n.max(1);
     }
@@ -372,26 +394,6 @@ fn save_state(
     Ok(())
 }
 
-/// Shares one upstream between the proxy and the health watcher.
-struct SharedUpstream(Arc<UpstreamBackend>);
-
-impl Backend for SharedUpstream {
-    fn execute(
-        &self,
-        request: &ArkoudaRequest,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<String, arkwire::arkouda::proxy::BackendError> {
-        self.0.execute(request, deadline)
-    }
-    fn execute_reply(
-        &self,
-        request: &ArkoudaRequest,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<arkwire::arkouda::upstream_msg::Reply, arkwire::arkouda::proxy::BackendError> {
-        self.0.execute_reply(request, deadline)
-    }
-}
-
 /// Sets `health` from whether the upstream can be reached, every `every`.
 fn watch_upstream(upstream: Arc<UpstreamBackend>, health: &'static Health, every: Duration) {
     let spawned = std::thread::Builder::new()
@@ -399,7 +401,8 @@ fn watch_upstream(upstream: Arc<UpstreamBackend>, health: &'static Health, every
         .spawn(move || {
             let mut was = None;
             loop {
-                let result = upstream.check(every.min(Duration::from_secs(5)));
+                let result =
+                    upstream.check(std::time::Instant::now() + every.min(Duration::from_secs(5)));
                 let ok = result.is_ok();
                 health.set(if ok {
                     ServingStatus::Serving
@@ -460,30 +463,56 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     if state_file.is_some() && a.mode != ServeMode::Async {
         log::warn!("--state-file is kept only in async mode; ignored");
     }
-    let (handler, registry) = match &a.upstream {
-        Some(address) => {
-            let mut upstream = UpstreamConfig::new(address);
-            upstream.pool_size = a.upstream_pool.max(1);
-            upstream.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
-            upstream.max_binary_size = a.max_binary_size;
-            upstream.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
-            upstream.zmtp.heartbeat_interval = (a.upstream_heartbeat_ms > 0)
-                .then(|| Duration::from_millis(a.upstream_heartbeat_ms));
-            upstream.zmtp.heartbeat_timeout =
-                Duration::from_millis(a.upstream_heartbeat_timeout_ms);
-            let mut a = a;
-            // Each forwarded call holds a worker while it waits for its reply.
-            a.workers = a.workers.max(upstream.pool_size);
-            log::info!("forwarding to arkouda_server at {}", upstream.address);
-            let upstream = Arc::new(UpstreamBackend::new(upstream));
+    let (handler, registry) = if a.upstream.is_some() || !a.route.is_empty() {
+        let mut base = UpstreamConfig::new("");
+        base.pool_size = a.upstream_pool.max(1);
+        base.default_deadline = Duration::from_millis(a.upstream_timeout_ms);
+        base.max_binary_size = a.max_binary_size;
+        base.zmtp.max_message_size = a.max_binary_size.max(max_message_size);
+        base.zmtp.heartbeat_interval =
+            (a.upstream_heartbeat_ms > 0).then(|| Duration::from_millis(a.upstream_heartbeat_ms));
+        base.zmtp.heartbeat_timeout = Duration::from_millis(a.upstream_heartbeat_timeout_ms);
+        base.max_inflight = a.upstream_max_inflight as usize;
+        base.initial_backoff = Duration::from_millis(a.upstream_backoff_ms);
+        base.max_backoff = Duration::from_millis(a.upstream_max_backoff_ms);
+        // Each route has its own dispatcher (and, in async mode, registry);
+        // each forwarded call holds one of its workers while it waits.
+        let mut registries = Vec::new();
+        let mut backends = Vec::new();
+        let router = build_router(&base, a.upstream.as_deref(), &a.route, |backend| {
+            let workers = a.workers.max(backend.config().pool_size);
+            backends.push(backend.clone());
+            let (handler, registry) = proxy(backend, &a, workers)?;
+            registries.extend(registry);
+            Ok(handler)
+        })?;
+        for route in router.health() {
+            let address = route.address.unwrap_or_default();
+            log::info!(
+                "forwarding to arkouda_server at {address} (route {:?})",
+                route.name
+            );
+        }
+        if state_file.is_some() && registries.len() > 1 {
+            return Err(
+                "--state-file keeps one registry; with --route every route has its own \
+                 (run one proxy per route to keep async state across restarts)"
+                    .into(),
+            );
+        }
+        // Overall health follows the default route (the last one built), as
+        // the health service reports the server as a whole.
+        if let (Some(_), Some(default)) = (&a.upstream, backends.last()) {
             watch_upstream(
-                upstream.clone(),
+                default.clone(),
                 health,
                 Duration::from_millis(a.health_check_ms),
             );
-            proxy(SharedUpstream(upstream), &a)?
         }
-        None => proxy(BuiltinBackend, &a)?,
+        let router: Arc<dyn Handler> = Arc::new(router);
+        (router, registries.pop())
+    } else {
+        proxy(BuiltinBackend, &a, a.workers)?
     };
     if let Some(registry) = &registry {
         let registry = registry.clone();

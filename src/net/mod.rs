@@ -7,16 +7,20 @@
 //! [`ArkoudaService`](crate::arkouda::service::ArkoudaService), one event
 //! loop per thread, whose requests go to a [`Handler`];
 //! [`UpstreamBackend`] forwards commands over ZMTP connections, each driven
-//! by the same loop on the worker that uses it.
+//! by the same loop on the worker that uses it; [`route`] protects each
+//! arkouda_server (calls in flight, connection attempts) and builds a
+//! route per user pattern ([`build_router`]).
 
 mod client;
 mod driver;
+pub mod route;
 mod server;
 mod session;
 mod upstream;
 
 pub use crate::arkouda::service::{Handler, Responder};
 pub use client::{CallFailure, Client, ClientConfig};
+pub use route::{build_router, InflightLimit};
 pub use server::{Server, ServerConfig, Shutdown};
 pub use session::{Session, SessionError, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};

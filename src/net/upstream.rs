@@ -4,12 +4,14 @@
 
 use std::net::ToSocketAddrs;
 use std::string::{String, ToString};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use std::vec::Vec;
 
 use super::driver::{Driver, Key};
+use super::route::{ConnectThrottle, InflightLimit};
 use crate::arkouda::proxy::{Backend, BackendError};
+use crate::arkouda::route::Reachability;
 use crate::arkouda::upstream_msg::{self, Reply};
 use crate::grpc::Code;
 use crate::proto::{ArkoudaRequest, ArkoudaRequestRef};
@@ -26,10 +28,17 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     /// Deadline of a forwarded call whose client sent none.
     pub default_deadline: Duration,
-    /// First wait before connecting again after a failure; doubles up to `max_backoff`.
+    /// Least time between connection attempts once an attempt failed or a
+    /// connection broke; doubles with each failure up to `max_backoff`,
+    /// and ends when a call is answered.
     pub initial_backoff: Duration,
-    /// Longest wait between connection attempts while the upstream is down.
+    /// Longest time between connection attempts while the upstream is down.
     pub max_backoff: Duration,
+    /// Calls in flight to this upstream at once (more wait, within their
+    /// deadline); see [`InflightLimit`] for one limit shared by routes.
+    pub max_inflight: usize,
+    /// The route this upstream serves, named in error messages.
+    pub route: Option<String>,
     /// ZMTP limits (largest reply, handshake timeout). The largest reply
     /// must cover `max_binary_size`, or binary replies fail before reaching it.
     pub zmtp: ZmtpConfig,
@@ -39,15 +48,12 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
-    /// Defaults for `address`: 4 connections, 5 s to connect, 60 s per call,
-    /// backoff from 100 ms to 5 s, binary payloads up to 64 MiB.
+    /// Defaults for `address`: 4 connections, 4 calls in flight, 5 s to
+    /// connect, 60 s per call, backoff from 100 ms to 5 s, binary payloads
+    /// up to 64 MiB.
     pub fn new(address: &str) -> Self {
-        let address = address
-            .strip_prefix("tcp://")
-            .unwrap_or(address)
-            .to_string();
         UpstreamConfig {
-            address,
+            address: String::new(),
             pool_size: 4,
             connect_timeout: Duration::from_secs(5),
             default_deadline: Duration::from_secs(60),
@@ -58,7 +64,19 @@ impl UpstreamConfig {
                 ..ZmtpConfig::default()
             },
             max_binary_size: upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+            max_inflight: 4,
+            route: None,
         }
+        .at(address)
+    }
+
+    /// This configuration for another `address` (a `tcp://` prefix is accepted).
+    pub fn at(mut self, address: &str) -> Self {
+        self.address = address
+            .strip_prefix("tcp://")
+            .unwrap_or(address)
+            .to_string();
+        self
     }
 }
 
@@ -73,9 +91,8 @@ struct Pool {
     idle: Vec<Upstream>,
     /// Connections in use or idle.
     open: usize,
-    /// While the upstream is down, no connection is tried before this.
-    retry_at: Option<Instant>,
-    backoff: Duration,
+    /// When the next connection may be tried.
+    throttle: ConnectThrottle,
     last_error: String,
     /// Connections lost and not yet replaced (a new one is a reconnect).
     lost: usize,
@@ -87,6 +104,7 @@ pub struct UpstreamBackend {
     config: UpstreamConfig,
     pool: Mutex<Pool>,
     freed: Condvar,
+    inflight: Arc<InflightLimit>,
 }
 
 enum Failure {
@@ -99,29 +117,89 @@ enum Failure {
 impl UpstreamBackend {
     /// A backend for `config`; connections open on first use.
     pub fn new(config: UpstreamConfig) -> Self {
-        let backoff = config.initial_backoff;
+        let limit = Arc::new(InflightLimit::new(config.max_inflight));
+        Self::with_inflight_limit(config, limit)
+    }
+
+    /// A backend for `config` whose calls in flight count against `limit`
+    /// (shared with the other routes to the same arkouda_server) instead
+    /// of `config.max_inflight`.
+    pub fn with_inflight_limit(config: UpstreamConfig, limit: Arc<InflightLimit>) -> Self {
+        let throttle = ConnectThrottle::new(config.initial_backoff, config.max_backoff);
         UpstreamBackend {
             config,
             pool: Mutex::new(Pool {
                 idle: Vec::new(),
                 open: 0,
-                retry_at: None,
-                backoff,
+                throttle,
                 last_error: String::new(),
                 lost: 0,
             }),
             freed: Condvar::new(),
+            inflight: limit,
         }
     }
 
+    /// The configuration it runs with.
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+
+    /// The limit its calls in flight count against.
+    pub fn inflight_limit(&self) -> &Arc<InflightLimit> {
+        &self.inflight
+    }
+
+    /// What the last connection attempt or call said of the upstream;
+    /// never blocks on the network.
+    pub fn reachability(&self) -> Reachability {
+        self.pool
+            .lock()
+            .map_or(Reachability::Unreachable, |p| p.throttle.reachability())
+    }
+
+    /// Asks the upstream now, for an active health check: takes a
+    /// connection by `deadline` (an idle one still open — what it sent
+    /// meanwhile is read, heartbeats included — or a new one through its
+    /// ZMTP handshake, throttled as calls are) and puts it back, sending no
+    /// command. Every connection busy counts as reachable; otherwise why not.
+    pub fn check(&self, deadline: Instant) -> Result<(), String> {
+        match self.checkout(deadline) {
+            Ok(conn) => {
+                self.checkin(Some(conn));
+                Ok(())
+            }
+            Err(e) if e.code == Code::Unavailable => Err(e.message),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// What the route's users are told while the upstream cannot be reached.
     fn unavailable(&self, why: &str) -> BackendError {
+        let route = match &self.config.route {
+            Some(name) => std::format!("route {name:?}: "),
+            None => String::new(),
+        };
         BackendError::new(
             Code::Unavailable,
             std::format!(
-                "arkouda_server at {} is unavailable: {why}",
+                "{route}arkouda_server at {} is unavailable: {why}",
                 self.config.address
             ),
         )
+    }
+
+    /// Records what a call said of the upstream: answered, or broken.
+    fn note(&self, answered: Result<(), &str>) {
+        if let Ok(mut pool) = self.pool.lock() {
+            match answered {
+                Ok(()) => pool.throttle.answered(),
+                Err(why) => {
+                    pool.throttle.failed(Instant::now());
+                    pool.last_error = why.to_string();
+                }
+            }
+        }
     }
 
     /// A free connection: an idle one that is still open, a new one, or the
@@ -146,10 +224,8 @@ impl UpstreamBackend {
                 }
             }
             if pool.open < self.config.pool_size.max(1) {
-                if let Some(at) = pool.retry_at {
-                    if Instant::now() < at {
-                        return Err(self.unavailable(&pool.last_error));
-                    }
+                if !pool.throttle.permit(Instant::now()) {
+                    return Err(self.unavailable(&pool.last_error));
                 }
                 pool.open += 1;
                 drop(pool);
@@ -206,8 +282,7 @@ impl UpstreamBackend {
             .map_err(|_| self.unavailable("pool poisoned"))?;
         match attempt {
             Ok(conn) => {
-                pool.retry_at = None;
-                pool.backoff = self.config.initial_backoff;
+                pool.throttle.connected();
                 let reconnect = pool.lost > 0;
                 pool.lost = pool.lost.saturating_sub(1);
                 crate::metrics::global().upstream_changed(1, reconnect);
@@ -224,8 +299,7 @@ impl UpstreamBackend {
             Err(e) => {
                 pool.open -= 1;
                 pool.last_error = e;
-                pool.retry_at = Some(Instant::now() + pool.backoff);
-                pool.backoff = (pool.backoff * 2).min(self.config.max_backoff);
+                pool.throttle.failed(Instant::now());
                 self.freed.notify_one();
                 Err(self.unavailable(&pool.last_error))
             }
@@ -245,24 +319,6 @@ impl UpstreamBackend {
             }
         }
         self.freed.notify_one();
-    }
-}
-
-impl UpstreamBackend {
-    /// Whether arkouda_server can be reached, for health checks: an idle
-    /// connection still open (what it sent meanwhile is read, heartbeats
-    /// included), or a new one through its ZMTP handshake, within
-    /// `timeout`. Sends no request. Every connection busy counts as
-    /// reachable.
-    pub fn check(&self, timeout: Duration) -> Result<(), String> {
-        match self.checkout(Instant::now() + timeout) {
-            Ok(conn) => {
-                self.checkin(Some(conn));
-                Ok(())
-            }
-            Err(e) if e.code == Code::Unavailable => Err(e.message),
-            Err(_) => Ok(()),
-        }
     }
 }
 
@@ -380,6 +436,19 @@ impl Backend for UpstreamBackend {
         } else {
             &binary[..1]
         };
+        // Within arkouda_server's limit of calls in flight, or not at all.
+        let _permit = self.inflight.acquire(deadline).ok_or_else(|| {
+            BackendError::new(
+                Code::DeadlineExceeded,
+                std::format!(
+                    "the deadline passed while the call waited for one of the {} calls \
+                     arkouda_server at {} may have in flight (--upstream-max-inflight); \
+                     it was not sent",
+                    self.inflight.max(),
+                    self.config.address
+                ),
+            )
+        })?;
         let mut conn = self.checkout(deadline)?;
         if Instant::now() >= deadline {
             // The client has stopped waiting: arkouda_server must not run
@@ -396,6 +465,7 @@ impl Backend for UpstreamBackend {
         match exchanged {
             Ok(frames) => {
                 self.checkin(Some(conn));
+                self.note(Ok(()));
                 upstream_msg::read_reply(frames, request.recv_binary, &request.user, max_binary)
             }
             Err(Failure::TooLarge(size, max)) => {
@@ -418,6 +488,7 @@ impl Backend for UpstreamBackend {
             }
             Err(Failure::Broken(why)) => {
                 self.checkin(None);
+                self.note(Err(&why));
                 Err(self.unavailable(&why))
             }
         }

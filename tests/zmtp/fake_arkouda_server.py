@@ -9,7 +9,8 @@ Commands:
   connect   -> NORMAL reply "connected to arkouda server tcp://*:5555"
   getconfig -> NORMAL reply whose msg is a JSON config
   echo      -> msg = args
-  slow      -> sleeps int(args) milliseconds, then replies
+  slow      -> sleeps int(first word of args) milliseconds, then replies
+               (the rest of args may name the call)
   nonutf8   -> one frame b'\\xff\\xfe{not utf8'
   binary    -> two frames: a JSON reply ending BINARY_PAYLOAD, then bytes 0..=255
   seen      -> msg = JSON list of [user, cmd, args] of every request received
@@ -17,6 +18,8 @@ Commands:
                never reached the server
   bytes     -> one raw frame of int(args) bytes i % 251 (a binary reply)
   binerror  -> one frame "Error: no such array" (arkouda_server's binary-path error)
+  peak      -> msg = JSON {"in_flight": n, "peak": m}: requests being answered
+               now, and the most ever answered at once (``--concurrent``)
   other     -> msgType ERROR "Unrecognized command: X"
 
 Binary requests (two frames: the JSON with format BINARY and BINARY_PAYLOAD
@@ -27,6 +30,10 @@ appended, then the payload):
 With ``--port N`` it binds that port (to restart on the same address).
 With ``--plain`` the socket is a PLAIN-mechanism server (user "u", password
 "p"), which a NULL-mechanism client cannot talk to.
+With ``--concurrent`` the socket is a ROUTER that answers each request on a
+thread of its own, so requests from several connections overlap (unlike
+arkouda_server, which answers one at a time) and ``peak`` shows how many
+the proxy let overlap.
 With ``--heartbeat-ms N`` libzmq sends ZMTP 3.1 PING commands every N ms and
 drops the connection if nothing (such as our PONG) comes back within 3N ms.
 
@@ -50,6 +57,8 @@ def reply(msg, user, msg_type="NORMAL", msg_format="STRING"):
 
 
 SEEN = []
+IN_FLIGHT = [0, 0]  # now, peak
+LOCK = threading.Lock()
 
 
 def answer(frames):
@@ -68,6 +77,10 @@ def answer(frames):
     user, cmd, args = req["user"], req["cmd"], req["args"]
     if cmd == "seen":
         return [reply(json.dumps(SEEN), user)]
+    if cmd == "peak":
+        with LOCK:
+            now, peak = IN_FLIGHT
+        return [reply(json.dumps({"in_flight": now, "peak": peak}), user)]
     SEEN.append([user, cmd, args])
     if payload is not None:
         if req["format"] != "BINARY":
@@ -89,7 +102,7 @@ def answer(frames):
     if cmd == "echo":
         return [reply(args, user)]
     if cmd == "slow":
-        time.sleep(int(args) / 1000.0)
+        time.sleep(int(args.split()[0]) / 1000.0)
         return [reply(f"slept {args} ms", user)]
     if cmd == "nonutf8":
         return [b"\xff\xfe{not utf8"]
@@ -100,7 +113,7 @@ def answer(frames):
 
 def main():
     ctx = zmq.Context()
-    sock = ctx.socket(zmq.REP)
+    sock = ctx.socket(zmq.ROUTER if "--concurrent" in sys.argv else zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
     if "--plain" in sys.argv:
         sock.setsockopt(zmq.PLAIN_SERVER, 1)
@@ -122,9 +135,42 @@ def main():
     threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
+    if "--concurrent" in sys.argv:
+        serve_concurrently(sock)
     while True:
         frames = sock.recv_multipart()
         sock.send_multipart(answer(frames))
+
+
+def counted(frames):
+    with LOCK:
+        IN_FLIGHT[0] += 1
+        IN_FLIGHT[1] = max(IN_FLIGHT)
+    try:
+        return answer(frames)
+    finally:
+        with LOCK:
+            IN_FLIGHT[0] -= 1
+
+
+def serve_concurrently(sock):
+    """A ROUTER socket: each request (an envelope, an empty delimiter, then
+    the frames) is answered on a thread; replies go back through a queue,
+    since only this thread may touch the socket."""
+    import queue
+
+    replies = queue.Queue()
+
+    def work(envelope, frames):
+        replies.put(envelope + counted(frames))
+
+    while True:
+        if sock.poll(5, zmq.POLLIN):
+            msg = sock.recv_multipart()
+            cut = msg.index(b"") + 1 if b"" in msg else 0
+            threading.Thread(target=work, args=(msg[:cut], msg[cut:]), daemon=True).start()
+        while not replies.empty():
+            sock.send_multipart(replies.get())
 
 
 if __name__ == "__main__":

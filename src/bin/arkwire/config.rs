@@ -2,7 +2,9 @@
 //! (`--config FILE`), the environment (`ARKWIRE_<OPTION>`), the command line.
 //!
 //! The file's keys are the options' long names (`max-message-size` or
-//! `max_message_size`). Each value is checked by the option's own parser
+//! `max_message_size`); a repeatable option takes an array, and `route`
+//! also takes `[[route]]` tables (`user`, `upstream`, and optionally
+//! `pool`, `timeout_ms`, `max_inflight`). Each value is checked by the option's own parser
 //! before anything starts, so a bad item is reported with the file and the
 //! key that hold it. The layering is done on the arguments themselves: file
 //! values the command line or the environment did not set become flags in
@@ -118,7 +120,10 @@ fn file_flags(
         let values = match value {
             toml::Value::Array(items) if matches!(arg.get_action(), ArgAction::Append) => items
                 .iter()
-                .map(scalar)
+                .map(|item| match item {
+                    toml::Value::Table(t) if id == ROUTE => route_table(t),
+                    other => scalar(other),
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(bad)?,
             other => vec![scalar(other).map_err(bad)?],
@@ -138,6 +143,39 @@ fn file_flags(
         }
     }
     Ok((tokens, ids))
+}
+
+/// The option whose items may be `[[route]]` tables.
+const ROUTE: &str = "route";
+
+/// A `[[route]]` table as the text of a `--route` item:
+/// `user=upstream[,pool=N][,timeout-ms=N][,max-inflight=N]`.
+fn route_table(table: &toml::Table) -> Result<String, String> {
+    const KEYS: [&str; 5] = ["user", "upstream", "pool", "timeout_ms", "max_inflight"];
+    if let Some(key) = table
+        .keys()
+        .find(|k| !KEYS.contains(&k.replace('-', "_").as_str()))
+    {
+        return Err(format!(
+            "unknown key `{key}` in a [[route]] table (expected {})",
+            KEYS.join(", ")
+        ));
+    }
+    let get = |key: &str| table.get(key).or_else(|| table.get(&key.replace('_', "-")));
+    let text = |key: &str| match get(key) {
+        Some(toml::Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(format!(
+            "`{key}` in a [[route]] table must be a string, not {other}"
+        )),
+        None => Err(format!("a [[route]] table needs `{key}`")),
+    };
+    let mut item = format!("{}={}", text("user")?, text("upstream")?);
+    for key in ["pool", "timeout_ms", "max_inflight"] {
+        if let Some(value) = get(key) {
+            item.push_str(&format!(",{}={}", key.replace('_', "-"), scalar(value)?));
+        }
+    }
+    Ok(item)
 }
 
 /// A TOML value as the text a flag would carry.
@@ -283,6 +321,41 @@ mod tests {
         let m = cmd().try_get_matches_from(out.argv).unwrap();
         let serve = m.subcommand_matches(SERVE).unwrap();
         assert_eq!(serve.get_one::<usize>("workers"), Some(&2));
+    }
+
+    #[test]
+    fn route_tables_become_route_items() {
+        let path = file(concat!(
+            "[[route]]\nuser = \"alice\"\nupstream = \"tcp://h:1\"\n",
+            "[[route]]\nuser = \"team-*\"\nupstream = \"tcp://h:2\"\npool = 2\nmax_inflight = 1\n",
+        ));
+        let p = path.to_str().unwrap();
+        let out = layered(&cmd(), argv(&["arkwire", "serve", "--config", p])).unwrap();
+        let m = cmd().try_get_matches_from(out.argv).unwrap();
+        let serve = m.subcommand_matches(SERVE).unwrap();
+        let routes: Vec<_> = serve.get_many::<String>("route").unwrap().collect();
+        assert_eq!(
+            routes,
+            ["alice=tcp://h:1", "team-*=tcp://h:2,pool=2,max-inflight=1"]
+        );
+        for (text, why) in [
+            ("[[route]]\nuser = \"a\"\n", "needs `upstream`"),
+            (
+                "[[route]]\nuser = \"a\"\nupstream = \"h:1\"\ncolour = 1\n",
+                "unknown key `colour`",
+            ),
+            (
+                "[[route]]\nuser = 1\nupstream = \"h:1\"\n",
+                "must be a string",
+            ),
+        ] {
+            let path = file(text);
+            let p = path.to_str().unwrap();
+            let err = layered(&cmd(), argv(&["arkwire", "serve", "--config", p]))
+                .err()
+                .unwrap();
+            assert!(err.contains("option `route`") && err.contains(why), "{err}");
+        }
     }
 
     #[test]
