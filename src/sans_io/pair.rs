@@ -147,9 +147,21 @@ impl<A: SansIo, B: SansIo> Pair<A, B> {
 
     /// Runs the clock forward to `until`, stopping at every instant something
     /// is due on the way.
+    ///
+    /// # Panics
+    /// When a machine keeps asking for a timeout that has passed and that
+    /// its `handle_timeout` does not clear: the contract says it must move
+    /// on, and a driver would otherwise spin on it.
     pub fn advance_to(&mut self, until: Instant) {
         self.drive();
+        let mut stuck = 0;
         while let Some(next) = self.next_due().filter(|&t| t <= until) {
+            stuck = if next <= self.now { stuck + 1 } else { 0 };
+            assert!(
+                stuck < 1_000,
+                "a machine asks for a timeout at {next:?} (now {:?}) that handle_timeout never clears",
+                self.now
+            );
             self.now = self.now.max(next);
             self.drive();
         }

@@ -829,12 +829,16 @@ impl<S: Storage> State<S> {
     fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         let awaiting = matches!(self.phase, Phase::AwaitPreface | Phase::AwaitSettings);
-        if awaiting && self.timers.expired(Timer::Handshake, now) {
+        if self.timers.expired(Timer::Handshake, now) {
+            // Once the handshake failed another way the timer means nothing,
+            // but left armed and due it would be asked for forever.
             self.timers.clear(Timer::Handshake);
-            return self.fail(ConnectionError::timeout(
-                ErrorCode::SettingsTimeout,
-                "peer did not complete the HTTP/2 handshake in time",
-            ));
+            if awaiting {
+                return self.fail(ConnectionError::timeout(
+                    ErrorCode::SettingsTimeout,
+                    "peer did not complete the HTTP/2 handshake in time",
+                ));
+            }
         }
         if self.timers.expired(Timer::HeaderBlock, now) {
             self.timers.clear(Timer::HeaderBlock);

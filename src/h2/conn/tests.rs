@@ -642,3 +642,22 @@ fn a_field_larger_than_the_scratch_refuses_its_stream_only() {
     );
     assert!(!c.is_closed());
 }
+
+#[test]
+fn a_connection_that_failed_its_handshake_asks_for_no_stale_timeout() {
+    let mut s = Connection::<Small>::new(Role::Server, Config::default(), t(0)).unwrap();
+    // A TLS ClientHello where the HTTP/2 preface belongs.
+    assert!(s.recv(&[0x16, 0x03, 0x01, 0x00, 0xa5, 0x01], t(1)).is_err());
+    let mut now = t(1);
+    for _ in 0..3 {
+        match s.poll_timeout() {
+            Some(at) => {
+                assert!(at >= now, "a due timeout at {at:?} after {now:?}");
+                now = at;
+                s.handle_timeout(at);
+            }
+            None => break,
+        }
+    }
+    assert!(s.poll_timeout().is_none_or(|at| at > now));
+}
