@@ -18,7 +18,7 @@ mod upstream;
 pub use crate::arkouda::service::{Handler, Responder};
 pub use client::{CallFailure, Client, ClientConfig};
 pub use server::{Server, ServerConfig};
-pub use session::{Session, SessionError, SessionOutcome, StatusView};
+pub use session::{Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
 
 use crate::h2::MemoryBudget;
