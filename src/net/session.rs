@@ -360,6 +360,18 @@ impl Session {
         f(self)
     }
 
+    /// The encoded size of `command`'s request with `pattern`.
+    fn request_len(&self, pattern: Pattern, command: &Command<'_>) -> usize {
+        let len = request_len(&self.user, &self.token, command);
+        match pattern {
+            // The 32-character request id (tag, length, bytes).
+            Pattern::Polling | Pattern::Submit => {
+                len + 2 + crate::arkouda::request_id::REQUEST_ID_LEN
+            }
+            Pattern::Blocking | Pattern::Status => len,
+        }
+    }
+
     /// A request of `len` bytes fits the proxy's limit.
     fn check_size(&self, len: usize) -> Result<(), SessionError> {
         if len > self.options.max_request {
@@ -401,10 +413,11 @@ impl Session {
         pattern: Pattern,
         command: &Command<'_>,
     ) -> Result<SessionOutcome, SessionError> {
-        self.check_size(request_len(&Command {
+        let text = Command {
             payload: &[],
             ..*command
-        }))?;
+        };
+        self.check_size(self.request_len(pattern, &text))?;
         self.with_retry(|s| {
             let now = s.driver.now();
             let started = s.channel()?.command(pattern, command, now);
@@ -450,7 +463,7 @@ impl Session {
 
     /// Starts an operation without waiting (for several at once).
     pub fn start(&mut self, pattern: Pattern, cmd: &str, args: &str) -> Result<OpId, SessionError> {
-        self.check_size(request_len(&Command::new(cmd, args)))?;
+        self.check_size(self.request_len(pattern, &Command::new(cmd, args)))?;
         let now = self.driver.now();
         let channel = self.channel()?;
         let started = match pattern {
@@ -577,12 +590,12 @@ fn open(
     Ok((driver, key))
 }
 
-/// The encoded size of `command`'s request (a polled or submitted one
-/// carries a 32-character request id).
-fn request_len(command: &Command<'_>) -> usize {
+/// The encoded size of `command`'s request from `user` with `token`,
+/// without a request id.
+fn request_len(user: &str, token: &str, command: &Command<'_>) -> usize {
     crate::proto::ArkoudaRequestRef {
-        user: "",
-        token: "",
+        user,
+        token,
         cmd: command.cmd,
         format: "STRING",
         size: command.size,
