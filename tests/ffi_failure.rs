@@ -181,6 +181,11 @@ fn play(run: Run, mode: &str, server_mode: &str) -> String {
             }
             "kill-and-restart" => {
                 drop(server);
+                // The kernel's FIN or RST reaches the client's socket
+                // asynchronously; on a loaded host give it time, so the
+                // program's next call finds the connection dead before
+                // sending (the case under test) rather than sending into it.
+                std::thread::sleep(Duration::from_millis(300));
                 server = serve(port, server_mode);
                 ack(&mut stdin);
             }
@@ -235,4 +240,22 @@ fn c_failure_cases_under_valgrind() {
     if have("gcc") && have("valgrind") {
         all_cases(Run::Valgrind);
     }
+}
+
+#[test]
+fn the_shared_library_names_its_abi_and_the_pkg_config_file_its_version() {
+    let so = lib_dir().join("libarkwire.so");
+    match Command::new("readelf").arg("-d").arg(&so).output() {
+        Ok(out) if out.status.success() => {
+            let dynamic = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                dynamic.contains("Library soname: [libarkwire.so.0]"),
+                "{dynamic}"
+            );
+        }
+        _ => eprintln!("SKIP: readelf is not installed"),
+    }
+    let pc = std::fs::read_to_string(format!("{ROOT}/capi/arkwire.pc.in")).unwrap();
+    let version = format!("Version: {}", env!("CARGO_PKG_VERSION"));
+    assert!(pc.lines().any(|l| l == version), "capi/arkwire.pc.in: {version}");
 }

@@ -130,6 +130,17 @@ pub struct arkwire_conn_config {
 ///
 /// Thread safety: not thread-safe. One thread at a time may use a
 /// connection; it may move between threads.
+///
+/// The socket is the host's: when a read gives end-of-file or an error
+/// (a reset), call `arkwire_conn_eof`, which fails the operations in flight
+/// at once; write with MSG_NOSIGNAL (or ignore SIGPIPE), since the library
+/// never touches signals. Limits: `arkwire_conn_limits`; a request past
+/// them is refused before anything is queued, so it never harms the other
+/// operations on the connection.
+///
+/// Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
+/// A value smaller than an earlier one is taken as it is: nothing breaks,
+/// but timers due after the earlier value fire that much later.
 pub struct arkwire_conn {
     channel: ConnChannel,
     last_error: LastError<256>,

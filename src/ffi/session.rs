@@ -32,6 +32,29 @@ use arkwire_status::*;
 /// session may move between threads; use one session per thread for
 /// parallel calls. `arkwire_session_finish` may be called from any thread at
 /// any time, also while another thread is in a call on the same session.
+///
+/// Waits: every call returns by its deadline at the latest (the config's
+/// `call_timeout_ms`, `arkwire_session_set_deadline`, or for a polled call
+/// `poll_deadline_ms`); a connection that closes or is reset ends the wait
+/// at once (`ARKWIRE_CLOSED`, with the operating system's reason in `msg`).
+///
+/// Limits: a request message (without a binary payload) of at most the
+/// config's `max_request`, 4 MiB by default as `arkwire serve`'s
+/// `--max-message-size`; larger is `ARKWIRE_RESOURCE_EXHAUSTED` before
+/// anything is sent. `arkwire_session_limits` reports them.
+///
+/// After `ARKWIRE_CLOSED`: the session stays usable for results and
+/// `arkwire_session_finish`; every operation returns `ARKWIRE_CLOSED` at
+/// once until `arkwire_session_reconnect` succeeds (or, with
+/// `reconnect_attempts`, the next operation reconnects first;
+/// `ARKWIRE_CONNECTION_FAILED` when that fails). An operation that failed
+/// with CLOSED may or may not have reached the proxy, and is not sent again
+/// unless `resend_in_flight` is set.
+///
+/// Signals: the library never raises SIGPIPE: it writes with MSG_NOSIGNAL
+/// (Linux) or on SO_NOSIGPIPE sockets (macOS, BSD), so a host need not
+/// ignore the signal. Time: the session reads the monotonic clock; changes
+/// to the wall clock do not move its deadlines.
 pub struct arkwire_session {
     /// Used by one thread at a time (the caller's contract).
     state: UnsafeCell<SessionState>,
