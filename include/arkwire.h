@@ -358,6 +358,17 @@ typedef uint32_t arkwire_request_state;
 
  Thread safety: not thread-safe. One thread at a time may use a
  connection; it may move between threads.
+
+ The socket is the host's: when a read gives end-of-file or an error
+ (a reset), call `arkwire_conn_eof`, which fails the operations in flight
+ at once; write with MSG_NOSIGNAL (or ignore SIGPIPE), since the library
+ never touches signals. Limits: `arkwire_conn_limits`; a request past
+ them is refused before anything is queued, so it never harms the other
+ operations on the connection.
+
+ Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
+ A value smaller than an earlier one is taken as it is: nothing breaks,
+ but timers due after the earlier value fire that much later.
  */
 typedef struct arkwire_conn arkwire_conn;
 
@@ -396,6 +407,29 @@ typedef struct arkwire_server arkwire_server;
  session may move between threads; use one session per thread for
  parallel calls. `arkwire_session_finish` may be called from any thread at
  any time, also while another thread is in a call on the same session.
+
+ Waits: every call returns by its deadline at the latest (the config's
+ `call_timeout_ms`, `arkwire_session_set_deadline`, or for a polled call
+ `poll_deadline_ms`); a connection that closes or is reset ends the wait
+ at once (`ARKWIRE_CLOSED`, with the operating system's reason in `msg`).
+
+ Limits: a request message (without a binary payload) of at most the
+ config's `max_request`, 4 MiB by default as `arkwire serve`'s
+ `--max-message-size`; larger is `ARKWIRE_RESOURCE_EXHAUSTED` before
+ anything is sent. `arkwire_session_limits` reports them.
+
+ After `ARKWIRE_CLOSED`: the session stays usable for results and
+ `arkwire_session_finish`; every operation returns `ARKWIRE_CLOSED` at
+ once until `arkwire_session_reconnect` succeeds (or, with
+ `reconnect_attempts`, the next operation reconnects first;
+ `ARKWIRE_CONNECTION_FAILED` when that fails). An operation that failed
+ with CLOSED may or may not have reached the proxy, and is not sent again
+ unless `resend_in_flight` is set.
+
+ Signals: the library never raises SIGPIPE: it writes with MSG_NOSIGNAL
+ (Linux) or on SO_NOSIGPIPE sockets (macOS, BSD), so a host need not
+ ignore the signal. Time: the session reads the monotonic clock; changes
+ to the wall clock do not move its deadlines.
  */
 typedef struct arkwire_session arkwire_session;
 

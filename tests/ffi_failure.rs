@@ -35,7 +35,10 @@ fn lib_dir() -> &'static Path {
         if profile.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
-        assert!(cmd.status().unwrap().success(), "cargo build -p arkwire-capi");
+        assert!(
+            cmd.status().unwrap().success(),
+            "cargo build -p arkwire-capi"
+        );
         profile
     })
 }
@@ -85,7 +88,13 @@ fn compile(sanitize: bool) -> PathBuf {
 /// `arkwire serve` on `port` (0: any), in `mode`.
 fn serve(port: u16, mode: &str) -> common::Peer {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_arkwire"));
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--mode", mode]);
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--mode",
+        mode,
+    ]);
     // A port just freed may still be bound for a moment.
     for _ in 0..50 {
         let mut attempt = Command::new(env!("CARGO_BIN_EXE_arkwire"));
@@ -257,5 +266,8 @@ fn the_shared_library_names_its_abi_and_the_pkg_config_file_its_version() {
     }
     let pc = std::fs::read_to_string(format!("{ROOT}/capi/arkwire.pc.in")).unwrap();
     let version = format!("Version: {}", env!("CARGO_PKG_VERSION"));
-    assert!(pc.lines().any(|l| l == version), "capi/arkwire.pc.in: {version}");
+    assert!(
+        pc.lines().any(|l| l == version),
+        "capi/arkwire.pc.in: {version}"
+    );
 }

@@ -442,7 +442,14 @@ fn call_len(d: &mut Driver, cmd: &CStr, args: &[u8]) -> (arkwire::ffi::arkwire_s
     let now = d.now_us();
     // SAFETY: live conn, `args.len()` readable bytes, valid out-pointer.
     let s = unsafe {
-        arkwire_conn_call_len(d.conn, cmd.as_ptr(), args.as_ptr().cast(), args.len(), now, &mut op)
+        arkwire_conn_call_len(
+            d.conn,
+            cmd.as_ptr(),
+            args.as_ptr().cast(),
+            args.len(),
+            now,
+            &mut op,
+        )
     };
     (s, op)
 }
@@ -478,7 +485,10 @@ fn requests_around_the_reported_limit_leave_the_connection_alive() {
         assert_eq!((s, none), (ARKWIRE_RESOURCE_EXHAUSTED, 0));
         // SAFETY: live conn; the last error is NUL-terminated.
         let why = unsafe { CStr::from_ptr(arkwire_conn_last_error(d.conn)) };
-        assert!(why.to_str().unwrap().contains("nothing was sent"), "{why:?}");
+        assert!(
+            why.to_str().unwrap().contains("nothing was sent"),
+            "{why:?}"
+        );
         d.wait_all(&[op, sleeper], Duration::from_secs(10));
         let (s, o) = d.outcome(op);
         assert_eq!(s, ARKWIRE_ARKOUDA_ERROR, "{}", msg(&o));
@@ -515,7 +525,10 @@ fn end_of_stream_fails_operations_in_flight_at_once_and_refuses_new_ones() {
     assert_eq!(seen, vec![a, b]);
     for op in [a, b] {
         let (s, o) = d.outcome(op);
-        assert_eq!((s, o.error_kind, o.grpc_code), (ARKWIRE_CLOSED, ARKWIRE_ERROR_TRANSPORT, 14));
+        assert_eq!(
+            (s, o.error_kind, o.grpc_code),
+            (ARKWIRE_CLOSED, ARKWIRE_ERROR_TRANSPORT, 14)
+        );
         assert!(msg(&o).contains("end of stream"), "{}", msg(&o));
         d.finish(op);
     }
@@ -568,7 +581,10 @@ fn a_submit_to_a_synchronous_proxy_is_a_bad_reply() {
     let mut d = Driver::connect(server.local_addr().port());
     let op = d.run(arkwire_conn_submit, c"ruok", c"");
     let (s, o) = d.outcome(op);
-    assert_eq!((s, o.error_kind), (ARKWIRE_BAD_REPLY, ARKWIRE_ERROR_PROTOCOL));
+    assert_eq!(
+        (s, o.error_kind),
+        (ARKWIRE_BAD_REPLY, ARKWIRE_ERROR_PROTOCOL)
+    );
     assert!(msg(&o).contains("synchronously"), "{}", msg(&o));
     d.finish(op);
     // An over-long request id is an argument error, nothing started.

@@ -69,7 +69,7 @@ pub const ARKWIRE_CONN_RESULT_BUFFER: usize = ARKWIRE_CONN_MAX_MESSAGE + 1;
 pub const ARKWIRE_CONN_MIN_RESULT_BUFFER: usize = 64;
 
 /// Streams, header bytes and body bytes per stream: `h2::Config::embedded()`.
-type ConnStorage = FixedStorage<4, 4096, 16_384>;
+type ConnStorage = FixedStorage<4, 4096, STREAM_BUFFER>;
 type ConnChannel = Channel<ConnStorage, ARKWIRE_CONN_MAX_OPS>;
 
 /// Settings for `arkwire_conn_size`, `arkwire_conn_init` and
@@ -750,7 +750,10 @@ impl arkwire_conn {
                        commands synchronously (use arkwire_conn_call)";
             self.last_error.set(format_args!("{why}"));
             len = write_text(buf, format_args!("{why}")).0;
-            meta = ResultMeta::failed(ARKWIRE_BAD_REPLY, arkwire_error_kind::ARKWIRE_ERROR_PROTOCOL);
+            meta = ResultMeta::failed(
+                ARKWIRE_BAD_REPLY,
+                arkwire_error_kind::ARKWIRE_ERROR_PROTOCOL,
+            );
         }
         let mut id = [0u8; REQUEST_ID_LEN + 1];
         let id_text = self.channel.request_id(op).unwrap_or_default().as_bytes();
@@ -1494,10 +1497,12 @@ pub unsafe extern "C" fn arkwire_conn_poll_timeout(
 ) -> arkwire_status {
     // SAFETY: forwarded contract.
     unsafe {
-        with_conn(conn, |c| match c.channel.poll_timeout().filter(|_| c.life != Life::Lost) {
-            Some(at) => out(at_us, at.as_micros()),
-            None if at_us.is_null() => Err(ARKWIRE_NULL_ARGUMENT),
-            None => Err(ARKWIRE_NO_TIMER),
+        with_conn(conn, |c| {
+            match c.channel.poll_timeout().filter(|_| c.life != Life::Lost) {
+                Some(at) => out(at_us, at.as_micros()),
+                None if at_us.is_null() => Err(ARKWIRE_NULL_ARGUMENT),
+                None => Err(ARKWIRE_NO_TIMER),
+            }
         })
     }
 }
@@ -1684,6 +1689,35 @@ mod tests {
             assert!(request_limit(&longest, timeout) >= ARKWIRE_CONN_MIN_MAX_REQUEST);
             assert!(request_limit("h:1", timeout) <= ARKWIRE_CONN_MAX_MESSAGE);
         }
+    }
+
+    #[test]
+    fn the_header_constants_are_the_code_limits() {
+        let settings = Settings {
+            call_timeout_ms: 0,
+            poll_interval_ms: 10,
+            poll_backoff: 2,
+            poll_max_interval_ms: 100,
+            poll_deadline_ms: 1000,
+            ordered: true,
+            seed: 1,
+            now_us: 0,
+        };
+        let user = "u".repeat(super::super::ARKWIRE_MAX_USER);
+        let token = "t".repeat(super::super::ARKWIRE_MAX_TOKEN);
+        // Built on a large stack, as arkwire_conn_init does.
+        std::thread::Builder::new()
+            .stack_size(BUILD_STACK)
+            .spawn(move || {
+                assert!(build(settings, "h:1", &user, &token).is_ok());
+                let long_user = std::format!("{user}u");
+                let long_token = std::format!("{token}t");
+                assert!(build(settings, "h:1", &long_user, "").is_err());
+                assert!(build(settings, "h:1", "u", &long_token).is_err());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

@@ -508,7 +508,11 @@ pub(crate) fn request_size(user: &str, token: &str, cmd: &str, args_len: usize) 
     .encoded_len();
     // Tag (1) and length varint of the args field.
     let varint = |n: usize| (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize;
-    base + if args_len == 0 { 0 } else { 1 + varint(args_len) + args_len }
+    base + if args_len == 0 {
+        0
+    } else {
+        1 + varint(args_len) + args_len
+    }
 }
 
 /// The largest `args_len` with `request_size(..) <= max_request`.

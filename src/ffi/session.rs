@@ -316,13 +316,14 @@ unsafe fn open(
         resend_in_flight: c.resend_in_flight,
         max_request: c.max_request,
     };
-    let inner = Session::connect_with(addr, user, token, client, channel, options).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidInput {
-            ARKWIRE_INVALID_ARGUMENT
-        } else {
-            ARKWIRE_CONNECTION_FAILED
-        }
-    })?;
+    let inner =
+        Session::connect_with(addr, user, token, client, channel, options).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                ARKWIRE_INVALID_ARGUMENT
+            } else {
+                ARKWIRE_CONNECTION_FAILED
+            }
+        })?;
     let session = Box::new(arkwire_session {
         state: UnsafeCell::new(SessionState {
             inner,
@@ -759,7 +760,9 @@ unsafe fn with_session(
 /// # Safety
 /// `session` is NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn arkwire_session_reconnect(session: *mut arkwire_session) -> arkwire_status {
+pub unsafe extern "C" fn arkwire_session_reconnect(
+    session: *mut arkwire_session,
+) -> arkwire_status {
     // SAFETY: forwarded contract.
     unsafe {
         with_session(session, |s| {
@@ -793,7 +796,8 @@ pub unsafe extern "C" fn arkwire_session_check(
     // SAFETY: forwarded contract.
     unsafe {
         with_session(session, |s| {
-            let ping = (ping_timeout_ms != 0).then(|| Duration::from_millis(ping_timeout_ms.into()));
+            let ping =
+                (ping_timeout_ms != 0).then(|| Duration::from_millis(ping_timeout_ms.into()));
             s.inner.check(ping).map_err(|e| {
                 let status = match e {
                     SessionError::Closed(_) => ARKWIRE_CLOSED,

@@ -196,7 +196,14 @@ impl Session {
         config: ClientConfig,
         channel: ChannelConfig,
     ) -> io::Result<Session> {
-        Self::connect_with(addr, user, token, config, channel, SessionOptions::default())
+        Self::connect_with(
+            addr,
+            user,
+            token,
+            config,
+            channel,
+            SessionOptions::default(),
+        )
     }
 
     /// Connects with keepalive, reconnect and limit `options`.
@@ -280,7 +287,11 @@ impl Session {
         self.driver.ping(self.key);
         let until = sent + timeout;
         loop {
-            if self.driver.last_activity(self.key).is_some_and(|at| at > sent) {
+            if self
+                .driver
+                .last_activity(self.key)
+                .is_some_and(|at| at > sent)
+            {
                 return Ok(());
             }
             if let Some(why) = self.closed() {
