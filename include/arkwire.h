@@ -1437,7 +1437,10 @@ arkwire_status arkwire_session_finish(const struct arkwire_session *session, uin
  whose connection closed stays closed: every operation on it returns
  `ARKWIRE_CLOSED`, at once, until it is reconnected or freed, unless
  `reconnect_attempts` reconnects it automatically). Results not yet
- finished are kept. A live connection is closed and replaced too.
+ finished are kept. A live connection is closed and replaced too. The
+ new connection counts once the proxy has sent its first bytes (HTTP/2
+ SETTINGS) within `connect_timeout_ms`; one reset before that (a proxy
+ going down as the connect arrives) is `ARKWIRE_CONNECTION_FAILED`.
 
  Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CONNECTION_FAILED` (the last
  error says why; the session stays closed and may be reconnected again).

@@ -255,7 +255,7 @@ fn a_silent_peer_fails_the_ping_check_and_a_closed_session_reconnects() {
         let (mut conn, _) = silent.accept().unwrap();
         let mut sink = Vec::new();
         let _ = std::io::Read::read_to_end(&mut conn, &mut sink);
-        // The reconnect: accepted, then dropped.
+        // A reconnect accepted and dropped before the peer spoke fails.
         drop(silent.accept());
     });
     let s = open(&addr, |c| c.keepalive_interval_ms = 0);
@@ -266,12 +266,13 @@ fn a_silent_peer_fails_the_ping_check_and_a_closed_session_reconnects() {
         assert!(last_error(s).contains("PING"), "{}", last_error(s));
         let (st, _) = call(s, c"ruok", c"");
         assert_eq!(st, ARKWIRE_CLOSED, "stays closed");
-        assert_eq!(
-            arkwire_session_reconnect(s),
-            ARKWIRE_OK,
+        assert_eq!(arkwire_session_reconnect(s), ARKWIRE_CONNECTION_FAILED);
+        assert!(
+            last_error(s).contains("closed the new connection"),
             "{}",
             last_error(s)
         );
+        assert_eq!(call(s, c"ruok", c"").0, ARKWIRE_CLOSED, "still closed");
         arkwire_session_free(s);
     }
     hold.join().unwrap();

@@ -127,6 +127,8 @@ struct Link<M> {
     ping_due: bool,
     /// When the last PING went out, while it is unanswered.
     ping_sent: Option<Instant>,
+    /// The peer has sent at least one byte.
+    heard: bool,
 }
 
 /// See the module documentation.
@@ -249,6 +251,7 @@ impl<M: Endpoint> Driver<M> {
             keepalive: None,
             ping_due: false,
             ping_sent: None,
+            heard: false,
         });
         // A machine may speak first (an HTTP/2 server's SETTINGS, a ZMTP
         // greeting): write it on the next turn.
@@ -295,6 +298,11 @@ impl<M: Endpoint> Driver<M> {
             link.ping_due = true;
             self.dirty.push(key);
         }
+    }
+
+    /// Whether the peer of `key` has sent anything yet.
+    pub(crate) fn heard_from(&self, key: Key) -> bool {
+        self.link(key).is_some_and(|l| l.heard)
     }
 
     /// When the peer of `key` last sent a byte.
@@ -515,6 +523,7 @@ impl<M: Endpoint> Driver<M> {
                 Ok(n) => {
                     budget -= n;
                     link.last_activity = now;
+                    link.heard = true;
                     if let Err(e) = link.machine.recv(&self.read_buf[..n], now) {
                         log::debug!("connection error: {e}");
                         link.failure.get_or_insert_with(|| e.to_string());

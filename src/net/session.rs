@@ -254,8 +254,13 @@ impl Session {
 
     /// Replaces the connection with a new one to the same proxy. Operations
     /// of the old connection are gone; the session's other state stays.
+    ///
+    /// The new connection counts once the proxy has spoken (its HTTP/2
+    /// SETTINGS), within the connect timeout: a listener that accepts and
+    /// then resets (a server going down as the connect arrives) is a failed
+    /// attempt, not a connection an operation would be lost on.
     pub fn reconnect(&mut self) -> io::Result<()> {
-        let (driver, key) = open(
+        let (mut driver, key) = open(
             self.addr,
             &self.user,
             &self.token,
@@ -263,6 +268,22 @@ impl Session {
             self.channel_config,
             &self.options,
         )?;
+        let until = driver.now() + self.config.connect_timeout;
+        while !driver.heard_from(key) {
+            if let Some(why) = driver.closed(key) {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    std::format!("the proxy closed the new connection: {why}"),
+                ));
+            }
+            if driver.now() >= until {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the proxy did not speak on the new connection",
+                ));
+            }
+            driver.turn(Some(until))?;
+        }
         self.driver = driver;
         self.key = key;
         self.completed.clear();
