@@ -47,16 +47,45 @@
 
 
 /*
+ Longest user name a session or connection accepts, in bytes.
+ */
+#define ARKWIRE_MAX_USER 64
+
+/*
+ Longest token a session or connection accepts, in bytes.
+ */
+#define ARKWIRE_MAX_TOKEN 128
+
+/*
+ Length of a request id (a submit's, or the one a status query names).
+ */
+#define ARKWIRE_REQUEST_ID_LEN 32
+
+/*
  Smallest buffer `arkwire_conn_transmit` accepts: one largest HTTP/2
  frame (16384 bytes) and its 9-byte header.
  */
 #define ARKWIRE_MIN_TRANSMIT_BUFFER 16393
 
 /*
- Largest request or reply message a sans-IO connection carries (bytes of
- the encoded ArkoudaRequest/ArkoudaResponse).
+ Largest reply message a sans-IO connection receives (bytes of the
+ encoded ArkoudaResponse): one stream's 16384-byte body buffer less the
+ gRPC message prefix. A larger reply fails its operation with
+ `ARKWIRE_RESOURCE_EXHAUSTED`; the connection lives on.
+
+ Requests share that buffer with their HTTP/2 request headers, whose
+ size depends on the authority and the call timeout: the largest request
+ of a connection is what `arkwire_conn_limits` reports, at least
+ `ARKWIRE_CONN_MIN_MAX_REQUEST`.
  */
 #define ARKWIRE_CONN_MAX_MESSAGE 16379
+
+/*
+ The largest request every sans-IO connection can send, whatever its
+ authority (up to 255 bytes) and call timeout: a lower bound of
+ `arkwire_conn_limits`'s `max_request`.
+ */
+#define ARKWIRE_CONN_MIN_MAX_REQUEST 15800
 
 /*
  Most operations (calls, polls, submits, status queries) one sans-IO
@@ -329,6 +358,17 @@ typedef uint32_t arkwire_request_state;
 
  Thread safety: not thread-safe. One thread at a time may use a
  connection; it may move between threads.
+
+ The socket is the host's: when a read gives end-of-file or an error
+ (a reset), call `arkwire_conn_eof`, which fails the operations in flight
+ at once; write with MSG_NOSIGNAL (or ignore SIGPIPE), since the library
+ never touches signals. Limits: `arkwire_conn_limits`; a request past
+ them is refused before anything is queued, so it never harms the other
+ operations on the connection.
+
+ Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
+ A value smaller than an earlier one is taken as it is: nothing breaks,
+ but timers due after the earlier value fire that much later.
  */
 typedef struct arkwire_conn arkwire_conn;
 
@@ -367,6 +407,29 @@ typedef struct arkwire_server arkwire_server;
  session may move between threads; use one session per thread for
  parallel calls. `arkwire_session_finish` may be called from any thread at
  any time, also while another thread is in a call on the same session.
+
+ Waits: every call returns by its deadline at the latest (the config's
+ `call_timeout_ms`, `arkwire_session_set_deadline`, or for a polled call
+ `poll_deadline_ms`); a connection that closes or is reset ends the wait
+ at once (`ARKWIRE_CLOSED`, with the operating system's reason in `msg`).
+
+ Limits: a request message (without a binary payload) of at most the
+ config's `max_request`, 4 MiB by default as `arkwire serve`'s
+ `--max-message-size`; larger is `ARKWIRE_RESOURCE_EXHAUSTED` before
+ anything is sent. `arkwire_session_limits` reports them.
+
+ After `ARKWIRE_CLOSED`: the session stays usable for results and
+ `arkwire_session_finish`; every operation returns `ARKWIRE_CLOSED` at
+ once until `arkwire_session_reconnect` succeeds (or, with
+ `reconnect_attempts`, the next operation reconnects first;
+ `ARKWIRE_CONNECTION_FAILED` when that fails). An operation that failed
+ with CLOSED may or may not have reached the proxy, and is not sent again
+ unless `resend_in_flight` is set.
+
+ Signals: the library never raises SIGPIPE: it writes with MSG_NOSIGNAL
+ (Linux) or on SO_NOSIGPIPE sockets (macOS, BSD), so a host need not
+ ignore the signal. Time: the session reads the monotonic clock; changes
+ to the wall clock do not move its deadlines.
  */
 typedef struct arkwire_session arkwire_session;
 
@@ -530,6 +593,50 @@ typedef struct arkwire_result {
 } arkwire_result;
 
 /*
+ The real limits of one session or connection, as
+ `arkwire_session_limits` and `arkwire_conn_limits` report them. Each is
+ checked before anything is sent: past it an operation fails with
+ `ARKWIRE_RESOURCE_EXHAUSTED` (error kind LOCAL) and the connection is
+ untouched.
+ */
+typedef struct arkwire_limits {
+  /*
+   Largest encoded request message (ArkoudaRequest: user, token, cmd,
+   args, request id; a session's binary payload is not counted here).
+   */
+  size_t max_request;
+  /*
+   Largest arguments of a blocking call with a command of `cmd_len`
+   bytes: `max_request` less the request's other fields for this user
+   and token, for a command of 16 bytes or less. Longer commands or a
+   polled or submitted call (a 32-character request id) leave a little
+   less.
+   */
+  size_t max_args;
+  /*
+   Largest reply message accepted (text and binary payload).
+   */
+  size_t max_reply;
+  /*
+   Largest binary payload a request may carry (0: none).
+   */
+  size_t max_payload;
+  /*
+   Bytes a result keeps of a reply (with the text's NUL); a larger
+   reply completes with `ARKWIRE_BUFFER_TOO_SMALL`.
+   */
+  size_t max_result;
+  /*
+   Operations in flight at once (a session runs one at a time).
+   */
+  uint32_t max_ops;
+  /*
+   Length of a request id.
+   */
+  uint32_t request_id_len;
+} arkwire_limits;
+
+/*
  Answers one Arkouda request: read it with the `arkwire_request_*`
  accessors, answer with `arkwire_reply_builder_set_msg`, return
  `ARKWIRE_OK`. Any other return value, or returning without setting a
@@ -544,6 +651,92 @@ typedef struct arkwire_result {
 typedef arkwire_status (*arkwire_handler_fn)(const struct arkwire_request *req,
                                              struct arkwire_reply_builder *reply,
                                              void *userdata);
+
+/*
+ Settings for `arkwire_session_open`. Fill it with
+ `arkwire_session_config_init`, then change what differs. Times are in
+ milliseconds; 0 turns a feature off where that is said. Only read by
+ the library, during the call it is passed to.
+ */
+typedef struct arkwire_session_config {
+  /*
+   How long the TCP connect (and each reconnect attempt) may take.
+   Default 5000.
+   */
+  uint32_t connect_timeout_ms;
+  /*
+   The gRPC deadline of each call, told to the proxy (`grpc-timeout`);
+   0: none. Default 30000. `arkwire_session_set_deadline` bounds single
+   calls more tightly.
+   */
+  uint32_t call_timeout_ms;
+  /*
+   Wait before the first status poll of a polled call. Default 10.
+   */
+  uint32_t poll_interval_ms;
+  /*
+   Each wait between polls is this many times the last (1: constant).
+   Default 2.
+   */
+  uint32_t poll_backoff;
+  /*
+   Upper bound of the wait between polls. Default 500.
+   */
+  uint32_t poll_max_interval_ms;
+  /*
+   A polled call fails with `ARKWIRE_DEADLINE_EXCEEDED` this long after
+   it started. Default 600000.
+   */
+  uint32_t poll_deadline_ms;
+  /*
+   HTTP/2 PING keepalive: after this much silence from the proxy while
+   a call is under way, a PING goes out; 0: off. Default 10000.
+   */
+  uint32_t keepalive_interval_ms;
+  /*
+   A proxy that sends nothing for this long after a keepalive PING is
+   taken for dead: the call fails with `ARKWIRE_CLOSED`. Default 5000.
+   */
+  uint32_t keepalive_timeout_ms;
+  /*
+   TCP keepalive: after this many seconds of an idle connection the
+   kernel probes the peer, and fails the socket after about half as
+   long again without an answer (Linux also bounds unacknowledged data
+   to twice this), so a dead host or a dropped NAT mapping is noticed
+   by the next call at once; 0: off. Default 60.
+   */
+  uint32_t tcp_keepalive_s;
+  /*
+   Automatic reconnect: when an operation starts on a connection found
+   closed, up to this many connect attempts are made first (nothing of
+   the operation was sent yet); 0, the default: none (reconnect with
+   `arkwire_session_reconnect`).
+   */
+  uint32_t reconnect_attempts;
+  /*
+   The wait before the second attempt; each further wait doubles up to
+   `reconnect_max_backoff_ms`, and each is drawn from its upper half
+   (jitter). Default 100.
+   */
+  uint32_t reconnect_backoff_ms;
+  /*
+   The longest wait between attempts. Default 5000.
+   */
+  uint32_t reconnect_max_backoff_ms;
+  /*
+   Also send again, once, an operation whose connection closed while it
+   was under way: the proxy may then run it twice. Only for commands
+   that may run twice; needs `reconnect_attempts`. Default false.
+   */
+  bool resend_in_flight;
+  /*
+   The largest request message (without a binary payload) a call may
+   send: a larger one fails with `ARKWIRE_RESOURCE_EXHAUSTED` before
+   anything is sent. Default 4194304, `arkwire serve`'s
+   `--max-message-size`; raise both together.
+   */
+  size_t max_request;
+} arkwire_session_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -659,11 +852,14 @@ const char *arkwire_conn_last_error(const struct arkwire_conn *conn);
 
 /*
  Feeds bytes read from the socket, with the caller's clock in
- microseconds. `data` may be NULL when `len` is 0.
+ microseconds. `data` NULL with `len` 0 is the end of the stream: the
+ same as `arkwire_conn_eof`. A non-NULL `data` with `len` 0 does nothing.
 
- Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CLOSED` when the bytes break
- HTTP/2 and the connection is closed (operations in flight then complete with an error; send what
- `arkwire_conn_transmit` still gives, a GOAWAY, then close the socket).
+ Errors: `ARKWIRE_NULL_ARGUMENT` (`data` NULL with a `len`),
+ `ARKWIRE_CLOSED` when the bytes break HTTP/2 and the connection is
+ closed (operations in flight then complete with an error; send what
+ `arkwire_conn_transmit` still gives, a GOAWAY, then close the socket),
+ or when the connection is already lost (`arkwire_conn_eof`).
 
  # Safety
  `conn` is NULL or live; `data` is NULL or readable for `len` bytes.
@@ -866,6 +1062,81 @@ arkwire_status arkwire_conn_poll_timeout(struct arkwire_conn *conn, uint64_t *at
 arkwire_status arkwire_conn_handle_timeout(struct arkwire_conn *conn, uint64_t now_us);
 
 /*
+ The end of the connection's stream: the host's socket read end-of-file,
+ or failed (a reset, a timeout of its own). Every operation in flight
+ fails at once with `ARKWIRE_CLOSED` (error kind TRANSPORT, gRPC code 14;
+ `arkwire_conn_poll_event` reports each, `arkwire_conn_outcome` reads it);
+ results already there stay. From then on new operations are refused
+ with `ARKWIRE_CLOSED`, `arkwire_conn_transmit` gives nothing and no timer
+ is armed: close the socket, free the connection (finished or not, its
+ results die with it) and build a new one over a new socket. Calling it
+ again does nothing.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
+
+ # Safety
+ `conn` is NULL or live.
+ */
+arkwire_status arkwire_conn_eof(struct arkwire_conn *conn);
+
+/*
+ Starts a graceful close: new operations are refused with
+ `ARKWIRE_CLOSED`; those in flight go on; once none is left (each
+ completed and seen by `arkwire_conn_poll_event` or `arkwire_conn_outcome`,
+ or finished), `arkwire_conn_transmit` gives a GOAWAY (NO_ERROR) and then
+ nothing more. Close the socket when `arkwire_conn_check` says
+ `ARKWIRE_CLOSED` and `arkwire_conn_wants_transmit` is false.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
+
+ # Safety
+ `conn` is NULL or live.
+ */
+arkwire_status arkwire_conn_close(struct arkwire_conn *conn);
+
+/*
+ Whether the connection takes new operations: `ARKWIRE_OK`, or
+ `ARKWIRE_CLOSED` with the last error saying why (lost by
+ `arkwire_conn_eof`, closing or closed by `arkwire_conn_close`, closed by
+ the proxy's GOAWAY or an HTTP/2 error).
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
+
+ # Safety
+ `conn` is NULL or live.
+ */
+arkwire_status arkwire_conn_check(struct arkwire_conn *conn);
+
+/*
+ Writes the connection's real limits to `*limits` (see `arkwire_limits`):
+ the largest request for its authority and call timeout (at least
+ `ARKWIRE_CONN_MIN_MAX_REQUEST`), `ARKWIRE_CONN_MAX_MESSAGE` for replies,
+ its `result_buffer_size` and `max_ops`.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`.
+
+ # Safety
+ `conn` is NULL or live; `limits` NULL or writable.
+ */
+arkwire_status arkwire_conn_limits(struct arkwire_conn *conn, struct arkwire_limits *limits);
+
+/*
+ `arkwire_conn_call` with arguments of explicit length: `args_len` bytes
+ at `args` (NULL with 0 for none), which need no NUL and may contain NUL
+ bytes; they must be UTF-8 (else `ARKWIRE_INVALID_UTF8`). They are copied
+ into the connection before this returns.
+
+ # Safety
+ As `arkwire_conn_call`; `args` NULL or valid for reads of `args_len` bytes.
+ */
+arkwire_status arkwire_conn_call_len(struct arkwire_conn *conn,
+                                     const char *cmd,
+                                     const char *args,
+                                     size_t args_len,
+                                     uint64_t now_us,
+                                     uint32_t *op);
+
+/*
  Why the last `arkwire_server_start` on the calling thread failed, as one
  NUL-terminated line (for a port in use: "127.0.0.1:50053 is already in
  use"); empty after one that succeeded. Valid until the next
@@ -977,20 +1248,51 @@ arkwire_status arkwire_reply_builder_set_msg(struct arkwire_reply_builder *build
                                              int32_t is_error);
 
 /*
+ Fills `config` with the defaults (see each field).
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`. Thread-safe.
+
+ # Safety
+ `config` is NULL or valid for writes.
+ */
+arkwire_status arkwire_session_config_init(struct arkwire_session_config *config);
+
+/*
+ Connects to the proxy at `addr` (`host:port`) as `user` (with `token`,
+ NULL for none) with the settings of `config`, and writes the session to
+ `*session_out`; free it with `arkwire_session_free`.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
+ `ARKWIRE_INVALID_ARGUMENT` (addr does not resolve, user longer than
+ `ARKWIRE_MAX_USER` or token than `ARKWIRE_MAX_TOKEN` bytes, a zero
+ `connect_timeout_ms` or `max_request`), `ARKWIRE_CONNECTION_FAILED` (the
+ connect failed or timed out). There is no handle to read a message from
+ on failure: the code is all. `*session_out` is untouched on failure.
+
+ # Safety
+ `addr`, `user` are NULL or NUL-terminated; `token` likewise; `config`
+ NULL or valid for reads; `session_out` NULL or writable.
+ */
+arkwire_status arkwire_session_open(const char *addr,
+                                    const char *user,
+                                    const char *token,
+                                    const struct arkwire_session_config *config,
+                                    struct arkwire_session **session_out);
+
+/*
  Connects to the proxy at `addr` (`host:port`) as `user` (with `token`,
  NULL for none) and writes the session to `*session_out`; free it with
  `arkwire_session_free`.
 
- `timeout_ms` bounds the TCP connect and is the deadline of every gRPC
- call; 0 means the defaults (5 s to connect, 30 s per call). A reply may
+ The settings are `arkwire_session_config_init`'s, except that a
+ `timeout_ms` other than 0 is both the connect timeout and the deadline
+ of every gRPC call (0: 5 s to connect, 30 s per call). A reply may
  carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
- default `--max-binary-size`).
- Polled commands give up after 10 minutes.
+ default `--max-binary-size`); a request at most 4 MiB besides its
+ binary payload. Polled commands give up after 10 minutes. Use
+ `arkwire_session_open` for the other settings.
 
- Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
- `ARKWIRE_INVALID_ARGUMENT` (addr does not resolve, user or token too
- long), `ARKWIRE_CONNECTION_FAILED`. There is no handle to read a message
- from on failure; the code is all.
+ Errors: as `arkwire_session_open`.
 
  # Safety
  `addr`, `user` are NULL or NUL-terminated; `token` likewise; `session_out`
@@ -1128,6 +1430,86 @@ arkwire_status arkwire_session_status(struct arkwire_session *session,
  `session` is NULL or live.
  */
 arkwire_status arkwire_session_finish(const struct arkwire_session *session, uint32_t op);
+
+/*
+ Replaces the session's connection with a new one to the same proxy,
+ with the same settings: the way back after `ARKWIRE_CLOSED` (a session
+ whose connection closed stays closed: every operation on it returns
+ `ARKWIRE_CLOSED`, at once, until it is reconnected or freed, unless
+ `reconnect_attempts` reconnects it automatically). Results not yet
+ finished are kept. A live connection is closed and replaced too. The
+ new connection counts once the proxy has sent its first bytes (HTTP/2
+ SETTINGS) within `connect_timeout_ms`; one reset before that (a proxy
+ going down as the connect arrives) is `ARKWIRE_CONNECTION_FAILED`.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CONNECTION_FAILED` (the last
+ error says why; the session stays closed and may be reconnected again).
+ Thread safety: as a call.
+
+ # Safety
+ `session` is NULL or live.
+ */
+arkwire_status arkwire_session_reconnect(struct arkwire_session *session);
+
+/*
+ Whether the session's connection is up. With `ping_timeout_ms` 0 it
+ only takes what the socket already reports (a close, a reset, a failed
+ TCP keepalive), without waiting; otherwise it also sends an HTTP/2 PING
+ and waits up to that long for the proxy to answer, and a proxy that
+ does not is taken for dead (the connection is closed).
+
+ Returns `ARKWIRE_OK` (alive), `ARKWIRE_CLOSED` (the last error says
+ why, with the operating system's reason when there is one; reconnect
+ with `arkwire_session_reconnect`), `ARKWIRE_NULL_ARGUMENT`,
+ `ARKWIRE_CONNECTION_FAILED` (the event loop failed). Thread safety: as
+ a call.
+
+ # Safety
+ `session` is NULL or live.
+ */
+arkwire_status arkwire_session_check(struct arkwire_session *session, uint32_t ping_timeout_ms);
+
+/*
+ Bounds each operation started from now on to `deadline_ms`
+ milliseconds (0: no bound beyond the config's `call_timeout_ms` and
+ `poll_deadline_ms`): an operation still running then is cancelled
+ (HTTP/2 RST_STREAM) and fails with `ARKWIRE_DEADLINE_EXCEEDED`. The
+ proxy is not told this bound; it runs until the call's `call_timeout_ms`.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`. Thread safety: as a call.
+
+ # Safety
+ `session` is NULL or live.
+ */
+arkwire_status arkwire_session_set_deadline(struct arkwire_session *session, uint32_t deadline_ms);
+
+/*
+ Writes the session's real limits to `*limits` (see `arkwire_limits`):
+ the config's `max_request`, a reply of 4 MiB of text plus a binary
+ payload of up to 64 MiB, one operation at a time.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`. Thread safety: as a call.
+
+ # Safety
+ `session` is NULL or live; `limits` NULL or writable.
+ */
+arkwire_status arkwire_session_limits(struct arkwire_session *session,
+                                      struct arkwire_limits *limits);
+
+/*
+ `arkwire_session_call` with arguments of explicit length: `args_len`
+ bytes at `args` (NULL with 0 for none), which need no NUL and may
+ contain NUL bytes; they must be UTF-8 (else `ARKWIRE_INVALID_UTF8`).
+ The bytes are only read during the call.
+
+ # Safety
+ As `arkwire_session_call`; `args` NULL or valid for reads of `args_len` bytes.
+ */
+arkwire_status arkwire_session_call_len(struct arkwire_session *session,
+                                        const char *cmd,
+                                        const char *args,
+                                        size_t args_len,
+                                        struct arkwire_result *result);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -429,3 +429,168 @@ fn a_reply_larger_than_its_result_slot_is_refused_whole() {
     assert!(msg(&r).starts_with("the reply does not fit"), "{}", msg(&r));
     d.finish(op);
 }
+
+fn limits(d: &Driver) -> arkwire::ffi::arkwire_limits {
+    let mut l = arkwire::ffi::arkwire_limits::default();
+    // SAFETY: live conn, valid out-pointer.
+    assert_eq!(unsafe { arkwire_conn_limits(d.conn, &mut l) }, ARKWIRE_OK);
+    l
+}
+
+fn call_len(d: &mut Driver, cmd: &CStr, args: &[u8]) -> (arkwire::ffi::arkwire_status, u32) {
+    let mut op = 0;
+    let now = d.now_us();
+    // SAFETY: live conn, `args.len()` readable bytes, valid out-pointer.
+    let s = unsafe {
+        arkwire_conn_call_len(
+            d.conn,
+            cmd.as_ptr(),
+            args.as_ptr().cast(),
+            args.len(),
+            now,
+            &mut op,
+        )
+    };
+    (s, op)
+}
+
+#[test]
+fn requests_around_the_reported_limit_leave_the_connection_alive() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 4));
+    // A long authority and a call timeout take room from the request.
+    for (authority, timeout) in [("", 30_000), ("x", 0), ("a-long-authority", 59_999)] {
+        let port = server.local_addr().port();
+        let authority = std::ffi::CString::new(format!("127.0.0.1:{port}{authority}")).unwrap();
+        let mut d = Driver::connect_with(port, |c| {
+            c.authority = authority.as_ptr();
+            c.call_timeout_ms = timeout;
+        });
+        let l = limits(&d);
+        assert!(l.max_request >= ARKWIRE_CONN_MIN_MAX_REQUEST);
+        assert!(l.max_request <= ARKWIRE_CONN_MAX_MESSAGE);
+        assert_eq!(l.max_reply, ARKWIRE_CONN_MAX_MESSAGE);
+        assert_eq!((l.max_ops, l.request_id_len), (8, 32));
+        // A call in flight that must outlive its neighbours' sizes.
+        let (s, sleeper) = call_len(&mut d, c"sleep", b"300");
+        assert_eq!(s, ARKWIRE_OK);
+        // A 16-character command with the largest arguments: sent, and
+        // answered (an Arkouda ERROR for the unknown command).
+        let cmd = c"cccccccccccccccc";
+        let args = vec![b'a'; l.max_args];
+        let (s, op) = call_len(&mut d, cmd, &args);
+        assert_eq!(s, ARKWIRE_OK, "{}", l.max_args);
+        // One byte more is refused before anything is sent.
+        let more = vec![b'a'; l.max_args + 1];
+        let (s, none) = call_len(&mut d, cmd, &more);
+        assert_eq!((s, none), (ARKWIRE_RESOURCE_EXHAUSTED, 0));
+        // SAFETY: live conn; the last error is NUL-terminated.
+        let why = unsafe { CStr::from_ptr(arkwire_conn_last_error(d.conn)) };
+        assert!(
+            why.to_str().unwrap().contains("nothing was sent"),
+            "{why:?}"
+        );
+        d.wait_all(&[op, sleeper], Duration::from_secs(10));
+        let (s, o) = d.outcome(op);
+        assert_eq!(s, ARKWIRE_ARKOUDA_ERROR, "{}", msg(&o));
+        d.finish(op);
+        let (s, o) = d.outcome(sleeper);
+        assert_eq!((s, msg(&o)), (ARKWIRE_OK, "slept"));
+        d.finish(sleeper);
+        // SAFETY: live conn.
+        assert_eq!(unsafe { arkwire_conn_check(d.conn) }, ARKWIRE_OK);
+    }
+}
+
+#[test]
+fn end_of_stream_fails_operations_in_flight_at_once_and_refuses_new_ones() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 4));
+    let mut d = Driver::connect(server.local_addr().port());
+    let done = d.run(arkwire_conn_call, c"echo", c"kept");
+    let (s, a) = call_len(&mut d, c"sleep", b"20000");
+    assert_eq!(s, ARKWIRE_OK);
+    let (s, b) = call_len(&mut d, c"sleep", b"20000");
+    assert_eq!(s, ARKWIRE_OK);
+    // SAFETY: live conn; NULL with 0 is the end of the stream.
+    assert_eq!(
+        unsafe { arkwire_conn_recv(d.conn, std::ptr::null(), 0, d.now_us()) },
+        ARKWIRE_OK
+    );
+    let mut seen = vec![];
+    let mut op = 0;
+    // SAFETY: live conn, valid out-pointer.
+    while unsafe { arkwire_conn_poll_event(d.conn, &mut op) } == ARKWIRE_OK {
+        seen.push(op);
+    }
+    seen.sort();
+    assert_eq!(seen, vec![a, b]);
+    for op in [a, b] {
+        let (s, o) = d.outcome(op);
+        assert_eq!(
+            (s, o.error_kind, o.grpc_code),
+            (ARKWIRE_CLOSED, ARKWIRE_ERROR_TRANSPORT, 14)
+        );
+        assert!(msg(&o).contains("end of stream"), "{}", msg(&o));
+        d.finish(op);
+    }
+    // The result that was there stays.
+    assert_eq!(msg(&d.outcome(done).1), "kept");
+    let (s, none) = call_len(&mut d, c"ruok", b"");
+    assert_eq!((s, none), (ARKWIRE_CLOSED, 0));
+    // SAFETY: live conn, valid out-pointers.
+    unsafe {
+        assert_eq!(arkwire_conn_check(d.conn), ARKWIRE_CLOSED);
+        assert_eq!(arkwire_conn_eof(d.conn), ARKWIRE_OK, "again: nothing");
+        let mut at = 0;
+        assert_eq!(arkwire_conn_poll_timeout(d.conn, &mut at), ARKWIRE_NO_TIMER);
+        assert!(!arkwire_conn_wants_transmit(d.conn));
+    }
+}
+
+#[test]
+fn a_graceful_close_lets_calls_finish_then_sends_goaway() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 4));
+    let mut d = Driver::connect(server.local_addr().port());
+    let (s, a) = call_len(&mut d, c"sleep", b"100");
+    assert_eq!(s, ARKWIRE_OK);
+    // SAFETY: live conn.
+    assert_eq!(unsafe { arkwire_conn_close(d.conn) }, ARKWIRE_OK);
+    assert_eq!(call_len(&mut d, c"ruok", b"").0, ARKWIRE_CLOSED);
+    d.wait(a, Duration::from_secs(10));
+    assert_eq!(msg(&d.outcome(a).1), "slept");
+    // The driver's last transmit after the completion carried the GOAWAY.
+    let mut wire = vec![0u8; ARKWIRE_MIN_TRANSMIT_BUFFER];
+    let mut n = 0;
+    // SAFETY: live conn, buffer of the stated size, valid out-pointer.
+    unsafe {
+        assert_eq!(arkwire_conn_check(d.conn), ARKWIRE_CLOSED);
+        let why = CStr::from_ptr(arkwire_conn_last_error(d.conn));
+        assert!(why.to_str().unwrap().contains("GOAWAY is out"), "{why:?}");
+        assert!(!arkwire_conn_wants_transmit(d.conn));
+        assert_eq!(
+            arkwire_conn_transmit(d.conn, wire.as_mut_ptr(), wire.len(), &mut n),
+            ARKWIRE_OK
+        );
+        assert_eq!(n, 0);
+    }
+    d.finish(a);
+}
+
+#[test]
+fn a_submit_to_a_synchronous_proxy_is_a_bad_reply() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 4));
+    let mut d = Driver::connect(server.local_addr().port());
+    let op = d.run(arkwire_conn_submit, c"ruok", c"");
+    let (s, o) = d.outcome(op);
+    assert_eq!(
+        (s, o.error_kind),
+        (ARKWIRE_BAD_REPLY, ARKWIRE_ERROR_PROTOCOL)
+    );
+    assert!(msg(&o).contains("synchronously"), "{}", msg(&o));
+    d.finish(op);
+    // An over-long request id is an argument error, nothing started.
+    let mut op = 0;
+    let id = c"0123456789abcdef0123456789abcdef0";
+    // SAFETY: live conn, NUL-terminated id, valid out-pointer.
+    let s = unsafe { arkwire_conn_status(d.conn, id.as_ptr(), d.now_us(), &mut op) };
+    assert_eq!((s, op), (ARKWIRE_INVALID_ARGUMENT, 0));
+}

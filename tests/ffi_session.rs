@@ -158,3 +158,122 @@ fn a_closed_port_is_connection_failed() {
     assert_eq!(st, ARKWIRE_CONNECTION_FAILED);
     assert!(s.is_null());
 }
+
+/// A session opened with `adjust`ed settings to `addr`.
+fn open(addr: &str, adjust: impl FnOnce(&mut arkwire_session_config)) -> *mut arkwire_session {
+    let mut c = MaybeUninit::uninit();
+    // SAFETY: valid out-pointer.
+    assert_eq!(
+        unsafe { arkwire_session_config_init(c.as_mut_ptr()) },
+        ARKWIRE_OK
+    );
+    // SAFETY: initialized above.
+    let mut c = unsafe { c.assume_init() };
+    adjust(&mut c);
+    let addr = std::ffi::CString::new(addr).unwrap();
+    let mut s = std::ptr::null_mut();
+    // SAFETY: NUL-terminated strings, valid config and out-pointer.
+    let st =
+        unsafe { arkwire_session_open(addr.as_ptr(), c"u".as_ptr(), std::ptr::null(), &c, &mut s) };
+    assert_eq!(st, ARKWIRE_OK);
+    s
+}
+
+fn last_error(s: *mut arkwire_session) -> String {
+    // SAFETY: live session; NUL-terminated text.
+    unsafe { CStr::from_ptr(arkwire_session_last_error(s)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn keepalive_finds_a_silent_peer_and_leaves_a_live_one_alone() {
+    // A peer that accepts and reads but never answers: a host gone silent.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let hold = std::thread::spawn(move || {
+        let (mut conn, _) = silent.accept().unwrap();
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut conn, &mut sink);
+    });
+    let s = open(&addr, |c| {
+        c.keepalive_interval_ms = 100;
+        c.keepalive_timeout_ms = 200;
+    });
+    let t = std::time::Instant::now();
+    let (st, r) = call(s, c"ruok", c"");
+    let took = t.elapsed();
+    assert_eq!(
+        (st, r.error_kind, r.grpc_code),
+        (ARKWIRE_CLOSED, ARKWIRE_ERROR_TRANSPORT, 14)
+    );
+    assert!(
+        text(r.msg, r.msg_len).contains("keepalive PING"),
+        "{}",
+        text(r.msg, r.msg_len)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "{took:?} of a 30 s deadline"
+    );
+    // SAFETY: live session.
+    assert_eq!(unsafe { arkwire_session_check(s, 0) }, ARKWIRE_CLOSED);
+    // SAFETY: from arkwire_session_open, freed once.
+    unsafe { arkwire_session_free(s) };
+    hold.join().unwrap();
+
+    // A live proxy answers the PINGs of a call longer than the interval.
+    let config = ServerConfig {
+        threads: 1,
+        ..ServerConfig::default()
+    };
+    let handler = Arc::new(SyncProxy::new(BuiltinBackend, 2));
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), handler, config).unwrap();
+    let s = open(&server.local_addr().to_string(), |c| {
+        c.keepalive_interval_ms = 50;
+        c.keepalive_timeout_ms = 500;
+    });
+    let (st, r) = call(s, c"sleep", c"600");
+    assert_eq!((st, text(r.msg, r.msg_len)), (ARKWIRE_OK, "slept"));
+    // SAFETY: live session.
+    unsafe {
+        assert_eq!(
+            arkwire_session_check(s, 1000),
+            ARKWIRE_OK,
+            "{}",
+            last_error(s)
+        );
+        arkwire_session_free(s);
+    }
+}
+
+#[test]
+fn a_silent_peer_fails_the_ping_check_and_a_closed_session_reconnects() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let hold = std::thread::spawn(move || {
+        let (mut conn, _) = silent.accept().unwrap();
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut conn, &mut sink);
+        // A reconnect accepted and dropped before the peer spoke fails.
+        drop(silent.accept());
+    });
+    let s = open(&addr, |c| c.keepalive_interval_ms = 0);
+    // SAFETY: live session.
+    unsafe {
+        assert_eq!(arkwire_session_check(s, 0), ARKWIRE_OK, "nothing known yet");
+        assert_eq!(arkwire_session_check(s, 200), ARKWIRE_CLOSED);
+        assert!(last_error(s).contains("PING"), "{}", last_error(s));
+        let (st, _) = call(s, c"ruok", c"");
+        assert_eq!(st, ARKWIRE_CLOSED, "stays closed");
+        assert_eq!(arkwire_session_reconnect(s), ARKWIRE_CONNECTION_FAILED);
+        assert!(
+            last_error(s).contains("closed the new connection"),
+            "{}",
+            last_error(s)
+        );
+        assert_eq!(call(s, c"ruok", c"").0, ARKWIRE_CLOSED, "still closed");
+        arkwire_session_free(s);
+    }
+    hold.join().unwrap();
+}

@@ -54,6 +54,27 @@ static void sleep_ms(long ms) {
     nanosleep(&t, NULL);
 }
 
+/* The error-handling pattern for a command that may run twice: CLOSED
+ * means the connection is gone and the call may or may not have reached
+ * the proxy; reconnect (backing off while the proxy is down) and send it
+ * again. Any other failure is the answer: a gRPC code, an Arkouda ERROR,
+ * a deadline. Commands that must not run twice stop at the first CLOSED. */
+static arkwire_status call_idempotent(arkwire_session *s, const char *cmd, const char *args,
+                                      arkwire_result *r) {
+    int attempt;
+    for (attempt = 0;; attempt++) {
+        arkwire_status st = arkwire_session_call(s, cmd, args, r);
+        if (st != ARKWIRE_CLOSED || attempt == 3) return st;
+        fprintf(stderr, "edge: %s: %s (gRPC %u); reconnecting\n", cmd, r->msg,
+                (unsigned)r->grpc_code);
+        arkwire_session_finish(s, r->op);
+        while (arkwire_session_reconnect(s) != ARKWIRE_OK && attempt++ < 3) {
+            fprintf(stderr, "edge: %s\n", arkwire_session_last_error(s));
+            sleep_ms(100L << attempt);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: edge_device DATACENTER_ADDR PROXY_ADDR\n");
@@ -97,6 +118,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     CHECK(call(px, 0, "connect", "", "connected to arkouda server"), "connect");
+    /* Is the connection still up? (0: what the socket says; else a PING.) */
+    CHECK(arkwire_session_check(px, 1000) == ARKWIRE_OK, "alive: %s", arkwire_session_last_error(px));
+    st = call_idempotent(px, "ruok", "", &r);
+    CHECK(st == ARKWIRE_OK && strcmp(r.msg, "imok") == 0, "ruok with reconnect: %s", r.msg);
+    arkwire_session_finish(px, r.op);
     CHECK(call(px, 0, "ruok", "", "imok"), "ruok");
     CHECK(call(px, 1, "echo", "polled \"quoted\" reading", "polled \"quoted\" reading"),
           "polling");

@@ -84,6 +84,21 @@ public:
         return session(raw);
     }
 
+    /// Replaces a closed connection (after an `error` with code
+    /// ARKWIRE_CLOSED); throws ARKWIRE_CONNECTION_FAILED while the proxy is down.
+    void reconnect() {
+        detail::check(arkwire_session_reconnect(s_.get()), arkwire_session_last_error(s_.get()));
+    }
+
+    /// Whether the connection is up: what the socket says, and with
+    /// `ping_ms` also a PING answered within that time.
+    bool alive(std::uint32_t ping_ms = 0) {
+        return arkwire_session_check(s_.get(), ping_ms) == ARKWIRE_OK;
+    }
+
+    /// Bounds each following call to `ms` milliseconds (0: the config's).
+    void set_deadline(std::uint32_t ms) { arkwire_session_set_deadline(s_.get(), ms); }
+
     /// Blocking pattern: Arkouda's reply text.
     std::string call(const std::string &cmd, const std::string &args = "") {
         arkwire_result r;

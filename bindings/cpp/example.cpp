@@ -31,7 +31,21 @@ int main(int argc, char **argv) {
         }
         if (argc > 1) {
             auto proxy = arkwire::session::connect(argv[1], "edge-cpp");
-            std::string ok = proxy.call("ruok");
+            if (!proxy.alive(1000)) return 1;
+            // The reconnect pattern, for a command that may run twice: a
+            // CLOSED connection is replaced and the call sent again; any
+            // other error is the answer.
+            std::string ok;
+            for (int attempt = 0;; attempt++) {
+                try {
+                    ok = proxy.call("ruok");
+                    break;
+                } catch (const arkwire::error &e) {
+                    if (e.code() != ARKWIRE_CLOSED || attempt == 3) throw;
+                    std::fprintf(stderr, "c++: %s; reconnecting\n", e.what());
+                    proxy.reconnect();
+                }
+            }
             std::printf("c++: ruok -> %s\n", ok.c_str());
             if (ok != "imok") return 1;
             // A binary command: the built-in backend keeps no arrays and says so.

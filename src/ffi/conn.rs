@@ -16,9 +16,9 @@ use core::fmt::{self, Write};
 use core::time::Duration;
 
 use super::{
-    arg, arg_mut, arkwire_error_kind, arkwire_request_state, arkwire_result, arkwire_result_kind,
-    arkwire_status, channel_error_status, guard_try, opt_str_arg, out, str_arg, LastError,
-    ResultMeta, EMPTY,
+    arg, arg_mut, arkwire_error_kind, arkwire_limits, arkwire_request_state, arkwire_result,
+    arkwire_result_kind, arkwire_status, channel_error_status, guard_try, opt_str_arg, out,
+    str_arg, LastError, ResultMeta, EMPTY,
 };
 use crate::arkouda::request_id::{REQUEST_ID_LEN, SEED_LEN};
 use crate::arkouda::{
@@ -36,9 +36,25 @@ use arkwire_status::*;
 pub const ARKWIRE_MIN_TRANSMIT_BUFFER: usize = 16_393;
 const _: () = assert!(ARKWIRE_MIN_TRANSMIT_BUFFER == MIN_TRANSMIT_BUFFER);
 
-/// Largest request or reply message a sans-IO connection carries (bytes of
-/// the encoded ArkoudaRequest/ArkoudaResponse).
+/// Largest reply message a sans-IO connection receives (bytes of the
+/// encoded ArkoudaResponse): one stream's 16384-byte body buffer less the
+/// gRPC message prefix. A larger reply fails its operation with
+/// `ARKWIRE_RESOURCE_EXHAUSTED`; the connection lives on.
+///
+/// Requests share that buffer with their HTTP/2 request headers, whose
+/// size depends on the authority and the call timeout: the largest request
+/// of a connection is what `arkwire_conn_limits` reports, at least
+/// `ARKWIRE_CONN_MIN_MAX_REQUEST`.
 pub const ARKWIRE_CONN_MAX_MESSAGE: usize = 16_379;
+
+/// The largest request every sans-IO connection can send, whatever its
+/// authority (up to 255 bytes) and call timeout: a lower bound of
+/// `arkwire_conn_limits`'s `max_request`.
+pub const ARKWIRE_CONN_MIN_MAX_REQUEST: usize = 15_800;
+
+/// Bytes of one stream's send and receive buffer (`ConnStorage`).
+const STREAM_BUFFER: usize = 16_384;
+const _: () = assert!(ARKWIRE_CONN_MAX_MESSAGE == STREAM_BUFFER - 5);
 
 /// Most operations (calls, polls, submits, status queries) one sans-IO
 /// connection can track at once, from start until `arkwire_conn_finish`:
@@ -53,7 +69,7 @@ pub const ARKWIRE_CONN_RESULT_BUFFER: usize = ARKWIRE_CONN_MAX_MESSAGE + 1;
 pub const ARKWIRE_CONN_MIN_RESULT_BUFFER: usize = 64;
 
 /// Streams, header bytes and body bytes per stream: `h2::Config::embedded()`.
-type ConnStorage = FixedStorage<4, 4096, 16_384>;
+type ConnStorage = FixedStorage<4, 4096, STREAM_BUFFER>;
 type ConnChannel = Channel<ConnStorage, ARKWIRE_CONN_MAX_OPS>;
 
 /// Settings for `arkwire_conn_size`, `arkwire_conn_init` and
@@ -114,9 +130,26 @@ pub struct arkwire_conn_config {
 ///
 /// Thread safety: not thread-safe. One thread at a time may use a
 /// connection; it may move between threads.
+///
+/// The socket is the host's: when a read gives end-of-file or an error
+/// (a reset), call `arkwire_conn_eof`, which fails the operations in flight
+/// at once; write with MSG_NOSIGNAL (or ignore SIGPIPE), since the library
+/// never touches signals. Limits: `arkwire_conn_limits`; a request past
+/// them is refused before anything is queued, so it never harms the other
+/// operations on the connection.
+///
+/// Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
+/// A value smaller than an earlier one is taken as it is: nothing breaks,
+/// but timers due after the earlier value fire that much later.
 pub struct arkwire_conn {
     channel: ConnChannel,
     last_error: LastError<256>,
+    /// Whether new operations are taken, and why not.
+    life: Life,
+    /// The largest request that fits the stream's send buffer.
+    max_request: usize,
+    user: heapless::String<64>,
+    token: heapless::String<128>,
     /// The first result slot, in the same block after the connection.
     slots: *mut u8,
     max_ops: usize,
@@ -128,11 +161,28 @@ pub struct arkwire_conn {
     heap: Option<(*mut u8, Layout)>,
 }
 
+/// Where a connection stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Life {
+    /// Taking operations.
+    Open,
+    /// `arkwire_conn_close` was called: no new operations; a GOAWAY goes
+    /// out once those in flight are done.
+    Closing,
+    /// The GOAWAY is out: nothing more is sent.
+    Closed,
+    /// The peer is gone (end of stream, a socket error the host reported).
+    Lost,
+}
+
 /// One operation's place: its result once captured, followed in memory by
 /// `cap` bytes of buffer for the text or payload.
 #[repr(C)]
 struct Slot {
     used: bool,
+    /// The operation is a submit (a reply instead of SUBMITTED is misuse:
+    /// the proxy runs commands synchronously).
+    submit: bool,
     /// The result is in the slot (and the channel's operation freed).
     captured: bool,
     /// `arkwire_conn_poll_event` reported the completion.
@@ -150,6 +200,7 @@ struct Slot {
 impl Slot {
     const FREE: Slot = Slot {
         used: false,
+        submit: false,
         captured: false,
         reported: false,
         binary: false,
@@ -438,8 +489,21 @@ unsafe fn init_at(
     helper.join().map_err(|_| ARKWIRE_PANIC)??;
     // SAFETY: the other fields are inside the block, aligned; the slots and
     // their buffers too (the plan reserved `max_ops * stride` bytes).
+    let mut user_copy = heapless::String::new();
+    let mut token_copy = heapless::String::new();
+    user_copy
+        .push_str(user)
+        .map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    token_copy
+        .push_str(token)
+        .map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    let max_request = request_limit(authority, c.call_timeout_ms);
     unsafe {
         core::ptr::addr_of_mut!((*conn).last_error).write(LastError::new());
+        core::ptr::addr_of_mut!((*conn).life).write(Life::Open);
+        core::ptr::addr_of_mut!((*conn).max_request).write(max_request);
+        core::ptr::addr_of_mut!((*conn).user).write(user_copy);
+        core::ptr::addr_of_mut!((*conn).token).write(token_copy);
         core::ptr::addr_of_mut!((*conn).slots).write(slots);
         core::ptr::addr_of_mut!((*conn).max_ops).write(p.max_ops);
         core::ptr::addr_of_mut!((*conn).cap).write(p.cap);
@@ -452,6 +516,38 @@ unsafe fn init_at(
         }
     }
     Ok(conn)
+}
+
+/// The largest request a connection to `authority` with this call timeout
+/// can send: the stream's send buffer holds the request's header fields
+/// (each stored with 8 bytes of lengths, the block behind a 5-byte item
+/// tag), the body's 5-byte item tag, the 5-byte gRPC prefix and the
+/// message.
+fn request_limit(authority: &str, call_timeout_ms: u32) -> usize {
+    let mut timeout_text = [0u8; 10];
+    let timeout = (call_timeout_ms != 0).then(|| {
+        crate::grpc::timeout::encode(
+            Duration::from_millis(u64::from(call_timeout_ms)),
+            &mut timeout_text,
+        )
+    });
+    let fields: [(&str, usize); 8] = [
+        (":method", 4),
+        (":scheme", 4),
+        (":path", crate::proto::HANDLE_REQUEST_PATH.len()),
+        (":authority", authority.len()),
+        ("content-type", "application/grpc".len()),
+        ("te", "trailers".len()),
+        ("user-agent", crate::grpc::client::USER_AGENT.len()),
+        ("grpc-timeout", timeout.unwrap_or(0)),
+    ];
+    let headers: usize = fields
+        .iter()
+        .filter(|(name, len)| *name != "grpc-timeout" || *len > 0)
+        .map(|(name, len)| 8 + name.len() + len)
+        .sum();
+    let room = STREAM_BUFFER.saturating_sub(5 + headers + 5 + 5);
+    room.min(ARKWIRE_CONN_MAX_MESSAGE)
 }
 
 fn build(
@@ -557,6 +653,44 @@ unsafe fn with_conn(
 }
 
 impl arkwire_conn {
+    /// An operation started and not yet complete in its slot.
+    fn in_flight(&self) -> bool {
+        (0..self.max_ops).any(|i| {
+            let s = self.slot(i);
+            s.used && !s.captured
+        })
+    }
+
+    /// The peer is gone: every operation in flight fails at once with
+    /// `ARKWIRE_CLOSED` (reported by `arkwire_conn_poll_event` like any
+    /// completion), and new ones are refused.
+    fn lose(&mut self, why: &str) {
+        if self.life == Life::Lost {
+            return;
+        }
+        self.life = Life::Lost;
+        for i in 0..self.max_ops {
+            let (used, captured, op) = {
+                let s = self.slot(i);
+                (s.used, s.captured, s.op)
+            };
+            if !used || captured || self.capture(i) {
+                continue;
+            }
+            let cap = self.cap;
+            // SAFETY: slot `i`'s buffer, `cap` bytes inside the block.
+            let buf = unsafe { core::slice::from_raw_parts_mut(self.buf_ptr(i), cap) };
+            let (len, _) = write_text(buf, format_args!("connection lost: {why}"));
+            self.channel.finish(OpId(op));
+            let slot = self.slot_mut(i);
+            slot.meta =
+                ResultMeta::failed(ARKWIRE_CLOSED, arkwire_error_kind::ARKWIRE_ERROR_TRANSPORT);
+            slot.len = len;
+            slot.binary = false;
+            slot.captured = true;
+        }
+    }
+
     fn slot_ptr(&self, i: usize) -> *mut Slot {
         debug_assert!(i < self.max_ops);
         // SAFETY: slot `i` is inside the block (the plan reserved it).
@@ -605,10 +739,22 @@ impl arkwire_conn {
         // SAFETY: the slot's buffer is `cap` bytes inside the block, apart
         // from the channel and the slot header; nothing else refers to it.
         let buf = unsafe { core::slice::from_raw_parts_mut(self.buf_ptr(i), cap) };
-        let Some((meta, len, binary)) = capture_into(&self.channel, op, buf, &mut self.last_error)
+        let Some((mut meta, mut len, binary)) =
+            capture_into(&self.channel, op, buf, &mut self.last_error)
         else {
             return false;
         };
+        if self.slot(i).submit && meta.kind == arkwire_result_kind::ARKWIRE_RESULT_REPLY {
+            // The proxy ran the command at once: a synchronous proxy.
+            let why = "a submit was answered with a reply, not SUBMITTED: the proxy runs \
+                       commands synchronously (use arkwire_conn_call)";
+            self.last_error.set(format_args!("{why}"));
+            len = write_text(buf, format_args!("{why}")).0;
+            meta = ResultMeta::failed(
+                ARKWIRE_BAD_REPLY,
+                arkwire_error_kind::ARKWIRE_ERROR_PROTOCOL,
+            );
+        }
         let mut id = [0u8; REQUEST_ID_LEN + 1];
         let id_text = self.channel.request_id(op).unwrap_or_default().as_bytes();
         let id_len = id_text.len().min(REQUEST_ID_LEN);
@@ -781,11 +927,14 @@ fn capture_into(
 }
 
 /// Feeds bytes read from the socket, with the caller's clock in
-/// microseconds. `data` may be NULL when `len` is 0.
+/// microseconds. `data` NULL with `len` 0 is the end of the stream: the
+/// same as `arkwire_conn_eof`. A non-NULL `data` with `len` 0 does nothing.
 ///
-/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CLOSED` when the bytes break
-/// HTTP/2 and the connection is closed (operations in flight then complete with an error; send what
-/// `arkwire_conn_transmit` still gives, a GOAWAY, then close the socket).
+/// Errors: `ARKWIRE_NULL_ARGUMENT` (`data` NULL with a `len`),
+/// `ARKWIRE_CLOSED` when the bytes break HTTP/2 and the connection is
+/// closed (operations in flight then complete with an error; send what
+/// `arkwire_conn_transmit` still gives, a GOAWAY, then close the socket),
+/// or when the connection is already lost (`arkwire_conn_eof`).
 ///
 /// # Safety
 /// `conn` is NULL or live; `data` is NULL or readable for `len` bytes.
@@ -799,6 +948,15 @@ pub unsafe extern "C" fn arkwire_conn_recv(
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
+            if data.is_null() && len == 0 {
+                c.lose("the peer closed the connection (end of stream)");
+                return Ok(());
+            }
+            if c.life == Life::Lost {
+                c.last_error
+                    .set(format_args!("the connection is lost: bytes after its end"));
+                return Err(ARKWIRE_CLOSED);
+            }
             let bytes: &[u8] = match (data.is_null(), len) {
                 (_, 0) => &[],
                 (true, _) => return Err(ARKWIRE_NULL_ARGUMENT),
@@ -847,7 +1005,18 @@ pub unsafe extern "C" fn arkwire_conn_transmit(
             }
             // SAFETY: non-NULL and writable for `cap` bytes (caller contract).
             let buf = core::slice::from_raw_parts_mut(out_buf, cap);
-            out(written, c.channel.transmit(buf))
+            let n = match c.life {
+                Life::Open => c.channel.transmit(buf),
+                Life::Closing => match c.channel.transmit(buf) {
+                    0 if !c.in_flight() => {
+                        c.life = Life::Closed;
+                        goaway(buf)
+                    }
+                    n => n,
+                },
+                Life::Closed | Life::Lost => 0,
+            };
+            out(written, n)
         })
     }
 }
@@ -861,9 +1030,21 @@ pub unsafe extern "C" fn arkwire_conn_transmit(
 pub unsafe extern "C" fn arkwire_conn_wants_transmit(conn: *const arkwire_conn) -> bool {
     // SAFETY: NULL or live (caller contract).
     match unsafe { conn.as_ref() } {
-        Some(c) => c.channel.wants_transmit(),
+        Some(c) => match c.life {
+            Life::Open => c.channel.wants_transmit(),
+            Life::Closing => c.channel.wants_transmit() || !c.in_flight(),
+            Life::Closed | Life::Lost => false,
+        },
         None => false,
     }
+}
+
+/// A GOAWAY (NO_ERROR, no stream of the proxy's processed) into `buf`,
+/// which has room for it.
+fn goaway(buf: &mut [u8]) -> usize {
+    crate::h2::frame::GoAway::new(0, crate::h2::ErrorCode::NoError, &[])
+        .emit(buf)
+        .unwrap_or(0)
 }
 
 #[derive(Clone, Copy)]
@@ -893,6 +1074,50 @@ fn free_slot(c: &mut arkwire_conn) -> Result<usize, arkwire_status> {
     })
 }
 
+/// Whether a new operation of a request of `len` bytes may start:
+/// `ARKWIRE_CLOSED` on a connection closing, closed or lost,
+/// `ARKWIRE_RESOURCE_EXHAUSTED` past the request limit (the last error
+/// says which).
+fn admit(c: &mut arkwire_conn, len: usize) -> Result<(), arkwire_status> {
+    let why = match c.life {
+        Life::Open => None,
+        Life::Closing | Life::Closed => {
+            Some("the connection is closing (arkwire_conn_close): build a new one")
+        }
+        Life::Lost => Some("the connection is lost: build a new one over a new socket"),
+    };
+    if let Some(why) = why {
+        c.last_error.set(format_args!("{why}"));
+        return Err(ARKWIRE_CLOSED);
+    }
+    if len > c.max_request {
+        let max = c.max_request;
+        c.last_error.set(format_args!(
+            "a request of {len} bytes is over the connection's limit of {max} bytes \
+             (arkwire_conn_limits); nothing was sent"
+        ));
+        return Err(ARKWIRE_RESOURCE_EXHAUSTED);
+    }
+    Ok(())
+}
+
+/// The encoded size of a request of `kind` with these fields.
+fn request_len(c: &arkwire_conn, kind: Start, cmd: &str, args: &str, payload: usize) -> usize {
+    let id = match kind {
+        Start::Call => 0,
+        // A 32-character request id (field 7: tag, length, bytes).
+        Start::Polling | Start::Submit => 2 + REQUEST_ID_LEN,
+        Start::Status => return 0, // checked by its id's length
+    };
+    let varint = |n: usize| (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize;
+    let payload = if payload == 0 {
+        0
+    } else {
+        1 + varint(payload) + payload
+    };
+    super::request_size(&c.user, &c.token, cmd, args.len()) + id + payload
+}
+
 /// Starts an operation and writes its id.
 ///
 /// # Safety
@@ -907,12 +1132,41 @@ unsafe fn start(
 ) -> arkwire_status {
     // SAFETY: forwarded contract.
     unsafe {
+        let args = match opt_str_arg(args) {
+            Ok(a) => a,
+            Err(e) => return with_conn(conn, |_| Err(e)),
+        };
+        start_with(conn, kind, cmd, args, now_us, op_out)
+    }
+}
+
+/// [`start`] with the arguments as a string.
+///
+/// # Safety
+/// As the exported starters.
+unsafe fn start_with(
+    conn: *mut arkwire_conn,
+    kind: Start,
+    cmd: *const c_char,
+    args: &str,
+    now_us: u64,
+    op_out: *mut u32,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
         with_conn(conn, |c| {
             if op_out.is_null() {
                 return Err(ARKWIRE_NULL_ARGUMENT);
             }
             let cmd = str_arg(cmd)?;
-            let args = opt_str_arg(args)?;
+            if matches!(kind, Start::Status) && cmd.len() > REQUEST_ID_LEN {
+                c.last_error.set(format_args!(
+                    "a request id has at most {REQUEST_ID_LEN} characters, this one {}",
+                    cmd.len()
+                ));
+                return Err(ARKWIRE_INVALID_ARGUMENT);
+            }
+            admit(c, request_len(c, kind, cmd, args, 0))?;
             let i = free_slot(c)?;
             let now = Instant::from_micros(now_us);
             let started = match kind {
@@ -924,6 +1178,7 @@ unsafe fn start(
             match started {
                 Ok(OpId(op)) => {
                     occupy(c, i, op);
+                    c.slot_mut(i).submit = matches!(kind, Start::Submit);
                     out(op_out, op)
                 }
                 Err(e) => {
@@ -1066,6 +1321,8 @@ pub unsafe extern "C" fn arkwire_conn_command(
             let payload = super::bytes_arg(payload, payload_len)?;
             let cmd = str_arg(cmd)?;
             let args = opt_str_arg(args)?;
+            let kind = if polling { Start::Polling } else { Start::Call };
+            admit(c, request_len(c, kind, cmd, args, payload.len()))?;
             let i = free_slot(c)?;
             let command = crate::arkouda::Command {
                 cmd,
@@ -1240,10 +1497,12 @@ pub unsafe extern "C" fn arkwire_conn_poll_timeout(
 ) -> arkwire_status {
     // SAFETY: forwarded contract.
     unsafe {
-        with_conn(conn, |c| match c.channel.poll_timeout() {
-            Some(at) => out(at_us, at.as_micros()),
-            None if at_us.is_null() => Err(ARKWIRE_NULL_ARGUMENT),
-            None => Err(ARKWIRE_NO_TIMER),
+        with_conn(conn, |c| {
+            match c.channel.poll_timeout().filter(|_| c.life != Life::Lost) {
+                Some(at) => out(at_us, at.as_micros()),
+                None if at_us.is_null() => Err(ARKWIRE_NULL_ARGUMENT),
+                None => Err(ARKWIRE_NO_TIMER),
+            }
         })
     }
 }
@@ -1263,8 +1522,208 @@ pub unsafe extern "C" fn arkwire_conn_handle_timeout(
     // SAFETY: forwarded contract.
     unsafe {
         with_conn(conn, |c| {
-            c.channel.handle_timeout(Instant::from_micros(now_us));
+            if c.life != Life::Lost {
+                c.channel.handle_timeout(Instant::from_micros(now_us));
+            }
             Ok(())
         })
+    }
+}
+
+/// The end of the connection's stream: the host's socket read end-of-file,
+/// or failed (a reset, a timeout of its own). Every operation in flight
+/// fails at once with `ARKWIRE_CLOSED` (error kind TRANSPORT, gRPC code 14;
+/// `arkwire_conn_poll_event` reports each, `arkwire_conn_outcome` reads it);
+/// results already there stay. From then on new operations are refused
+/// with `ARKWIRE_CLOSED`, `arkwire_conn_transmit` gives nothing and no timer
+/// is armed: close the socket, free the connection (finished or not, its
+/// results die with it) and build a new one over a new socket. Calling it
+/// again does nothing.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `conn` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_eof(conn: *mut arkwire_conn) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            c.lose("the peer closed the connection (end of stream)");
+            Ok(())
+        })
+    }
+}
+
+/// Starts a graceful close: new operations are refused with
+/// `ARKWIRE_CLOSED`; those in flight go on; once none is left (each
+/// completed and seen by `arkwire_conn_poll_event` or `arkwire_conn_outcome`,
+/// or finished), `arkwire_conn_transmit` gives a GOAWAY (NO_ERROR) and then
+/// nothing more. Close the socket when `arkwire_conn_check` says
+/// `ARKWIRE_CLOSED` and `arkwire_conn_wants_transmit` is false.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `conn` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_close(conn: *mut arkwire_conn) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            if c.life == Life::Open {
+                c.life = Life::Closing;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Whether the connection takes new operations: `ARKWIRE_OK`, or
+/// `ARKWIRE_CLOSED` with the last error saying why (lost by
+/// `arkwire_conn_eof`, closing or closed by `arkwire_conn_close`, closed by
+/// the proxy's GOAWAY or an HTTP/2 error).
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `conn` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_check(conn: *mut arkwire_conn) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let why = match c.life {
+                Life::Open => {
+                    let h2 = c.channel.client().connection();
+                    if h2.is_closed() {
+                        Some("the HTTP/2 connection is closed")
+                    } else if !h2.is_accepting_streams() {
+                        Some("the proxy is closing the connection (GOAWAY)")
+                    } else {
+                        None
+                    }
+                }
+                Life::Closing => Some("closing: arkwire_conn_close was called"),
+                Life::Closed => Some("closed: the GOAWAY is out"),
+                Life::Lost => Some("lost: the peer closed the connection"),
+            };
+            match why {
+                None => Ok(()),
+                Some(why) => {
+                    c.last_error.set(format_args!("{why}"));
+                    Err(ARKWIRE_CLOSED)
+                }
+            }
+        })
+    }
+}
+
+/// Writes the connection's real limits to `*limits` (see `arkwire_limits`):
+/// the largest request for its authority and call timeout (at least
+/// `ARKWIRE_CONN_MIN_MAX_REQUEST`), `ARKWIRE_CONN_MAX_MESSAGE` for replies,
+/// its `result_buffer_size` and `max_ops`.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `conn` is NULL or live; `limits` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_limits(
+    conn: *mut arkwire_conn,
+    limits: *mut arkwire_limits,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_conn(conn, |c| {
+            let value = arkwire_limits {
+                max_request: c.max_request,
+                max_args: super::max_args(&c.user, &c.token, "cccccccccccccccc", c.max_request),
+                max_reply: ARKWIRE_CONN_MAX_MESSAGE,
+                max_payload: c.max_request,
+                max_result: c.cap,
+                max_ops: c.max_ops as u32,
+                request_id_len: REQUEST_ID_LEN as u32,
+            };
+            out(limits, value)
+        })
+    }
+}
+
+/// `arkwire_conn_call` with arguments of explicit length: `args_len` bytes
+/// at `args` (NULL with 0 for none), which need no NUL and may contain NUL
+/// bytes; they must be UTF-8 (else `ARKWIRE_INVALID_UTF8`). They are copied
+/// into the connection before this returns.
+///
+/// # Safety
+/// As `arkwire_conn_call`; `args` NULL or valid for reads of `args_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_conn_call_len(
+    conn: *mut arkwire_conn,
+    cmd: *const c_char,
+    args: *const c_char,
+    args_len: usize,
+    now_us: u64,
+    op: *mut u32,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let args = match super::bytes_arg(args.cast(), args_len)
+            .and_then(|b| core::str::from_utf8(b).map_err(|_| ARKWIRE_INVALID_UTF8))
+        {
+            Ok(a) => a,
+            Err(e) => return with_conn(conn, |_| Err(e)),
+        };
+        start_with(conn, Start::Call, cmd, args, now_us, op)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_request_limit_holds_for_any_authority_and_timeout() {
+        let longest = "a".repeat(255);
+        for timeout in [0, 1, 999, 30_000, u32::MAX] {
+            assert!(request_limit(&longest, timeout) >= ARKWIRE_CONN_MIN_MAX_REQUEST);
+            assert!(request_limit("h:1", timeout) <= ARKWIRE_CONN_MAX_MESSAGE);
+        }
+    }
+
+    #[test]
+    fn the_header_constants_are_the_code_limits() {
+        let settings = Settings {
+            call_timeout_ms: 0,
+            poll_interval_ms: 10,
+            poll_backoff: 2,
+            poll_max_interval_ms: 100,
+            poll_deadline_ms: 1000,
+            ordered: true,
+            seed: 1,
+            now_us: 0,
+        };
+        let user = "u".repeat(super::super::ARKWIRE_MAX_USER);
+        let token = "t".repeat(super::super::ARKWIRE_MAX_TOKEN);
+        // Built on a large stack, as arkwire_conn_init does.
+        std::thread::Builder::new()
+            .stack_size(BUILD_STACK)
+            .spawn(move || {
+                assert!(build(settings, "h:1", &user, &token).is_ok());
+                let long_user = std::format!("{user}u");
+                let long_token = std::format!("{token}t");
+                assert!(build(settings, "h:1", &long_user, "").is_err());
+                assert!(build(settings, "h:1", "u", &long_token).is_err());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn goaway_is_one_frame() {
+        let mut buf = [0u8; 32];
+        assert_eq!(goaway(&mut buf), 17);
+        assert_eq!(buf[3], 7, "GOAWAY");
     }
 }

@@ -452,6 +452,79 @@ pub struct arkwire_result {
     pub request_id_len: usize,
 }
 
+/// Longest user name a session or connection accepts, in bytes.
+pub const ARKWIRE_MAX_USER: usize = 64;
+/// Longest token a session or connection accepts, in bytes.
+pub const ARKWIRE_MAX_TOKEN: usize = 128;
+/// Length of a request id (a submit's, or the one a status query names).
+pub const ARKWIRE_REQUEST_ID_LEN: usize = 32;
+const _: () = assert!(ARKWIRE_REQUEST_ID_LEN == crate::arkouda::request_id::REQUEST_ID_LEN);
+
+/// The real limits of one session or connection, as
+/// `arkwire_session_limits` and `arkwire_conn_limits` report them. Each is
+/// checked before anything is sent: past it an operation fails with
+/// `ARKWIRE_RESOURCE_EXHAUSTED` (error kind LOCAL) and the connection is
+/// untouched.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct arkwire_limits {
+    /// Largest encoded request message (ArkoudaRequest: user, token, cmd,
+    /// args, request id; a session's binary payload is not counted here).
+    pub max_request: usize,
+    /// Largest arguments of a blocking call with a command of `cmd_len`
+    /// bytes: `max_request` less the request's other fields for this user
+    /// and token, for a command of 16 bytes or less. Longer commands or a
+    /// polled or submitted call (a 32-character request id) leave a little
+    /// less.
+    pub max_args: usize,
+    /// Largest reply message accepted (text and binary payload).
+    pub max_reply: usize,
+    /// Largest binary payload a request may carry (0: none).
+    pub max_payload: usize,
+    /// Bytes a result keeps of a reply (with the text's NUL); a larger
+    /// reply completes with `ARKWIRE_BUFFER_TOO_SMALL`.
+    pub max_result: usize,
+    /// Operations in flight at once (a session runs one at a time).
+    pub max_ops: u32,
+    /// Length of a request id.
+    pub request_id_len: u32,
+}
+
+/// The encoded size of a blocking request with these fields' lengths.
+pub(crate) fn request_size(user: &str, token: &str, cmd: &str, args_len: usize) -> usize {
+    // The encoded length depends only on the fields' lengths; the
+    // arguments' bytes are stood in for by a field of the same length.
+    let base = crate::proto::ArkoudaRequestRef {
+        user,
+        token,
+        cmd,
+        format: "STRING",
+        size: -1,
+        args: "",
+        request_id: None,
+        recv_binary: false,
+        payload: &[],
+    }
+    .encoded_len();
+    // Tag (1) and length varint of the args field.
+    let varint = |n: usize| (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize;
+    base + if args_len == 0 {
+        0
+    } else {
+        1 + varint(args_len) + args_len
+    }
+}
+
+/// The largest `args_len` with `request_size(..) <= max_request`.
+pub(crate) fn max_args(user: &str, token: &str, cmd: &str, max_request: usize) -> usize {
+    let base = request_size(user, token, cmd, 0);
+    let mut n = max_request.saturating_sub(base + 1);
+    while n > 0 && request_size(user, token, cmd, n) > max_request {
+        n -= 1;
+    }
+    n
+}
+
 /// The non-pointer part of a result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResultMeta {

@@ -12,12 +12,13 @@ use std::time::Duration;
 use std::vec::Vec;
 
 use super::{
-    arg, arkwire_error_kind, arkwire_request_state, arkwire_result, arkwire_result_kind,
-    arkwire_status, call_error_status, guard_try, opt_str_arg, out, str_arg, ResultMeta,
+    arg, arkwire_error_kind, arkwire_limits, arkwire_request_state, arkwire_result,
+    arkwire_result_kind, arkwire_status, call_error_status, guard_try, opt_str_arg, out, str_arg,
+    ResultMeta,
 };
 use crate::arkouda::{ChannelConfig, Command, Pattern, PollConfig};
 use crate::grpc::Code;
-use crate::net::{ClientConfig, Session, SessionError, SessionOutcome, StatusView};
+use crate::net::{ClientConfig, Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 use arkwire_status::*;
 
 /// An Arkouda session: one HTTP/2 connection to a proxy, calls kept in order.
@@ -31,6 +32,29 @@ use arkwire_status::*;
 /// session may move between threads; use one session per thread for
 /// parallel calls. `arkwire_session_finish` may be called from any thread at
 /// any time, also while another thread is in a call on the same session.
+///
+/// Waits: every call returns by its deadline at the latest (the config's
+/// `call_timeout_ms`, `arkwire_session_set_deadline`, or for a polled call
+/// `poll_deadline_ms`); a connection that closes or is reset ends the wait
+/// at once (`ARKWIRE_CLOSED`, with the operating system's reason in `msg`).
+///
+/// Limits: a request message (without a binary payload) of at most the
+/// config's `max_request`, 4 MiB by default as `arkwire serve`'s
+/// `--max-message-size`; larger is `ARKWIRE_RESOURCE_EXHAUSTED` before
+/// anything is sent. `arkwire_session_limits` reports them.
+///
+/// After `ARKWIRE_CLOSED`: the session stays usable for results and
+/// `arkwire_session_finish`; every operation returns `ARKWIRE_CLOSED` at
+/// once until `arkwire_session_reconnect` succeeds (or, with
+/// `reconnect_attempts`, the next operation reconnects first;
+/// `ARKWIRE_CONNECTION_FAILED` when that fails). An operation that failed
+/// with CLOSED may or may not have reached the proxy, and is not sent again
+/// unless `resend_in_flight` is set.
+///
+/// Signals: the library never raises SIGPIPE: it writes with MSG_NOSIGNAL
+/// (Linux) or on SO_NOSIGPIPE sockets (macOS, BSD), so a host need not
+/// ignore the signal. Time: the session reads the monotonic clock; changes
+/// to the wall clock do not move its deadlines.
 pub struct arkwire_session {
     /// Used by one thread at a time (the caller's contract).
     state: UnsafeCell<SessionState>,
@@ -42,6 +66,10 @@ struct SessionState {
     inner: Session,
     last_error: CString,
     next_op: u32,
+    /// The largest reply accepted.
+    max_reply: usize,
+    user_len: usize,
+    token_len: usize,
 }
 
 /// One operation's result, owned by the session until it is finished. The
@@ -75,20 +103,140 @@ fn nul_terminated(text: &str) -> Vec<u8> {
     v
 }
 
+/// Settings for `arkwire_session_open`. Fill it with
+/// `arkwire_session_config_init`, then change what differs. Times are in
+/// milliseconds; 0 turns a feature off where that is said. Only read by
+/// the library, during the call it is passed to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct arkwire_session_config {
+    /// How long the TCP connect (and each reconnect attempt) may take.
+    /// Default 5000.
+    pub connect_timeout_ms: u32,
+    /// The gRPC deadline of each call, told to the proxy (`grpc-timeout`);
+    /// 0: none. Default 30000. `arkwire_session_set_deadline` bounds single
+    /// calls more tightly.
+    pub call_timeout_ms: u32,
+    /// Wait before the first status poll of a polled call. Default 10.
+    pub poll_interval_ms: u32,
+    /// Each wait between polls is this many times the last (1: constant).
+    /// Default 2.
+    pub poll_backoff: u32,
+    /// Upper bound of the wait between polls. Default 500.
+    pub poll_max_interval_ms: u32,
+    /// A polled call fails with `ARKWIRE_DEADLINE_EXCEEDED` this long after
+    /// it started. Default 600000.
+    pub poll_deadline_ms: u32,
+    /// HTTP/2 PING keepalive: after this much silence from the proxy while
+    /// a call is under way, a PING goes out; 0: off. Default 10000.
+    pub keepalive_interval_ms: u32,
+    /// A proxy that sends nothing for this long after a keepalive PING is
+    /// taken for dead: the call fails with `ARKWIRE_CLOSED`. Default 5000.
+    pub keepalive_timeout_ms: u32,
+    /// TCP keepalive: after this many seconds of an idle connection the
+    /// kernel probes the peer, and fails the socket after about half as
+    /// long again without an answer (Linux also bounds unacknowledged data
+    /// to twice this), so a dead host or a dropped NAT mapping is noticed
+    /// by the next call at once; 0: off. Default 60.
+    pub tcp_keepalive_s: u32,
+    /// Automatic reconnect: when an operation starts on a connection found
+    /// closed, up to this many connect attempts are made first (nothing of
+    /// the operation was sent yet); 0, the default: none (reconnect with
+    /// `arkwire_session_reconnect`).
+    pub reconnect_attempts: u32,
+    /// The wait before the second attempt; each further wait doubles up to
+    /// `reconnect_max_backoff_ms`, and each is drawn from its upper half
+    /// (jitter). Default 100.
+    pub reconnect_backoff_ms: u32,
+    /// The longest wait between attempts. Default 5000.
+    pub reconnect_max_backoff_ms: u32,
+    /// Also send again, once, an operation whose connection closed while it
+    /// was under way: the proxy may then run it twice. Only for commands
+    /// that may run twice; needs `reconnect_attempts`. Default false.
+    pub resend_in_flight: bool,
+    /// The largest request message (without a binary payload) a call may
+    /// send: a larger one fails with `ARKWIRE_RESOURCE_EXHAUSTED` before
+    /// anything is sent. Default 4194304, `arkwire serve`'s
+    /// `--max-message-size`; raise both together.
+    pub max_request: usize,
+}
+
+/// Fills `config` with the defaults (see each field).
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`. Thread-safe.
+///
+/// # Safety
+/// `config` is NULL or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_config_init(
+    config: *mut arkwire_session_config,
+) -> arkwire_status {
+    guard_try(|| {
+        let o = SessionOptions::default();
+        let value = arkwire_session_config {
+            connect_timeout_ms: 5000,
+            call_timeout_ms: 30_000,
+            poll_interval_ms: 10,
+            poll_backoff: 2,
+            poll_max_interval_ms: 500,
+            poll_deadline_ms: 600_000,
+            keepalive_interval_ms: 10_000,
+            keepalive_timeout_ms: 5000,
+            tcp_keepalive_s: 60,
+            reconnect_attempts: 0,
+            reconnect_backoff_ms: 100,
+            reconnect_max_backoff_ms: 5000,
+            resend_in_flight: false,
+            max_request: o.max_request,
+        };
+        // SAFETY: NULL or writable (caller contract).
+        unsafe { out(config, value) }
+    })
+}
+
+/// Connects to the proxy at `addr` (`host:port`) as `user` (with `token`,
+/// NULL for none) with the settings of `config`, and writes the session to
+/// `*session_out`; free it with `arkwire_session_free`.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
+/// `ARKWIRE_INVALID_ARGUMENT` (addr does not resolve, user longer than
+/// `ARKWIRE_MAX_USER` or token than `ARKWIRE_MAX_TOKEN` bytes, a zero
+/// `connect_timeout_ms` or `max_request`), `ARKWIRE_CONNECTION_FAILED` (the
+/// connect failed or timed out). There is no handle to read a message from
+/// on failure: the code is all. `*session_out` is untouched on failure.
+///
+/// # Safety
+/// `addr`, `user` are NULL or NUL-terminated; `token` likewise; `config`
+/// NULL or valid for reads; `session_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_open(
+    addr: *const c_char,
+    user: *const c_char,
+    token: *const c_char,
+    config: *const arkwire_session_config,
+    session_out: *mut *mut arkwire_session,
+) -> arkwire_status {
+    guard_try(|| {
+        // SAFETY: NULL or valid (caller contract).
+        let c = *unsafe { arg(config) }?;
+        // SAFETY: forwarded contract.
+        unsafe { open(addr, user, token, c, session_out) }
+    })
+}
+
 /// Connects to the proxy at `addr` (`host:port`) as `user` (with `token`,
 /// NULL for none) and writes the session to `*session_out`; free it with
 /// `arkwire_session_free`.
 ///
-/// `timeout_ms` bounds the TCP connect and is the deadline of every gRPC
-/// call; 0 means the defaults (5 s to connect, 30 s per call). A reply may
+/// The settings are `arkwire_session_config_init`'s, except that a
+/// `timeout_ms` other than 0 is both the connect timeout and the deadline
+/// of every gRPC call (0: 5 s to connect, 30 s per call). A reply may
 /// carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
-/// default `--max-binary-size`).
-/// Polled commands give up after 10 minutes.
+/// default `--max-binary-size`); a request at most 4 MiB besides its
+/// binary payload. Polled commands give up after 10 minutes. Use
+/// `arkwire_session_open` for the other settings.
 ///
-/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
-/// `ARKWIRE_INVALID_ARGUMENT` (addr does not resolve, user or token too
-/// long), `ARKWIRE_CONNECTION_FAILED`. There is no handle to read a message
-/// from on failure; the code is all.
+/// Errors: as `arkwire_session_open`.
 ///
 /// # Safety
 /// `addr`, `user` are NULL or NUL-terminated; `token` likewise; `session_out`
@@ -102,53 +250,93 @@ pub unsafe extern "C" fn arkwire_session_connect(
     session_out: *mut *mut arkwire_session,
 ) -> arkwire_status {
     guard_try(|| {
-        if session_out.is_null() {
-            return Err(ARKWIRE_NULL_ARGUMENT);
-        }
-        // SAFETY: NULL or NUL-terminated (caller contract).
-        let (addr, user, token) = unsafe { (str_arg(addr)?, str_arg(user)?, opt_str_arg(token)?) };
-        let addr = addr
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
-        let mut client = ClientConfig::default();
-        client.options.max_message_size = client
-            .options
-            .max_message_size
-            .saturating_add(crate::arkouda::upstream_msg::DEFAULT_MAX_BINARY_SIZE);
-        let mut channel = ChannelConfig {
-            poll: PollConfig {
-                interval: Duration::from_millis(10),
-                backoff: 2,
-                max_interval: Duration::from_millis(500),
-                deadline: Duration::from_secs(600),
-            },
-            ..ChannelConfig::default()
-        };
+        let mut c = core::mem::MaybeUninit::uninit();
+        // SAFETY: a valid out-pointer.
+        unsafe { arkwire_session_config_init(c.as_mut_ptr()) };
+        // SAFETY: initialized just now.
+        let mut c = unsafe { c.assume_init() };
         if timeout_ms != 0 {
-            let t = Duration::from_millis(u64::from(timeout_ms));
-            client.connect_timeout = t;
-            channel.call_timeout = Some(t);
+            c.connect_timeout_ms = timeout_ms;
+            c.call_timeout_ms = timeout_ms;
         }
-        let inner = Session::connect(addr, user, token, client, channel).map_err(|e| {
+        // SAFETY: forwarded contract.
+        unsafe { open(addr, user, token, c, session_out) }
+    })
+}
+
+/// The body of `arkwire_session_open` and `arkwire_session_connect`.
+///
+/// # Safety
+/// As `arkwire_session_connect`.
+unsafe fn open(
+    addr: *const c_char,
+    user: *const c_char,
+    token: *const c_char,
+    c: arkwire_session_config,
+    session_out: *mut *mut arkwire_session,
+) -> Result<(), arkwire_status> {
+    if session_out.is_null() {
+        return Err(ARKWIRE_NULL_ARGUMENT);
+    }
+    // SAFETY: NULL or NUL-terminated (caller contract).
+    let (addr, user, token) = unsafe { (str_arg(addr)?, str_arg(user)?, opt_str_arg(token)?) };
+    if c.connect_timeout_ms == 0 || c.max_request == 0 {
+        return Err(ARKWIRE_INVALID_ARGUMENT);
+    }
+    let addr = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
+    let ms = |v: u32| Duration::from_millis(u64::from(v));
+    let mut client = ClientConfig::default();
+    client.options.max_message_size = client
+        .options
+        .max_message_size
+        .saturating_add(crate::arkouda::upstream_msg::DEFAULT_MAX_BINARY_SIZE);
+    client.connect_timeout = ms(c.connect_timeout_ms);
+    let channel = ChannelConfig {
+        call_timeout: (c.call_timeout_ms != 0).then(|| ms(c.call_timeout_ms)),
+        poll: PollConfig {
+            interval: ms(c.poll_interval_ms),
+            backoff: c.poll_backoff.max(1),
+            max_interval: ms(c.poll_max_interval_ms),
+            deadline: ms(c.poll_deadline_ms),
+        },
+        ..ChannelConfig::default()
+    };
+    let options = SessionOptions {
+        keepalive_interval: (c.keepalive_interval_ms != 0).then(|| ms(c.keepalive_interval_ms)),
+        keepalive_timeout: ms(c.keepalive_timeout_ms.max(1)),
+        tcp_keepalive: (c.tcp_keepalive_s != 0)
+            .then(|| Duration::from_secs(u64::from(c.tcp_keepalive_s))),
+        reconnect_attempts: c.reconnect_attempts,
+        reconnect_backoff: ms(c.reconnect_backoff_ms),
+        reconnect_max_backoff: ms(c.reconnect_max_backoff_ms),
+        resend_in_flight: c.resend_in_flight,
+        max_request: c.max_request,
+    };
+    let inner =
+        Session::connect_with(addr, user, token, client, channel, options).map_err(|e| {
             if e.kind() == std::io::ErrorKind::InvalidInput {
                 ARKWIRE_INVALID_ARGUMENT
             } else {
                 ARKWIRE_CONNECTION_FAILED
             }
         })?;
-        let session = Box::new(arkwire_session {
-            state: UnsafeCell::new(SessionState {
-                inner,
-                last_error: CString::default(),
-                next_op: 1,
-            }),
-            results: Mutex::new(BTreeMap::new()),
-        });
-        // SAFETY: checked non-NULL; writable by the caller's contract.
-        unsafe { out(session_out, Box::into_raw(session)) }
-    })
+    let session = Box::new(arkwire_session {
+        state: UnsafeCell::new(SessionState {
+            inner,
+            last_error: CString::default(),
+            next_op: 1,
+            max_reply: client.options.max_message_size,
+            user_len: user.len(),
+            token_len: token.len(),
+        }),
+        results: Mutex::new(BTreeMap::new()),
+    });
+    // SAFETY: checked non-NULL; writable by the caller's contract.
+    unsafe { out(session_out, Box::into_raw(session)) }
 }
 
 /// Closes the connection and frees the session with every result it still
@@ -191,6 +379,7 @@ pub unsafe extern "C" fn arkwire_session_last_error(
 fn failure(e: &SessionError) -> (ResultMeta, std::string::String) {
     use arkwire_error_kind::*;
     let (status, kind) = match e {
+        // A (re)connect that failed, or the event loop itself.
         SessionError::Io(_) => (ARKWIRE_CONNECTION_FAILED, ARKWIRE_ERROR_TRANSPORT),
         SessionError::Closed(_) => (ARKWIRE_CLOSED, ARKWIRE_ERROR_TRANSPORT),
         SessionError::Status {
@@ -203,6 +392,7 @@ fn failure(e: &SessionError) -> (ResultMeta, std::string::String) {
         SessionError::DeadlineExceeded => (ARKWIRE_DEADLINE_EXCEEDED, ARKWIRE_ERROR_TIMEOUT),
         SessionError::BadReply(_) => (ARKWIRE_BAD_REPLY, ARKWIRE_ERROR_PROTOCOL),
         SessionError::Start(e) => (call_error_status(*e), ARKWIRE_ERROR_LOCAL),
+        SessionError::TooLarge { .. } => (ARKWIRE_RESOURCE_EXHAUSTED, ARKWIRE_ERROR_LOCAL),
     };
     let mut meta = ResultMeta::failed(status, kind);
     if let SessionError::Status { code, .. } = e {
@@ -532,4 +722,175 @@ pub unsafe extern "C" fn arkwire_session_finish(
         let mut results = s.results.lock().unwrap_or_else(|p| p.into_inner());
         results.remove(&op).map(drop).ok_or(ARKWIRE_NOT_FOUND)
     })
+}
+
+/// Runs `f` on a live session for a function that is not an operation:
+/// the last error is cleared first and set to what `f` reports on failure.
+///
+/// # Safety
+/// `session` is NULL or live and in no other call (but `_finish`).
+unsafe fn with_session(
+    session: *mut arkwire_session,
+    f: impl FnOnce(&mut SessionState) -> Result<(), (arkwire_status, std::string::String)>,
+) -> arkwire_status {
+    guard_try(|| {
+        // SAFETY: NULL or live (caller contract).
+        let s = unsafe { arg(session) }?;
+        // SAFETY: no other call runs on the session (caller contract).
+        let state = unsafe { &mut *s.state.get() };
+        state.last_error = CString::default();
+        f(state).map_err(|(status, why)| {
+            state.last_error = c_text(&why);
+            status
+        })
+    })
+}
+
+/// Replaces the session's connection with a new one to the same proxy,
+/// with the same settings: the way back after `ARKWIRE_CLOSED` (a session
+/// whose connection closed stays closed: every operation on it returns
+/// `ARKWIRE_CLOSED`, at once, until it is reconnected or freed, unless
+/// `reconnect_attempts` reconnects it automatically). Results not yet
+/// finished are kept. A live connection is closed and replaced too. The
+/// new connection counts once the proxy has sent its first bytes (HTTP/2
+/// SETTINGS) within `connect_timeout_ms`; one reset before that (a proxy
+/// going down as the connect arrives) is `ARKWIRE_CONNECTION_FAILED`.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_CONNECTION_FAILED` (the last
+/// error says why; the session stays closed and may be reconnected again).
+/// Thread safety: as a call.
+///
+/// # Safety
+/// `session` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_reconnect(
+    session: *mut arkwire_session,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_session(session, |s| {
+            s.inner.reconnect().map_err(|e| {
+                let why = std::format!("reconnect failed: {e}");
+                (ARKWIRE_CONNECTION_FAILED, why)
+            })
+        })
+    }
+}
+
+/// Whether the session's connection is up. With `ping_timeout_ms` 0 it
+/// only takes what the socket already reports (a close, a reset, a failed
+/// TCP keepalive), without waiting; otherwise it also sends an HTTP/2 PING
+/// and waits up to that long for the proxy to answer, and a proxy that
+/// does not is taken for dead (the connection is closed).
+///
+/// Returns `ARKWIRE_OK` (alive), `ARKWIRE_CLOSED` (the last error says
+/// why, with the operating system's reason when there is one; reconnect
+/// with `arkwire_session_reconnect`), `ARKWIRE_NULL_ARGUMENT`,
+/// `ARKWIRE_CONNECTION_FAILED` (the event loop failed). Thread safety: as
+/// a call.
+///
+/// # Safety
+/// `session` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_check(
+    session: *mut arkwire_session,
+    ping_timeout_ms: u32,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_session(session, |s| {
+            let ping =
+                (ping_timeout_ms != 0).then(|| Duration::from_millis(ping_timeout_ms.into()));
+            s.inner.check(ping).map_err(|e| {
+                let status = match e {
+                    SessionError::Closed(_) => ARKWIRE_CLOSED,
+                    _ => ARKWIRE_CONNECTION_FAILED,
+                };
+                (status, std::format!("{e}"))
+            })
+        })
+    }
+}
+
+/// Bounds each operation started from now on to `deadline_ms`
+/// milliseconds (0: no bound beyond the config's `call_timeout_ms` and
+/// `poll_deadline_ms`): an operation still running then is cancelled
+/// (HTTP/2 RST_STREAM) and fails with `ARKWIRE_DEADLINE_EXCEEDED`. The
+/// proxy is not told this bound; it runs until the call's `call_timeout_ms`.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`. Thread safety: as a call.
+///
+/// # Safety
+/// `session` is NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_set_deadline(
+    session: *mut arkwire_session,
+    deadline_ms: u32,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_session(session, |s| {
+            let d = (deadline_ms != 0).then(|| Duration::from_millis(deadline_ms.into()));
+            s.inner.set_deadline(d);
+            Ok(())
+        })
+    }
+}
+
+/// Writes the session's real limits to `*limits` (see `arkwire_limits`):
+/// the config's `max_request`, a reply of 4 MiB of text plus a binary
+/// payload of up to 64 MiB, one operation at a time.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`. Thread safety: as a call.
+///
+/// # Safety
+/// `session` is NULL or live; `limits` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_limits(
+    session: *mut arkwire_session,
+    limits: *mut arkwire_limits,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_session(session, |s| {
+            let max_request = s.inner.options().max_request;
+            let (user, token) = ("u".repeat(s.user_len), "t".repeat(s.token_len));
+            let value = arkwire_limits {
+                max_request,
+                max_args: super::max_args(&user, &token, &"c".repeat(16), max_request),
+                max_reply: s.max_reply,
+                max_payload: crate::arkouda::upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+                max_result: s.max_reply,
+                max_ops: 1,
+                request_id_len: super::ARKWIRE_REQUEST_ID_LEN as u32,
+            };
+            out(limits, value).map_err(|st| (st, "limits is NULL".into()))
+        })
+    }
+}
+
+/// `arkwire_session_call` with arguments of explicit length: `args_len`
+/// bytes at `args` (NULL with 0 for none), which need no NUL and may
+/// contain NUL bytes; they must be UTF-8 (else `ARKWIRE_INVALID_UTF8`).
+/// The bytes are only read during the call.
+///
+/// # Safety
+/// As `arkwire_session_call`; `args` NULL or valid for reads of `args_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn arkwire_session_call_len(
+    session: *mut arkwire_session,
+    cmd: *const c_char,
+    args: *const c_char,
+    args_len: usize,
+    result: *mut arkwire_result,
+) -> arkwire_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        run(session, result, |s| {
+            let cmd = str_arg(cmd)?;
+            let args = super::bytes_arg(args.cast(), args_len)?;
+            let args = core::str::from_utf8(args).map_err(|_| ARKWIRE_INVALID_UTF8)?;
+            Ok(stored(s.call(cmd, args)))
+        })
+    }
 }

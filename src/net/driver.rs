@@ -41,6 +41,21 @@ pub(crate) trait Endpoint: SansIo {
     }
     /// Starts a graceful close.
     fn close(&mut self) {}
+    /// The machine is in the middle of nothing it has to send: a frame the
+    /// driver writes itself (a keepalive PING) may go out now without
+    /// splitting one of the machine's frames or header blocks.
+    fn at_frame_boundary(&self) -> bool {
+        false
+    }
+}
+
+/// HTTP/2 PING keepalive of one connection: after `interval` without a
+/// byte from the peer, a PING goes out; a peer that then sends nothing for
+/// `timeout` is taken for dead and the connection fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Keepalive {
+    pub(crate) interval: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Names one connection of a driver.
@@ -107,6 +122,13 @@ struct Link<M> {
     failure: Option<String>,
     /// The socket is done (end of stream, an I/O error): no more reads or writes.
     dead: bool,
+    keepalive: Option<Keepalive>,
+    /// A PING should go out at the next frame boundary.
+    ping_due: bool,
+    /// When the last PING went out, while it is unanswered.
+    ping_sent: Option<Instant>,
+    /// The peer has sent at least one byte.
+    heard: bool,
 }
 
 /// See the module documentation.
@@ -226,6 +248,10 @@ impl<M: Endpoint> Driver<M> {
             last_activity: self.clock.now(),
             failure: None,
             dead: false,
+            keepalive: None,
+            ping_due: false,
+            ping_sent: None,
+            heard: false,
         });
         // A machine may speak first (an HTTP/2 server's SETTINGS, a ZMTP
         // greeting): write it on the next turn.
@@ -251,6 +277,50 @@ impl<M: Endpoint> Driver<M> {
     pub(crate) fn machine_mut(&mut self, key: Key) -> Option<&mut M> {
         self.dirty.push(key);
         self.link_mut(key).map(|l| &mut l.machine)
+    }
+
+    /// The socket of `key`, to set options on.
+    pub(crate) fn socket(&self, key: Key) -> Option<socket2::SockRef<'_>> {
+        self.link(key).map(|l| socket2::SockRef::from(&l.stream))
+    }
+
+    /// Turns PING keepalive on for `key` (None: off).
+    pub(crate) fn set_keepalive(&mut self, key: Key, keepalive: Option<Keepalive>) {
+        if let Some(link) = self.link_mut(key) {
+            link.keepalive = keepalive;
+        }
+    }
+
+    /// Sends a PING on `key` at the next frame boundary (the next turn);
+    /// [`last_activity`](Self::last_activity) moves when anything comes back.
+    pub(crate) fn ping(&mut self, key: Key) {
+        if let Some(link) = self.link_mut(key) {
+            link.ping_due = true;
+            self.dirty.push(key);
+        }
+    }
+
+    /// Whether the peer of `key` has sent anything yet.
+    pub(crate) fn heard_from(&self, key: Key) -> bool {
+        self.link(key).is_some_and(|l| l.heard)
+    }
+
+    /// When the peer of `key` last sent a byte.
+    pub(crate) fn last_activity(&self, key: Key) -> Option<Instant> {
+        self.link(key).map(|l| l.last_activity)
+    }
+
+    /// Fails the connection of `key` with `why`: the socket is shut down and
+    /// no more bytes go either way.
+    pub(crate) fn fail(&mut self, key: Key, why: &str) {
+        if let Some(link) = self.link_mut(key) {
+            if !link.dead {
+                link.failure.get_or_insert_with(|| why.to_string());
+                link.dead = true;
+                let _ = link.stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        self.bury(key);
     }
 
     /// Why the connection of `key` failed or ended, once it has (a connection
@@ -364,6 +434,7 @@ impl<M: Endpoint> Driver<M> {
         let core = live
             .clone()
             .filter_map(|l| l.machine.poll_timeout())
+            .chain(live.clone().filter_map(keepalive_at))
             .chain(until)
             .min()
             .map(|at| self.clock.until(at));
@@ -452,6 +523,7 @@ impl<M: Endpoint> Driver<M> {
                 Ok(n) => {
                     budget -= n;
                     link.last_activity = now;
+                    link.heard = true;
                     if let Err(e) = link.machine.recv(&self.read_buf[..n], now) {
                         log::debug!("connection error: {e}");
                         link.failure.get_or_insert_with(|| e.to_string());
@@ -497,6 +569,28 @@ impl<M: Endpoint> Driver<M> {
                 link.machine.close();
                 self.touched.push(slot + FIRST);
             }
+            if link.dead {
+                continue;
+            }
+            if let Some(k) = link.keepalive {
+                let unanswered = link.ping_sent.filter(|&at| link.last_activity < at);
+                if let Some(sent) = unanswered {
+                    if now.saturating_duration_since(sent) >= k.timeout {
+                        let ms = k.timeout.as_millis();
+                        link.failure.get_or_insert_with(|| {
+                            std::format!("no answer to a keepalive PING within {ms} ms")
+                        });
+                        link.dead = true;
+                        let _ = link.stream.shutdown(std::net::Shutdown::Both);
+                        self.touched.push(slot + FIRST);
+                    }
+                } else if now.saturating_duration_since(link.last_activity) >= k.interval
+                    && !link.ping_due
+                {
+                    link.ping_due = true;
+                    self.touched.push(slot + FIRST);
+                }
+            }
         }
     }
 
@@ -511,6 +605,15 @@ impl<M: Endpoint> Driver<M> {
             return;
         };
         if !link.dead {
+            let at_boundary =
+                link.unsent_pos == link.unsent.len() && link.machine.at_frame_boundary();
+            if link.ping_due && at_boundary {
+                link.ping_due = false;
+                link.ping_sent = Some(self.clock.now());
+                link.unsent.clear();
+                link.unsent_pos = 0;
+                link.unsent.extend_from_slice(&ping_frame(self.clock.now()));
+            }
             if let Err(e) = write_out(link, &mut self.write_buf) {
                 link.failure.get_or_insert_with(|| e.to_string());
                 link.dead = true;
@@ -566,6 +669,31 @@ impl<M: Endpoint> Driver<M> {
     }
 }
 
+/// When the keepalive of `link` next needs a turn: the end of an unanswered
+/// PING's wait, or the end of the silence that sends one.
+fn keepalive_at<M>(link: &Link<M>) -> Option<Instant> {
+    let k = link.keepalive?;
+    match link.ping_sent.filter(|&at| link.last_activity < at) {
+        Some(sent) => Some(sent + k.timeout),
+        None if link.ping_due => None,
+        None => Some(link.last_activity + k.interval),
+    }
+}
+
+/// An HTTP/2 PING frame (RFC 9113 §6.7) carrying the send time. The
+/// peer's ACK needs no matching: any byte from the peer shows it is alive,
+/// and the HTTP/2 connection ignores PING ACKs.
+fn ping_frame(now: Instant) -> [u8; 17] {
+    let mut frame = [0u8; 17];
+    let ping = crate::h2::frame::Ping {
+        ack: false,
+        data: now.as_micros().to_be_bytes(),
+    };
+    let n = ping.emit(&mut frame).unwrap_or(0);
+    debug_assert_eq!(n, frame.len());
+    frame
+}
+
 /// Writes what the socket refused last time, then what the machine has.
 fn write_out<M: Endpoint>(link: &mut Link<M>, buf: &mut [u8]) -> io::Result<()> {
     while link.unsent_pos < link.unsent.len() {
@@ -613,6 +741,13 @@ impl Endpoint for crate::arkouda::service::ArkoudaService {
 
 impl<S: crate::h2::conn::Storage> Endpoint for crate::grpc::Client<S> {}
 
-impl<S: crate::h2::conn::Storage, const OPS: usize> Endpoint for crate::arkouda::Channel<S, OPS> {}
+impl<S: crate::h2::conn::Storage, const OPS: usize> Endpoint for crate::arkouda::Channel<S, OPS> {
+    fn at_frame_boundary(&self) -> bool {
+        // The HTTP/2 connection writes whole frames per transmit and keeps
+        // a header block's CONTINUATION frames queued (wanting to transmit)
+        // until they are out.
+        !self.wants_transmit()
+    }
+}
 
 impl<B: crate::buf::Buffer + Default> Endpoint for crate::zmtp::ReqConnection<B> {}

@@ -22,7 +22,7 @@ pub use crate::arkouda::service::{Handler, Responder};
 pub use client::{CallFailure, Client, ClientConfig};
 pub use route::{build_router, InflightLimit};
 pub use server::{Server, ServerConfig, Shutdown};
-pub use session::{Session, SessionError, SessionOutcome, StatusView};
+pub use session::{Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
 
 use crate::h2::MemoryBudget;

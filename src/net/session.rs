@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::string::{String, ToString};
+use std::time::Duration;
 use std::vec::Vec;
 
-use super::driver::{Driver, Key};
+use super::driver::{Driver, Keepalive, Key};
 use super::ClientConfig;
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, Command, MsgType, OpId, Outcome, Pattern,
@@ -81,6 +82,13 @@ pub enum SessionError {
     BadReply(&'static str),
     /// The operation could not start.
     Start(CallError),
+    /// The request is larger than the session's limit; nothing was sent.
+    TooLarge {
+        /// The request's encoded size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl core::fmt::Display for SessionError {
@@ -97,6 +105,10 @@ impl core::fmt::Display for SessionError {
             }
             SessionError::BadReply(why) => write!(f, "invalid reply: {why}"),
             SessionError::Start(e) => write!(f, "call not started: {e}"),
+            SessionError::TooLarge { len, limit } => write!(
+                f,
+                "call not started: a request of {len} bytes is over the limit of {limit} bytes"
+            ),
         }
     }
 }
@@ -107,6 +119,54 @@ fn text(s: crate::arkouda::JsonStr<'_>) -> String {
     s.to_string().unwrap_or_else(|_| s.raw().to_string())
 }
 
+/// How a session watches and replaces its connection. Every field has a
+/// default that keeps to what a plain connection does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// HTTP/2 PING keepalive: after this much silence from the proxy while
+    /// the session waits for something, a PING goes out. None: off.
+    pub keepalive_interval: Option<Duration>,
+    /// A proxy that sends nothing for this long after a keepalive PING is
+    /// taken for dead: the connection is closed and calls on it fail.
+    pub keepalive_timeout: Duration,
+    /// TCP keepalive: the kernel probes a connection idle this long (and
+    /// gives up after about twice as long again), so a dead host or a
+    /// dropped NAT mapping fails the socket even with nobody calling. None: off.
+    pub tcp_keepalive: Option<Duration>,
+    /// Automatic reconnects before an operation starts on a closed
+    /// connection: at most this many attempts (0: none, the caller
+    /// reconnects with [`Session::reconnect`]).
+    pub reconnect_attempts: u32,
+    /// The wait before the second attempt; each further wait doubles, up to
+    /// `reconnect_max_backoff`, and is randomised (the upper half of it).
+    pub reconnect_backoff: Duration,
+    /// The longest wait between attempts.
+    pub reconnect_max_backoff: Duration,
+    /// An operation whose connection closed while it was under way (so its
+    /// request may have reached the proxy) is sent again on a new
+    /// connection. Off by default: only for commands that may run twice.
+    pub resend_in_flight: bool,
+    /// The largest request message, not counting a binary payload: a larger
+    /// one fails before anything is sent (`arkwire serve`'s default
+    /// `--max-message-size`).
+    pub max_request: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(10),
+            tcp_keepalive: None,
+            reconnect_attempts: 0,
+            reconnect_backoff: Duration::from_millis(100),
+            reconnect_max_backoff: Duration::from_secs(5),
+            resend_in_flight: false,
+            max_request: 4 << 20,
+        }
+    }
+}
+
 /// An Arkouda session over one connection: blocking, polling and
 /// fire-and-forget calls, kept in order unless the config says otherwise.
 pub struct Session {
@@ -115,6 +175,16 @@ pub struct Session {
     completed: BTreeSet<OpId>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
+    addr: SocketAddr,
+    user: String,
+    token: String,
+    config: ClientConfig,
+    channel_config: ChannelConfig,
+    options: SessionOptions,
+    /// Bounds the wait for each operation that starts from now on.
+    deadline: Option<Duration>,
+    /// Jitter for reconnect waits.
+    jitter: u64,
 }
 
 impl Session {
@@ -126,21 +196,135 @@ impl Session {
         config: ClientConfig,
         channel: ChannelConfig,
     ) -> io::Result<Session> {
-        let ids = RequestIdGenerator::from_os()
-            .map_err(|e| io::Error::other(std::format!("request ids: {e}")))?;
-        let mut driver = Driver::new()?;
-        let key = driver.connect(addr, config.connect_timeout, |now| {
-            let grpc = grpc::Client::new(&addr.to_string(), config.options, now)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            Channel::new(grpc, user, token, channel, ids)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))
-        })?;
+        Self::connect_with(
+            addr,
+            user,
+            token,
+            config,
+            channel,
+            SessionOptions::default(),
+        )
+    }
+
+    /// Connects with keepalive, reconnect and limit `options`.
+    pub fn connect_with(
+        addr: SocketAddr,
+        user: &str,
+        token: &str,
+        config: ClientConfig,
+        channel: ChannelConfig,
+        options: SessionOptions,
+    ) -> io::Result<Session> {
+        let (driver, key) = open(addr, user, token, &config, channel, &options)?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
         Ok(Session {
             driver,
             key,
             completed: BTreeSet::new(),
             closed: None,
+            addr,
+            user: user.into(),
+            token: token.into(),
+            config,
+            channel_config: channel,
+            options,
+            deadline: None,
+            jitter: seed | 1,
         })
+    }
+
+    /// The options the session was made with.
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    /// The channel config the session was made with.
+    pub fn channel_config(&self) -> &ChannelConfig {
+        &self.channel_config
+    }
+
+    /// Bounds the wait for each operation started from now on (None: the
+    /// channel's own deadlines alone). An operation still running then is
+    /// cancelled and fails with [`SessionError::DeadlineExceeded`].
+    pub fn set_deadline(&mut self, deadline: Option<Duration>) {
+        self.deadline = deadline;
+    }
+
+    /// Replaces the connection with a new one to the same proxy. Operations
+    /// of the old connection are gone; the session's other state stays.
+    ///
+    /// The new connection counts once the proxy has spoken (its HTTP/2
+    /// SETTINGS), within the connect timeout: a listener that accepts and
+    /// then resets (a server going down as the connect arrives) is a failed
+    /// attempt, not a connection an operation would be lost on.
+    pub fn reconnect(&mut self) -> io::Result<()> {
+        let (mut driver, key) = open(
+            self.addr,
+            &self.user,
+            &self.token,
+            &self.config,
+            self.channel_config,
+            &self.options,
+        )?;
+        let until = driver.now() + self.config.connect_timeout;
+        while !driver.heard_from(key) {
+            if let Some(why) = driver.closed(key) {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    std::format!("the proxy closed the new connection: {why}"),
+                ));
+            }
+            if driver.now() >= until {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the proxy did not speak on the new connection",
+                ));
+            }
+            driver.turn(Some(until))?;
+        }
+        self.driver = driver;
+        self.key = key;
+        self.completed.clear();
+        self.closed = None;
+        Ok(())
+    }
+
+    /// Whether the connection is still up: what the socket already says
+    /// (a close, a reset, a keepalive that went unanswered), found without
+    /// waiting; with a `ping` timeout also a PING round trip, which fails
+    /// the connection when nothing comes back in time.
+    pub fn check(&mut self, ping: Option<Duration>) -> Result<(), SessionError> {
+        let now = self.driver.now();
+        self.driver.turn(Some(now)).map_err(SessionError::Io)?;
+        if let Some(why) = self.closed() {
+            return Err(SessionError::Closed(why));
+        }
+        let Some(timeout) = ping else {
+            return Ok(());
+        };
+        let sent = self.driver.now();
+        self.driver.ping(self.key);
+        let until = sent + timeout;
+        loop {
+            if self
+                .driver
+                .last_activity(self.key)
+                .is_some_and(|at| at > sent)
+            {
+                return Ok(());
+            }
+            if let Some(why) = self.closed() {
+                return Err(SessionError::Closed(why));
+            }
+            if self.driver.now() >= until {
+                let why = std::format!("no answer to a PING within {} ms", timeout.as_millis());
+                self.driver.fail(self.key, &why);
+                return Err(SessionError::Closed(why));
+            }
+            self.driver.turn(Some(until)).map_err(SessionError::Io)?;
+        }
     }
 
     /// Why the connection ended, if it has.
@@ -148,6 +332,87 @@ impl Session {
         self.closed
             .clone()
             .or_else(|| self.driver.closed(self.key).map(String::from))
+    }
+
+    /// Before an operation starts: notices a connection that died since the
+    /// last turn (nothing waits), and replaces it when the options allow.
+    /// A dead connection with no reconnect is left for the start to report.
+    fn ready(&mut self) -> Result<(), SessionError> {
+        let now = self.driver.now();
+        self.driver.turn(Some(now)).map_err(SessionError::Io)?;
+        if self.closed().is_none() || self.options.reconnect_attempts == 0 {
+            return Ok(());
+        }
+        let mut wait = self.options.reconnect_backoff;
+        let mut last = None;
+        for attempt in 0..self.options.reconnect_attempts {
+            if attempt > 0 {
+                std::thread::sleep(self.jittered(wait));
+                wait = (wait * 2).min(self.options.reconnect_max_backoff);
+            }
+            match self.reconnect() {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(SessionError::Io(last.unwrap_or_else(|| {
+            io::Error::other("no reconnect attempt was made")
+        })))
+    }
+
+    /// A wait from the upper half of `wait` (xorshift jitter: reconnecting
+    /// devices spread out instead of arriving together).
+    fn jittered(&mut self, wait: Duration) -> Duration {
+        let mut x = self.jitter;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter = x;
+        let half = wait / 2;
+        let nanos = half.as_nanos().max(1) as u64;
+        half + Duration::from_nanos(x % nanos)
+    }
+
+    /// Runs `f` (start and wait for one operation); when its connection
+    /// closed under it and the options say it may be sent again, reconnects
+    /// and runs it once more.
+    fn with_retry(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<SessionOutcome, SessionError>,
+    ) -> Result<SessionOutcome, SessionError> {
+        self.ready()?;
+        let result = f(self);
+        let retry = self.options.resend_in_flight
+            && self.options.reconnect_attempts > 0
+            && matches!(result, Err(SessionError::Closed(_)));
+        if !retry {
+            return result;
+        }
+        self.ready()?;
+        f(self)
+    }
+
+    /// The encoded size of `command`'s request with `pattern`.
+    fn request_len(&self, pattern: Pattern, command: &Command<'_>) -> usize {
+        let len = request_len(&self.user, &self.token, command);
+        match pattern {
+            // The 32-character request id (tag, length, bytes).
+            Pattern::Polling | Pattern::Submit => {
+                len + 2 + crate::arkouda::request_id::REQUEST_ID_LEN
+            }
+            Pattern::Blocking | Pattern::Status => len,
+        }
+    }
+
+    /// A request of `len` bytes fits the proxy's limit.
+    fn check_size(&self, len: usize) -> Result<(), SessionError> {
+        if len > self.options.max_request {
+            return Err(SessionError::TooLarge {
+                len,
+                limit: self.options.max_request,
+            });
+        }
+        Ok(())
     }
 
     fn channel(&mut self) -> Result<&mut Channel<GrowableStorage, 64>, SessionError> {
@@ -158,14 +423,18 @@ impl Session {
 
     /// Blocking pattern.
     pub fn call(&mut self, cmd: &str, args: &str) -> Result<SessionOutcome, SessionError> {
-        let op = self.start(Pattern::Blocking, cmd, args)?;
-        self.wait(op)
+        self.with_retry(|s| {
+            let op = s.start(Pattern::Blocking, cmd, args)?;
+            s.wait(op)
+        })
     }
 
     /// Polling pattern.
     pub fn call_polling(&mut self, cmd: &str, args: &str) -> Result<SessionOutcome, SessionError> {
-        let op = self.start(Pattern::Polling, cmd, args)?;
-        self.wait(op)
+        self.with_retry(|s| {
+            let op = s.start(Pattern::Polling, cmd, args)?;
+            s.wait(op)
+        })
     }
 
     /// Runs `command` (a binary payload, a binary reply, a size) with
@@ -176,19 +445,29 @@ impl Session {
         pattern: Pattern,
         command: &Command<'_>,
     ) -> Result<SessionOutcome, SessionError> {
-        let now = self.driver.now();
-        let started = self.channel()?.command(pattern, command, now);
-        let op = match started {
-            Ok(op) => op,
-            Err(e) => return Err(convert(e, &self.closed())),
+        let text = Command {
+            payload: &[],
+            ..*command
         };
-        self.wait(op)
+        self.check_size(self.request_len(pattern, &text))?;
+        self.with_retry(|s| {
+            let now = s.driver.now();
+            let started = s.channel()?.command(pattern, command, now);
+            let op = match started {
+                Ok(op) => op,
+                Err(e) => return Err(convert(e, &s.closed())),
+            };
+            s.wait(op)
+        })
     }
 
     /// Fire-and-forget: returns the request id once SUBMITTED.
     pub fn submit(&mut self, cmd: &str, args: &str) -> Result<String, SessionError> {
-        let op = self.start(Pattern::Submit, cmd, args)?;
-        match self.wait(op)? {
+        let outcome = self.with_retry(|s| {
+            let op = s.start(Pattern::Submit, cmd, args)?;
+            s.wait(op)
+        })?;
+        match outcome {
             SessionOutcome::Submitted(id) => Ok(id),
             _ => Err(SessionError::BadReply(
                 "a submit was answered without SUBMITTED",
@@ -198,12 +477,15 @@ impl Session {
 
     /// One status query.
     pub fn status(&mut self, request_id: &str) -> Result<StatusView, SessionError> {
-        let op = self.start(
-            Pattern::Status,
-            crate::arkouda::channel::STATUS_COMMAND,
-            request_id,
-        )?;
-        match self.wait(op)? {
+        let outcome = self.with_retry(|s| {
+            let op = s.start(
+                Pattern::Status,
+                crate::arkouda::channel::STATUS_COMMAND,
+                request_id,
+            )?;
+            s.wait(op)
+        })?;
+        match outcome {
             SessionOutcome::Status(s) => Ok(s),
             _ => Err(SessionError::BadReply(
                 "a status query was answered without a status",
@@ -213,6 +495,7 @@ impl Session {
 
     /// Starts an operation without waiting (for several at once).
     pub fn start(&mut self, pattern: Pattern, cmd: &str, args: &str) -> Result<OpId, SessionError> {
+        self.check_size(self.request_len(pattern, &Command::new(cmd, args)))?;
         let now = self.driver.now();
         let channel = self.channel()?;
         let started = match pattern {
@@ -227,8 +510,19 @@ impl Session {
         }
     }
 
-    /// Waits for an operation and returns its outcome.
+    /// Waits for an operation and returns its outcome. The wait ends with
+    /// the operation, with its connection (at once: a closed or reset
+    /// socket is an event), or at the session's deadline; every way out
+    /// but success releases the operation.
     pub fn wait(&mut self, op: OpId) -> Result<SessionOutcome, SessionError> {
+        let started = self.driver.now();
+        // The channel's own deadlines end a call; this bounds the wait even
+        // for an operation they do not cover (one queued behind another).
+        let limit = self.deadline.unwrap_or_else(|| {
+            let c = &self.channel_config;
+            c.call_timeout.unwrap_or(Duration::ZERO) + c.poll.deadline + Duration::from_secs(1)
+        });
+        let until = started + limit;
         loop {
             if let Some(channel) = self.driver.machine_mut(self.key) {
                 while let Some(ChannelEvent::Complete(done)) = channel.poll_event() {
@@ -240,9 +534,17 @@ impl Session {
             }
             if let Some(why) = self.closed() {
                 // A dead connection has nothing left to wait for.
+                self.release(op);
                 return Err(SessionError::Closed(why));
             }
-            self.driver.turn(None).map_err(SessionError::Io)?;
+            if self.driver.now() >= until {
+                self.release(op);
+                return Err(SessionError::DeadlineExceeded);
+            }
+            if let Err(e) = self.driver.turn(Some(until)) {
+                self.release(op);
+                return Err(SessionError::Io(e));
+            }
         }
         let closed = self.closed();
         let channel = self.channel()?;
@@ -269,6 +571,72 @@ impl Session {
         channel.finish(op);
         result
     }
+}
+
+impl Session {
+    /// Forgets an operation that will not be waited for (a running call is
+    /// cancelled).
+    fn release(&mut self, op: OpId) {
+        if let Some(channel) = self.driver.machine_mut(self.key) {
+            channel.finish(op);
+        }
+        self.completed.remove(&op);
+    }
+}
+
+/// Opens a connection with the session's socket options.
+fn open(
+    addr: SocketAddr,
+    user: &str,
+    token: &str,
+    config: &ClientConfig,
+    channel: ChannelConfig,
+    options: &SessionOptions,
+) -> io::Result<(Driver<Channel<GrowableStorage, 64>>, Key)> {
+    let ids = RequestIdGenerator::from_os()
+        .map_err(|e| io::Error::other(std::format!("request ids: {e}")))?;
+    let mut driver = Driver::new()?;
+    let grpc_options = config.options;
+    let key = driver.connect(addr, config.connect_timeout, |now| {
+        let grpc = grpc::Client::new(&addr.to_string(), grpc_options, now)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Channel::new(grpc, user, token, channel, ids)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))
+    })?;
+    if let (Some(idle), Some(socket)) = (options.tcp_keepalive, driver.socket(key)) {
+        let probes = socket2::TcpKeepalive::new()
+            .with_time(idle)
+            .with_interval((idle / 4).max(Duration::from_secs(1)));
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let probes = probes.with_retries(4);
+        socket.set_tcp_keepalive(&probes)?;
+        // Unacknowledged data to a host that vanished fails as soon.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        socket.set_tcp_user_timeout(Some(idle * 2))?;
+    }
+    let keepalive = options.keepalive_interval.map(|interval| Keepalive {
+        interval,
+        timeout: options.keepalive_timeout,
+    });
+    driver.set_keepalive(key, keepalive);
+    Ok((driver, key))
+}
+
+/// The encoded size of `command`'s request from `user` with `token`,
+/// without a request id.
+fn request_len(user: &str, token: &str, command: &Command<'_>) -> usize {
+    crate::proto::ArkoudaRequestRef {
+        user,
+        token,
+        cmd: command.cmd,
+        format: "STRING",
+        size: command.size,
+        args: command.args,
+        request_id: None,
+        recv_binary: command.recv_binary,
+        payload: command.payload,
+    }
+    .encoded_len()
 }
 
 fn convert(e: ChannelError<'_>, closed: &Option<String>) -> SessionError {
