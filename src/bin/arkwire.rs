@@ -401,6 +401,10 @@ fn watch_upstream(upstream: Arc<UpstreamBackend>, health: &'static Health, every
         .spawn(move || {
             let mut was = None;
             loop {
+                // The first check waits one period too: at start the first
+                // calls try the upstream anyway, and two attempts at once
+                // would slip past the throttle, which only knows of failures.
+                std::thread::sleep(every);
                 let result =
                     upstream.check(std::time::Instant::now() + every.min(Duration::from_secs(5)));
                 let ok = result.is_ok();
@@ -416,7 +420,6 @@ fn watch_upstream(upstream: Arc<UpstreamBackend>, health: &'static Health, every
                     }
                     was = Some(ok);
                 }
-                std::thread::sleep(every);
             }
         });
     if let Err(e) = spawned {
