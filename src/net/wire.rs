@@ -208,6 +208,9 @@ pub(crate) fn client_wire<M: SansIo>(
             .map(|t| Wire::Tls(std::boxed::Box::new(t)))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
         #[cfg(not(feature = "tls"))]
-        Some(never) => match *never {},
+        Some(never) => {
+            let _ = now;
+            match *never {}
+        }
     }
 }
