@@ -18,8 +18,9 @@ use arkwire::arkouda::{
 };
 use arkwire::grpc::Options;
 use arkwire::net::{
-    build_router, CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, Session,
-    SessionError, SessionOutcome, StatusView, UpstreamBackend, UpstreamConfig,
+    build_router, CallFailure, Client, ClientConfig, Handler, Server, ServerConfig, ServerTls,
+    Session, SessionError, SessionOptions, SessionOutcome, StatusView, UpstreamBackend,
+    UpstreamConfig,
 };
 use arkwire::ops::health::{Health, ServingStatus};
 use arkwire::proto::{ArkoudaRequest, ArkoudaRequestRef, ArkoudaResponseRef};
@@ -135,6 +136,82 @@ struct Target {
     /// Give up after this many milliseconds (at least 1).
     #[arg(long, default_value_t = 30_000, value_parser = timeout_ms)]
     timeout_ms: u64,
+    /// Speak TLS (ALPN h2) to the proxy.
+    #[arg(long)]
+    tls: bool,
+    /// Trust the CAs in this PEM file (default: `SSL_CERT_FILE`, else the
+    /// system bundle).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<std::path::PathBuf>,
+    /// Present this PEM client certificate chain (mutual TLS).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `--cert`.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<std::path::PathBuf>,
+    /// The name the proxy's certificate must carry (default: the host of `--url`).
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    server_name: Option<String>,
+}
+
+/// Where a TLS client finds CA roots when `--ca` is not given.
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+impl Target {
+    /// The TLS session starter of `--tls`, or None.
+    fn connector(&self) -> Result<Option<Arc<arkwire::tls::Connector>>, String> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let ca = match &self.ca {
+            Some(path) => path.clone(),
+            None => std::env::var_os("SSL_CERT_FILE")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    SYSTEM_CA_BUNDLES
+                        .iter()
+                        .map(std::path::PathBuf::from)
+                        .find(|p| p.exists())
+                })
+                .ok_or("--tls: no CA roots; give --ca FILE")?,
+        };
+        let roots = std::fs::read(&ca).map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
+        let name = match &self.server_name {
+            Some(name) => name.clone(),
+            None => host_of(&self.url),
+        };
+        let mut config = arkwire::tls::ClientConfig::new(&roots, &name)
+            .map_err(|e| format!("--ca {}: {e}", ca.display()))?;
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            let credentials = arkwire::tls::Credentials::from_pem_files(cert, key)
+                .map_err(|e| format!("--cert/--key: {e}"))?;
+            config = config.with_credentials(credentials);
+        }
+        arkwire::tls::Connector::new(&config)
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| format!("TLS: {e}"))
+    }
+}
+
+/// The host of a `host:port` address (brackets of an IPv6 address removed).
+fn host_of(url: &str) -> String {
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("grpc://"))
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    let host = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    };
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -291,6 +368,22 @@ struct ServeArgs {
     /// Longest time between connection attempts to a failing upstream.
     #[arg(long, default_value_t = 5_000)]
     upstream_max_backoff_ms: u64,
+    /// Serve TLS (1.2 and 1.3, ALPN h2) with this PEM certificate chain;
+    /// re-read with `--tls-key` and `--tls-client-ca` on SIGHUP (new
+    /// connections get the new certificate, open ones keep theirs).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require a client certificate signed by a CA in this PEM file (mutual
+    /// TLS); its verified name is handed to the service.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
+    /// Refuse (PERMISSION_DENIED) a request whose `user` is not the name in
+    /// the client certificate: the user name is then proven, not claimed.
+    #[arg(long, requires = "tls_client_ca")]
+    tls_require_user_match: bool,
 }
 
 fn parse_binary_size(text: &str) -> Result<usize, String> {
@@ -436,6 +529,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])
     .map_err(|e| format!("cannot catch signals: {e}"))?;
     let health: &'static Health = Box::leak(Box::new(Health::new(ServingStatus::Serving)));
@@ -531,7 +625,39 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         max_message_size,
         max_binary_size: a_max_binary_size,
     });
-    let server = Server::bind(listen, handler, config).map_err(|e| match e.kind() {
+    let (tls, reload) = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = (cert.clone(), key.clone(), a.tls_client_ca.clone());
+            let load = move || {
+                arkwire::tls::ServerConfig::from_pem_files(&files.0, &files.1, files.2.as_deref())
+            };
+            let acceptor = arkwire::tls::Acceptor::new(&load().map_err(|e| format!("TLS: {e}"))?)
+                .map_err(|e| format!("TLS: {e}"))?;
+            let acceptor = Arc::new(acceptor);
+            let reloading = acceptor.clone();
+            let reload: Reload = Box::new(move || {
+                let config = load()?;
+                reloading.reload(&config)
+            });
+            let mutual = if a.tls_client_ca.is_some() {
+                ", client certificates required"
+            } else {
+                ""
+            };
+            log::info!("serving TLS with {}{mutual}", cert.display());
+            let tls = ServerTls {
+                acceptor,
+                require_user_match: a.tls_require_user_match,
+            };
+            (Some(tls), Some(reload))
+        }
+        _ => (None, None),
+    };
+    let bound = match tls {
+        Some(tls) => Server::bind_tls(listen, handler, config, tls),
+        None => Server::bind(listen, handler, config),
+    };
+    let server = bound.map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!("{listen} is already in use"),
         _ => format!("cannot listen on {listen}: {e}"),
     })?;
@@ -541,7 +667,7 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         log::info!("metrics at http://{bound}/metrics");
     }
     let shutdown = server.shutdown_handle();
-    on_signals(signals, shutdown.clone(), grace)?;
+    on_signals(signals, shutdown.clone(), grace, reload)?;
     println!("arkwire: listening on {}", server.local_addr());
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -554,17 +680,37 @@ fn serve(a: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The first SIGTERM or SIGINT starts the drain; a second one exits at once.
+/// Re-reads the TLS certificate, key and client CA (SIGHUP).
+type Reload = Box<dyn Fn() -> Result<(), arkwire::tls::ConfigError> + Send>;
+
+/// The first SIGTERM or SIGINT starts the drain; a second one exits at
+/// once. SIGHUP reloads the TLS files; a set that fails to load is logged
+/// and the one in use stays.
 fn on_signals(
     mut signals: signal_hook::iterator::Signals,
     shutdown: arkwire::net::Shutdown,
     grace: Duration,
+    reload: Option<Reload>,
 ) -> Result<(), String> {
     std::thread::Builder::new()
         .name("arkwire-signals".into())
         .spawn(move || {
             let mut draining = false;
             for signal in signals.forever() {
+                if signal == signal_hook::consts::SIGHUP {
+                    match &reload {
+                        Some(reload) => match reload() {
+                            Ok(()) => log::warn!(
+                                "SIGHUP: TLS certificate reloaded; new connections use it"
+                            ),
+                            Err(e) => {
+                                log::error!("SIGHUP: TLS reload failed, keeping the old one: {e}")
+                            }
+                        },
+                        None => log::info!("SIGHUP: nothing to reload (no TLS)"),
+                    }
+                    continue;
+                }
                 if draining {
                     eprintln!("arkwire: second signal ({signal}): exiting at once");
                     std::process::exit(1);
@@ -654,8 +800,19 @@ fn session(target: &Target, who: &Identity, max_message_size: usize) -> Result<S
         },
         ordered: true,
     };
-    Session::connect(addr, &who.user, &who.token, config, channel)
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))
+    let connected = match target.connector()? {
+        Some(tls) => Session::connect_tls(
+            addr,
+            &who.user,
+            &who.token,
+            config,
+            channel,
+            SessionOptions::default(),
+            tls,
+        ),
+        None => Session::connect(addr, &who.user, &who.token, config, channel),
+    };
+    connected.map_err(|e| format!("cannot connect to {addr}: {e}"))
 }
 
 fn failed(e: SessionError) -> String {
@@ -769,8 +926,11 @@ fn call(a: CallArgs) -> Result<(), String> {
         },
         connect_timeout: timeout.min(Duration::from_secs(10)),
     };
-    let mut client =
-        Client::connect(addr, config).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let connected = match a.target.connector()? {
+        Some(tls) => Client::connect_tls(addr, config, tls),
+        None => Client::connect(addr, config),
+    };
+    let mut client = connected.map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let request = ArkoudaRequest {
         user: a.who.user,
         token: a.who.token,

@@ -10,9 +10,11 @@ use std::time::Duration;
 use prost::Message;
 
 use super::driver::{Driver, Key};
+use super::wire::{client_wire, ClientTls, Wire};
 use crate::grpc::{self, CallError, CallId, ClientEvent, Code};
 use crate::h2::conn::GrowableStorage;
 use crate::proto::{ArkoudaRequest, ArkoudaResponse, DecodeError, HANDLE_REQUEST_PATH};
+use crate::sans_io::SansIo;
 
 /// How the client connects and calls.
 #[derive(Clone, Copy, Debug)]
@@ -67,7 +69,7 @@ impl std::error::Error for CallFailure {}
 
 /// One HTTP/2 connection to an Arkouda gRPC proxy.
 pub struct Client {
-    driver: Driver<grpc::Client<GrowableStorage>>,
+    driver: Driver<Wire<grpc::Client<GrowableStorage>>>,
     key: Key,
     completed: BTreeSet<CallId>,
     /// Why the connection ended, once it has.
@@ -77,10 +79,28 @@ pub struct Client {
 impl Client {
     /// Connects to `addr` within the configured timeout.
     pub fn connect(addr: SocketAddr, config: ClientConfig) -> io::Result<Client> {
+        Self::open(addr, config, None)
+    }
+
+    /// Connects to `addr` over TLS, the session started by `connector`
+    /// (its CA roots, client certificate and server name). A failed
+    /// handshake fails the first call with the TLS error, saying whose
+    /// fault it was.
+    #[cfg(feature = "tls")]
+    pub fn connect_tls(
+        addr: SocketAddr,
+        config: ClientConfig,
+        connector: std::sync::Arc<crate::tls::Connector>,
+    ) -> io::Result<Client> {
+        Self::open(addr, config, Some(connector))
+    }
+
+    fn open(addr: SocketAddr, config: ClientConfig, tls: Option<ClientTls>) -> io::Result<Client> {
         let mut driver = Driver::new()?;
         let key = driver.connect(addr, config.connect_timeout, |now| {
-            grpc::Client::new(&addr.to_string(), config.options, now)
-                .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))
+            let grpc = grpc::Client::new(&addr.to_string(), config.options, now)
+                .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
+            client_wire(grpc, tls.as_ref(), now)
         })?;
         Ok(Client {
             driver,
@@ -93,6 +113,7 @@ impl Client {
     fn grpc(&mut self) -> Result<&mut grpc::Client<GrowableStorage>, CallFailure> {
         self.driver
             .machine_mut(self.key)
+            .map(Wire::inner_mut)
             .ok_or_else(|| aborted("the connection is closed"))
     }
 

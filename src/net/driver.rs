@@ -47,6 +47,20 @@ pub(crate) trait Endpoint: SansIo {
     fn at_frame_boundary(&self) -> bool {
         false
     }
+    /// Sends `frame` (a keepalive PING, at a frame boundary) through the
+    /// machine; false: the machine has no layer of its own below, so the
+    /// driver writes the bytes to the socket as they are.
+    fn write_frame(&mut self, _frame: &[u8]) -> bool {
+        false
+    }
+    /// The socket reached end of file or failed (a TLS session tells a
+    /// clean end from a truncated one).
+    fn transport_closed(&mut self) {}
+    /// Why the machine ended the connection, when it knows better than
+    /// the socket (a failed TLS handshake).
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// HTTP/2 PING keepalive of one connection: after `interval` without a
@@ -515,8 +529,12 @@ impl<M: Endpoint> Driver<M> {
             let len = self.read_buf.len().min(budget);
             match link.stream.read(&mut self.read_buf[..len]) {
                 Ok(0) => {
-                    link.failure
-                        .get_or_insert_with(|| "the peer closed the connection".into());
+                    link.machine.transport_closed();
+                    let why = match link.machine.failure() {
+                        Some(why) => std::format!("the peer closed the connection ({why})"),
+                        None => "the peer closed the connection".into(),
+                    };
+                    link.failure.get_or_insert(why);
                     link.dead = true;
                     break;
                 }
@@ -532,6 +550,7 @@ impl<M: Endpoint> Driver<M> {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    link.machine.transport_closed();
                     link.failure.get_or_insert_with(|| e.to_string());
                     link.dead = true;
                     break;
@@ -610,9 +629,12 @@ impl<M: Endpoint> Driver<M> {
             if link.ping_due && at_boundary {
                 link.ping_due = false;
                 link.ping_sent = Some(self.clock.now());
-                link.unsent.clear();
-                link.unsent_pos = 0;
-                link.unsent.extend_from_slice(&ping_frame(self.clock.now()));
+                let frame = ping_frame(self.clock.now());
+                if !link.machine.write_frame(&frame) {
+                    link.unsent.clear();
+                    link.unsent_pos = 0;
+                    link.unsent.extend_from_slice(&frame);
+                }
             }
             if let Err(e) = write_out(link, &mut self.write_buf) {
                 link.failure.get_or_insert_with(|| e.to_string());
@@ -641,8 +663,10 @@ impl<M: Endpoint> Driver<M> {
             }
             // A finished connection closes once its last bytes (GOAWAY) are out.
             if link.machine.is_finished() && !pending {
-                link.failure
-                    .get_or_insert_with(|| "the connection is finished".into());
+                let why = link.machine.failure();
+                link.failure.get_or_insert_with(|| {
+                    why.unwrap_or_else(|| "the connection is finished".into())
+                });
                 link.dead = true;
             }
         }

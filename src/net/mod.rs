@@ -17,10 +17,13 @@ pub mod route;
 mod server;
 mod session;
 mod upstream;
+mod wire;
 
 pub use crate::arkouda::service::{Handler, Responder};
 pub use client::{CallFailure, Client, ClientConfig};
 pub use route::{build_router, InflightLimit};
+#[cfg(feature = "tls")]
+pub use server::ServerTls;
 pub use server::{Server, ServerConfig, Shutdown};
 pub use session::{Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};

@@ -13,10 +13,32 @@ use std::vec::Vec;
 use mio::net::TcpListener;
 
 use super::driver::{Driver, LoopWaker};
+use super::wire::Wire;
 use crate::arkouda::service::{ArkoudaService, Drain, Handler, ServiceEvent};
 use crate::grpc;
 use crate::metrics::Metrics;
 use crate::ops::health::Health;
+use crate::time::Instant;
+
+/// Puts an accepted connection's service on the wire (plaintext, or a TLS
+/// session); None refuses the connection.
+type WrapService =
+    Arc<dyn Fn(ArkoudaService, Instant) -> Option<Wire<ArkoudaService>> + Send + Sync>;
+
+/// TLS on a [`Server`]'s connections (feature `tls`).
+#[cfg(feature = "tls")]
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// Starts each connection's TLS session; [`Acceptor::reload`](crate::tls::Acceptor::reload)
+    /// (on SIGHUP, say) changes the certificate for new connections while
+    /// open ones keep theirs.
+    pub acceptor: Arc<crate::tls::Acceptor>,
+    /// Refuse (PERMISSION_DENIED) every request whose `user` is not the
+    /// name in the client's certificate; see
+    /// [`ArkoudaService::with_user_match`]. Needs a client CA in the
+    /// acceptor's configuration, or every request is refused.
+    pub require_user_match: bool,
+}
 
 /// How long past the grace the loops keep writing the UNAVAILABLE answers
 /// and GOAWAYs before they stop.
@@ -134,7 +156,47 @@ impl Server {
     pub fn bind(
         addr: SocketAddr,
         handler: Arc<dyn Handler>,
+        config: ServerConfig,
+    ) -> io::Result<Server> {
+        let plain: WrapService = Arc::new(|service, _| Some(Wire::Plain(service)));
+        Self::bind_wrapped(addr, handler, config, plain)
+    }
+
+    /// [`bind`](Self::bind), with every connection a TLS session started by
+    /// `tls.acceptor`. A client that does not speak TLS, fails the
+    /// handshake or does not finish it within the acceptor's limits is
+    /// closed (logged at debug level, counted nowhere else); the verified
+    /// name of a client certificate reaches the handler through
+    /// [`Responder::peer_identity`](crate::arkouda::service::Responder::peer_identity).
+    #[cfg(feature = "tls")]
+    pub fn bind_tls(
+        addr: SocketAddr,
+        handler: Arc<dyn Handler>,
+        config: ServerConfig,
+        tls: ServerTls,
+    ) -> io::Result<Server> {
+        let wrap: WrapService = Arc::new(move |service, now| {
+            let service = service.with_user_match(tls.require_user_match);
+            match tls.acceptor.accept(service, now) {
+                Ok(session) => Some(Wire::Tls(std::boxed::Box::new(
+                    session.with_handshake_hook(|service, handshake| {
+                        service.set_peer_identity(handshake.peer.as_ref().map(|p| p.name()))
+                    }),
+                ))),
+                Err(e) => {
+                    log::error!("cannot start a TLS session: {e}");
+                    None
+                }
+            }
+        });
+        Self::bind_wrapped(addr, handler, config, wrap)
+    }
+
+    fn bind_wrapped(
+        addr: SocketAddr,
+        handler: Arc<dyn Handler>,
         mut config: ServerConfig,
+        wrap: WrapService,
     ) -> io::Result<Server> {
         if config.options.h2.body_budget.is_none() {
             config.options.h2.body_budget = Some(&super::BODY_BUDGET);
@@ -160,6 +222,7 @@ impl Server {
             let (handler, options) = (handler.clone(), config.options);
             let drain = Arc::new(Drain::new());
             let (loop_drain, metrics) = (drain.clone(), config.metrics);
+            let wrap = wrap.clone();
             driver.listen(
                 listener,
                 config.max_connections,
@@ -170,10 +233,11 @@ impl Server {
                                 .with_wake(wake)
                                 .with_health(health)
                                 .with_drain(loop_drain.clone());
-                            Some(match metrics {
+                            let service = match metrics {
                                 Some(m) => service.with_metrics(m),
                                 None => service,
-                            })
+                            };
+                            wrap(service, now)
                         }
                         Err(e) => {
                             log::error!("{e}");
@@ -248,7 +312,7 @@ impl Drop for Server {
 }
 
 fn run(
-    driver: &mut Driver<ArkoudaService>,
+    driver: &mut Driver<Wire<ArkoudaService>>,
     stop: &AtomicBool,
     shutdown: &Shutdown,
     index: usize,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use std::vec::Vec;
 
 use super::driver::{Driver, Keepalive, Key};
+use super::wire::{client_wire, ClientTls, Wire};
 use super::ClientConfig;
 use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, Command, MsgType, OpId, Outcome, Pattern,
@@ -17,6 +18,7 @@ use crate::arkouda::{
 };
 use crate::grpc::{self, CallError, Code};
 use crate::h2::conn::GrowableStorage;
+use crate::sans_io::SansIo;
 
 /// A finished operation, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,8 +172,10 @@ impl Default for SessionOptions {
 /// An Arkouda session over one connection: blocking, polling and
 /// fire-and-forget calls, kept in order unless the config says otherwise.
 pub struct Session {
-    driver: Driver<Channel<GrowableStorage, 64>>,
+    driver: Driver<Wire<Channel<GrowableStorage, 64>>>,
     key: Key,
+    /// Starts each connection's TLS session, when the proxy speaks TLS.
+    tls: Option<ClientTls>,
     completed: BTreeSet<OpId>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
@@ -215,13 +219,43 @@ impl Session {
         channel: ChannelConfig,
         options: SessionOptions,
     ) -> io::Result<Session> {
-        let (driver, key) = open(addr, user, token, &config, channel, &options)?;
+        Self::open_session(addr, user, token, config, channel, options, None)
+    }
+
+    /// [`connect_with`](Self::connect_with) over TLS: every connection of
+    /// the session (reconnects too) is a TLS session started by
+    /// `connector`. A failed handshake ends the connection with the TLS
+    /// error ([`SessionError::Closed`]), saying whose fault it was.
+    #[cfg(feature = "tls")]
+    pub fn connect_tls(
+        addr: SocketAddr,
+        user: &str,
+        token: &str,
+        config: ClientConfig,
+        channel: ChannelConfig,
+        options: SessionOptions,
+        connector: std::sync::Arc<crate::tls::Connector>,
+    ) -> io::Result<Session> {
+        Self::open_session(addr, user, token, config, channel, options, Some(connector))
+    }
+
+    fn open_session(
+        addr: SocketAddr,
+        user: &str,
+        token: &str,
+        config: ClientConfig,
+        channel: ChannelConfig,
+        options: SessionOptions,
+        tls: Option<ClientTls>,
+    ) -> io::Result<Session> {
+        let (driver, key) = open(addr, user, token, &config, channel, &options, tls.as_ref())?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
         Ok(Session {
             driver,
             key,
+            tls,
             completed: BTreeSet::new(),
             closed: None,
             addr,
@@ -267,6 +301,7 @@ impl Session {
             &self.config,
             self.channel_config,
             &self.options,
+            self.tls.as_ref(),
         )?;
         let until = driver.now() + self.config.connect_timeout;
         while !driver.heard_from(key) {
@@ -418,6 +453,7 @@ impl Session {
     fn channel(&mut self) -> Result<&mut Channel<GrowableStorage, 64>, SessionError> {
         self.driver
             .machine_mut(self.key)
+            .map(Wire::inner_mut)
             .ok_or_else(|| SessionError::Closed("the connection is closed".into()))
     }
 
@@ -577,7 +613,7 @@ impl Session {
     /// Forgets an operation that will not be waited for (a running call is
     /// cancelled).
     fn release(&mut self, op: OpId) {
-        if let Some(channel) = self.driver.machine_mut(self.key) {
+        if let Some(channel) = self.driver.machine_mut(self.key).map(Wire::inner_mut) {
             channel.finish(op);
         }
         self.completed.remove(&op);
@@ -592,7 +628,8 @@ fn open(
     config: &ClientConfig,
     channel: ChannelConfig,
     options: &SessionOptions,
-) -> io::Result<(Driver<Channel<GrowableStorage, 64>>, Key)> {
+    tls: Option<&ClientTls>,
+) -> io::Result<(Driver<Wire<Channel<GrowableStorage, 64>>>, Key)> {
     let ids = RequestIdGenerator::from_os()
         .map_err(|e| io::Error::other(std::format!("request ids: {e}")))?;
     let mut driver = Driver::new()?;
@@ -600,8 +637,9 @@ fn open(
     let key = driver.connect(addr, config.connect_timeout, |now| {
         let grpc = grpc::Client::new(&addr.to_string(), grpc_options, now)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Channel::new(grpc, user, token, channel, ids)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))
+        let channel = Channel::new(grpc, user, token, channel, ids)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "user or token too long"))?;
+        client_wire(channel, tls, now)
     })?;
     if let (Some(idle), Some(socket)) = (options.tcp_keepalive, driver.socket(key)) {
         let probes = socket2::TcpKeepalive::new()

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 
 use super::error::{Error, ErrorKind, Fault, TlsError};
 use super::{PeerIdentity, Version, ALPN_H2};
-use crate::h2::frame::{emit_settings, GoAway};
+use crate::h2::frame::GoAway;
 use crate::h2::ErrorCode;
 use crate::sans_io::SansIo;
 use crate::time::Instant;
@@ -102,6 +102,9 @@ pub struct Tls<M: SansIo> {
     scratch: Vec<u8>,
     /// Plaintext taken from `inner` that the TLS library did not accept yet.
     pending: Vec<u8>,
+    /// Told the handshake's outcome before the inner machine sees any
+    /// plaintext (see [`Tls::with_handshake_hook`]).
+    hook: Option<fn(&mut M, &Handshake)>,
 }
 
 impl<M: SansIo> Tls<M> {
@@ -130,7 +133,37 @@ impl<M: SansIo> Tls<M> {
             raw_out: Vec::new(),
             scratch: vec![0; CHUNK],
             pending: Vec::new(),
+            hook: None,
         }
+    }
+
+    /// Calls `hook` with the inner machine and the handshake's outcome as
+    /// soon as the handshake finishes, before the inner machine is given
+    /// any plaintext: a server hands the client's verified identity to the
+    /// service this way, so the first request already carries it.
+    pub fn with_handshake_hook(mut self, hook: fn(&mut M, &Handshake)) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Whether plaintext taken from the inner machine still waits for the
+    /// TLS library: the stream is then in the middle of something the
+    /// inner machine wrote.
+    pub(crate) fn has_pending_plaintext(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Sends `bytes` as plaintext of its own (an HTTP/2 PING the driver
+    /// writes) ahead of what the inner machine writes next. Call it only
+    /// when the inner machine is at a frame boundary and
+    /// [`has_pending_plaintext`](Self::has_pending_plaintext) is false;
+    /// false when the session carries no plaintext (not established, ended).
+    pub(crate) fn inject_plaintext(&mut self, bytes: &[u8]) -> bool {
+        if !self.is_established() || self.close_sent || !self.pending.is_empty() {
+            return false;
+        }
+        self.pending.extend_from_slice(bytes);
+        true
     }
 
     /// Which end this is.
@@ -243,19 +276,20 @@ impl<M: SansIo> Tls<M> {
     }
 
     /// Tells a plaintext HTTP/2 client, in HTTP/2, that this port speaks
-    /// TLS: an empty SETTINGS frame (its server preface) and a GOAWAY with
-    /// INADEQUATE_SECURITY.
+    /// TLS: a GOAWAY with INADEQUATE_SECURITY and [`NOT_TLS_GOAWAY`], and
+    /// no SETTINGS before it. A client that got a server preface would take
+    /// the connection for ready and the GOAWAY for a passing one, and
+    /// reconnect at once, over and over until its deadline (grpcio does);
+    /// without one its connection attempt fails, and so does its call, at
+    /// once.
     fn answer_plaintext_client(&mut self) {
         let goaway = GoAway::new(0, ErrorCode::InadequateSecurity, NOT_TLS_GOAWAY);
-        let mut frames = vec![0u8; 9 + goaway.buffer_len()];
-        let Ok(settings) = emit_settings(&[], &mut frames) else {
+        let mut frame = vec![0u8; 9 + goaway.buffer_len()];
+        let Ok(n) = goaway.emit(&mut frame) else {
             return;
         };
-        let Ok(n) = goaway.emit(&mut frames[settings..]) else {
-            return;
-        };
-        frames.truncate(settings + n);
-        self.raw_out = frames;
+        frame.truncate(n);
+        self.raw_out = frame;
     }
 
     /// The handshake just finished: require `h2`, read the peer's subject.
@@ -290,6 +324,9 @@ impl<M: SansIo> Tls<M> {
             peer,
         };
         self.established = true;
+        if let Some(hook) = self.hook {
+            hook(&mut self.inner, &handshake);
+        }
         self.handshake = Some(handshake.clone());
         self.events
             .push_back(TlsEvent::HandshakeComplete(handshake));

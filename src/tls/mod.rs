@@ -87,7 +87,7 @@
 //! | client certificate from another CA | server: `CertificateRejected`, `Peer` | client: `CertificateRejected`, `Refused` |
 //! | chain over the limits | `ChainTooLarge`, `Peer` | `CertificateRejected`, `Refused` |
 //! | client does not offer `h2` | server: `NoApplicationProtocol`, `Peer` | the alert, or `close_notify` when it offered no ALPN at all |
-//! | plaintext HTTP/2 to a TLS port | server: `NotTls`, `Peer` | an HTTP/2 client: SETTINGS then GOAWAY `INADEQUATE_SECURITY` ([`NOT_TLS_GOAWAY`]) |
+//! | plaintext HTTP/2 to a TLS port | server: `NotTls`, `Peer` | an HTTP/2 client: GOAWAY `INADEQUATE_SECURITY` ([`NOT_TLS_GOAWAY`]) with no SETTINGS before it, so its connection attempt fails at once |
 //! | TLS to a plaintext HTTP/2 port | client: `NotTls`, `Peer` (the server's SETTINGS is not a TLS record) | the server's HTTP/2 preface error |
 //! | peer silent or stalled | `HandshakeTimeout`, `Timeout` | — |
 //!
@@ -137,8 +137,11 @@
 //!  device ──TLS 1.2/1.3, ALPN h2, client cert──▶ arkwire serve ──ZMTP (NULL), loopback──▶ arkouda_server
 //! ```
 //!
-//! Not yet wired: `arkwire serve --tls-*` and `arkwire call --tls` flags,
-//! the `net` driver's use of this layer, and the C ABI's TLS options.
+//! `arkwire serve --tls-cert --tls-key [--tls-client-ca]
+//! [--tls-require-user-match]` and `arkwire call --tls [--ca] [--cert --key]
+//! [--server-name]` run this layer on the `net` driver
+//! (`net::Server::bind_tls`, `net::Session::connect_tls`,
+//! `net::Client::connect_tls`). Not yet: the C ABI's TLS options.
 
 mod config;
 mod error;

@@ -4,13 +4,15 @@ TLS server.
 
 Usage:
     tls_client.py --target HOST:PORT --ca PEM [--cert PEM --key PEM]
-                  [--name SERVER_NAME] [--args TEXT] (--expect MESSAGE | --expect-fail)
+                  [--name SERVER_NAME] [--user USER] [--args TEXT]
+                  (--expect MESSAGE | --expect-contains TEXT | --expect-fail)
     tls_client.py --target HOST:PORT --insecure --expect-fail
 
-Sends one HandleRequest (user "kjyost", cmd "echo", args TEXT) and prints
+Sends one HandleRequest (user USER, default "kjyost"; cmd "echo", args TEXT) and prints
 ``OK <message>`` or ``FAILED <status code> <details>``. Exits 0 when the
 outcome is the expected one (--expect MESSAGE: the reply's message equals
-MESSAGE; --expect-fail: the call failed), 1 otherwise.
+MESSAGE; --expect-contains TEXT: it contains TEXT; --expect-fail: the
+call failed), 1 otherwise.
 """
 
 import argparse
@@ -40,10 +42,12 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--name", default="localhost")
     ap.add_argument("--args", default="hello over TLS")
+    ap.add_argument("--user", default="kjyost")
     ap.add_argument("--insecure", action="store_true",
                     help="plaintext HTTP/2 (to check a TLS server refuses it)")
     want = ap.add_mutually_exclusive_group(required=True)
     want.add_argument("--expect")
+    want.add_argument("--expect-contains")
     want.add_argument("--expect-fail", action="store_true")
     opts = ap.parse_args()
 
@@ -58,7 +62,7 @@ def main():
             opts.target, creds,
             options=[("grpc.ssl_target_name_override", opts.name)])
     stub = pb2_grpc.ArkoudaStub(channel)
-    request = pb2.ArkoudaRequest(user="kjyost", cmd="echo", format="STRING",
+    request = pb2.ArkoudaRequest(user=opts.user, cmd="echo", format="STRING",
                                  size=-1, args=opts.args)
     try:
         reply = stub.HandleRequest(request, timeout=10)
@@ -70,6 +74,8 @@ def main():
     print(f"OK {reply.message}", flush=True)
     if opts.expect_fail:
         return 1
+    if opts.expect_contains is not None:
+        return 0 if opts.expect_contains in reply.message else 1
     return 0 if reply.message == opts.expect else 1
 
 

@@ -55,6 +55,8 @@ pub struct Responder {
     deadline: Option<std::time::Instant>,
     service_thread: std::thread::ThreadId,
     done: bool,
+    /// The verified name of the client's certificate (mutual TLS).
+    peer_identity: Option<Arc<str>>,
 }
 
 impl Responder {
@@ -73,7 +75,21 @@ impl Responder {
             deadline,
             service_thread: std::thread::current().id(),
             done: false,
+            peer_identity: None,
         }
+    }
+
+    pub(super) fn with_peer_identity(mut self, identity: Option<Arc<str>>) -> Self {
+        self.peer_identity = identity;
+        self
+    }
+
+    /// The name the client proved with its certificate (mutual TLS:
+    /// common name, else the first subject alternative name), if it
+    /// presented one. Unlike the request's `user`, the client cannot
+    /// choose it.
+    pub fn peer_identity(&self) -> Option<&str> {
+        self.peer_identity.as_deref()
     }
 
     /// The gRPC call being answered.

@@ -134,6 +134,10 @@ pub struct ArkoudaService {
     /// The calls in flight were cancelled because the grace ended.
     drain_expired: bool,
     in_flight: HashMap<CallId, InFlight>,
+    /// The verified name of the client's certificate, once TLS has it.
+    peer_identity: Option<Arc<str>>,
+    /// Requests must name the certificate's name as their `user`.
+    require_user_match: bool,
 }
 
 impl ArkoudaService {
@@ -160,7 +164,31 @@ impl ArkoudaService {
             drain_closed: false,
             drain_expired: false,
             in_flight: HashMap::new(),
+            peer_identity: None,
+            require_user_match: false,
         })
+    }
+
+    /// Records the name the client proved with its certificate (the TLS
+    /// layer calls it when the handshake finishes, before any request):
+    /// every [`Responder`] of the connection carries it.
+    pub fn set_peer_identity(&mut self, identity: Option<&str>) {
+        self.peer_identity = identity.map(Arc::from);
+    }
+
+    /// The name the client proved with its certificate, if any.
+    pub fn peer_identity(&self) -> Option<&str> {
+        self.peer_identity.as_deref()
+    }
+
+    /// With `required`, a request whose `user` is not the name of the
+    /// client's certificate (or that came without a certificate) is refused
+    /// PERMISSION_DENIED before the handler sees it: the user name is then
+    /// proven rather than claimed, and whatever the handler keys on it
+    /// (ownership of asynchronous requests) follows the certificate.
+    pub fn with_user_match(mut self, required: bool) -> Self {
+        self.require_user_match = required;
+        self
     }
 
     /// Calls `wake` whenever an answer arrives from another thread (and
@@ -364,11 +392,36 @@ impl ArkoudaService {
                 return;
             }
         };
+        if self.require_user_match {
+            let refusal = match &self.peer_identity {
+                None => Some("this proxy requires a client certificate naming the user"),
+                Some(name) if **name != *request.user => {
+                    Some("the request's user is not the name in the client certificate")
+                }
+                Some(_) => None,
+            };
+            if let Some(why) = refusal {
+                let code = Code::PermissionDenied;
+                let _ = self.grpc.respond_status(call, code, why);
+                if let Some(m) = self.metrics {
+                    m.call_started();
+                    m.call_finished("", code, std::time::Duration::ZERO);
+                }
+                log::info!(
+                    target: "arkwire::call",
+                    "call by {:?} refused: {why}",
+                    request.user.chars().take(LOG_FIELD_CHARS).collect::<String>()
+                );
+                self.push_event(ServiceEvent::Refused { call, code });
+                return;
+            }
+        }
         let core_deadline = self.grpc.deadline(call);
         let deadline = core_deadline
             .map(|at| std::time::Instant::now() + at.saturating_duration_since(self.now));
         let responder =
-            Responder::new(self.tx.clone(), self.wake.clone(), call, self.now, deadline);
+            Responder::new(self.tx.clone(), self.wake.clone(), call, self.now, deadline)
+                .with_peer_identity(self.peer_identity.clone());
         if let Some(m) = self.metrics {
             m.call_started();
         }

@@ -97,6 +97,10 @@ impl<S: Storage> State<S> {
             if kind == FrameKind::Settings && !ack {
                 self.phase = Phase::Open;
                 self.timers.clear(Timer::Handshake);
+            } else if kind == FrameKind::GoAway && self.role == Role::Client {
+                // A server refusing the connection outright (a TLS port
+                // answering a plaintext client) sends only its GOAWAY: its
+                // code and reason are the closing, not a preface error.
             } else {
                 return Err(conn_err(
                     ErrorCode::ProtocolError,
