@@ -843,3 +843,104 @@ fn a_cancelled_watch_is_forgotten_and_watches_are_bounded() {
     assert_eq!(pair.b.active_calls(), 0);
     assert_eq!(pair.b.poll_timeout(), None, "no watch left to poll for");
 }
+
+/// A machine that stops answering once `mute` is set: a half-open peer (a
+/// dead host, a dropped NAT mapping) whose bytes never arrive again.
+struct Mute<M> {
+    inner: M,
+    mute: bool,
+}
+
+impl<M: crate::sans_io::SansIo> crate::sans_io::SansIo for Mute<M> {
+    type Event = M::Event;
+    type Error = M::Error;
+    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), M::Error> {
+        if self.mute {
+            return Ok(());
+        }
+        self.inner.recv(input, now)
+    }
+    fn transmit(&mut self, out: &mut [u8]) -> usize {
+        if self.mute {
+            return 0;
+        }
+        self.inner.transmit(out)
+    }
+    fn poll_event(&mut self) -> Option<M::Event> {
+        self.inner.poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.mute {
+            return None;
+        }
+        self.inner.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now)
+    }
+}
+
+fn keepalive_pair() -> Pair<Mute<Client<GrowableStorage>>, ArkoudaService> {
+    let service = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
+        .unwrap()
+        .with_options(ServiceOptions {
+            keepalive_interval: Some(Duration::from_secs(10)),
+            keepalive_timeout: Duration::from_secs(5),
+            ..ServiceOptions::default()
+        });
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), T0).unwrap();
+    let mut pair = Pair::new(
+        Mute {
+            inner: client,
+            mute: false,
+        },
+        service,
+        T0,
+    )
+    .with_latency(MS);
+    pair.drive();
+    pair.advance(MS * 10);
+    pair
+}
+
+#[test]
+fn keepalive_closes_a_silent_half_open_client_within_interval_and_timeout() {
+    let mut pair = keepalive_pair();
+    // The handshake is done (the client acknowledged our SETTINGS); from
+    // now on nothing it would send arrives.
+    pair.a.mute = true;
+    let silent_since = pair.now();
+    pair.advance_to(silent_since + Duration::from_millis(14_900));
+    assert!(!pair.b.is_closed(), "closed before interval + timeout");
+    assert!(!pair.b.keepalive_failed());
+    pair.advance_to(silent_since + Duration::from_millis(15_100));
+    assert!(pair.b.keepalive_failed());
+    assert!(pair.b.is_closed(), "still open past interval + timeout");
+    assert_eq!(pair.b.poll_timeout(), None);
+    let closed = core::iter::from_fn(|| pair.b.poll_event())
+        .any(|e| matches!(e, ServiceEvent::Closed { .. }));
+    assert!(closed);
+}
+
+#[test]
+fn keepalive_leaves_a_live_idle_client_alone_and_calls_still_work() {
+    let mut pair = keepalive_pair();
+    // Ten minutes of idleness: PINGs go out and are answered.
+    pair.advance(Duration::from_secs(600));
+    assert!(!pair.b.is_closed());
+    assert!(!pair.b.keepalive_failed());
+    let call = pair
+        .a
+        .inner
+        .start_call(crate::ops::health::CHECK_PATH, &[], &[], None, pair.now())
+        .unwrap();
+    pair.advance(MS * 10);
+    assert_eq!(pair.a.inner.response(call), Ok(&[0x08, 0x01][..]));
+}
+
+#[test]
+fn without_keepalive_a_silent_client_is_not_pinged() {
+    let (mut pair, _) = holding_service(T0);
+    pair.drive();
+    assert_eq!(pair.b.poll_timeout(), None, "no keepalive timer by default");
+}
