@@ -488,7 +488,9 @@ fn grpcio_health_watch_streams_each_change_until_the_drain() {
     server.signal("TERM");
     assert_eq!(next(), "NOT_SERVING");
     assert_eq!(next(), "END UNAVAILABLE");
-    assert!(server.exits_within(Duration::from_secs(10)).is_some_and(|s| s.success()));
+    assert!(server
+        .exits_within(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
     let _ = child.wait();
 }
 

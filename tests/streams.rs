@@ -66,14 +66,20 @@ fn grpcio_reflection_lists_the_service_and_resolves_handle_request() {
             .to_string()
     };
     let services = line("services");
-    assert!(services.split(' ').any(|s| s == "arkouda.Arkouda"), "{services}");
+    assert!(
+        services.split(' ').any(|s| s == "arkouda.Arkouda"),
+        "{services}"
+    );
     assert!(services.contains("grpc.health.v1.Health"), "{services}");
     let input = line("input");
     assert!(input.starts_with("arkouda.ArkoudaRequest "), "{input}");
     for field in ["user", "token", "cmd", "args"] {
         assert!(input.split(' ').any(|f| f == field), "{field} in {input}");
     }
-    assert!(line("output").starts_with("arkouda.ArkoudaResponse "), "{out}");
+    assert!(
+        line("output").starts_with("arkouda.ArkoudaResponse "),
+        "{out}"
+    );
     assert!(line("reply").contains("imok"), "{out}");
 }
 
@@ -140,10 +146,7 @@ out = [z.compress(chunk) for _ in range(1024)]
 out.append(z.flush())
 sys.stdout.buffer.write(b"".join(out))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", BOMB])
-        .output()
-        .unwrap();
+    let out = Command::new("python3").args(["-c", BOMB]).output().unwrap();
     assert!(out.status.success());
     out.stdout
 }
@@ -164,11 +167,12 @@ fn a_decompression_bomb_is_resource_exhausted_and_the_heap_stays_small() {
     assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
     let server = common::arkwire_serve(&[]);
     let mut sock = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let start = Instant::now();
     let now = || arkwire::time::Instant::from_millis(start.elapsed().as_millis() as u64);
-    let mut conn = Connection::<GrowableStorage>::new(Role::Client, Config::default(), now())
-        .unwrap();
+    let mut conn =
+        Connection::<GrowableStorage>::new(Role::Client, Config::default(), now()).unwrap();
     let id = conn
         .open_stream(
             [

@@ -305,8 +305,17 @@ mod tests {
         assert_eq!(split_first(&[], 100, false), Ok(None));
         let mut flagged = framed(b"z");
         flagged[0] = 1;
-        assert_eq!(split_first(&flagged, 100, false), Err(MessageError::Compressed));
-        assert!(split_first(&flagged, 100, true).unwrap().unwrap().0.compressed);
+        assert_eq!(
+            split_first(&flagged, 100, false),
+            Err(MessageError::Compressed)
+        );
+        assert!(
+            split_first(&flagged, 100, true)
+                .unwrap()
+                .unwrap()
+                .0
+                .compressed
+        );
         assert_eq!(
             split_unary_framed(&two, 100, false),
             Err(MessageError::UnexpectedMessage)
@@ -328,12 +337,18 @@ mod tests {
         let mut z = flate2::write::ZlibEncoder::new(std::vec![], flate2::Compression::fast());
         z.write_all(b"arkouda").unwrap();
         let small = z.finish().unwrap();
-        assert_eq!(decompress(Encoding::Deflate, &small, 7).unwrap(), b"arkouda");
+        assert_eq!(
+            decompress(Encoding::Deflate, &small, 7).unwrap(),
+            b"arkouda"
+        );
         assert_eq!(
             decompress(Encoding::Deflate, &small, 6),
             Err(MessageError::DecompressedTooLarge)
         );
-        assert_eq!(decompress(Encoding::Gzip, &small, 100), Err(MessageError::Corrupt));
+        assert_eq!(
+            decompress(Encoding::Gzip, &small, 100),
+            Err(MessageError::Corrupt)
+        );
         assert_eq!(Encoding::parse(b"br"), None);
         assert_eq!(Encoding::parse(b"gzip"), Some(Encoding::Gzip));
     }

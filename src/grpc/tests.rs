@@ -556,8 +556,10 @@ mod streaming {
 
     #[test]
     fn many_messages_through_small_windows_flow_as_they_are_taken() {
-        let mut options = Options::default();
-        options.max_message_size = 1000;
+        let options = Options {
+            max_message_size: 1000,
+            ..Options::default()
+        };
         let (mut c, mut s) = raw_pair(options);
         let id = open(&mut c, STREAM, None);
         let call = CallId(id);
@@ -588,8 +590,10 @@ mod streaming {
     #[test]
     fn hostile_streams_end_with_a_status() {
         // A message over the limit.
-        let mut options = Options::default();
-        options.max_message_size = 10;
+        let options = Options {
+            max_message_size: 10,
+            ..Options::default()
+        };
         let (mut c, mut s) = raw_pair(options);
         let id = open(&mut c, STREAM, None);
         c.send_data(id, &[&framed(&[0; 11])], false).unwrap();
@@ -659,7 +663,8 @@ mod streaming {
         assert_eq!(grpc_status(&c, id), Some(b"12".to_vec()));
         // Compressed messages on a stream.
         let id = open(&mut c, STREAM, Some("gzip"));
-        c.send_data(id, &[&gzip(b"first"), &gzip(b"second")], true).unwrap();
+        c.send_data(id, &[&gzip(b"first"), &gzip(b"second")], true)
+            .unwrap();
         pump(&mut c, &mut s, t(5));
         assert_eq!(s.poll_event(), Some(ServerEvent::Message(CallId(id))));
         assert_eq!(s.next_message(CallId(id)), Some(Ok(b"first".to_vec())));

@@ -342,7 +342,9 @@ impl ArkoudaService {
         } else if let Some(sent) = self.ping_sent {
             Some(sent + self.settings.keepalive_timeout)
         } else {
-            self.settings.keepalive_interval.map(|i| self.last_heard + i)
+            self.settings
+                .keepalive_interval
+                .map(|i| self.last_heard + i)
         };
         [self.grpc.poll_timeout(), self.next_watch, keepalive]
             .into_iter()
@@ -411,7 +413,8 @@ impl ArkoudaService {
                 self.send_watch(call, status);
             }
         }
-        self.next_watch = (!self.watches.is_empty()).then(|| self.now + self.settings.watch_interval);
+        self.next_watch =
+            (!self.watches.is_empty()).then(|| self.now + self.settings.watch_interval);
     }
 
     fn send_watch(&mut self, call: CallId, status: ServingStatus) {
@@ -424,7 +427,9 @@ impl ArkoudaService {
             }
             Err(e) => {
                 log::debug!("could not send a Watch update on {call:?}: {e}");
-                let _ = self.grpc.finish(call, Code::ResourceExhausted, "Watch updates not read");
+                let _ = self
+                    .grpc
+                    .finish(call, Code::ResourceExhausted, "Watch updates not read");
                 self.watches.remove(&call);
             }
         }
@@ -461,7 +466,9 @@ impl ArkoudaService {
             };
             if let Err(e) = result {
                 log::debug!("could not answer reflection on {call:?}: {e}");
-                let _ = self.grpc.finish(call, Code::ResourceExhausted, "answers not read");
+                let _ = self
+                    .grpc
+                    .finish(call, Code::ResourceExhausted, "answers not read");
                 return;
             }
         }
@@ -471,16 +478,22 @@ impl ArkoudaService {
     fn watch(&mut self, call: CallId, request: &[u8]) {
         if self.watches.contains_key(&call) {
             // A server stream takes one request.
-            let _ = self.grpc.finish(call, Code::InvalidArgument, "Watch takes one request");
+            let _ = self
+                .grpc
+                .finish(call, Code::InvalidArgument, "Watch takes one request");
             self.watches.remove(&call);
             return;
         }
         let Ok(request) = health::HealthCheckRequest::decode(request) else {
-            let _ = self.grpc.finish(call, Code::InvalidArgument, "invalid HealthCheckRequest");
+            let _ = self
+                .grpc
+                .finish(call, Code::InvalidArgument, "invalid HealthCheckRequest");
             return;
         };
         if self.watches.len() >= self.settings.max_watches {
-            let _ = self.grpc.finish(call, Code::ResourceExhausted, "too many Watch streams");
+            let _ = self
+                .grpc
+                .finish(call, Code::ResourceExhausted, "too many Watch streams");
             return;
         }
         if !request.service.is_empty() && request.service != health::ARKOUDA_SERVICE {
@@ -503,7 +516,9 @@ impl ArkoudaService {
     fn half_closed(&mut self, call: CallId) {
         if self.grpc.method(call) == Some(health::WATCH_PATH) {
             if !self.watches.contains_key(&call) {
-                let _ = self.grpc.finish(call, Code::InvalidArgument, "Watch without a request");
+                let _ = self
+                    .grpc
+                    .finish(call, Code::InvalidArgument, "Watch without a request");
             }
             // Otherwise the stream goes on: the client waits for updates.
             return;

@@ -789,7 +789,11 @@ fn health_watch_sends_the_status_now_and_on_each_change_until_the_drain() {
         messages(pair.a.connection().stream(call.0).unwrap().body())
     };
     assert_eq!(body(&pair, watch), [std::vec![0x08, 0x01]]);
-    assert_eq!(body(&pair, other), [std::vec![0x08, 0x03]], "SERVICE_UNKNOWN");
+    assert_eq!(
+        body(&pair, other),
+        [std::vec![0x08, 0x03]],
+        "SERVICE_UNKNOWN"
+    );
     assert_eq!(pair.a.poll_event(), None, "the streams stay open");
     // No change, no message; a change is seen within the watch interval.
     pair.advance(Duration::from_millis(250));
@@ -800,7 +804,11 @@ fn health_watch_sends_the_status_now_and_on_each_change_until_the_drain() {
     pair.advance(Duration::from_millis(100));
     assert_eq!(
         body(&pair, watch),
-        [std::vec![0x08, 0x01], std::vec![0x08, 0x02], std::vec![0x08, 0x01]]
+        [
+            std::vec![0x08, 0x01],
+            std::vec![0x08, 0x02],
+            std::vec![0x08, 0x01]
+        ]
     );
     // The drain: NOT_SERVING, then the stream ends UNAVAILABLE.
     cell.set_draining();
