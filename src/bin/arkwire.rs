@@ -357,6 +357,14 @@ struct ServeArgs {
     /// twice it; 0: off.
     #[arg(long, default_value_t = 60_000)]
     tcp_keepalive_ms: u64,
+    /// HTTP/2 keepalive: after this many milliseconds without a byte from a
+    /// client, a PING goes out; 0: none.
+    #[arg(long, default_value_t = 60_000)]
+    keepalive_ms: u64,
+    /// How long a client has to answer the keepalive PING before its
+    /// connection is closed.
+    #[arg(long, default_value_t = 20_000, value_parser = timeout_ms)]
+    keepalive_timeout_ms: u64,
     /// Calls in flight at once to one arkouda_server, across every event
     /// loop and every route to its address; more wait within their deadline.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
@@ -543,6 +551,11 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         },
         idle_timeout: Duration::from_millis(a.idle_timeout_ms),
         tcp_keepalive: (a.tcp_keepalive_ms > 0).then(|| Duration::from_millis(a.tcp_keepalive_ms)),
+        service: arkwire::arkouda::service::ServiceOptions {
+            keepalive_interval: (a.keepalive_ms > 0).then(|| Duration::from_millis(a.keepalive_ms)),
+            keepalive_timeout: Duration::from_millis(a.keepalive_timeout_ms),
+            ..Default::default()
+        },
         metrics: Some(metrics),
         health: Some(health),
         ..ServerConfig::default()

@@ -144,7 +144,7 @@ pub const fn code_for_reset(code: ErrorCode) -> Code {
 
 /// The bit of a stream's tag gRPC sets once the call's outcome is reported
 /// (the stream may end and then be reset; the application hears of it once).
-const REPORTED: u8 = 1;
+pub(crate) const REPORTED: u8 = 1;
 
 /// Marks a call's outcome reported; true the first time only.
 pub(crate) fn mark_reported<S: Storage>(conn: &mut Connection<S>, id: u32) -> bool {

@@ -34,15 +34,23 @@ pub enum MessageError {
     Truncated,
     /// The stream ended without any message.
     Missing,
+    /// A compressed message expands past the configured limit (a
+    /// decompression bomb, say): decompression stopped at the limit.
+    DecompressedTooLarge,
+    /// A compressed message does not decompress with the call's encoding.
+    Corrupt,
 }
 
 impl MessageError {
     /// The gRPC status this error ends a call with.
     pub const fn code(self) -> Code {
         match self {
-            MessageError::TooLarge { .. } => Code::ResourceExhausted,
+            MessageError::TooLarge { .. } | MessageError::DecompressedTooLarge => {
+                Code::ResourceExhausted
+            }
             MessageError::Compressed => Code::Unimplemented,
-            MessageError::InvalidFlag(_)
+            MessageError::Corrupt
+            | MessageError::InvalidFlag(_)
             | MessageError::UnexpectedMessage
             | MessageError::Truncated
             | MessageError::Missing => Code::Internal,
@@ -58,6 +66,10 @@ impl MessageError {
             MessageError::UnexpectedMessage => "more than one message in a unary call",
             MessageError::Truncated => "stream ended inside a message",
             MessageError::Missing => "stream ended without a message",
+            MessageError::DecompressedTooLarge => {
+                "message decompresses past the configured maximum"
+            }
+            MessageError::Corrupt => "compressed message does not decompress",
         }
     }
 }
@@ -77,11 +89,18 @@ impl core::fmt::Display for MessageError {
 /// Checks a prefix that has arrived, before the rest of the body: the
 /// limit and the flag are known from the first five bytes.
 pub fn check_prefix(body: &[u8], max: usize) -> Result<(), MessageError> {
+    check_prefix_with(body, max, false)
+}
+
+/// As [`check_prefix`], accepting the compressed flag when
+/// `compressed_ok` (the call named an encoding this side decodes).
+pub fn check_prefix_with(body: &[u8], max: usize, compressed_ok: bool) -> Result<(), MessageError> {
     let Some(p) = body.get(..PREFIX_LEN) else {
         return Ok(());
     };
     match p[0] {
         0 => {}
+        1 if compressed_ok => {}
         1 => return Err(MessageError::Compressed),
         b => return Err(MessageError::InvalidFlag(b)),
     }
@@ -97,6 +116,114 @@ pub fn framed_len(body: &[u8]) -> Option<usize> {
     let p = body.get(..PREFIX_LEN)?;
     let len = u32::from_be_bytes([p[1], p[2], p[3], p[4]]);
     usize::try_from(len).ok()?.checked_add(PREFIX_LEN)
+}
+
+/// One message as framed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Framed<'a> {
+    /// The compressed flag was set: `payload` is in the call's encoding.
+    pub compressed: bool,
+    /// The message bytes after the prefix.
+    pub payload: &'a [u8],
+}
+
+/// The first complete message of `body` and the bytes it spans (prefix
+/// included), or `None` while it is still arriving. The flag and limit are
+/// checked as by [`check_prefix_with`].
+pub fn split_first(
+    body: &[u8],
+    max: usize,
+    compressed_ok: bool,
+) -> Result<Option<(Framed<'_>, usize)>, MessageError> {
+    check_prefix_with(body, max, compressed_ok)?;
+    let Some(total) = framed_len(body).filter(|&n| n <= body.len()) else {
+        return Ok(None);
+    };
+    let framed = Framed {
+        compressed: body[0] == 1,
+        payload: &body[PREFIX_LEN..total],
+    };
+    Ok(Some((framed, total)))
+}
+
+/// The one message of a complete unary body, compressed or not.
+pub fn split_unary_framed(
+    body: &[u8],
+    max: usize,
+    compressed_ok: bool,
+) -> Result<Framed<'_>, MessageError> {
+    if body.is_empty() {
+        return Err(MessageError::Missing);
+    }
+    match split_first(body, max, compressed_ok)? {
+        None => Err(MessageError::Truncated),
+        Some((_, total)) if total < body.len() => Err(MessageError::UnexpectedMessage),
+        Some((framed, _)) => Ok(framed),
+    }
+}
+
+/// A message encoding of `grpc-encoding`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// No compression (also what an absent `grpc-encoding` means).
+    Identity,
+    /// gzip (RFC 1952).
+    Gzip,
+    /// `deflate` as gRPC means it: the zlib format (RFC 1950).
+    Deflate,
+}
+
+impl Encoding {
+    /// The encoding a `grpc-encoding` value names, when this build decodes
+    /// it (gzip and deflate need the `std` feature).
+    pub fn parse(value: &[u8]) -> Option<Encoding> {
+        match value {
+            b"identity" => Some(Encoding::Identity),
+            b"gzip" if cfg!(feature = "std") => Some(Encoding::Gzip),
+            b"deflate" if cfg!(feature = "std") => Some(Encoding::Deflate),
+            _ => None,
+        }
+    }
+}
+
+/// The `grpc-accept-encoding` this build offers: the encodings it decodes.
+pub const ACCEPT_ENCODING: &str = if cfg!(feature = "std") {
+    "identity,deflate,gzip"
+} else {
+    "identity"
+};
+
+/// Decompresses `data` in `encoding`, never producing (or allocating)
+/// more than `max` bytes: a message that expands further is
+/// [`MessageError::DecompressedTooLarge`], however small it was on the wire.
+#[cfg(feature = "std")]
+pub fn decompress(
+    encoding: Encoding,
+    data: &[u8],
+    max: usize,
+) -> Result<alloc::vec::Vec<u8>, MessageError> {
+    use std::io::Read;
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let mut out = alloc::vec::Vec::new();
+    let read = match encoding {
+        Encoding::Identity => {
+            if data.len() > max {
+                return Err(MessageError::DecompressedTooLarge);
+            }
+            return Ok(data.to_vec());
+        }
+        Encoding::Gzip => flate2::read::GzDecoder::new(data)
+            .take(limit)
+            .read_to_end(&mut out),
+        Encoding::Deflate => flate2::read::ZlibDecoder::new(data)
+            .take(limit)
+            .read_to_end(&mut out),
+    };
+    match read {
+        Err(_) => Err(MessageError::Corrupt),
+        Ok(n) if n > max => Err(MessageError::DecompressedTooLarge),
+        Ok(_) => Ok(out),
+    }
 }
 
 /// The one message of a complete unary body.
@@ -166,6 +293,64 @@ mod tests {
             MessageError::TooLarge { len: 0, max: 0 }.code(),
             Code::ResourceExhausted
         );
+    }
+
+    #[test]
+    fn messages_split_one_at_a_time() {
+        let mut two = framed(b"first");
+        two.extend(framed(b"second"));
+        let (m, n) = split_first(&two, 100, false).unwrap().unwrap();
+        assert_eq!((m.payload, m.compressed, n), (&b"first"[..], false, 10));
+        assert_eq!(split_first(&two[n..n + 7], 100, false), Ok(None));
+        assert_eq!(split_first(&[], 100, false), Ok(None));
+        let mut flagged = framed(b"z");
+        flagged[0] = 1;
+        assert_eq!(
+            split_first(&flagged, 100, false),
+            Err(MessageError::Compressed)
+        );
+        assert!(
+            split_first(&flagged, 100, true)
+                .unwrap()
+                .unwrap()
+                .0
+                .compressed
+        );
+        assert_eq!(
+            split_unary_framed(&two, 100, false),
+            Err(MessageError::UnexpectedMessage)
+        );
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(std::vec![], flate2::Compression::best());
+        gz.write_all(&std::vec![0u8; 10 * 1024 * 1024]).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 20 * 1024, "{}", bomb.len());
+        assert_eq!(
+            decompress(Encoding::Gzip, &bomb, 1024 * 1024),
+            Err(MessageError::DecompressedTooLarge)
+        );
+        let mut z = flate2::write::ZlibEncoder::new(std::vec![], flate2::Compression::fast());
+        z.write_all(b"arkouda").unwrap();
+        let small = z.finish().unwrap();
+        assert_eq!(
+            decompress(Encoding::Deflate, &small, 7).unwrap(),
+            b"arkouda"
+        );
+        assert_eq!(
+            decompress(Encoding::Deflate, &small, 6),
+            Err(MessageError::DecompressedTooLarge)
+        );
+        assert_eq!(
+            decompress(Encoding::Gzip, &small, 100),
+            Err(MessageError::Corrupt)
+        );
+        assert_eq!(Encoding::parse(b"br"), None);
+        assert_eq!(Encoding::parse(b"gzip"), Some(Encoding::Gzip));
     }
 
     #[test]

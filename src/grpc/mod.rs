@@ -1,4 +1,4 @@
-//! gRPC unary semantics over HTTP/2 (grpc/doc/PROTOCOL-HTTP2.md):
+//! gRPC over HTTP/2 (grpc/doc/PROTOCOL-HTTP2.md): unary calls and server streams,
 //! length-prefixed messages, status codes, `grpc-timeout`, the
 //! percent-encoded `grpc-message`, and sans-IO client and server connections.
 

@@ -1,4 +1,12 @@
-//! The server end of gRPC unary calls over one HTTP/2 connection, sans-IO.
+//! The server end of gRPC calls over one HTTP/2 connection, sans-IO:
+//! unary calls, and (for methods registered with
+//! [`Server::with_streaming`]) streams of requests and responses.
+//!
+//! Request messages may be compressed with `grpc-encoding: gzip` or
+//! `deflate` (with the `std` feature), decompressed within the message
+//! limit ([`Server::request_decoded`], [`Server::next_message`]); every
+//! response offers them in `grpc-accept-encoding`. Responses are sent
+//! uncompressed.
 
 use super::call::{self, CallId, Options, Status};
 use super::client::CallError;
@@ -14,6 +22,14 @@ pub enum ServerEvent {
     /// A complete request: read it with [`Server::request`], answer with
     /// [`Server::respond`] or [`Server::respond_status`].
     Request(CallId),
+    /// A streaming call has a complete request message (or more): take
+    /// them with [`Server::next_message`] until it gives `None`. Answer
+    /// with [`Server::send_message`] and end with [`Server::finish`] when
+    /// the application is done, before or after the client's half-close.
+    Message(CallId),
+    /// The client of a streaming call sent its last message (half-close);
+    /// the call stays open until [`Server::finish`].
+    HalfClosed(CallId),
     /// The client cancelled the call, or its deadline passed, before the answer went out.
     Cancelled(CallId),
     /// The connection is finished.
@@ -30,12 +46,23 @@ pub struct Server<S: Storage> {
     options: Options,
     /// The methods served, by path; others get UNIMPLEMENTED.
     methods: heapless::Vec<&'static str, MAX_METHODS>,
+    /// Those of `methods` served as streams.
+    streaming: heapless::Vec<&'static str, MAX_METHODS>,
     /// Calls whose deadline passed, to report as cancelled.
     expired: heapless::Deque<u32, 32>,
 }
 
 /// Most methods one server connection dispatches.
 pub const MAX_METHODS: usize = 8;
+
+/// Stream tag bit: response headers went out on a streaming call, so its
+/// status goes in trailers.
+const HEADERS_SENT: u8 = 2;
+/// Stream tag bit: a streaming call's client half-closed, and the
+/// application has not been told yet.
+const HALF_CLOSE_PENDING: u8 = 4;
+/// Stream tag bit: the call is of a streaming method.
+const STREAMING: u8 = 8;
 
 impl<S: Storage + Default> Server<S> {
     /// A server connection answering calls of `path`.
@@ -71,8 +98,83 @@ impl<S: Storage> Server<S> {
             conn: Connection::with_storage(Role::Server, options.h2_config(), storage, now)?,
             options,
             methods,
+            streaming: heapless::Vec::new(),
             expired: heapless::Deque::new(),
         })
+    }
+
+    /// Serves `paths` (among the methods, or added to them) as streams:
+    /// each request message is reported as it completes
+    /// ([`ServerEvent::Message`]), the client's half-close as
+    /// [`ServerEvent::HalfClosed`], and responses go out one by one with
+    /// [`send_message`](Self::send_message) until [`finish`](Self::finish).
+    ///
+    /// A streaming call's body holds the message being assembled and those
+    /// not yet taken, within the message limit (plus the prefix): take
+    /// messages as they are reported, so a client that pipelines several
+    /// is not refused RESOURCE_EXHAUSTED; flow-control window comes back
+    /// as they are taken.
+    pub fn with_streaming(mut self, paths: &[&'static str]) -> Result<Self, ConfigError> {
+        const TOO_MANY: ConfigError = ConfigError {
+            reason: "more methods than grpc::server::MAX_METHODS",
+        };
+        for &path in paths {
+            if !self.methods.contains(&path) {
+                self.methods.push(path).map_err(|_| TOO_MANY)?;
+            }
+            if !self.streaming.contains(&path) {
+                self.streaming.push(path).map_err(|_| TOO_MANY)?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Whether `call` is of a method served as a stream.
+    pub fn is_streaming(&self, call: CallId) -> bool {
+        self.tag(call.0) & STREAMING != 0
+    }
+
+    fn tag(&self, id: u32) -> u8 {
+        self.conn.stream(id).map_or(0, |s| s.tag())
+    }
+
+    fn set_bits(&mut self, id: u32, bits: u8) {
+        let tag = self.tag(id);
+        self.conn.set_tag(id, tag | bits);
+    }
+
+    fn clear_bits(&mut self, id: u32, bits: u8) {
+        let tag = self.tag(id);
+        self.conn.set_tag(id, tag & !bits);
+    }
+
+    /// The encoding of a call's request messages (`grpc-encoding`), if this
+    /// build decodes it; identity when absent.
+    fn encoding(&self, id: u32) -> Option<message::Encoding> {
+        let stream = self.conn.stream(id)?;
+        match stream.headers().get(b"grpc-encoding") {
+            None => Some(message::Encoding::Identity),
+            Some(value) => message::Encoding::parse(value),
+        }
+    }
+
+    /// Whether a call's messages may carry the compressed flag.
+    fn compressed_ok(&self, id: u32) -> bool {
+        matches!(
+            self.encoding(id),
+            Some(message::Encoding::Gzip | message::Encoding::Deflate)
+        )
+    }
+
+    /// Ends the connection at once with `error` (see [`Connection::abort`]).
+    pub fn abort(&mut self, error: ConnectionError) {
+        self.conn.abort(error);
+    }
+
+    /// Sends a keepalive PING (`data` comes back in the ACK); any frame
+    /// from the client proves the connection alive.
+    pub fn ping(&mut self, data: [u8; 8]) -> Result<(), CallError> {
+        self.conn.ping(data).map_err(CallError::from)
     }
 
     /// The method (path) a call reported by [`ServerEvent::Request`] asked for.
@@ -149,10 +251,35 @@ impl<S: Storage> Server<S> {
         if let Some(id) = self.expired.pop_front() {
             return Some(ServerEvent::Cancelled(CallId(id)));
         }
+        if let Some(event) = self.pending_half_close() {
+            return Some(event);
+        }
         while let Some(event) = self.conn.poll_event() {
             match event {
                 Event::Headers { stream } => self.check_request_headers(stream),
-                Event::Data { stream } => self.check_request_body(stream),
+                Event::Data { stream } => {
+                    self.check_request_body(stream);
+                    if self.has_message(stream) {
+                        self.set_bits(stream, call::REPORTED);
+                        return Some(ServerEvent::Message(CallId(stream)));
+                    }
+                }
+                Event::StreamEnded { stream } if self.tag(stream) & STREAMING != 0 => {
+                    let answered = self
+                        .conn
+                        .stream(stream)
+                        .is_none_or(|s| s.local_end_queued());
+                    if answered {
+                        continue;
+                    }
+                    self.set_bits(stream, HALF_CLOSE_PENDING | call::REPORTED);
+                    if self.has_message(stream) {
+                        return Some(ServerEvent::Message(CallId(stream)));
+                    }
+                    if let Some(event) = self.pending_half_close() {
+                        return Some(event);
+                    }
+                }
                 Event::StreamEnded { stream } => {
                     if call::mark_reported(&mut self.conn, stream) {
                         return Some(ServerEvent::Request(CallId(stream)));
@@ -179,6 +306,38 @@ impl<S: Storage> Server<S> {
         None
     }
 
+    /// Whether a streaming call holds a complete request message.
+    fn has_message(&self, id: u32) -> bool {
+        if self.tag(id) & STREAMING == 0 {
+            return false;
+        }
+        let Some(stream) = self.conn.stream(id) else {
+            return false;
+        };
+        !stream.local_end_queued()
+            && message::framed_len(stream.body()).is_some_and(|n| n <= stream.body().len())
+    }
+
+    /// A half-close to report, once the messages before it were taken; a
+    /// stream that ended inside a message is answered INTERNAL instead.
+    fn pending_half_close(&mut self) -> Option<ServerEvent> {
+        let mut found = None;
+        for s in self.conn.streams() {
+            if s.tag() & HALF_CLOSE_PENDING != 0 && !self.has_message(s.id()) {
+                found = Some((s.id(), s.body().is_empty() || s.local_end_queued()));
+                break;
+            }
+        }
+        let (id, clean) = found?;
+        self.clear_bits(id, HALF_CLOSE_PENDING);
+        if clean {
+            return Some(ServerEvent::HalfClosed(CallId(id)));
+        }
+        let e = message::MessageError::Truncated;
+        let _ = self.respond_status(CallId(id), e.code(), e.as_str());
+        Some(ServerEvent::Cancelled(CallId(id)))
+    }
+
     /// Refuses requests that are not gRPC calls of our method, and adopts the
     /// client's deadline.
     fn check_request_headers(&mut self, id: u32) {
@@ -199,6 +358,13 @@ impl<S: Storage> Server<S> {
         }
         if !self.methods.iter().any(|m| path == Some(m.as_bytes())) {
             return self.reject(id, Code::Unimplemented, "unknown method");
+        }
+        if self.encoding(id).is_none() {
+            // The accepted encodings go with every response's headers.
+            return self.reject(id, Code::Unimplemented, "unsupported grpc-encoding");
+        }
+        if self.streaming.iter().any(|m| path == Some(m.as_bytes())) {
+            self.set_bits(id, STREAMING);
         }
         match deadline {
             None => {}
@@ -221,8 +387,14 @@ impl<S: Storage> Server<S> {
         if let Some(limit) = stream.body_limit() {
             return self.reject(id, Code::ResourceExhausted, limit.as_str());
         }
-        match message::check_prefix(stream.body(), self.options.max_message_size) {
+        let max = self.options.max_message_size;
+        let compressed_ok = self.compressed_ok(id);
+        match message::check_prefix_with(stream.body(), max, compressed_ok) {
             Err(e) => self.reject(id, e.code(), e.as_str()),
+            Ok(()) if self.has_message(id) => {
+                // A streaming call's complete message: window comes back as
+                // the application takes it (`next_message`).
+            }
             Ok(()) => {
                 // Within the message limit: the bytes are ours to assemble,
                 // so the client may send more.
@@ -235,6 +407,7 @@ impl<S: Storage> Server<S> {
 
     fn reject(&mut self, id: u32, code: Code, message: &str) {
         call::mark_reported(&mut self.conn, id);
+        self.clear_bits(id, HALF_CLOSE_PENDING);
         let _ = self.respond_status(CallId(id), code, message);
     }
 
@@ -246,14 +419,114 @@ impl<S: Storage> Server<S> {
         self.conn.release_stream(id);
     }
 
-    /// The request message of a call reported by [`ServerEvent::Request`].
+    /// The request message of a call reported by [`ServerEvent::Request`],
+    /// as sent: a compressed message is refused UNIMPLEMENTED here (read it
+    /// with [`request_decoded`](Self::request_decoded)).
     pub fn request(&self, call: CallId) -> Result<&[u8], Status<'static>> {
+        let framed = self.request_framed(call)?;
+        if framed.compressed {
+            let e = message::MessageError::Compressed;
+            return Err(Status::new(e.code(), e.as_str()));
+        }
+        Ok(framed.payload)
+    }
+
+    fn request_framed(&self, call: CallId) -> Result<message::Framed<'_>, Status<'static>> {
         let stream = self
             .conn
             .stream(call.0)
             .ok_or(Status::new(Code::Internal, "no such call"))?;
-        message::split_unary(stream.body(), self.options.max_message_size)
+        let compressed_ok = self.compressed_ok(call.0);
+        message::split_unary_framed(stream.body(), self.options.max_message_size, compressed_ok)
             .map_err(|e| Status::new(e.code(), e.as_str()))
+    }
+
+    /// The request message of a call reported by [`ServerEvent::Request`],
+    /// decompressed if it came compressed, never past the message limit (a
+    /// message that expands further is RESOURCE_EXHAUSTED).
+    #[cfg(feature = "std")]
+    pub fn request_decoded(
+        &self,
+        call: CallId,
+    ) -> Result<alloc::borrow::Cow<'_, [u8]>, Status<'static>> {
+        let framed = self.request_framed(call)?;
+        self.decode(call, framed)
+    }
+
+    #[cfg(feature = "std")]
+    fn decode<'a>(
+        &self,
+        call: CallId,
+        framed: message::Framed<'a>,
+    ) -> Result<alloc::borrow::Cow<'a, [u8]>, Status<'static>> {
+        use alloc::borrow::Cow;
+        if !framed.compressed {
+            return Ok(Cow::Borrowed(framed.payload));
+        }
+        let encoding = self.encoding(call.0).unwrap_or(message::Encoding::Identity);
+        message::decompress(encoding, framed.payload, self.options.max_message_size)
+            .map(Cow::Owned)
+            .map_err(|e| Status::new(e.code(), e.as_str()))
+    }
+
+    /// The next request message of a streaming call, decompressed if it
+    /// came compressed, and taken out of the call's body (the client gets
+    /// its flow-control window back); `None` once none is complete. An
+    /// error status is one the call should end with ([`finish`](Self::finish)).
+    #[cfg(feature = "std")]
+    pub fn next_message(
+        &mut self,
+        call: CallId,
+    ) -> Option<Result<alloc::vec::Vec<u8>, Status<'static>>> {
+        if !self.has_message(call.0) {
+            return None;
+        }
+        let stream = self.conn.stream(call.0)?;
+        let max = self.options.max_message_size;
+        let split = message::split_first(stream.body(), max, self.compressed_ok(call.0));
+        let (framed, total) = match split {
+            Ok(Some(found)) => found,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(Status::new(e.code(), e.as_str()))),
+        };
+        let decoded = self.decode(call, framed).map(|m| m.into_owned());
+        self.conn.take_body(call.0, total);
+        // What follows in the body is the next message's start: the
+        // client may send the rest of it.
+        self.check_request_body(call.0);
+        Some(decoded)
+    }
+
+    /// Sends one response message on a streaming call, without ending it
+    /// (the response headers go first, once).
+    pub fn send_message(&mut self, call: CallId, response: &[u8]) -> Result<(), CallError> {
+        if response.len() > self.options.max_message_size {
+            return Err(CallError::MessageTooLarge);
+        }
+        let id = call.0;
+        if self.tag(id) & HEADERS_SENT == 0 {
+            self.conn.send_headers(
+                id,
+                [
+                    (&b":status"[..], &b"200"[..]),
+                    (b"content-type", b"application/grpc"),
+                    (b"grpc-accept-encoding", message::ACCEPT_ENCODING.as_bytes()),
+                ],
+                false,
+            )?;
+            self.set_bits(id, HEADERS_SENT);
+        }
+        let prefix = message::prefix(response.len() as u32);
+        self.conn.send_data(id, &[&prefix, response], false)?;
+        Ok(())
+    }
+
+    /// Ends a call with `code` and `message`: in trailers after the
+    /// messages [`send_message`](Self::send_message) sent, or as a
+    /// trailers-only response (the same as
+    /// [`respond_status`](Self::respond_status)).
+    pub fn finish(&mut self, call: CallId, code: Code, message: &str) -> Result<(), CallError> {
+        self.respond_status(call, code, message)
     }
 
     /// The call's deadline, from the client's `grpc-timeout`.
@@ -284,6 +557,7 @@ impl<S: Storage> Server<S> {
                 [
                     (&b":status"[..], &b"200"[..]),
                     (b"content-type", b"application/grpc"),
+                    (b"grpc-accept-encoding", message::ACCEPT_ENCODING.as_bytes()),
                 ],
                 false,
             )?;
@@ -305,10 +579,14 @@ impl<S: Storage> Server<S> {
         message: &str,
     ) -> Result<(), CallError> {
         let id = call.0;
+        let trailers = self.tag(id) & HEADERS_SENT != 0;
         let result = (|| {
             let mut block = self.conn.begin_headers(id, true)?;
-            block.push(b":status", b"200");
-            block.push(b"content-type", b"application/grpc");
+            if !trailers {
+                block.push(b":status", b"200");
+                block.push(b"content-type", b"application/grpc");
+                block.push(b"grpc-accept-encoding", message::ACCEPT_ENCODING.as_bytes());
+            }
             block.push(b"grpc-status", code.as_str().as_bytes());
             if !message.is_empty() {
                 let mut encoded = [0u8; 3 * 256];

@@ -468,3 +468,221 @@ fn a_client_in_lent_memory_calls_through_a_small_transmit_buffer() {
         c.finish_call(call);
     }
 }
+
+mod streaming {
+    use super::*;
+    use crate::h2::conn::{Connection, Role};
+    use crate::h2::Config;
+
+    const STREAM: &str = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+
+    fn framed(m: &[u8]) -> Vec<u8> {
+        let mut v = message::prefix(m.len() as u32).to_vec();
+        v.extend_from_slice(m);
+        v
+    }
+
+    fn raw_pair(options: Options) -> (Connection<GrowableStorage>, Server<GrowableStorage>) {
+        let client = Connection::new(Role::Client, Config::default(), t(0)).unwrap();
+        let server = Server::<GrowableStorage>::with_methods(&[PATH], options, t(0))
+            .unwrap()
+            .with_streaming(&[STREAM])
+            .unwrap();
+        (client, server)
+    }
+
+    fn open(c: &mut Connection<GrowableStorage>, path: &str, encoding: Option<&str>) -> u32 {
+        let mut headers: Vec<(&[u8], &[u8])> = vec![
+            (b":method", b"POST"),
+            (b":scheme", b"http"),
+            (b":path", path.as_bytes()),
+            (b":authority", b"localhost"),
+            (b"content-type", b"application/grpc"),
+            (b"te", b"trailers"),
+        ];
+        if let Some(e) = encoding {
+            headers.push((b"grpc-encoding", e.as_bytes()));
+        }
+        c.open_stream(headers, false).unwrap()
+    }
+
+    fn grpc_status(c: &Connection<GrowableStorage>, id: u32) -> Option<Vec<u8>> {
+        let s = c.stream(id)?;
+        let block = s.trailers().unwrap_or(s.headers());
+        block.get(b"grpc-status").map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn each_message_is_reported_as_it_arrives_and_answers_go_out_before_the_end() {
+        let (mut c, mut s) = raw_pair(Options::default());
+        let id = open(&mut c, STREAM, None);
+        c.send_data(id, &[&framed(b"one")], false).unwrap();
+        pump(&mut c, &mut s, t(1));
+        let call = CallId(id);
+        assert_eq!(server_events(&mut s), [ServerEvent::Message(call)]);
+        assert!(s.is_streaming(call));
+        assert_eq!(s.next_message(call), Some(Ok(b"one".to_vec())));
+        assert_eq!(s.next_message(call), None);
+        s.send_message(call, b"ONE").unwrap();
+        pump(&mut c, &mut s, t(2));
+        assert_eq!(c.stream(id).unwrap().body(), framed(b"ONE"));
+        assert_eq!(grpc_status(&c, id), None, "the call is still open");
+        // A message and the start of the next in one frame.
+        let mut both = framed(b"two");
+        let three = framed(b"three");
+        both.extend_from_slice(&three[..4]);
+        c.send_data(id, &[&both], false).unwrap();
+        pump(&mut c, &mut s, t(3));
+        assert_eq!(server_events(&mut s), [ServerEvent::Message(call)]);
+        assert_eq!(s.next_message(call), Some(Ok(b"two".to_vec())));
+        assert_eq!(s.next_message(call), None, "three is not complete");
+        assert_eq!(server_events(&mut s), []);
+        c.send_data(id, &[&three[4..]], true).unwrap();
+        pump(&mut c, &mut s, t(4));
+        assert_eq!(s.poll_event(), Some(ServerEvent::Message(call)));
+        assert_eq!(s.next_message(call), Some(Ok(b"three".to_vec())));
+        // The half-close comes once the messages before it were taken.
+        assert_eq!(server_events(&mut s), [ServerEvent::HalfClosed(call)]);
+        s.send_message(call, b"THREE").unwrap();
+        s.finish(call, Code::Ok, "").unwrap();
+        pump(&mut c, &mut s, t(5));
+        let mut want = framed(b"ONE");
+        want.extend(framed(b"THREE"));
+        assert_eq!(c.stream(id).unwrap().body(), want);
+        assert_eq!(grpc_status(&c, id), Some(b"0".to_vec()));
+        assert_eq!(s.connection().body_bytes(), 0);
+        assert_eq!(s.connection().active_streams(), 0);
+    }
+
+    #[test]
+    fn many_messages_through_small_windows_flow_as_they_are_taken() {
+        let options = Options {
+            max_message_size: 1000,
+            ..Options::default()
+        };
+        let (mut c, mut s) = raw_pair(options);
+        let id = open(&mut c, STREAM, None);
+        let call = CallId(id);
+        // 200 KB in all: far past the 64 KiB initial windows.
+        let msg = [7u8; 1000];
+        let mut got = 0;
+        for i in 0..200 {
+            c.send_data(id, &[&framed(&msg)], i == 199).unwrap();
+            pump(&mut c, &mut s, t(1));
+            while let Some(e) = s.poll_event() {
+                match e {
+                    ServerEvent::Message(_) => {
+                        while let Some(m) = s.next_message(call) {
+                            assert_eq!(m.unwrap().len(), 1000);
+                            got += 1;
+                        }
+                    }
+                    ServerEvent::HalfClosed(_) => s.finish(call, Code::Ok, "").unwrap(),
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        pump(&mut c, &mut s, t(2));
+        assert_eq!(got, 200);
+        assert_eq!(grpc_status(&c, id), Some(b"0".to_vec()));
+    }
+
+    #[test]
+    fn hostile_streams_end_with_a_status() {
+        // A message over the limit.
+        let options = Options {
+            max_message_size: 10,
+            ..Options::default()
+        };
+        let (mut c, mut s) = raw_pair(options);
+        let id = open(&mut c, STREAM, None);
+        c.send_data(id, &[&framed(&[0; 11])], false).unwrap();
+        pump(&mut c, &mut s, t(1));
+        assert_eq!(server_events(&mut s), []);
+        pump(&mut c, &mut s, t(1));
+        assert_eq!(grpc_status(&c, id), Some(b"8".to_vec()));
+        // The stream ends inside a message.
+        let id = open(&mut c, STREAM, None);
+        c.send_data(id, &[&framed(b"abc")[..6]], true).unwrap();
+        pump(&mut c, &mut s, t(2));
+        assert_eq!(server_events(&mut s), [ServerEvent::Cancelled(CallId(id))]);
+        pump(&mut c, &mut s, t(3));
+        assert_eq!(grpc_status(&c, id), Some(b"13".to_vec()));
+        // A compressed flag without an encoding.
+        let id = open(&mut c, STREAM, None);
+        let mut flagged = framed(b"x");
+        flagged[0] = 1;
+        c.send_data(id, &[&flagged], false).unwrap();
+        pump(&mut c, &mut s, t(4));
+        assert_eq!(server_events(&mut s), []);
+        pump(&mut c, &mut s, t(4));
+        assert_eq!(grpc_status(&c, id), Some(b"12".to_vec()));
+    }
+
+    #[cfg(feature = "std")]
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(data).unwrap();
+        let mut v = gz.finish().unwrap();
+        let mut framed = message::prefix(v.len() as u32).to_vec();
+        framed[0] = 1;
+        framed.append(&mut v);
+        framed
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn compressed_requests_are_decoded_within_the_message_limit() {
+        let (mut c, mut s) = raw_pair(Options::default());
+        let id = open(&mut c, PATH, Some("gzip"));
+        c.send_data(id, &[&gzip(b"arkouda")], true).unwrap();
+        pump(&mut c, &mut s, t(1));
+        assert_eq!(server_events(&mut s), [ServerEvent::Request(CallId(id))]);
+        assert_eq!(s.request(CallId(id)).unwrap_err().code, Code::Unimplemented);
+        assert_eq!(&*s.request_decoded(CallId(id)).unwrap(), b"arkouda");
+        s.respond(CallId(id), b"ok").unwrap();
+        pump(&mut c, &mut s, t(2));
+        let accept = c.stream(id).unwrap().headers().get(b"grpc-accept-encoding");
+        assert_eq!(accept, Some(&b"identity,deflate,gzip"[..]));
+        // 64 MiB of zeros in a few KiB: refused at the 4 MiB limit.
+        let bomb = gzip(&vec![0u8; 64 << 20]);
+        assert!(bomb.len() < 100 << 10);
+        let id = open(&mut c, PATH, Some("gzip"));
+        c.send_data(id, &[&bomb], true).unwrap();
+        pump(&mut c, &mut s, t(3));
+        assert_eq!(server_events(&mut s), [ServerEvent::Request(CallId(id))]);
+        let err = s.request_decoded(CallId(id)).unwrap_err();
+        assert_eq!(err.code, Code::ResourceExhausted);
+        // An encoding nobody here decodes.
+        let id = open(&mut c, PATH, Some("br"));
+        c.send_data(id, &[&framed(b"x")], true).unwrap();
+        pump(&mut c, &mut s, t(4));
+        assert_eq!(server_events(&mut s), []);
+        pump(&mut c, &mut s, t(4));
+        assert_eq!(grpc_status(&c, id), Some(b"12".to_vec()));
+        // Compressed messages on a stream.
+        let id = open(&mut c, STREAM, Some("gzip"));
+        c.send_data(id, &[&gzip(b"first"), &gzip(b"second")], true)
+            .unwrap();
+        pump(&mut c, &mut s, t(5));
+        assert_eq!(s.poll_event(), Some(ServerEvent::Message(CallId(id))));
+        assert_eq!(s.next_message(CallId(id)), Some(Ok(b"first".to_vec())));
+        assert_eq!(s.next_message(CallId(id)), Some(Ok(b"second".to_vec())));
+        assert_eq!(s.poll_event(), Some(ServerEvent::HalfClosed(CallId(id))));
+    }
+
+    #[test]
+    fn unary_calls_are_unchanged_beside_streams() {
+        let (mut c, mut s) = raw_pair(Options::default());
+        let id = open(&mut c, PATH, None);
+        c.send_data(id, &[&framed(b"ping")], false).unwrap();
+        pump(&mut c, &mut s, t(1));
+        assert_eq!(server_events(&mut s), [], "a unary call waits for the end");
+        c.send_data(id, &[], true).unwrap();
+        pump(&mut c, &mut s, t(2));
+        assert_eq!(server_events(&mut s), [ServerEvent::Request(CallId(id))]);
+        assert!(!s.is_streaming(CallId(id)));
+        assert_eq!(s.request(CallId(id)), Ok(&b"ping"[..]));
+    }
+}

@@ -14,7 +14,7 @@ use mio::net::TcpListener;
 
 use super::driver::{Driver, LoopWaker};
 use super::wire::Wire;
-use crate::arkouda::service::{ArkoudaService, Drain, Handler, ServiceEvent};
+use crate::arkouda::service::{ArkoudaService, Drain, Handler, ServiceEvent, ServiceOptions};
 use crate::grpc;
 use crate::metrics::Metrics;
 use crate::ops::health::Health;
@@ -68,6 +68,10 @@ pub struct ServerConfig {
     /// What `grpc.health.v1.Health/Check` answers; `None`: SERVING until a
     /// drain starts.
     pub health: Option<&'static Health>,
+    /// Per connection: health `Watch` polling and HTTP/2 PING keepalive
+    /// (after `keepalive_interval` of silence a PING goes out; no answer
+    /// within `keepalive_timeout` closes the connection).
+    pub service: ServiceOptions,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
             tcp_keepalive: Some(Duration::from_secs(60)),
             metrics: None,
             health: None,
+            service: ServiceOptions::default(),
         }
     }
 }
@@ -220,6 +225,7 @@ impl Server {
         for listener in listeners {
             let mut driver = Driver::new()?;
             let (handler, options) = (handler.clone(), config.options);
+            let service_options = config.service;
             let drain = Arc::new(Drain::new());
             let (loop_drain, metrics) = (drain.clone(), config.metrics);
             let wrap = wrap.clone();
@@ -231,6 +237,7 @@ impl Server {
                         Ok(service) => {
                             let service = service
                                 .with_wake(wake)
+                                .with_options(service_options)
                                 .with_health(health)
                                 .with_drain(loop_drain.clone());
                             let service = match metrics {

@@ -1,13 +1,13 @@
-//! `grpc.health.v1.Health/Check`: whether the server, or one of its
-//! services, is serving.
+//! `grpc.health.v1.Health/Check` and `Watch`: whether the server, or one
+//! of its services, is serving.
 
 use alloc::string::String;
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// The method path of `Check`.
 pub const CHECK_PATH: &str = "/grpc.health.v1.Health/Check";
-/// The method path of `Watch` (a server stream: answered UNIMPLEMENTED
-/// until arkwire serves streams).
+/// The method path of `Watch` (a server stream of the status, sent at once
+/// and again on each change).
 pub const WATCH_PATH: &str = "/grpc.health.v1.Health/Watch";
 /// The service name of `HandleRequest`, as a health check may ask for it.
 pub const ARKOUDA_SERVICE: &str = "arkouda.Arkouda";

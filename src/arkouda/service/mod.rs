@@ -36,12 +36,22 @@
 //! ```
 //!
 //! Beside `HandleRequest` the service answers the standard health check
-//! (`/grpc.health.v1.Health/Check`) from a [`Health`] cell.
-//! `Health/Watch` and server reflection need streams, which the gRPC layer
-//! does not serve yet: their paths are not among the service's methods, so
-//! the gRPC server answers them UNIMPLEMENTED as soon as their headers
-//! arrive (a bidirectional reflection call would otherwise wait for a
-//! half-close that its client never sends).
+//! (`/grpc.health.v1.Health/Check`) from a [`Health`] cell, and its
+//! `Watch` stream: the status at once, then again whenever it changes (the
+//! cell is looked at every [`ServiceOptions::watch_interval`]), until the
+//! client cancels or the server drains (the stream then ends UNAVAILABLE,
+//! after NOT_SERVING). Server reflection (`grpc.reflection.v1` and
+//! `v1alpha`) answers each request of its stream as it arrives, from
+//! [`reflection::answer`], and ends OK when the client half-closes.
+//!
+//! Requests may come compressed (`grpc-encoding: gzip` or `deflate`);
+//! they are decompressed within the message limit, and one that expands
+//! past it is answered RESOURCE_EXHAUSTED. Answers go uncompressed.
+//!
+//! With [`ServiceOptions::keepalive_interval`] set, a connection silent
+//! that long gets an HTTP/2 PING; silent for
+//! [`ServiceOptions::keepalive_timeout`] more, it is closed (a half-open
+//! connection: a dead host, a dropped NAT mapping).
 //!
 //! Each answered `HandleRequest` is counted in the [`Metrics`] given with
 //! [`with_metrics`](ArkoudaService::with_metrics) and logged at info level
@@ -68,6 +78,7 @@ use crate::h2::conn::{ConfigError, ConnectionError, GrowableStorage};
 use crate::h2::ErrorCode;
 use crate::metrics::Metrics;
 use crate::ops::health::{self, CheckError, Health, ServingStatus};
+use crate::ops::reflection;
 use crate::proto::{ArkoudaRequest, HANDLE_REQUEST_PATH};
 use crate::time::Instant;
 
@@ -75,8 +86,45 @@ use crate::time::Instant;
 /// so a driver that never asks does not make the service grow.
 pub const MAX_EVENTS: usize = 64;
 
-/// The methods a service answers; any other path is UNIMPLEMENTED.
+/// The unary methods a service answers; with [`STREAMING_METHODS`], any
+/// other path is UNIMPLEMENTED.
 pub const METHODS: [&str; 2] = [HANDLE_REQUEST_PATH, health::CHECK_PATH];
+
+/// The streaming methods a service answers: health `Watch` and server
+/// reflection, both versions.
+pub const STREAMING_METHODS: [&str; 3] = [
+    health::WATCH_PATH,
+    reflection::V1_PATH,
+    reflection::V1ALPHA_PATH,
+];
+
+/// Settings of a service beyond the gRPC [`Options`](grpc::Options).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// How often health `Watch` streams look at the [`Health`] cell for a
+    /// change (default 100 ms).
+    pub watch_interval: core::time::Duration,
+    /// Most `Watch` streams one connection keeps (default 16); more are
+    /// refused RESOURCE_EXHAUSTED.
+    pub max_watches: usize,
+    /// After this much silence from the client, an HTTP/2 PING goes out;
+    /// `None` (the default): no keepalive.
+    pub keepalive_interval: Option<core::time::Duration>,
+    /// A client silent this long after a keepalive PING is taken for dead
+    /// and its connection closed (default 20 s).
+    pub keepalive_timeout: core::time::Duration,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            watch_interval: core::time::Duration::from_millis(100),
+            max_watches: 16,
+            keepalive_interval: None,
+            keepalive_timeout: core::time::Duration::from_secs(20),
+        }
+    }
+}
 
 /// Characters of a user name or command kept for the per-call log line.
 const LOG_FIELD_CHARS: usize = 64;
@@ -138,6 +186,18 @@ pub struct ArkoudaService {
     peer_identity: Option<Arc<str>>,
     /// Requests must name the certificate's name as their `user`.
     require_user_match: bool,
+    settings: ServiceOptions,
+    /// Health `Watch` streams, with the status each was sent last (`None`
+    /// until its request arrived).
+    watches: HashMap<CallId, Option<ServingStatus>>,
+    /// When the watches look at the health cell next.
+    next_watch: Option<Instant>,
+    /// When the client last sent anything.
+    last_heard: Instant,
+    /// A keepalive PING is out, sent at this instant.
+    ping_sent: Option<Instant>,
+    /// Keepalive found the client silent: the reason the connection closed.
+    keepalive_failed: bool,
 }
 
 impl ArkoudaService {
@@ -151,7 +211,8 @@ impl ArkoudaService {
     ) -> Result<Self, ConfigError> {
         let (tx, rx) = mpsc::channel();
         Ok(ArkoudaService {
-            grpc: grpc::Server::with_methods(&METHODS, options, now)?,
+            grpc: grpc::Server::with_methods(&METHODS, options, now)?
+                .with_streaming(&STREAMING_METHODS)?,
             handler,
             tx,
             rx,
@@ -166,6 +227,12 @@ impl ArkoudaService {
             in_flight: HashMap::new(),
             peer_identity: None,
             require_user_match: false,
+            settings: ServiceOptions::default(),
+            watches: HashMap::new(),
+            next_watch: None,
+            last_heard: now,
+            ping_sent: None,
+            keepalive_failed: false,
         })
     }
 
@@ -189,6 +256,18 @@ impl ArkoudaService {
     pub fn with_user_match(mut self, required: bool) -> Self {
         self.require_user_match = required;
         self
+    }
+
+    /// Uses `settings` (Watch polling, keepalive).
+    pub fn with_options(mut self, settings: ServiceOptions) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Whether keepalive closed the connection: the client did not answer
+    /// a PING within [`ServiceOptions::keepalive_timeout`].
+    pub fn keepalive_failed(&self) -> bool {
+        self.keepalive_failed
     }
 
     /// Calls `wake` whenever an answer arrives from another thread (and
@@ -254,6 +333,11 @@ impl ArkoudaService {
     /// Feeds bytes read from the client; complete requests go to the handler.
     pub fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), ConnectionError> {
         self.now = now;
+        if !input.is_empty() {
+            // Anything from the client, a PING's ACK included, shows it alive.
+            self.last_heard = now;
+            self.ping_sent = None;
+        }
         let result = self.grpc.recv(input, now);
         if let (Err(e), Some(m)) = (&result, self.metrics) {
             // The connection's own defences (floods, limits, protocol
@@ -281,14 +365,193 @@ impl ArkoudaService {
 
     /// The next instant [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.grpc.poll_timeout()
+        let keepalive = if self.grpc.is_closed() || self.keepalive_failed {
+            None
+        } else if let Some(sent) = self.ping_sent {
+            Some(sent + self.settings.keepalive_timeout)
+        } else {
+            self.settings
+                .keepalive_interval
+                .map(|i| self.last_heard + i)
+        };
+        [self.grpc.poll_timeout(), self.next_watch, keepalive]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Advances time: call deadlines and the connection's timers.
+    /// Advances time: call deadlines, the connection's timers, Watch
+    /// updates and keepalive.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         self.grpc.handle_timeout(now);
+        self.keepalive(now);
+        if self.next_watch.is_some_and(|at| now >= at) {
+            self.update_watches();
+        }
         self.dispatch();
+    }
+
+    /// Sends a PING after [`ServiceOptions::keepalive_interval`] of
+    /// silence; closes the connection when the client stays silent
+    /// [`ServiceOptions::keepalive_timeout`] longer.
+    fn keepalive(&mut self, now: Instant) {
+        let Some(interval) = self.settings.keepalive_interval else {
+            return;
+        };
+        if self.grpc.is_closed() || self.keepalive_failed {
+            return;
+        }
+        match self.ping_sent {
+            Some(sent) if now >= sent + self.settings.keepalive_timeout => {
+                log::info!(
+                    "closing a connection: no answer to a keepalive PING within {} ms",
+                    self.settings.keepalive_timeout.as_millis()
+                );
+                self.keepalive_failed = true;
+                if let Some(m) = self.metrics {
+                    m.defence("keepalive timeout");
+                }
+                self.grpc.abort(ConnectionError::timeout(
+                    ErrorCode::NoError,
+                    "keepalive timeout: the client did not answer a PING",
+                ));
+            }
+            Some(_) => {}
+            None if now >= self.last_heard + interval => {
+                let data = now.as_micros().to_be_bytes();
+                if self.grpc.ping(data).is_ok() {
+                    self.ping_sent = Some(now);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Sends each Watch stream the health status if it changed, and plans
+    /// the next look.
+    fn update_watches(&mut self) {
+        let status = self.health.get();
+        let calls: std::vec::Vec<CallId> = self.watches.keys().copied().collect();
+        for call in calls {
+            let Some(Some(last)) = self.watches.get(&call).copied() else {
+                continue;
+            };
+            if last != status {
+                self.send_watch(call, status);
+            }
+        }
+        self.next_watch =
+            (!self.watches.is_empty()).then(|| self.now + self.settings.watch_interval);
+    }
+
+    fn send_watch(&mut self, call: CallId, status: ServingStatus) {
+        let response = health::HealthCheckResponse {
+            status: status as i32,
+        };
+        match self.grpc.send_message(call, &response.encode_to_vec()) {
+            Ok(()) => {
+                self.watches.insert(call, Some(status));
+            }
+            Err(e) => {
+                log::debug!("could not send a Watch update on {call:?}: {e}");
+                let _ = self
+                    .grpc
+                    .finish(call, Code::ResourceExhausted, "Watch updates not read");
+                self.watches.remove(&call);
+            }
+        }
+    }
+
+    /// A request message of a streaming call.
+    fn stream_message(&mut self, call: CallId) {
+        while let Some(next) = self.grpc.next_message(call) {
+            let method = self.grpc.method(call);
+            let request = match next {
+                Ok(request) => request,
+                Err(status) => {
+                    let _ = self.grpc.finish(call, status.code, &status.message());
+                    self.watches.remove(&call);
+                    self.push_event(ServiceEvent::Refused {
+                        call,
+                        code: status.code,
+                    });
+                    return;
+                }
+            };
+            if method == Some(health::WATCH_PATH) {
+                self.watch(call, &request);
+                continue;
+            }
+            let answer = reflection::answer(&request);
+            let result = match answer {
+                Some(answer) => self.grpc.send_message(call, &answer),
+                None => {
+                    const WHY: &str = "invalid ServerReflectionRequest";
+                    let _ = self.grpc.finish(call, Code::InvalidArgument, WHY);
+                    return;
+                }
+            };
+            if let Err(e) = result {
+                log::debug!("could not answer reflection on {call:?}: {e}");
+                let _ = self
+                    .grpc
+                    .finish(call, Code::ResourceExhausted, "answers not read");
+                return;
+            }
+        }
+    }
+
+    /// The request of a Watch stream: the status goes out at once.
+    fn watch(&mut self, call: CallId, request: &[u8]) {
+        if self.watches.contains_key(&call) {
+            // A server stream takes one request.
+            let _ = self
+                .grpc
+                .finish(call, Code::InvalidArgument, "Watch takes one request");
+            self.watches.remove(&call);
+            return;
+        }
+        let Ok(request) = health::HealthCheckRequest::decode(request) else {
+            let _ = self
+                .grpc
+                .finish(call, Code::InvalidArgument, "invalid HealthCheckRequest");
+            return;
+        };
+        if self.watches.len() >= self.settings.max_watches {
+            let _ = self
+                .grpc
+                .finish(call, Code::ResourceExhausted, "too many Watch streams");
+            return;
+        }
+        if !request.service.is_empty() && request.service != health::ARKOUDA_SERVICE {
+            // As the health protocol asks: SERVICE_UNKNOWN, and the stream stays.
+            self.watches.insert(call, None);
+            let response = health::HealthCheckResponse {
+                status: ServingStatus::ServiceUnknown as i32,
+            };
+            let _ = self.grpc.send_message(call, &response.encode_to_vec());
+            return;
+        }
+        self.watches.insert(call, Some(self.health.get()));
+        self.send_watch(call, self.health.get());
+        if self.next_watch.is_none() {
+            self.next_watch = Some(self.now + self.settings.watch_interval);
+        }
+    }
+
+    /// The client of a streaming call half-closed.
+    fn half_closed(&mut self, call: CallId) {
+        if self.grpc.method(call) == Some(health::WATCH_PATH) {
+            if !self.watches.contains_key(&call) {
+                let _ = self
+                    .grpc
+                    .finish(call, Code::InvalidArgument, "Watch without a request");
+            }
+            // Otherwise the stream goes on: the client waits for updates.
+            return;
+        }
+        let _ = self.grpc.finish(call, Code::Ok, "");
     }
 
     fn push_event(&mut self, event: ServiceEvent) {
@@ -307,6 +570,16 @@ impl ArkoudaService {
         if draining && !self.drain_closed {
             self.drain_closed = true;
             self.grpc.close();
+            // Watch streams would hold the drain open: they hear NOT_SERVING
+            // (the cell says so once the server drains) and end.
+            self.update_watches();
+            let calls: std::vec::Vec<CallId> = self.watches.drain().map(|(c, _)| c).collect();
+            for call in calls {
+                let _ = self
+                    .grpc
+                    .finish(call, Code::Unavailable, "the server is shutting down");
+            }
+            self.next_watch = None;
         }
         if expired && !self.drain_expired {
             self.drain_expired = true;
@@ -324,6 +597,9 @@ impl ArkoudaService {
         while let Some(event) = self.grpc.poll_event() {
             match event {
                 ServerEvent::Request(call) => self.request(call),
+                ServerEvent::Message(call) => self.stream_message(call),
+                ServerEvent::HalfClosed(call) => self.half_closed(call),
+                ServerEvent::Cancelled(call) if self.watches.remove(&call).is_some() => {}
                 ServerEvent::Cancelled(call) => {
                     // The gRPC server answered DEADLINE_EXCEEDED for a call
                     // past its deadline; otherwise the client reset it.
@@ -347,8 +623,8 @@ impl ArkoudaService {
 
     /// Answers a health check.
     fn check(&mut self, call: CallId) {
-        let answer = match self.grpc.request(call) {
-            Ok(bytes) => self.health.check(bytes),
+        let answer = match self.grpc.request_decoded(call) {
+            Ok(bytes) => self.health.check(&bytes),
             Err(_) => Err(CheckError::Malformed),
         };
         let result = match answer {
@@ -371,14 +647,14 @@ impl ArkoudaService {
         if self.grpc.method(call) == Some(health::CHECK_PATH) {
             return self.check(call);
         }
-        let decoded = match self.grpc.request(call) {
-            Ok(bytes) => ArkoudaRequest::decode(bytes).map_err(|e| {
+        let decoded = match self.grpc.request_decoded(call) {
+            Ok(bytes) => ArkoudaRequest::decode(&*bytes).map_err(|e| {
                 (
                     Code::InvalidArgument,
                     std::format!("invalid ArkoudaRequest: {e}"),
                 )
             }),
-            Err(status) => Err((status.code, "invalid request message".into())),
+            Err(status) => Err((status.code, status.message())),
         };
         let request = match decoded {
             Ok(r) => r,

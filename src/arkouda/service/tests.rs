@@ -594,7 +594,7 @@ fn ruok() -> Vec<u8> {
 }
 
 #[test]
-fn health_check_answers_from_its_cell_and_streaming_paths_are_unimplemented() {
+fn health_check_answers_from_its_cell_and_reflection_answers_each_request() {
     use crate::ops::{health, reflection};
     let cell: &'static Health =
         std::boxed::Box::leak(std::boxed::Box::new(Health::new(ServingStatus::Serving)));
@@ -630,16 +630,16 @@ fn health_check_answers_from_its_cell_and_streaming_paths_are_unimplemented() {
         ask(&mut pair, health::CHECK_PATH, &[0xff]),
         Err(Code::InvalidArgument)
     );
-    for path in [
-        health::WATCH_PATH,
-        reflection::V1_PATH,
-        reflection::V1ALPHA_PATH,
-    ] {
-        assert_eq!(
-            ask(&mut pair, path, &[]),
-            Err(Code::Unimplemented),
-            "{path}"
-        );
+    // Reflection: one answer per request, the stream ends OK at the half-close.
+    let list = reflection::ServerReflectionRequest {
+        host: String::new(),
+        ask: Some(reflection::Ask::ListServices(String::new())),
+    };
+    for path in [reflection::V1_PATH, reflection::V1ALPHA_PATH] {
+        let answer = ask(&mut pair, path, &list.encode_to_vec()).unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.contains("arkouda.Arkouda"), "{path}: {text}");
+        assert_eq!(ask(&mut pair, path, &[0xff]), Err(Code::InvalidArgument));
     }
     // Health checks are not Arkouda calls: the handler never saw one.
     assert_eq!(pair.b.poll_event(), None);
@@ -749,4 +749,206 @@ fn a_connection_error_counts_as_a_defence_under_its_reason() {
     let line = std::format!("arkwire_defences_total{{reason=\"{}\"}} 1", err.reason);
     let text = metrics.encode();
     assert!(text.contains(&line), "{line} missing in\n{text}");
+}
+
+/// A body of length-prefixed messages, split.
+fn messages(mut body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while body.len() >= 5 {
+        let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
+        out.push(body[5..5 + len].to_vec());
+        body = &body[5 + len..];
+    }
+    out
+}
+
+#[test]
+fn health_watch_sends_the_status_now_and_on_each_change_until_the_drain() {
+    use crate::ops::health;
+    let cell: &'static Health =
+        std::boxed::Box::leak(std::boxed::Box::new(Health::new(ServingStatus::Serving)));
+    let drain = Arc::new(Drain::new());
+    let (mut pair, _) = holding_service(T0);
+    pair.b = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
+        .unwrap()
+        .with_health(cell)
+        .with_drain(drain.clone());
+    let watch = pair
+        .a
+        .start_call(health::WATCH_PATH, &[], &[], None, T0)
+        .unwrap();
+    let unknown = health::HealthCheckRequest {
+        service: "other.Service".into(),
+    };
+    let other = pair
+        .a
+        .start_call(health::WATCH_PATH, &unknown.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    pair.drive();
+    let body = |pair: &ServicePair, call: CallId| {
+        messages(pair.a.connection().stream(call.0).unwrap().body())
+    };
+    assert_eq!(body(&pair, watch), [std::vec![0x08, 0x01]]);
+    assert_eq!(
+        body(&pair, other),
+        [std::vec![0x08, 0x03]],
+        "SERVICE_UNKNOWN"
+    );
+    assert_eq!(pair.a.poll_event(), None, "the streams stay open");
+    // No change, no message; a change is seen within the watch interval.
+    pair.advance(Duration::from_millis(250));
+    assert_eq!(body(&pair, watch).len(), 1);
+    cell.set(ServingStatus::NotServing);
+    pair.advance(Duration::from_millis(100));
+    cell.set(ServingStatus::Serving);
+    pair.advance(Duration::from_millis(100));
+    assert_eq!(
+        body(&pair, watch),
+        [
+            std::vec![0x08, 0x01],
+            std::vec![0x08, 0x02],
+            std::vec![0x08, 0x01]
+        ]
+    );
+    // The drain: NOT_SERVING, then the stream ends UNAVAILABLE.
+    cell.set_draining();
+    drain.start();
+    pair.drive();
+    assert_eq!(body(&pair, watch).last(), Some(&std::vec![0x08, 0x02]));
+    assert_eq!(pair.a.response(watch).unwrap_err().code, Code::Unavailable);
+    assert_eq!(pair.a.response(other).unwrap_err().code, Code::Unavailable);
+    assert_eq!(pair.b.poll_timeout(), None, "nothing left to watch");
+    assert!(pair.b.is_closed());
+}
+
+#[test]
+fn a_cancelled_watch_is_forgotten_and_watches_are_bounded() {
+    use crate::ops::health;
+    let (mut pair, _) = holding_service(T0);
+    pair.b = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
+        .unwrap()
+        .with_options(ServiceOptions {
+            max_watches: 2,
+            ..ServiceOptions::default()
+        });
+    // Watches whose client gives up after a second.
+    let calls: Vec<CallId> = (0..3)
+        .map(|_| {
+            let timeout = Some(Duration::from_secs(1));
+            pair.a
+                .start_call(health::WATCH_PATH, &[], &[], timeout, T0)
+                .unwrap()
+        })
+        .collect();
+    pair.drive();
+    assert_eq!(
+        pair.a.response(calls[2]).unwrap_err().code,
+        Code::ResourceExhausted
+    );
+    assert!(pair.b.poll_timeout().is_some());
+    assert_eq!(pair.b.active_calls(), 2);
+    pair.advance(Duration::from_millis(1100));
+    assert_eq!(pair.b.active_calls(), 0);
+    assert_eq!(pair.b.poll_timeout(), None, "no watch left to poll for");
+}
+
+/// A machine that stops answering once `mute` is set: a half-open peer (a
+/// dead host, a dropped NAT mapping) whose bytes never arrive again.
+struct Mute<M> {
+    inner: M,
+    mute: bool,
+}
+
+impl<M: crate::sans_io::SansIo> crate::sans_io::SansIo for Mute<M> {
+    type Event = M::Event;
+    type Error = M::Error;
+    fn recv(&mut self, input: &[u8], now: Instant) -> Result<(), M::Error> {
+        if self.mute {
+            return Ok(());
+        }
+        self.inner.recv(input, now)
+    }
+    fn transmit(&mut self, out: &mut [u8]) -> usize {
+        if self.mute {
+            return 0;
+        }
+        self.inner.transmit(out)
+    }
+    fn poll_event(&mut self) -> Option<M::Event> {
+        self.inner.poll_event()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.mute {
+            return None;
+        }
+        self.inner.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now)
+    }
+}
+
+fn keepalive_pair() -> Pair<Mute<Client<GrowableStorage>>, ArkoudaService> {
+    let service = ArkoudaService::new(Arc::new(|_, _| {}), Options::default(), T0)
+        .unwrap()
+        .with_options(ServiceOptions {
+            keepalive_interval: Some(Duration::from_secs(10)),
+            keepalive_timeout: Duration::from_secs(5),
+            ..ServiceOptions::default()
+        });
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), T0).unwrap();
+    let mut pair = Pair::new(
+        Mute {
+            inner: client,
+            mute: false,
+        },
+        service,
+        T0,
+    )
+    .with_latency(MS);
+    pair.drive();
+    pair.advance(MS * 10);
+    pair
+}
+
+#[test]
+fn keepalive_closes_a_silent_half_open_client_within_interval_and_timeout() {
+    let mut pair = keepalive_pair();
+    // The handshake is done (the client acknowledged our SETTINGS); from
+    // now on nothing it would send arrives.
+    pair.a.mute = true;
+    let silent_since = pair.now();
+    pair.advance_to(silent_since + Duration::from_millis(14_900));
+    assert!(!pair.b.is_closed(), "closed before interval + timeout");
+    assert!(!pair.b.keepalive_failed());
+    pair.advance_to(silent_since + Duration::from_millis(15_100));
+    assert!(pair.b.keepalive_failed());
+    assert!(pair.b.is_closed(), "still open past interval + timeout");
+    assert_eq!(pair.b.poll_timeout(), None);
+    let closed = core::iter::from_fn(|| pair.b.poll_event())
+        .any(|e| matches!(e, ServiceEvent::Closed { .. }));
+    assert!(closed);
+}
+
+#[test]
+fn keepalive_leaves_a_live_idle_client_alone_and_calls_still_work() {
+    let mut pair = keepalive_pair();
+    // Ten minutes of idleness: PINGs go out and are answered.
+    pair.advance(Duration::from_secs(600));
+    assert!(!pair.b.is_closed());
+    assert!(!pair.b.keepalive_failed());
+    let call = pair
+        .a
+        .inner
+        .start_call(crate::ops::health::CHECK_PATH, &[], &[], None, pair.now())
+        .unwrap();
+    pair.advance(MS * 10);
+    assert_eq!(pair.a.inner.response(call), Ok(&[0x08, 0x01][..]));
+}
+
+#[test]
+fn without_keepalive_a_silent_client_is_not_pinged() {
+    let (mut pair, _) = holding_service(T0);
+    pair.drive();
+    assert_eq!(pair.b.poll_timeout(), None, "no keepalive timer by default");
 }

@@ -393,6 +393,14 @@ impl<S: Storage> Connection<S> {
         self.state.note_stream_availability();
     }
 
+    /// Ends the connection with `error` at once, as if the peer had caused
+    /// it (a keepalive timeout, say): GOAWAY with its code goes out, every
+    /// open stream is closed, and [`Event::Closed`] follows.
+    pub fn abort(&mut self, error: ConnectionError) {
+        self.state.fail(error);
+        self.state.note_stream_availability();
+    }
+
     /// Sends a PING; the peer's ACK proves the connection is alive.
     pub fn ping(&mut self, data: [u8; 8]) -> Result<(), StreamError> {
         self.state
@@ -449,6 +457,25 @@ impl<S: Storage> Connection<S> {
     /// [`Stream::body`].
     pub fn consume(&mut self, id: u32) {
         self.state.consume(id)
+    }
+
+    /// The application has taken the first `n` body bytes of stream `id`
+    /// (a streaming call's message): they leave the body, go back to the
+    /// connection's and process's body budgets, and the peer gets window
+    /// for every byte received so far (as [`consume`](Self::consume)).
+    /// `n` past the body's length takes the whole body.
+    pub fn take_body(&mut self, id: u32, n: usize) {
+        let state = &mut self.state;
+        let Some(stream) = state.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        let n = n.min(stream.body.len());
+        stream.body.consume(n);
+        state.body_bytes -= n;
+        if let Some(budget) = state.config.body_budget {
+            budget.give(n);
+        }
+        state.consume(id);
     }
 
     /// Body bytes all streams hold now.
