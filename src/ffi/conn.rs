@@ -5,7 +5,7 @@
 //! the caller's (`arkwire_conn_init`) or one allocation
 //! (`arkwire_conn_new`), built in place (no helper thread, no large stack).
 //! Every later call works in that block and never touches the heap. The
-//! block holds, in this order (see [`Plan`]):
+//! block holds, in this order (see `arkwire_conn_size`):
 //! 1. the connection's state (`arkwire_conn`: the channel, the HTTP/2
 //!    connection's own small state, the last error), at the block's first
 //!    address aligned for it;
