@@ -1897,6 +1897,49 @@ mod tests {
     }
 
     #[test]
+    fn a_send_queue_of_that_size_holds_the_largest_request_and_not_a_byte_more() {
+        use crate::grpc::CallError;
+        use crate::h2::conn::StreamBuffers;
+        let longest = "a".repeat(255);
+        let max = 300;
+        for (authority, timeout_ms) in [("h:1", 0u32), ("h:1", 1), (longest.as_str(), 59_999)] {
+            for shrink in [0, 1] {
+                let (mut scratch, mut table) = ([0u8; 256], [0u8; 64]);
+                let mut headers = [0u8; 128];
+                let mut body = std::vec![0u8; max + GRPC_PREFIX];
+                let mut send =
+                    std::vec![0u8; send_queue(authority.len(), timeout_ms, max) - shrink];
+                let stream = StreamBuffers {
+                    headers: &mut headers,
+                    body: &mut body,
+                    send: &mut send,
+                };
+                let storage = LentStorage::<1>::new(&mut scratch, &mut table, [stream]).unwrap();
+                let options = Options {
+                    h2: Config::embedded(),
+                    max_message_size: max,
+                    ..Options::default()
+                };
+                let now = Instant::from_micros(0);
+                let mut client = Client::with_storage(authority, options, storage, now).unwrap();
+                let timeout =
+                    (timeout_ms != 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
+                let path = crate::proto::HANDLE_REQUEST_PATH;
+                // One byte past the limit is refused before a stream opens.
+                let over = client.start_call_with(path, max + 1, &[], timeout, now, |_| {});
+                assert_eq!(over.unwrap_err(), CallError::MessageTooLarge);
+                assert!(client.can_start_call());
+                let at = client.start_call_with(path, max, &[], timeout, now, |o| o.fill(b'x'));
+                if shrink == 0 {
+                    assert!(at.is_ok(), "{authority:?} {timeout_ms}: {at:?}");
+                } else {
+                    assert_eq!(at.unwrap_err(), CallError::BufferFull, "{authority:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_size_is_the_plan_and_the_state_is_small() {
         let c = config(c"h:1", c"u");
         let p = plan(&c, 3).unwrap();
