@@ -68,24 +68,27 @@
 #define ARKWIRE_MIN_TRANSMIT_BUFFER 16393
 
 /*
- Largest reply message a sans-IO connection receives (bytes of the
- encoded ArkoudaResponse): one stream's 16384-byte body buffer less the
- gRPC message prefix. A larger reply fails its operation with
- `ARKWIRE_RESOURCE_EXHAUSTED`; the connection lives on.
-
- Requests share that buffer with their HTTP/2 request headers, whose
- size depends on the authority and the call timeout: the largest request
- of a connection is what `arkwire_conn_limits` reports, at least
- `ARKWIRE_CONN_MIN_MAX_REQUEST`.
+ The largest `max_message` of an `arkwire_conn_config`, and its default:
+ the largest request and reply message (bytes of the encoded
+ ArkoudaRequest / ArkoudaResponse) a sans-IO connection sends and
+ receives. A larger reply fails its operation with
+ `ARKWIRE_RESOURCE_EXHAUSTED`; a larger request is refused before
+ anything is queued. Either way the connection lives on.
  */
 #define ARKWIRE_CONN_MAX_MESSAGE 16379
 
 /*
- The largest request every sans-IO connection can send, whatever its
- authority (up to 255 bytes) and call timeout: a lower bound of
- `arkwire_conn_limits`'s `max_request`.
+ The smallest `max_message` of an `arkwire_conn_config`.
  */
-#define ARKWIRE_CONN_MIN_MAX_REQUEST 15800
+#define ARKWIRE_CONN_MIN_MESSAGE 256
+
+/*
+ The largest request of a connection with the default `max_message`,
+ whatever its authority and call timeout: each stream's send queue is
+ sized for the request's header fields and a `max_message`-byte request,
+ so `arkwire_conn_limits`'s `max_request` is exactly `max_message`.
+ */
+#define ARKWIRE_CONN_MIN_MAX_REQUEST ARKWIRE_CONN_MAX_MESSAGE
 
 /*
  Most operations (calls, polls, submits, status queries) one sans-IO
@@ -95,8 +98,8 @@
 #define ARKWIRE_CONN_MAX_OPS 8
 
 /*
- The default `result_buffer_size`: any reply a connection can receive
- fits, with its NUL.
+ The default `result_buffer_size` with the default `max_message`: any
+ reply fits, with its NUL. (Generally the default is `max_message + 1`.)
  */
 #define ARKWIRE_CONN_RESULT_BUFFER (ARKWIRE_CONN_MAX_MESSAGE + 1)
 
@@ -104,6 +107,38 @@
  The smallest `result_buffer_size`: room for an error message.
  */
 #define ARKWIRE_CONN_MIN_RESULT_BUFFER 64
+
+/*
+ The default `scratch_size`: header blocks being received; the largest
+ response header field is about half of it.
+ */
+#define ARKWIRE_CONN_SCRATCH 2048
+
+/*
+ The smallest `scratch_size`.
+ */
+#define ARKWIRE_CONN_MIN_SCRATCH 256
+
+/*
+ The default `decoder_table_size`: HTTP/2's default HPACK table.
+ */
+#define ARKWIRE_CONN_DECODER_TABLE 4096
+
+/*
+ The largest `decoder_table_size`.
+ */
+#define ARKWIRE_CONN_MAX_DECODER_TABLE 65536
+
+/*
+ The default `headers_size`: received response headers and trailers per
+ operation (8 bytes per field besides its name and value).
+ */
+#define ARKWIRE_CONN_HEADERS 1024
+
+/*
+ The smallest `headers_size`.
+ */
+#define ARKWIRE_CONN_MIN_HEADERS 128
 
 /*
  What a call into the library came to. `ARKWIRE_OK` is 0; every other
@@ -499,11 +534,39 @@ typedef struct arkwire_conn_config {
   /*
    Bytes of each operation's result slot: its text with the NUL, or its
    binary payload. At least `ARKWIRE_CONN_MIN_RESULT_BUFFER`; 0, the
-   default, means `ARKWIRE_CONN_RESULT_BUFFER` (any reply fits). A reply
+   default, means `max_message + 1` (any reply fits). A reply
    that does not fit completes with `ARKWIRE_BUFFER_TOO_SMALL`; an error
    message that does not fit is cut short.
    */
   size_t result_buffer_size;
+  /*
+   Bytes of the largest request and reply message,
+   `ARKWIRE_CONN_MIN_MESSAGE` to `ARKWIRE_CONN_MAX_MESSAGE`; 0, the
+   default, means `ARKWIRE_CONN_MAX_MESSAGE`. Each operation takes about
+   three times this (a reply body, a send queue, a request buffer)
+   besides its result slot.
+   */
+  size_t max_message;
+  /*
+   Bytes of header scratch (header blocks being received; the largest
+   response header field is about half of it), at least
+   `ARKWIRE_CONN_MIN_SCRATCH`; 0, the default, means
+   `ARKWIRE_CONN_SCRATCH`.
+   */
+  size_t scratch_size;
+  /*
+   Bytes of HPACK decoder table (announced to the proxy in SETTINGS),
+   1 to `ARKWIRE_CONN_MAX_DECODER_TABLE`; 0, the default, means
+   `ARKWIRE_CONN_DECODER_TABLE` (4096, HTTP/2's default).
+   */
+  size_t decoder_table_size;
+  /*
+   Bytes of received response headers and trailers per operation
+   (announced as SETTINGS_MAX_HEADER_LIST_SIZE), at least
+   `ARKWIRE_CONN_MIN_HEADERS`; 0, the default, means
+   `ARKWIRE_CONN_HEADERS`.
+   */
+  size_t headers_size;
 } arkwire_conn_config;
 
 /*
@@ -766,17 +829,29 @@ const char *arkwire_version(void);
 arkwire_status arkwire_conn_config_init(struct arkwire_conn_config *config);
 
 /*
- Writes the bytes of memory a connection with `config` needs to `*size`:
- the connection and `max_ops` result slots of `result_buffer_size` bytes,
- plus room to align the block's start (any address will do). Only the
- sizes in `config` are read; its strings may still be NULL.
+ Writes the bytes of memory a connection with `config` needs to `*size`,
+ exactly, plus room to align the block's start (any address will do):
+ - the connection's state (`sizeof`-like, a few KiB, aligned for a
+   pointer or `uint64_t`);
+ - per operation (`max_ops`): a result slot of `result_buffer_size`
+   bytes and its bookkeeping; received headers (`headers_size`); a reply
+   body and a send queue of `max_message` bytes and a little (the send
+   queue also holds the request's header fields, so it depends on the
+   authority and the call timeout); a request buffer of `max_message`
+   bytes;
+ - the header scratch (`scratch_size`) and HPACK decoder table
+   (`decoder_table_size`).
 
- Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_ARGUMENT` (`max_ops`
- above `ARKWIRE_CONN_MAX_OPS`, `result_buffer_size` below
- `ARKWIRE_CONN_MIN_RESULT_BUFFER`). Thread-safe.
+ Only the sizes in `config` and the length of `authority` are read; a
+ NULL `authority` counts as the longest (255 bytes), so the size fits any.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
+ `ARKWIRE_INVALID_ARGUMENT` (a size out of its documented range, an
+ authority over 255 bytes). Thread-safe.
 
  # Safety
- `config` is NULL or valid for reads; `size` NULL or writable.
+ `config` is NULL or valid for reads, its `authority` NULL or
+ NUL-terminated; `size` NULL or writable.
  */
 arkwire_status arkwire_conn_size(const struct arkwire_conn_config *config, size_t *size);
 
@@ -788,10 +863,11 @@ arkwire_status arkwire_conn_size(const struct arkwire_conn_config *config, size_
  `arkwire_conn_free`, which ends the connection without freeing the
  memory. Nothing on the connection allocates, then or later.
 
- Building takes a short-lived helper thread with a large stack: today's
- connection is built by value, and too large for a small stack. Once the
- connection takes its buffers from the caller it is small, and the helper
- thread goes.
+ The connection and all its buffers are laid out inside `mem` (see
+ `arkwire_conn_size`), which is zeroed first; building takes no other
+ thread and a few copies of the connection's state (about 6 KiB) on the
+ calling thread's stack: a connection is built and called on a 128 KiB
+ stack in an unoptimized build, 64 KiB optimized (tests/ffi_sans_io.rs).
 
  The connection starts by queueing the HTTP/2 preface: send what
  `arkwire_conn_transmit` gives right after connecting the socket.
@@ -800,8 +876,10 @@ arkwire_status arkwire_conn_size(const struct arkwire_conn_config *config, size_
  conn_out is NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a
  field too long, a size out of range), `ARKWIRE_BUFFER_TOO_SMALL` (`len`
  below `arkwire_conn_size`), `ARKWIRE_INTERNAL` (no seed from the
- operating system), `ARKWIRE_RESOURCE_EXHAUSTED` (no helper thread).
- `*conn_out` is untouched on failure.
+ operating system). `*conn_out` is untouched on failure.
+
+ Thread safety: `mem` and the new connection belong to the calling
+ thread until it hands them on.
 
  # Safety
  `mem` is NULL or valid for reads and writes of `len` bytes, not used
@@ -816,9 +894,11 @@ arkwire_status arkwire_conn_init(void *mem,
 
 /*
  Creates a connection in one block the library allocates (of
- `arkwire_conn_size` bytes) and writes it to `*conn_out`; free it with
- `arkwire_conn_free`. As `arkwire_conn_init` otherwise, with
- `ARKWIRE_RESOURCE_EXHAUSTED` also when the allocation fails.
+ `arkwire_conn_size` bytes for `config`), laid out as
+ `arkwire_conn_init` lays out the caller's, and writes it to
+ `*conn_out`; free it with `arkwire_conn_free`. As `arkwire_conn_init`
+ otherwise, with `ARKWIRE_RESOURCE_EXHAUSTED` also when the allocation
+ fails.
 
  # Safety
  `config` is NULL or points to a valid config whose strings are NULL or
@@ -908,8 +988,9 @@ bool arkwire_conn_wants_transmit(const struct arkwire_conn *conn);
  `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
  `ARKWIRE_RESOURCE_EXHAUSTED` (`max_ops` operations unfinished, or on an
  ordered connection submitted requests it still watches; or the request
- is larger than `ARKWIRE_CONN_MAX_MESSAGE`), `ARKWIRE_CLOSED` (the
- connection is closed).
+ is larger than `max_request` of `arkwire_conn_limits`, the config's
+ `max_message`: refused before anything is queued), `ARKWIRE_CLOSED`
+ (the connection is closed).
 
  # Safety
  `conn` is NULL or live; `cmd`, `args` NULL or NUL-terminated; `op` NULL or writable.
@@ -971,7 +1052,7 @@ arkwire_status arkwire_conn_status(struct arkwire_conn *conn,
  the polling pattern, else the blocking one. The payload is copied into the
  connection's request buffer before this returns; the caller keeps
  ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
- `ARKWIRE_CONN_MAX_MESSAGE` is `ARKWIRE_RESOURCE_EXHAUSTED`.
+ `max_request` (the config's `max_message`) is `ARKWIRE_RESOURCE_EXHAUSTED`.
 
  # Safety
  As `arkwire_conn_call`; `payload` NULL or valid for reads of `payload_len` bytes.
@@ -1109,8 +1190,9 @@ arkwire_status arkwire_conn_check(struct arkwire_conn *conn);
 
 /*
  Writes the connection's real limits to `*limits` (see `arkwire_limits`):
- the largest request for its authority and call timeout (at least
- `ARKWIRE_CONN_MIN_MAX_REQUEST`), `ARKWIRE_CONN_MAX_MESSAGE` for replies,
+ the largest request and reply, both exactly the config's `max_message`
+ (`ARKWIRE_CONN_MAX_MESSAGE` by default, whatever the authority and call
+ timeout: the send queues are sized for them),
  its `result_buffer_size` and `max_ops`.
 
  Errors: `ARKWIRE_NULL_ARGUMENT`.

@@ -454,51 +454,144 @@ fn call_len(d: &mut Driver, cmd: &CStr, args: &[u8]) -> (arkwire::ffi::arkwire_s
     (s, op)
 }
 
+/// A request at exactly the connection's limit while a neighbour is in
+/// flight, then one byte more (refused before anything is sent); the
+/// neighbour and the connection live on.
+fn around_the_limit(d: &mut Driver) {
+    let l = limits(d);
+    // A call in flight that must outlive its neighbours' sizes.
+    let (s, sleeper) = call_len(d, c"sleep", b"300");
+    assert_eq!(s, ARKWIRE_OK);
+    // A 16-character command with the largest arguments: sent, and
+    // answered (an Arkouda ERROR for the unknown command).
+    let cmd = c"cccccccccccccccc";
+    let args = vec![b'a'; l.max_args];
+    let (s, op) = call_len(d, cmd, &args);
+    assert_eq!(s, ARKWIRE_OK, "{}", l.max_args);
+    // One byte more is refused before anything is sent.
+    let more = vec![b'a'; l.max_args + 1];
+    let (s, none) = call_len(d, cmd, &more);
+    assert_eq!((s, none), (ARKWIRE_RESOURCE_EXHAUSTED, 0));
+    // SAFETY: live conn; the last error is NUL-terminated.
+    let why = unsafe { CStr::from_ptr(arkwire_conn_last_error(d.conn)) };
+    assert!(
+        why.to_str().unwrap().contains("nothing was sent"),
+        "{why:?}"
+    );
+    d.wait_all(&[op, sleeper], Duration::from_secs(10));
+    let (s, o) = d.outcome(op);
+    assert_eq!(s, ARKWIRE_ARKOUDA_ERROR, "{}", msg(&o));
+    d.finish(op);
+    let (s, o) = d.outcome(sleeper);
+    assert_eq!((s, msg(&o)), (ARKWIRE_OK, "slept"));
+    d.finish(sleeper);
+    // SAFETY: live conn.
+    assert_eq!(unsafe { arkwire_conn_check(d.conn) }, ARKWIRE_OK);
+}
+
 #[test]
 fn requests_around_the_reported_limit_leave_the_connection_alive() {
     let server = serve(SyncProxy::new(BuiltinBackend, 4));
-    // A long authority and a call timeout take room from the request.
-    for (authority, timeout) in [("", 30_000), ("x", 0), ("a-long-authority", 59_999)] {
+    // A long authority and a call timeout do not take room from the
+    // request: the send queues are sized for them. Ordered, the request
+    // waits in a lent request buffer; unordered, it goes straight into its
+    // stream's send queue. Both hold exactly `max_message`.
+    let cases = [
+        ("", 30_000, 0, true),
+        ("x", 0, 0, false),
+        ("a-long-authority", 59_999, 0, true),
+        ("a-long-authority", 59_999, 0, false),
+        ("", 2_999, 1000, true),
+        ("", 30_000, 1000, false),
+    ];
+    for (authority, timeout, max_message, ordered) in cases {
         let port = server.local_addr().port();
         let authority = std::ffi::CString::new(format!("127.0.0.1:{port}{authority}")).unwrap();
         let mut d = Driver::connect_with(port, |c| {
             c.authority = authority.as_ptr();
             c.call_timeout_ms = timeout;
+            c.max_message = max_message;
+            c.ordered = ordered;
         });
         let l = limits(&d);
-        assert!(l.max_request >= ARKWIRE_CONN_MIN_MAX_REQUEST);
-        assert!(l.max_request <= ARKWIRE_CONN_MAX_MESSAGE);
-        assert_eq!(l.max_reply, ARKWIRE_CONN_MAX_MESSAGE);
+        let want = if max_message == 0 {
+            ARKWIRE_CONN_MAX_MESSAGE
+        } else {
+            max_message
+        };
+        assert_eq!(l.max_request, want, "exactly what a request buffer holds");
+        assert_eq!(l.max_reply, want);
         assert_eq!((l.max_ops, l.request_id_len), (8, 32));
-        // A call in flight that must outlive its neighbours' sizes.
-        let (s, sleeper) = call_len(&mut d, c"sleep", b"300");
-        assert_eq!(s, ARKWIRE_OK);
-        // A 16-character command with the largest arguments: sent, and
-        // answered (an Arkouda ERROR for the unknown command).
-        let cmd = c"cccccccccccccccc";
-        let args = vec![b'a'; l.max_args];
-        let (s, op) = call_len(&mut d, cmd, &args);
-        assert_eq!(s, ARKWIRE_OK, "{}", l.max_args);
-        // One byte more is refused before anything is sent.
-        let more = vec![b'a'; l.max_args + 1];
-        let (s, none) = call_len(&mut d, cmd, &more);
-        assert_eq!((s, none), (ARKWIRE_RESOURCE_EXHAUSTED, 0));
-        // SAFETY: live conn; the last error is NUL-terminated.
-        let why = unsafe { CStr::from_ptr(arkwire_conn_last_error(d.conn)) };
-        assert!(
-            why.to_str().unwrap().contains("nothing was sent"),
-            "{why:?}"
-        );
-        d.wait_all(&[op, sleeper], Duration::from_secs(10));
-        let (s, o) = d.outcome(op);
-        assert_eq!(s, ARKWIRE_ARKOUDA_ERROR, "{}", msg(&o));
-        d.finish(op);
-        let (s, o) = d.outcome(sleeper);
-        assert_eq!((s, msg(&o)), (ARKWIRE_OK, "slept"));
-        d.finish(sleeper);
-        // SAFETY: live conn.
-        assert_eq!(unsafe { arkwire_conn_check(d.conn) }, ARKWIRE_OK);
+        around_the_limit(&mut d);
     }
+}
+
+/// Runs `f` on a thread with a `stack`-byte stack.
+fn on_small_stack(stack: usize, f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(stack)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn a_small_connection_is_built_and_called_on_a_small_stack() {
+    let server = serve(SyncProxy::new(BuiltinBackend, 4));
+    let port = server.local_addr().port();
+    // Built in place: the connection's state (about 6 KiB) is copied through
+    // the constructors' frames a few times, more often unoptimized.
+    let stack = if cfg!(debug_assertions) { 128 } else { 64 } << 10;
+    on_small_stack(stack, move || {
+        let mut d = Driver::connect_with(port, |c| {
+            c.max_ops = 2;
+            c.scratch_size = 1024;
+            c.decoder_table_size = 4096;
+            c.max_message = ARKWIRE_CONN_MAX_MESSAGE;
+        });
+        println!(
+            "a connection of 2 ops, 1 KiB scratch, 4 KiB table, {} B messages: {} B \
+             (state {} B)",
+            ARKWIRE_CONN_MAX_MESSAGE,
+            d.memory.len(),
+            std::mem::size_of::<arkwire_conn>()
+        );
+        let op = d.run(arkwire_conn_call, c"connect", c"");
+        assert_eq!(d.outcome(op).0, ARKWIRE_OK);
+        d.finish(op);
+        let op = d.run(arkwire_conn_call, c"echo", c"small stack");
+        let (s, o) = d.outcome(op);
+        assert_eq!((s, msg(&o)), (ARKWIRE_OK, "small stack"));
+        d.finish(op);
+        around_the_limit(&mut d);
+        // A reply as large as the connection takes.
+        let big = "b".repeat(ARKWIRE_CONN_MAX_MESSAGE - 200);
+        let big = std::ffi::CString::new(big).unwrap();
+        let op = d.run(arkwire_conn_call, c"echo", &big);
+        let (s, o) = d.outcome(op);
+        assert_eq!((s, msg(&o).len()), (ARKWIRE_OK, big.as_bytes().len()));
+        d.finish(op);
+    });
+    // The library-allocated connection is the same layout in one block.
+    on_small_stack(stack, move || {
+        let authority = std::ffi::CString::new(format!("127.0.0.1:{port}")).unwrap();
+        let mut c = std::mem::MaybeUninit::uninit();
+        // SAFETY: valid pointers; the connection is freed once.
+        unsafe {
+            assert_eq!(arkwire_conn_config_init(c.as_mut_ptr()), ARKWIRE_OK);
+            let mut c = c.assume_init();
+            c.authority = authority.as_ptr();
+            c.user = c"u".as_ptr();
+            c.max_ops = 2;
+            let mut conn = std::ptr::null_mut();
+            assert_eq!(arkwire_conn_new(&c, &mut conn), ARKWIRE_OK);
+            let mut l = std::mem::zeroed();
+            assert_eq!(arkwire_conn_limits(conn, &mut l), ARKWIRE_OK);
+            assert_eq!((l.max_ops, l.max_request), (2, ARKWIRE_CONN_MAX_MESSAGE));
+            arkwire_conn_free(conn);
+        }
+    });
 }
 
 #[test]

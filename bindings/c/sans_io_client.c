@@ -5,8 +5,9 @@
  *
  *   sans_io_client HOST PORT      (against `arkwire serve`)
  *
- * The connection is built in memory the program owns (arkwire_conn_size,
- * arkwire_conn_init), for 4 operations at a time. Runs connect, ruok, an
+ * The connection is built in place in memory the program owns
+ * (arkwire_conn_size, arkwire_conn_init), for 4 operations at a time and
+ * messages of up to 4 KiB. Runs connect, ruok, an
  * echo whose reply carries JSON escapes, and an unknown command (an Arkouda
  * ERROR); then several operations at once, whose results each keep their
  * own reply until finished. Exits 0 when every answer is right.
@@ -224,8 +225,14 @@ int main(int argc, char **argv) {
     config.seed = now_us();
     config.now_us = now_us();
     config.max_ops = 4;
-    /* The connection lives in memory the program owns: here one block from
-     * malloc, on a device a static array of at least this size. */
+    /* Buffer sizes the program chooses: requests and replies of up to 4 KiB,
+     * 1 KiB of header scratch, HTTP/2's 4 KiB HPACK table. */
+    config.max_message = 4096;
+    config.scratch_size = 1024;
+    config.decoder_table_size = 4096;
+    /* The connection and all its buffers live in memory the program owns:
+     * here one block from malloc, on a device a static array of at least
+     * this size. arkwire_conn_init builds it in place, on this thread. */
     size_t size = 0;
     arkwire_status s = arkwire_conn_size(&config, &size);
     void *memory = s == ARKWIRE_OK ? malloc(size) : NULL;
@@ -237,6 +244,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     printf("sans-io: connection in %zu bytes of the program's memory\n", size);
+    arkwire_limits limits;
+    memset(&limits, 0, sizeof limits);
+    if (arkwire_conn_limits(conn, &limits) != ARKWIRE_OK || limits.max_request != 4096 ||
+        limits.max_reply != 4096) {
+        fprintf(stderr, "sans-io: limits %zu %zu\n", limits.max_request, limits.max_reply);
+        arkwire_conn_free(conn);
+        free(memory);
+        close(fd);
+        return 1;
+    }
 
     int failures = 0;
     char msg[1024];

@@ -3,12 +3,25 @@
 //!
 //! A connection lives in one block of memory sized by `arkwire_conn_size`:
 //! the caller's (`arkwire_conn_init`) or one allocation
-//! (`arkwire_conn_new`). Every later call works in that block and never
-//! touches the heap. The block holds the connection and one result slot per
-//! operation it may track (`max_ops`): a completed operation's text or
-//! binary payload is copied into its own slot when the completion is first
-//! seen, so a result stays as it is until that operation is finished,
-//! whatever else happens on the connection.
+//! (`arkwire_conn_new`), built in place (no helper thread, no large stack).
+//! Every later call works in that block and never touches the heap. The
+//! block holds, in this order (see `arkwire_conn_size`):
+//! 1. the connection's state (`arkwire_conn`: the channel, the HTTP/2
+//!    connection's own small state, the last error), at the block's first
+//!    address aligned for it;
+//! 2. one result slot per operation it may track (`max_ops`): a completed
+//!    operation's text or binary payload is copied into its own slot when
+//!    the completion is first seen, so a result stays as it is until that
+//!    operation is finished, whatever else happens on the connection;
+//! 3. the lent HTTP/2 storage (`h2::conn::LentStorage::from_region`): the
+//!    header scratch, the HPACK decoder table, and per operation a stream's
+//!    received headers, received body and send queue;
+//! 4. per operation a request buffer, where a command waiting its turn is
+//!    kept (`Channel::lend_request_buffer`).
+//!
+//! A stream's send queue holds exactly the request's header fields and a
+//! `max_message`-byte request, so the request limit is `max_message`
+//! itself, checked before any stream is opened.
 
 use core::alloc::Layout;
 use core::ffi::c_char;
@@ -25,8 +38,9 @@ use crate::arkouda::{
     Channel, ChannelConfig, ChannelError, ChannelEvent, JsonStr, MsgType, OpId, Outcome,
     PollConfig, RequestIdGenerator, RequestState,
 };
+use crate::buf::LentBuf;
 use crate::grpc::{Client, Options};
-use crate::h2::conn::{FixedStorage, MIN_TRANSMIT_BUFFER};
+use crate::h2::conn::{LentLayout, LentStorage, MIN_TRANSMIT_BUFFER};
 use crate::h2::Config;
 use crate::time::Instant;
 use arkwire_status::*;
@@ -36,40 +50,59 @@ use arkwire_status::*;
 pub const ARKWIRE_MIN_TRANSMIT_BUFFER: usize = 16_393;
 const _: () = assert!(ARKWIRE_MIN_TRANSMIT_BUFFER == MIN_TRANSMIT_BUFFER);
 
-/// Largest reply message a sans-IO connection receives (bytes of the
-/// encoded ArkoudaResponse): one stream's 16384-byte body buffer less the
-/// gRPC message prefix. A larger reply fails its operation with
-/// `ARKWIRE_RESOURCE_EXHAUSTED`; the connection lives on.
-///
-/// Requests share that buffer with their HTTP/2 request headers, whose
-/// size depends on the authority and the call timeout: the largest request
-/// of a connection is what `arkwire_conn_limits` reports, at least
-/// `ARKWIRE_CONN_MIN_MAX_REQUEST`.
+/// The largest `max_message` of an `arkwire_conn_config`, and its default:
+/// the largest request and reply message (bytes of the encoded
+/// ArkoudaRequest / ArkoudaResponse) a sans-IO connection sends and
+/// receives. A larger reply fails its operation with
+/// `ARKWIRE_RESOURCE_EXHAUSTED`; a larger request is refused before
+/// anything is queued. Either way the connection lives on.
 pub const ARKWIRE_CONN_MAX_MESSAGE: usize = 16_379;
 
-/// The largest request every sans-IO connection can send, whatever its
-/// authority (up to 255 bytes) and call timeout: a lower bound of
-/// `arkwire_conn_limits`'s `max_request`.
-pub const ARKWIRE_CONN_MIN_MAX_REQUEST: usize = 15_800;
+/// The smallest `max_message` of an `arkwire_conn_config`.
+pub const ARKWIRE_CONN_MIN_MESSAGE: usize = 256;
 
-/// Bytes of one stream's send and receive buffer (`ConnStorage`).
-const STREAM_BUFFER: usize = 16_384;
-const _: () = assert!(ARKWIRE_CONN_MAX_MESSAGE == STREAM_BUFFER - 5);
+/// The largest request of a connection with the default `max_message`,
+/// whatever its authority and call timeout: each stream's send queue is
+/// sized for the request's header fields and a `max_message`-byte request,
+/// so `arkwire_conn_limits`'s `max_request` is exactly `max_message`.
+pub const ARKWIRE_CONN_MIN_MAX_REQUEST: usize = ARKWIRE_CONN_MAX_MESSAGE;
 
 /// Most operations (calls, polls, submits, status queries) one sans-IO
 /// connection can track at once, from start until `arkwire_conn_finish`:
 /// the largest `max_ops` of an `arkwire_conn_config`, and its default.
 pub const ARKWIRE_CONN_MAX_OPS: usize = 8;
 
-/// The default `result_buffer_size`: any reply a connection can receive
-/// fits, with its NUL.
+/// The default `result_buffer_size` with the default `max_message`: any
+/// reply fits, with its NUL. (Generally the default is `max_message + 1`.)
 pub const ARKWIRE_CONN_RESULT_BUFFER: usize = ARKWIRE_CONN_MAX_MESSAGE + 1;
 
 /// The smallest `result_buffer_size`: room for an error message.
 pub const ARKWIRE_CONN_MIN_RESULT_BUFFER: usize = 64;
 
-/// Streams, header bytes and body bytes per stream: `h2::Config::embedded()`.
-type ConnStorage = FixedStorage<4, 4096, STREAM_BUFFER>;
+/// The default `scratch_size`: header blocks being received; the largest
+/// response header field is about half of it.
+pub const ARKWIRE_CONN_SCRATCH: usize = 2048;
+
+/// The smallest `scratch_size`.
+pub const ARKWIRE_CONN_MIN_SCRATCH: usize = 256;
+const _: () = assert!(ARKWIRE_CONN_MIN_SCRATCH == crate::h2::conn::MIN_SCRATCH);
+
+/// The default `decoder_table_size`: HTTP/2's default HPACK table.
+pub const ARKWIRE_CONN_DECODER_TABLE: usize = 4096;
+
+/// The largest `decoder_table_size`.
+pub const ARKWIRE_CONN_MAX_DECODER_TABLE: usize = 65_536;
+
+/// The default `headers_size`: received response headers and trailers per
+/// operation (8 bytes per field besides its name and value).
+pub const ARKWIRE_CONN_HEADERS: usize = 1024;
+
+/// The smallest `headers_size`.
+pub const ARKWIRE_CONN_MIN_HEADERS: usize = 128;
+
+/// The connection's HTTP/2 storage: lent slices of its block, one stream
+/// per operation at most.
+type ConnStorage = LentStorage<'static, ARKWIRE_CONN_MAX_OPS>;
 type ConnChannel = Channel<ConnStorage, ARKWIRE_CONN_MAX_OPS>;
 
 /// Settings for `arkwire_conn_size`, `arkwire_conn_init` and
@@ -113,10 +146,30 @@ pub struct arkwire_conn_config {
     pub max_ops: u32,
     /// Bytes of each operation's result slot: its text with the NUL, or its
     /// binary payload. At least `ARKWIRE_CONN_MIN_RESULT_BUFFER`; 0, the
-    /// default, means `ARKWIRE_CONN_RESULT_BUFFER` (any reply fits). A reply
+    /// default, means `max_message + 1` (any reply fits). A reply
     /// that does not fit completes with `ARKWIRE_BUFFER_TOO_SMALL`; an error
     /// message that does not fit is cut short.
     pub result_buffer_size: usize,
+    /// Bytes of the largest request and reply message,
+    /// `ARKWIRE_CONN_MIN_MESSAGE` to `ARKWIRE_CONN_MAX_MESSAGE`; 0, the
+    /// default, means `ARKWIRE_CONN_MAX_MESSAGE`. Each operation takes about
+    /// three times this (a reply body, a send queue, a request buffer)
+    /// besides its result slot.
+    pub max_message: usize,
+    /// Bytes of header scratch (header blocks being received; the largest
+    /// response header field is about half of it), at least
+    /// `ARKWIRE_CONN_MIN_SCRATCH`; 0, the default, means
+    /// `ARKWIRE_CONN_SCRATCH`.
+    pub scratch_size: usize,
+    /// Bytes of HPACK decoder table (announced to the proxy in SETTINGS),
+    /// 1 to `ARKWIRE_CONN_MAX_DECODER_TABLE`; 0, the default, means
+    /// `ARKWIRE_CONN_DECODER_TABLE` (4096, HTTP/2's default).
+    pub decoder_table_size: usize,
+    /// Bytes of received response headers and trailers per operation
+    /// (announced as SETTINGS_MAX_HEADER_LIST_SIZE), at least
+    /// `ARKWIRE_CONN_MIN_HEADERS`; 0, the default, means
+    /// `ARKWIRE_CONN_HEADERS`.
+    pub headers_size: usize,
 }
 
 /// A sans-IO Arkouda client connection: bytes in (`arkwire_conn_recv`),
@@ -146,8 +199,11 @@ pub struct arkwire_conn {
     last_error: LastError<256>,
     /// Whether new operations are taken, and why not.
     life: Life,
-    /// The largest request that fits the stream's send buffer.
+    /// The largest request: what a request buffer and a stream's send
+    /// queue hold (`max_message`).
     max_request: usize,
+    /// The largest reply message.
+    max_message: usize,
     user: heapless::String<64>,
     token: heapless::String<128>,
     /// The first result slot, in the same block after the connection.
@@ -212,16 +268,24 @@ impl Slot {
     };
 }
 
-/// Where the parts of a connection go in its block.
+/// Where the parts of a connection go in its block (see the module
+/// documentation for the order). Offsets are from the block's first address
+/// aligned for `arkwire_conn`; the byte buffers need no alignment.
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     max_ops: usize,
     cap: usize,
     stride: usize,
-    /// From the aligned start of the block to the first slot.
+    /// To the first slot.
     slots_offset: usize,
+    /// To the lent HTTP/2 storage (`layout`).
+    region_offset: usize,
+    layout: LentLayout,
+    /// To the first of `max_ops` request buffers of `max_message` bytes.
+    requests_offset: usize,
+    max_message: usize,
     align: usize,
-    /// The whole block, with room to align its start.
+    /// The whole block, with `align - 1` bytes to align its start.
     size: usize,
 }
 
@@ -229,36 +293,117 @@ const fn round_up(n: usize, align: usize) -> usize {
     n.div_ceil(align) * align
 }
 
-fn plan(c: &arkwire_conn_config) -> Result<Plan, arkwire_status> {
-    let max_ops = match c.max_ops as usize {
-        0 => ARKWIRE_CONN_MAX_OPS,
-        n if n <= ARKWIRE_CONN_MAX_OPS => n,
-        _ => return Err(ARKWIRE_INVALID_ARGUMENT),
-    };
-    let cap = match c.result_buffer_size {
-        0 => ARKWIRE_CONN_RESULT_BUFFER,
-        n if n >= ARKWIRE_CONN_MIN_RESULT_BUFFER => n,
-        _ => return Err(ARKWIRE_INVALID_ARGUMENT),
+/// `value`, or `default` for 0, refused outside `range`.
+fn sized(
+    value: usize,
+    default: usize,
+    range: core::ops::RangeInclusive<usize>,
+) -> Result<usize, arkwire_status> {
+    let v = if value == 0 { default } else { value };
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(ARKWIRE_INVALID_ARGUMENT)
+    }
+}
+
+/// The plan for `c` with an authority of `authority_len` bytes.
+fn plan(c: &arkwire_conn_config, authority_len: usize) -> Result<Plan, arkwire_status> {
+    let max_ops = sized(
+        c.max_ops as usize,
+        ARKWIRE_CONN_MAX_OPS,
+        1..=ARKWIRE_CONN_MAX_OPS,
+    )?;
+    let max_message = sized(
+        c.max_message,
+        ARKWIRE_CONN_MAX_MESSAGE,
+        ARKWIRE_CONN_MIN_MESSAGE..=ARKWIRE_CONN_MAX_MESSAGE,
+    )?;
+    let cap = sized(
+        c.result_buffer_size,
+        max_message + 1,
+        ARKWIRE_CONN_MIN_RESULT_BUFFER..=usize::MAX / 4,
+    )?;
+    let scratch = sized(
+        c.scratch_size,
+        ARKWIRE_CONN_SCRATCH,
+        ARKWIRE_CONN_MIN_SCRATCH..=1 << 20,
+    )?;
+    let decoder_table = sized(
+        c.decoder_table_size,
+        ARKWIRE_CONN_DECODER_TABLE,
+        1..=ARKWIRE_CONN_MAX_DECODER_TABLE,
+    )?;
+    let headers = sized(
+        c.headers_size,
+        ARKWIRE_CONN_HEADERS,
+        ARKWIRE_CONN_MIN_HEADERS..=1 << 20,
+    )?;
+    if authority_len > 255 {
+        return Err(ARKWIRE_INVALID_ARGUMENT);
+    }
+    let layout = LentLayout {
+        scratch,
+        decoder_table,
+        streams: max_ops,
+        headers,
+        body: max_message + GRPC_PREFIX,
+        send: send_queue(authority_len, c.call_timeout_ms, max_message),
     };
     let slot_align = core::mem::align_of::<Slot>();
     let align = core::mem::align_of::<arkwire_conn>().max(slot_align);
     let slots_offset = round_up(core::mem::size_of::<arkwire_conn>(), slot_align);
-    let stride = core::mem::size_of::<Slot>()
-        .checked_add(cap)
-        .map(|n| round_up(n, slot_align))
-        .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
-    let size = stride
-        .checked_mul(max_ops)
-        .and_then(|n| n.checked_add(slots_offset + align - 1))
-        .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
+    let stride = round_up(core::mem::size_of::<Slot>() + cap, slot_align);
+    let region_offset = slots_offset + stride * max_ops;
+    let requests_offset = region_offset + layout.total();
+    let size = requests_offset + max_ops * max_message + align - 1;
     Ok(Plan {
         max_ops,
         cap,
         stride,
         slots_offset,
+        region_offset,
+        layout,
+        requests_offset,
+        max_message,
         align,
         size,
     })
+}
+
+/// The gRPC message prefix (compressed flag, 4-byte length).
+const GRPC_PREFIX: usize = 5;
+/// The tag and length of one item of a stream's send queue.
+const SEND_ITEM: usize = 5;
+
+/// Bytes of a stream's send queue that hold one request of `max_message`
+/// bytes to an authority of `authority_len` bytes with this call timeout:
+/// the header block (an item of header fields, each stored with 8 bytes of
+/// lengths) and the body (an item of the gRPC prefix and the message).
+fn send_queue(authority_len: usize, call_timeout_ms: u32, max_message: usize) -> usize {
+    let mut timeout_text = [0u8; 10];
+    let timeout = (call_timeout_ms != 0).then(|| {
+        crate::grpc::timeout::encode(
+            Duration::from_millis(u64::from(call_timeout_ms)),
+            &mut timeout_text,
+        )
+    });
+    let fields: [(&str, usize); 7] = [
+        (":method", 4),
+        (":scheme", 4),
+        (":path", crate::proto::HANDLE_REQUEST_PATH.len()),
+        (":authority", authority_len),
+        ("content-type", "application/grpc".len()),
+        ("te", "trailers".len()),
+        ("user-agent", crate::grpc::client::USER_AGENT.len()),
+    ];
+    let timeout_field = timeout.map(|len| ("grpc-timeout", len));
+    let headers: usize = fields
+        .into_iter()
+        .chain(timeout_field)
+        .map(|(name, len)| 8 + name.len() + len)
+        .sum();
+    SEND_ITEM + headers + SEND_ITEM + GRPC_PREFIX + max_message
 }
 
 /// Fills `config` with the defaults (no authority, no user, no token).
@@ -288,23 +433,39 @@ pub unsafe extern "C" fn arkwire_conn_config_init(
             now_us: 0,
             max_ops: 0,
             result_buffer_size: 0,
+            max_message: 0,
+            scratch_size: 0,
+            decoder_table_size: 0,
+            headers_size: 0,
         };
         // SAFETY: `config` is NULL or writable (caller contract).
         unsafe { out(config, value) }
     })
 }
 
-/// Writes the bytes of memory a connection with `config` needs to `*size`:
-/// the connection and `max_ops` result slots of `result_buffer_size` bytes,
-/// plus room to align the block's start (any address will do). Only the
-/// sizes in `config` are read; its strings may still be NULL.
+/// Writes the bytes of memory a connection with `config` needs to `*size`,
+/// exactly, plus room to align the block's start (any address will do):
+/// - the connection's state (`sizeof`-like, a few KiB, aligned for a
+///   pointer or `uint64_t`);
+/// - per operation (`max_ops`): a result slot of `result_buffer_size`
+///   bytes and its bookkeeping; received headers (`headers_size`); a reply
+///   body and a send queue of `max_message` bytes and a little (the send
+///   queue also holds the request's header fields, so it depends on the
+///   authority and the call timeout); a request buffer of `max_message`
+///   bytes;
+/// - the header scratch (`scratch_size`) and HPACK decoder table
+///   (`decoder_table_size`).
 ///
-/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_ARGUMENT` (`max_ops`
-/// above `ARKWIRE_CONN_MAX_OPS`, `result_buffer_size` below
-/// `ARKWIRE_CONN_MIN_RESULT_BUFFER`). Thread-safe.
+/// Only the sizes in `config` and the length of `authority` are read; a
+/// NULL `authority` counts as the longest (255 bytes), so the size fits any.
+///
+/// Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
+/// `ARKWIRE_INVALID_ARGUMENT` (a size out of its documented range, an
+/// authority over 255 bytes). Thread-safe.
 ///
 /// # Safety
-/// `config` is NULL or valid for reads; `size` NULL or writable.
+/// `config` is NULL or valid for reads, its `authority` NULL or
+/// NUL-terminated; `size` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn arkwire_conn_size(
     config: *const arkwire_conn_config,
@@ -313,7 +474,13 @@ pub unsafe extern "C" fn arkwire_conn_size(
     guard_try(|| {
         // SAFETY: NULL or valid (caller contract).
         let c = unsafe { arg(config) }?;
-        let p = plan(c)?;
+        let authority = if c.authority.is_null() {
+            255
+        } else {
+            // SAFETY: NUL-terminated (caller contract).
+            unsafe { str_arg(c.authority) }?.len()
+        };
+        let p = plan(c, authority)?;
         // SAFETY: NULL or writable (caller contract).
         unsafe { out(size, p.size) }
     })
@@ -326,10 +493,11 @@ pub unsafe extern "C" fn arkwire_conn_size(
 /// `arkwire_conn_free`, which ends the connection without freeing the
 /// memory. Nothing on the connection allocates, then or later.
 ///
-/// Building takes a short-lived helper thread with a large stack: today's
-/// connection is built by value, and too large for a small stack. Once the
-/// connection takes its buffers from the caller it is small, and the helper
-/// thread goes.
+/// The connection and all its buffers are laid out inside `mem` (see
+/// `arkwire_conn_size`), which is zeroed first; building takes no other
+/// thread and a few copies of the connection's state (about 6 KiB) on the
+/// calling thread's stack: a connection is built and called on a 128 KiB
+/// stack in an unoptimized build, 64 KiB optimized (tests/ffi_sans_io.rs).
 ///
 /// The connection starts by queueing the HTTP/2 preface: send what
 /// `arkwire_conn_transmit` gives right after connecting the socket.
@@ -338,8 +506,10 @@ pub unsafe extern "C" fn arkwire_conn_size(
 /// conn_out is NULL), `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (a
 /// field too long, a size out of range), `ARKWIRE_BUFFER_TOO_SMALL` (`len`
 /// below `arkwire_conn_size`), `ARKWIRE_INTERNAL` (no seed from the
-/// operating system), `ARKWIRE_RESOURCE_EXHAUSTED` (no helper thread).
-/// `*conn_out` is untouched on failure.
+/// operating system). `*conn_out` is untouched on failure.
+///
+/// Thread safety: `mem` and the new connection belong to the calling
+/// thread until it hands them on.
 ///
 /// # Safety
 /// `mem` is NULL or valid for reads and writes of `len` bytes, not used
@@ -367,9 +537,11 @@ pub unsafe extern "C" fn arkwire_conn_init(
 }
 
 /// Creates a connection in one block the library allocates (of
-/// `arkwire_conn_size` bytes) and writes it to `*conn_out`; free it with
-/// `arkwire_conn_free`. As `arkwire_conn_init` otherwise, with
-/// `ARKWIRE_RESOURCE_EXHAUSTED` also when the allocation fails.
+/// `arkwire_conn_size` bytes for `config`), laid out as
+/// `arkwire_conn_init` lays out the caller's, and writes it to
+/// `*conn_out`; free it with `arkwire_conn_free`. As `arkwire_conn_init`
+/// otherwise, with `ARKWIRE_RESOURCE_EXHAUSTED` also when the allocation
+/// fails.
 ///
 /// # Safety
 /// `config` is NULL or points to a valid config whose strings are NULL or
@@ -385,10 +557,12 @@ pub unsafe extern "C" fn arkwire_conn_new(
         }
         // SAFETY: NULL or valid (caller contract).
         let c = unsafe { arg(config) }?;
-        let p = plan(c)?;
+        // SAFETY: NUL-terminated or NULL (caller contract).
+        let authority = unsafe { str_arg(c.authority) }?;
+        let p = plan(c, authority.len())?;
         let layout =
             Layout::from_size_align(p.size, p.align).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
-        // SAFETY: the size is not zero (the connection alone is large).
+        // SAFETY: the size is not zero (the connection's state alone is KiB).
         let block = unsafe { std::alloc::alloc(layout) };
         if block.is_null() {
             return Err(ARKWIRE_RESOURCE_EXHAUSTED);
@@ -406,7 +580,7 @@ pub unsafe extern "C" fn arkwire_conn_new(
     })
 }
 
-/// The numbers of an `arkwire_conn_config` (no pointers: they may cross threads).
+/// The numbers of an `arkwire_conn_config`.
 #[derive(Clone, Copy)]
 struct Settings {
     call_timeout_ms: u32,
@@ -419,24 +593,34 @@ struct Settings {
     now_us: u64,
 }
 
-/// Stack for building a connection: room for a few copies of it.
-const BUILD_STACK: usize = 16 << 20;
+impl Settings {
+    fn of(c: &arkwire_conn_config) -> Self {
+        Settings {
+            call_timeout_ms: c.call_timeout_ms,
+            poll_interval_ms: c.poll_interval_ms,
+            poll_backoff: c.poll_backoff,
+            poll_max_interval_ms: c.poll_max_interval_ms,
+            poll_deadline_ms: c.poll_deadline_ms,
+            ordered: c.ordered,
+            seed: c.seed,
+            now_us: c.now_us,
+        }
+    }
+}
 
-/// Builds a connection at the aligned start of `mem`.
+/// Builds a connection at the aligned start of `mem`, as [`Plan`] lays it
+/// out.
 ///
 /// # Safety
 /// `mem` is valid for reads and writes of `len` bytes and used by nothing
-/// else; the config's strings are NULL or NUL-terminated.
+/// else until the connection is dropped; the config's strings are NULL or
+/// NUL-terminated.
 unsafe fn init_at(
     mem: *mut u8,
     len: usize,
     c: &arkwire_conn_config,
     heap: Option<(*mut u8, Layout)>,
 ) -> Result<*mut arkwire_conn, arkwire_status> {
-    let p = plan(c)?;
-    if len < p.size {
-        return Err(ARKWIRE_BUFFER_TOO_SMALL);
-    }
     // SAFETY: the config's strings are NULL or NUL-terminated.
     let (authority, user, token) = unsafe {
         (
@@ -445,50 +629,10 @@ unsafe fn init_at(
             opt_str_arg(c.token)?,
         )
     };
-    let settings = Settings {
-        call_timeout_ms: c.call_timeout_ms,
-        poll_interval_ms: c.poll_interval_ms,
-        poll_backoff: c.poll_backoff,
-        poll_max_interval_ms: c.poll_max_interval_ms,
-        poll_deadline_ms: c.poll_deadline_ms,
-        ordered: c.ordered,
-        seed: c.seed,
-        now_us: c.now_us,
-    };
-    let skip = mem.align_offset(p.align);
-    // SAFETY: `skip < align`, and the plan keeps `align - 1` bytes for it.
-    let conn = unsafe { mem.add(skip) }.cast::<arkwire_conn>();
-    // SAFETY: the slots follow the connection inside the block.
-    let slots = unsafe { conn.cast::<u8>().add(p.slots_offset) };
-    // The channel is built by value, and today it is about 320 KiB: built
-    // on the caller's stack it would be copied there (several times in a
-    // debug build) before reaching `mem`, and a C thread's stack may be
-    // 128 KiB. It is built on a helper thread whose stack is known to be
-    // large enough, and written straight into `mem` from there.
-    // SAFETY: `conn` is aligned and inside the block; no reference is made.
-    let dst = unsafe { core::ptr::addr_of_mut!((*conn).channel) } as usize;
-    // A plain spawn with owned arguments, not a scoped thread: a scope would
-    // give the calling thread a Rust thread handle that outlives the call.
-    let strings = (
-        std::string::String::from(authority),
-        std::string::String::from(user),
-        std::string::String::from(token),
-    );
-    let helper = std::thread::Builder::new()
-        .name("arkwire-conn-init".into())
-        .stack_size(BUILD_STACK)
-        .spawn(move || {
-            let (authority, user, token) = strings;
-            let channel = build(settings, &authority, &user, &token)?;
-            // SAFETY: `dst` is the aligned, unused channel field in the
-            // block, which outlives this thread (joined below).
-            unsafe { (dst as *mut ConnChannel).write(channel) };
-            Ok(())
-        })
-        .map_err(|_| ARKWIRE_RESOURCE_EXHAUSTED)?;
-    helper.join().map_err(|_| ARKWIRE_PANIC)??;
-    // SAFETY: the other fields are inside the block, aligned; the slots and
-    // their buffers too (the plan reserved `max_ops * stride` bytes).
+    let p = plan(c, authority.len())?;
+    if len < p.size {
+        return Err(ARKWIRE_BUFFER_TOO_SMALL);
+    }
     let mut user_copy = heapless::String::new();
     let mut token_copy = heapless::String::new();
     user_copy
@@ -497,11 +641,44 @@ unsafe fn init_at(
     token_copy
         .push_str(token)
         .map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
-    let max_request = request_limit(authority, c.call_timeout_ms);
+    let skip = mem.align_offset(p.align);
+    // SAFETY: `skip < align`, and the plan keeps `align - 1` bytes for it.
+    let base = unsafe { mem.add(skip) };
+    // Every byte the connection lends out is initialized: the buffers are
+    // made slices of.
+    // SAFETY: `p.size - skip` bytes from `base` are inside the block.
+    unsafe { base.write_bytes(0, p.size - skip) };
+    let conn = base.cast::<arkwire_conn>();
+    // SAFETY: the parts are inside the block, where the plan put them.
+    let (slots, region, requests) = unsafe {
+        (
+            base.add(p.slots_offset),
+            base.add(p.region_offset),
+            base.add(p.requests_offset),
+        )
+    };
+    // SAFETY: `conn` is aligned and inside the block; the channel field is
+    // written once, in place; the region and the request buffers are this
+    // connection's alone.
+    unsafe {
+        build_into(
+            core::ptr::addr_of_mut!((*conn).channel),
+            Settings::of(c),
+            authority,
+            &user_copy,
+            &token_copy,
+            region,
+            &p,
+            requests,
+        )
+    }?;
+    // SAFETY: the other fields are inside the block, aligned; the slots and
+    // their buffers too (the plan reserved `max_ops * stride` bytes).
     unsafe {
         core::ptr::addr_of_mut!((*conn).last_error).write(LastError::new());
         core::ptr::addr_of_mut!((*conn).life).write(Life::Open);
-        core::ptr::addr_of_mut!((*conn).max_request).write(max_request);
+        core::ptr::addr_of_mut!((*conn).max_request).write(p.max_message);
+        core::ptr::addr_of_mut!((*conn).max_message).write(p.max_message);
         core::ptr::addr_of_mut!((*conn).user).write(user_copy);
         core::ptr::addr_of_mut!((*conn).token).write(token_copy);
         core::ptr::addr_of_mut!((*conn).slots).write(slots);
@@ -510,59 +687,49 @@ unsafe fn init_at(
         core::ptr::addr_of_mut!((*conn).stride).write(p.stride);
         core::ptr::addr_of_mut!((*conn).heap).write(heap);
         for i in 0..p.max_ops {
-            let slot = slots.add(i * p.stride);
-            slot.cast::<Slot>().write(Slot::FREE);
-            slot.add(core::mem::size_of::<Slot>()).write_bytes(0, p.cap);
+            slots.add(i * p.stride).cast::<Slot>().write(Slot::FREE);
         }
     }
     Ok(conn)
 }
 
-/// The largest request a connection to `authority` with this call timeout
-/// can send: the stream's send buffer holds the request's header fields
-/// (each stored with 8 bytes of lengths, the block behind a 5-byte item
-/// tag), the body's 5-byte item tag, the 5-byte gRPC prefix and the
-/// message.
-fn request_limit(authority: &str, call_timeout_ms: u32) -> usize {
-    let mut timeout_text = [0u8; 10];
-    let timeout = (call_timeout_ms != 0).then(|| {
-        crate::grpc::timeout::encode(
-            Duration::from_millis(u64::from(call_timeout_ms)),
-            &mut timeout_text,
-        )
-    });
-    let fields: [(&str, usize); 8] = [
-        (":method", 4),
-        (":scheme", 4),
-        (":path", crate::proto::HANDLE_REQUEST_PATH.len()),
-        (":authority", authority.len()),
-        ("content-type", "application/grpc".len()),
-        ("te", "trailers".len()),
-        ("user-agent", crate::grpc::client::USER_AGENT.len()),
-        ("grpc-timeout", timeout.unwrap_or(0)),
-    ];
-    let headers: usize = fields
-        .iter()
-        .filter(|(name, len)| *name != "grpc-timeout" || *len > 0)
-        .map(|(name, len)| 8 + name.len() + len)
-        .sum();
-    let room = STREAM_BUFFER.saturating_sub(5 + headers + 5 + 5);
-    room.min(ARKWIRE_CONN_MAX_MESSAGE)
-}
-
-fn build(
+/// Builds the channel straight into `dst`, over the lent storage cut from
+/// `region` and the request buffers at `requests`. Its own frame holds the
+/// channel once (a few KiB), not a copy per layer.
+///
+/// # Safety
+/// `dst` is aligned and writable; `region` holds `plan.layout.total()`
+/// bytes and `requests` `plan.max_ops * plan.max_message`, initialized,
+/// used by nothing else for as long as the channel lives.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn build_into(
+    dst: *mut ConnChannel,
     c: Settings,
     authority: &str,
     user: &str,
     token: &str,
-) -> Result<ConnChannel, arkwire_status> {
+    region: *mut u8,
+    plan: &Plan,
+    requests: *mut u8,
+) -> Result<(), arkwire_status> {
     let now = Instant::from_micros(c.now_us);
+    let l = plan.layout;
+    let h2 = Config {
+        max_concurrent_streams: plan.max_ops as u32,
+        max_header_list_size: l.headers as u32,
+        max_connection_header_size: plan.max_ops * l.headers,
+        max_connection_body_size: plan.max_ops * l.body,
+        ..Config::embedded()
+    };
     let options = Options {
-        h2: Config::embedded(),
-        max_message_size: ARKWIRE_CONN_MAX_MESSAGE,
+        h2,
+        max_message_size: plan.max_message,
         ..Options::default()
     };
-    let grpc = Client::new(authority, options, now).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    // SAFETY: the region is the connection's for its life (caller contract).
+    let region = unsafe { core::slice::from_raw_parts_mut(region, l.total()) };
+    let storage = ConnStorage::from_region(region, &l).map_err(|_| ARKWIRE_INTERNAL)?;
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     let config = ChannelConfig {
         call_timeout: (c.call_timeout_ms != 0).then(|| ms(c.call_timeout_ms)),
@@ -581,7 +748,26 @@ fn build(
         seed[..8].copy_from_slice(&c.seed.to_le_bytes());
         RequestIdGenerator::from_seed(seed)
     };
-    Channel::new(grpc, user, token, config, ids).map_err(|_| ARKWIRE_INVALID_ARGUMENT)
+    let grpc = Client::with_storage(authority, options, storage, now)
+        .map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    let channel =
+        Channel::new(grpc, user, token, config, ids).map_err(|_| ARKWIRE_INVALID_ARGUMENT)?;
+    // SAFETY: aligned and writable (caller contract).
+    unsafe { dst.write(channel) };
+    // SAFETY: just written.
+    let channel = unsafe { &mut *dst };
+    for i in 0..plan.max_ops {
+        // SAFETY: request buffer `i`, inside the block, the channel's alone.
+        let buf = unsafe {
+            core::slice::from_raw_parts_mut(requests.add(i * plan.max_message), plan.max_message)
+        };
+        if channel.lend_request_buffer(LentBuf::new(buf)).is_err() {
+            // SAFETY: written above; dropped once, before the failure.
+            unsafe { core::ptr::drop_in_place(dst) };
+            return Err(ARKWIRE_INTERNAL);
+        }
+    }
+    Ok(())
 }
 
 /// Ends a connection: one made by `arkwire_conn_new` is freed, one built by
@@ -1206,8 +1392,9 @@ unsafe fn start_with(
 /// `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_UTF8`,
 /// `ARKWIRE_RESOURCE_EXHAUSTED` (`max_ops` operations unfinished, or on an
 /// ordered connection submitted requests it still watches; or the request
-/// is larger than `ARKWIRE_CONN_MAX_MESSAGE`), `ARKWIRE_CLOSED` (the
-/// connection is closed).
+/// is larger than `max_request` of `arkwire_conn_limits`, the config's
+/// `max_message`: refused before anything is queued), `ARKWIRE_CLOSED`
+/// (the connection is closed).
 ///
 /// # Safety
 /// `conn` is NULL or live; `cmd`, `args` NULL or NUL-terminated; `op` NULL or writable.
@@ -1294,7 +1481,7 @@ pub unsafe extern "C" fn arkwire_conn_status(
 /// the polling pattern, else the blocking one. The payload is copied into the
 /// connection's request buffer before this returns; the caller keeps
 /// ownership of it. Otherwise as `arkwire_conn_call`; a request larger than
-/// `ARKWIRE_CONN_MAX_MESSAGE` is `ARKWIRE_RESOURCE_EXHAUSTED`.
+/// `max_request` (the config's `max_message`) is `ARKWIRE_RESOURCE_EXHAUSTED`.
 ///
 /// # Safety
 /// As `arkwire_conn_call`; `payload` NULL or valid for reads of `payload_len` bytes.
@@ -1620,8 +1807,9 @@ pub unsafe extern "C" fn arkwire_conn_check(conn: *mut arkwire_conn) -> arkwire_
 }
 
 /// Writes the connection's real limits to `*limits` (see `arkwire_limits`):
-/// the largest request for its authority and call timeout (at least
-/// `ARKWIRE_CONN_MIN_MAX_REQUEST`), `ARKWIRE_CONN_MAX_MESSAGE` for replies,
+/// the largest request and reply, both exactly the config's `max_message`
+/// (`ARKWIRE_CONN_MAX_MESSAGE` by default, whatever the authority and call
+/// timeout: the send queues are sized for them),
 /// its `result_buffer_size` and `max_ops`.
 ///
 /// Errors: `ARKWIRE_NULL_ARGUMENT`.
@@ -1639,7 +1827,7 @@ pub unsafe extern "C" fn arkwire_conn_limits(
             let value = arkwire_limits {
                 max_request: c.max_request,
                 max_args: super::max_args(&c.user, &c.token, "cccccccccccccccc", c.max_request),
-                max_reply: ARKWIRE_CONN_MAX_MESSAGE,
+                max_reply: c.max_message,
                 max_payload: c.max_request,
                 max_result: c.cap,
                 max_ops: c.max_ops as u32,
@@ -1682,42 +1870,126 @@ pub unsafe extern "C" fn arkwire_conn_call_len(
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_smallest_request_limit_holds_for_any_authority_and_timeout() {
-        let longest = "a".repeat(255);
-        for timeout in [0, 1, 999, 30_000, u32::MAX] {
-            assert!(request_limit(&longest, timeout) >= ARKWIRE_CONN_MIN_MAX_REQUEST);
-            assert!(request_limit("h:1", timeout) <= ARKWIRE_CONN_MAX_MESSAGE);
+    fn config(authority: &core::ffi::CStr, user: &core::ffi::CStr) -> arkwire_conn_config {
+        let mut c = core::mem::MaybeUninit::uninit();
+        // SAFETY: a writable config.
+        unsafe {
+            assert_eq!(arkwire_conn_config_init(c.as_mut_ptr()), ARKWIRE_OK);
+            let mut c = c.assume_init();
+            c.authority = authority.as_ptr();
+            c.user = user.as_ptr();
+            c.seed = 1;
+            c
         }
     }
 
     #[test]
+    fn a_send_queue_holds_the_headers_and_the_largest_request_for_any_authority_and_timeout() {
+        for authority in [0, 3, 255] {
+            for timeout in [0, 1, 999, 30_000, u32::MAX] {
+                let q = send_queue(authority, timeout, 100);
+                assert!(q > 100 + 2 * SEND_ITEM + GRPC_PREFIX + authority);
+                assert!(q < 100 + 400 + authority, "{q}");
+                assert_eq!(send_queue(authority + 1, timeout, 100), q + 1);
+                assert_eq!(send_queue(authority, timeout, 101), q + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_send_queue_of_that_size_holds_the_largest_request_and_not_a_byte_more() {
+        use crate::grpc::CallError;
+        use crate::h2::conn::StreamBuffers;
+        let longest = "a".repeat(255);
+        let max = 300;
+        for (authority, timeout_ms) in [("h:1", 0u32), ("h:1", 1), (longest.as_str(), 59_999)] {
+            for shrink in [0, 1] {
+                let (mut scratch, mut table) = ([0u8; 256], [0u8; 64]);
+                let mut headers = [0u8; 128];
+                let mut body = std::vec![0u8; max + GRPC_PREFIX];
+                let mut send =
+                    std::vec![0u8; send_queue(authority.len(), timeout_ms, max) - shrink];
+                let stream = StreamBuffers {
+                    headers: &mut headers,
+                    body: &mut body,
+                    send: &mut send,
+                };
+                let storage = LentStorage::<1>::new(&mut scratch, &mut table, [stream]).unwrap();
+                let options = Options {
+                    h2: Config::embedded(),
+                    max_message_size: max,
+                    ..Options::default()
+                };
+                let now = Instant::from_micros(0);
+                let mut client = Client::with_storage(authority, options, storage, now).unwrap();
+                let timeout =
+                    (timeout_ms != 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
+                let path = crate::proto::HANDLE_REQUEST_PATH;
+                // One byte past the limit is refused before a stream opens.
+                let over = client.start_call_with(path, max + 1, &[], timeout, now, |_| {});
+                assert_eq!(over.unwrap_err(), CallError::MessageTooLarge);
+                assert!(client.can_start_call());
+                let at = client.start_call_with(path, max, &[], timeout, now, |o| o.fill(b'x'));
+                if shrink == 0 {
+                    assert!(at.is_ok(), "{authority:?} {timeout_ms}: {at:?}");
+                } else {
+                    assert_eq!(at.unwrap_err(), CallError::BufferFull, "{authority:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_size_is_the_plan_and_the_state_is_small() {
+        let c = config(c"h:1", c"u");
+        let p = plan(&c, 3).unwrap();
+        let l = p.layout;
+        assert_eq!(
+            p.size,
+            p.slots_offset + p.max_ops * p.stride + l.total() + p.max_ops * p.max_message + p.align
+                - 1
+        );
+        assert_eq!(p.max_ops, ARKWIRE_CONN_MAX_OPS);
+        assert_eq!(p.cap, ARKWIRE_CONN_RESULT_BUFFER);
+        let state = core::mem::size_of::<arkwire_conn>();
+        std::println!("arkwire_conn state: {state} B");
+        assert!(state < 16 * 1024, "{state}");
+        let mut bad = c;
+        bad.max_message = ARKWIRE_CONN_MAX_MESSAGE + 1;
+        assert_eq!(plan(&bad, 3).unwrap_err(), ARKWIRE_INVALID_ARGUMENT);
+        bad = c;
+        bad.scratch_size = ARKWIRE_CONN_MIN_SCRATCH - 1;
+        assert_eq!(plan(&bad, 3).unwrap_err(), ARKWIRE_INVALID_ARGUMENT);
+        bad = c;
+        bad.headers_size = ARKWIRE_CONN_MIN_HEADERS - 1;
+        assert_eq!(plan(&bad, 3).unwrap_err(), ARKWIRE_INVALID_ARGUMENT);
+        bad = c;
+        bad.decoder_table_size = ARKWIRE_CONN_MAX_DECODER_TABLE + 1;
+        assert_eq!(plan(&bad, 3).unwrap_err(), ARKWIRE_INVALID_ARGUMENT);
+        assert_eq!(plan(&c, 256).unwrap_err(), ARKWIRE_INVALID_ARGUMENT);
+    }
+
+    #[test]
     fn the_header_constants_are_the_code_limits() {
-        let settings = Settings {
-            call_timeout_ms: 0,
-            poll_interval_ms: 10,
-            poll_backoff: 2,
-            poll_max_interval_ms: 100,
-            poll_deadline_ms: 1000,
-            ordered: true,
-            seed: 1,
-            now_us: 0,
-        };
-        let user = "u".repeat(super::super::ARKWIRE_MAX_USER);
-        let token = "t".repeat(super::super::ARKWIRE_MAX_TOKEN);
-        // Built on a large stack, as arkwire_conn_init does.
-        std::thread::Builder::new()
-            .stack_size(BUILD_STACK)
-            .spawn(move || {
-                assert!(build(settings, "h:1", &user, &token).is_ok());
-                let long_user = std::format!("{user}u");
-                let long_token = std::format!("{token}t");
-                assert!(build(settings, "h:1", &long_user, "").is_err());
-                assert!(build(settings, "h:1", "u", &long_token).is_err());
-            })
-            .unwrap()
-            .join()
-            .unwrap();
+        let user = std::ffi::CString::new("u".repeat(super::super::ARKWIRE_MAX_USER)).unwrap();
+        let token = std::ffi::CString::new("t".repeat(super::super::ARKWIRE_MAX_TOKEN)).unwrap();
+        let long_user =
+            std::ffi::CString::new("u".repeat(super::super::ARKWIRE_MAX_USER + 1)).unwrap();
+        let long_token =
+            std::ffi::CString::new("t".repeat(super::super::ARKWIRE_MAX_TOKEN + 1)).unwrap();
+        let mut c = config(c"h:1", &user);
+        c.token = token.as_ptr();
+        let mut conn = core::ptr::null_mut();
+        // SAFETY: valid configs and out-pointers; the connection is freed once.
+        unsafe {
+            assert_eq!(arkwire_conn_new(&c, &mut conn), ARKWIRE_OK);
+            arkwire_conn_free(conn);
+            c.user = long_user.as_ptr();
+            assert_eq!(arkwire_conn_new(&c, &mut conn), ARKWIRE_INVALID_ARGUMENT);
+            c.user = user.as_ptr();
+            c.token = long_token.as_ptr();
+            assert_eq!(arkwire_conn_new(&c, &mut conn), ARKWIRE_INVALID_ARGUMENT);
+        }
     }
 
     #[test]

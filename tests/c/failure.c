@@ -360,7 +360,7 @@ static void conn_tier(const char *host, int port) {
     conn_open(host, port, 7);
     arkwire_limits lim;
     CHECK(arkwire_conn_limits(h->conn, &lim) == ARKWIRE_OK, "limits");
-    CHECK(lim.max_request >= ARKWIRE_CONN_MIN_MAX_REQUEST && lim.max_reply == ARKWIRE_CONN_MAX_MESSAGE &&
+    CHECK(lim.max_request == ARKWIRE_CONN_MAX_MESSAGE && lim.max_reply == ARKWIRE_CONN_MAX_MESSAGE &&
               lim.max_ops == 4, "limits %zu %zu %u", lim.max_request, lim.max_reply, lim.max_ops);
 
     /* Sizes around the limit while another call is in flight. */
