@@ -210,7 +210,7 @@ impl Link<'_> {
                 match event {
                     ClientEvent::Complete(c) if c == call => return Ok(()),
                     ClientEvent::Complete(other) => self.client.finish_call(other),
-                    ClientEvent::GoAway => {}
+                    ClientEvent::GoAway | ClientEvent::StreamsAvailable => {}
                     ClientEvent::Closed { code } => return Err(Broken::Closed(code)),
                 }
             }
