@@ -53,7 +53,11 @@ fn proxy(asynchronous: bool, clock: &ManualClock) -> (Arc<dyn Handler>, Runner) 
             ids: RequestIdGenerator::from_seed([1; 32]),
             owners: OwnerKeys::from_key([2; 32]),
         };
-        Arc::new(AsyncProxy::with_parts(Builtin, RegistryLimits::new(8), parts))
+        Arc::new(AsyncProxy::with_parts(
+            Builtin,
+            RegistryLimits::new(8),
+            parts,
+        ))
     } else {
         Arc::new(SyncProxy::with_workers(Builtin, workers))
     };

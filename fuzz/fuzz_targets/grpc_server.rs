@@ -25,6 +25,15 @@ fn drive(server: &mut Server<GrowableStorage>, out: &mut [u8]) {
                     eprintln!("request: {request:?}, respond: {answer:?}");
                 }
             }
+            // The streaming method (the reflection path) echoes each message.
+            ServerEvent::Message(id) => {
+                while let Some(message) = server.next_message(id) {
+                    let _ = message.map(|m| server.send_message(id, &m[..m.len().min(64)]));
+                }
+            }
+            ServerEvent::HalfClosed(id) => {
+                let _ = server.finish(id, arkwire::grpc::Code::Ok, "");
+            }
             ServerEvent::Cancelled(_) | ServerEvent::Closed { .. } => {}
         }
     }
@@ -42,11 +51,20 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut now = Instant::from_millis(0);
-    let mut server: Server<GrowableStorage> =
-        Server::new(HANDLE_REQUEST_PATH, Options::default(), now).unwrap();
+    // Seeds mostly open HandleRequest; a client naming the reflection path
+    // reaches the streaming side.
+    let mut server: Server<GrowableStorage> = Server::with_methods(
+        &[HANDLE_REQUEST_PATH, arkwire::ops::reflection::V1_PATH],
+        Options::default(),
+        now,
+    )
+    .and_then(|s| s.with_streaming(&[arkwire::ops::reflection::V1_PATH]))
+    .unwrap();
     let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
     server.recv(PREFACE, now).expect("the preface is valid");
-    server.recv(&EMPTY_SETTINGS, now).expect("an empty SETTINGS frame is valid");
+    server
+        .recv(&EMPTY_SETTINGS, now)
+        .expect("an empty SETTINGS frame is valid");
     drive(&mut server, &mut out);
     for chunk in chunks(seed, input) {
         let _ = server.recv(chunk, now);

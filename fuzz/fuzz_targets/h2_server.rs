@@ -58,7 +58,8 @@ fuzz_target!(|data: &[u8]| {
         Connection::new(Role::Server, Config::default(), now).unwrap();
     let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
     conn.recv(PREFACE, now).expect("the preface is valid");
-    conn.recv(&EMPTY_SETTINGS, now).expect("an empty SETTINGS frame is valid");
+    conn.recv(&EMPTY_SETTINGS, now)
+        .expect("an empty SETTINGS frame is valid");
     drive(&mut conn, &mut out);
     for chunk in chunks(seed, input) {
         let _ = conn.recv(chunk, now);

@@ -13,7 +13,11 @@ use libfuzzer_sys::fuzz_target;
 
 type Field = (Vec<u8>, Vec<u8>, bool);
 
-fn decode_block(d: &mut Decoder, block: &[u8], scratch: &mut [u8]) -> Result<Vec<Field>, HpackError> {
+fn decode_block(
+    d: &mut Decoder,
+    block: &[u8],
+    scratch: &mut [u8],
+) -> Result<Vec<Field>, HpackError> {
     let mut fields = Vec::new();
     d.decode(block, scratch, |h: Header<'_>| {
         fields.push((h.name.to_vec(), h.value.to_vec(), h.sensitive));
@@ -56,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
             value: v,
             sensitive: *s,
         });
-        let room: usize = fields.iter().map(|(n, v, _)| n.len() + v.len() + 16).sum::<usize>() + 32;
+        let room: usize = fields
+            .iter()
+            .map(|(n, v, _)| n.len() + v.len() + 16)
+            .sum::<usize>()
+            + 32;
         let mut out = vec![0u8; room];
         let len = enc.encode(headers, &mut out).expect("room suffices");
         let again = decode_block(&mut check, &out[..len], &mut check_scratch)

@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(req) = ArkoudaRequestRef::decode(data) {
         let len = req.encoded_len();
         let mut buf = vec![0u8; len];
-        let n = req.encode_to_slice(&mut buf).expect("encoded_len bytes suffice");
+        let n = req
+            .encode_to_slice(&mut buf)
+            .expect("encoded_len bytes suffice");
         assert_eq!(n, len, "encode_to_slice length != encoded_len");
         if len > 0 {
             assert!(
@@ -27,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(resp) = ArkoudaResponseRef::decode(data) {
         let len = resp.encoded_len();
         let mut buf = vec![0u8; len];
-        let n = resp.encode_to_slice(&mut buf).expect("encoded_len bytes suffice");
+        let n = resp
+            .encode_to_slice(&mut buf)
+            .expect("encoded_len bytes suffice");
         assert_eq!(n, len, "encode_to_slice length != encoded_len");
         if len > 0 {
             assert!(

@@ -31,13 +31,20 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // Odd seeds skip the valid hello, so the greeting parser is fuzzed too.
-    let hello = if seed & 1 == 0 { rep_hello() } else { Vec::new() };
+    let hello = if seed & 1 == 0 {
+        rep_hello()
+    } else {
+        Vec::new()
+    };
     let config = ZmtpConfig {
         max_message_size: MAX,
         ..ZmtpConfig::default()
     };
     let mut conn = ReqConnection::<Vec<u8>>::new(config, Instant::from_millis(0)).unwrap();
-    let _ = conn.send_request(&[b"{\"cmd\":\"connect\"}"], Some(Instant::from_millis(5_000)));
+    let _ = conn.send_request(
+        &[b"{\"cmd\":\"connect\"}"],
+        Some(Instant::from_millis(5_000)),
+    );
     let mut out = vec![0u8; 512];
     let mut now = 0u64;
     let input: Vec<u8> = hello.into_iter().chain(rest.iter().copied()).collect();
@@ -48,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
         while let Some(event) = conn.poll_event() {
             if event == ZmtpEvent::Reply {
                 let total: usize = conn.reply_frames().map(<[u8]>::len).sum();
-                assert!(total <= MAX, "a {total}-byte reply passed the {MAX}-byte limit");
+                assert!(
+                    total <= MAX,
+                    "a {total}-byte reply passed the {MAX}-byte limit"
+                );
                 conn.release_reply();
                 let _ = conn.send_request(&[b"again"], None);
             }
