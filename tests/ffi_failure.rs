@@ -60,9 +60,16 @@ fn have(tool: &str) -> bool {
     ok
 }
 
-/// Compiles tests/c/failure.c, with the sanitizers when asked.
-fn compile(sanitize: bool) -> PathBuf {
-    let name = if sanitize { "failure-asan" } else { "failure" };
+/// Compiles tests/c/failure.c for `run` (with the sanitizers for
+/// [`Run::Sanitized`]), each run to its own file: the tests run at once, and
+/// one must not rewrite the program another is executing.
+fn compile(run: Run) -> PathBuf {
+    let sanitize = matches!(run, Run::Sanitized);
+    let name = match run {
+        Run::Plain => "failure-plain",
+        Run::Sanitized => "failure-asan",
+        Run::Valgrind => "failure-valgrind",
+    };
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let mut cc = Command::new("gcc");
     cc.args(["-Wall", "-Wextra", "-Werror", "-std=c11", "-g"]);
@@ -120,7 +127,7 @@ enum Run {
 /// Runs `failure <mode> ...` against a server in `server_mode`, acting on
 /// its steps; returns its output.
 fn play(run: Run, mode: &str, server_mode: &str) -> String {
-    let exe = compile(matches!(run, Run::Sanitized));
+    let exe = compile(run);
     let mut server = serve(0, server_mode);
     let port = server.port;
     let args: Vec<String> = match mode {
