@@ -11,7 +11,6 @@
 
 use std::io::{ErrorKind as IoKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -33,31 +32,9 @@ use common::*;
 
 #[path = "tls/pki.rs"]
 mod pki;
-use pki::{Ca, Leaf};
+use pki::{Ca, Leaf, TempDir};
 
 const PATH: &str = "/arkouda.Arkouda/HandleRequest";
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("arkwire-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn now_since(start: std::time::Instant) -> Instant {
     Instant::from_micros(start.elapsed().as_micros() as u64)

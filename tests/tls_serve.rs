@@ -10,7 +10,6 @@
 #![cfg(feature = "tls")]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,32 +23,10 @@ use common::*;
 
 #[path = "tls/pki.rs"]
 mod pki;
-use pki::{Ca, Leaf};
+use pki::{Ca, Leaf, TempDir};
 
 /// A failure must be reported well within this (never a hang).
 const FAST: Duration = Duration::from_secs(8);
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("arkwire-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A server CA and certificate, a device CA, and files for them.
 struct Pki {
