@@ -23,6 +23,8 @@ mod json_str;
 #[cfg(feature = "std")]
 pub mod owner;
 #[cfg(feature = "std")]
+pub mod pipe;
+#[cfg(feature = "std")]
 pub mod proxy;
 #[cfg(feature = "std")]
 pub mod registry;

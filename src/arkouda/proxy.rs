@@ -17,6 +17,7 @@ use super::channel::STATUS_COMMAND;
 use super::clock::{Clock, SystemClock};
 use super::dispatch::{FairWorkers, Start};
 use super::owner::OwnerKeys;
+use super::pipe::{Pipe, Upload};
 use super::registry::{Refusal, Registry, State};
 use super::request_id::{NoEntropy, RequestIdGenerator};
 use super::service::{Handler, Responder};
@@ -73,10 +74,76 @@ pub trait Backend: Send + Sync + 'static {
         self.execute(request, deadline).map(Reply::Json)
     }
 
+    /// Runs one command whose payload may still be arriving (`upload`:
+    /// `request.payload` is then empty) and whose binary reply may go back
+    /// as it arrives, through `sink` (then `Ok(None)`: the answer is on its
+    /// way). Backends that hold whole messages keep the default, which
+    /// refuses a streamed payload RESOURCE_EXHAUSTED and answers the rest
+    /// with [`execute_reply`](Self::execute_reply).
+    fn execute_streaming(
+        &self,
+        request: &ArkoudaRequest,
+        upload: Option<&Upload>,
+        sink: &mut ReplySink,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Reply>, BackendError> {
+        let _ = sink;
+        if let Some(upload) = upload {
+            const WHY: &str = "this backend does not take payloads too large to hold whole";
+            upload.pipe.abort(Code::ResourceExhausted, WHY);
+            return Err(BackendError::new(Code::ResourceExhausted, WHY));
+        }
+        self.execute_reply(request, deadline).map(Some)
+    }
+
     /// Whether `execute` may take long; such requests run on a worker so
     /// the thread driving the service keeps serving.
     fn may_block(&self, _request: &ArkoudaRequest) -> bool {
         true
+    }
+}
+
+/// Where a backend sends a binary reply too large to hold: it names the
+/// length, and writes the bytes into the pipe it gets, as they arrive.
+pub struct ReplySink {
+    responder: Option<Responder>,
+    user: String,
+    cmd: String,
+}
+
+impl ReplySink {
+    /// A sink answering through `responder` the request of `user` and `cmd`.
+    pub fn new(responder: Responder, request: &ArkoudaRequest) -> Self {
+        ReplySink {
+            responder: Some(responder),
+            user: request.user.clone(),
+            cmd: request.cmd.clone(),
+        }
+    }
+
+    /// Starts the binary reply of `len` bytes (reply JSON saying
+    /// msgFormat BINARY, the bytes in `payload`): write them into the
+    /// returned pipe, at most `capacity` waiting, and finish it. `None`
+    /// when the call was answered already.
+    pub fn start(&mut self, len: u64, capacity: usize) -> Option<std::sync::Arc<Pipe>> {
+        let responder = self.responder.take()?;
+        let head = ArkoudaResponse {
+            message: super::upstream_msg::binary_envelope(&self.user),
+            user: Some(self.user.clone()),
+            cmd: Some(self.cmd.clone()),
+            ..Default::default()
+        };
+        Some(responder.stream(head, len, capacity))
+    }
+
+    /// The call's deadline, if its client gave one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.responder.as_ref().and_then(Responder::deadline)
+    }
+
+    /// The responder, unless the reply was streamed.
+    pub fn into_responder(self) -> Option<Responder> {
+        self.responder
     }
 }
 
@@ -151,15 +218,37 @@ fn expired(responder: Responder) {
     )
 }
 
-impl<B: Backend> Handler for SyncProxy<B> {
-    fn handle(&self, request: ArkoudaRequest, responder: Responder) {
-        let run = |backend: &B, request: ArkoudaRequest, responder: Responder| match backend
-            .execute_reply(&request, responder.deadline())
-        {
-            Ok(reply) => responder.reply(reply.into_response(&request)),
-            Err(e) => responder.error(e.code, &e.message),
-        };
-        if self.backend.may_block(&request) {
+/// Runs one request on `backend` and answers it: whole, streamed (the
+/// backend did), or with its error.
+fn run<B: Backend>(
+    backend: &B,
+    request: ArkoudaRequest,
+    upload: Option<Upload>,
+    responder: Responder,
+) {
+    let deadline = responder.deadline();
+    let mut sink = ReplySink::new(responder, &request);
+    let outcome = backend.execute_streaming(&request, upload.as_ref(), &mut sink, deadline);
+    if let Some(upload) = &upload {
+        // However it ended, the rest of the payload has nowhere to go.
+        upload
+            .pipe
+            .abort(Code::Cancelled, "the command ended before its payload did");
+    }
+    let Some(responder) = sink.into_responder() else {
+        // Streamed: the pipe carries the end, and any error, to the client.
+        return;
+    };
+    match outcome {
+        Ok(Some(reply)) => responder.reply(reply.into_response(&request)),
+        Ok(None) => responder.error(Code::Internal, "the backend answered nothing"),
+        Err(e) => responder.error(e.code, &e.message),
+    }
+}
+
+impl<B: Backend> SyncProxy<B> {
+    fn dispatch(&self, request: ArkoudaRequest, upload: Option<Upload>, responder: Responder) {
+        if upload.is_some() || self.backend.may_block(&request) {
             let backend = self.backend.clone();
             let owner = self.owners.owner(&request.user, &request.token);
             let deadline = responder.deadline();
@@ -167,13 +256,28 @@ impl<B: Backend> Handler for SyncProxy<B> {
                 owner,
                 deadline,
                 Box::new(move |start| match start {
-                    Start::Run => run(&backend, request, responder),
-                    Start::Expired => expired(responder),
+                    Start::Run => run(&*backend, request, upload, responder),
+                    Start::Expired => {
+                        if let Some(upload) = &upload {
+                            upload.pipe.abort(Code::DeadlineExceeded, "not run");
+                        }
+                        expired(responder)
+                    }
                 }),
             );
         } else {
-            run(&self.backend, request, responder);
+            run(&*self.backend, request, None, responder);
         }
+    }
+}
+
+impl<B: Backend> Handler for SyncProxy<B> {
+    fn handle(&self, request: ArkoudaRequest, responder: Responder) {
+        self.dispatch(request, None, responder)
+    }
+
+    fn handle_streamed(&self, request: ArkoudaRequest, upload: Upload, responder: Responder) {
+        self.dispatch(request, Some(upload), responder)
     }
 }
 

@@ -386,15 +386,37 @@ impl Handler for Router {
     fn handle(&self, request: ArkoudaRequest, responder: Responder) {
         match self.table.lookup(&request.user) {
             Some(route) => route.target.handler.handle(request, responder),
-            None => responder.error(
-                Code::PermissionDenied,
-                &std::format!(
-                    "no route for user {:?}: no --route matches and there is no default upstream",
-                    request.user
-                ),
-            ),
+            None => no_route(&request, responder),
         }
     }
+
+    fn handle_streamed(
+        &self,
+        request: ArkoudaRequest,
+        upload: super::pipe::Upload,
+        responder: Responder,
+    ) {
+        match self.table.lookup(&request.user) {
+            Some(route) => route
+                .target
+                .handler
+                .handle_streamed(request, upload, responder),
+            None => {
+                upload.pipe.abort(Code::PermissionDenied, "no route");
+                no_route(&request, responder)
+            }
+        }
+    }
+}
+
+fn no_route(request: &ArkoudaRequest, responder: Responder) {
+    responder.error(
+        Code::PermissionDenied,
+        &std::format!(
+            "no route for user {:?}: no --route matches and there is no default upstream",
+            request.user
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -163,6 +163,34 @@ impl<H: super::service::Handler + ?Sized> super::service::Handler for Limited<H>
         }
         self.inner.handle(request, responder)
     }
+
+    fn handle_streamed(
+        &self,
+        request: ArkoudaRequest,
+        upload: super::pipe::Upload,
+        responder: super::service::Responder,
+    ) {
+        let text = ArkoudaRequestRef::from(&request).encoded_len();
+        let refusal = if text > self.max_message_size {
+            Some(std::format!(
+                "request of {text} bytes (without its binary payload) exceeds the limit of \
+                 {} bytes (serve --max-message-size)",
+                self.max_message_size
+            ))
+        } else if upload.len > self.max_binary_size as u64 {
+            let size = usize::try_from(upload.len).unwrap_or(usize::MAX);
+            Some(too_large("request", size, self.max_binary_size).message)
+        } else {
+            None
+        };
+        match refusal {
+            Some(why) => {
+                upload.pipe.abort(Code::ResourceExhausted, &why);
+                responder.error(Code::ResourceExhausted, &why)
+            }
+            None => self.inner.handle_streamed(request, upload, responder),
+        }
+    }
 }
 
 /// Reads arkouda_server's reply frames: for a `recv_binary` request a binary

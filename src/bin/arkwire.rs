@@ -564,7 +564,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         config.threads = t.max(1);
     }
     // The process-wide budget for received messages holds at least one.
-    let one_message = config.options.max_message_size.saturating_add(5);
+    // Binary payloads larger than ServiceOptions::stream_above pass through
+    // in parts and are never held whole, so one message is its text.
+    let one_message = max_message_size.saturating_add(5);
     arkwire::net::BODY_BUDGET.set_limit(a.memory_budget.max(one_message));
     let (grace, state_file) = (
         Duration::from_millis(a.shutdown_grace_ms),

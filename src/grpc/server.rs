@@ -30,6 +30,13 @@ pub enum ServerEvent {
     /// The client of a streaming call sent its last message (half-close);
     /// the call stays open until [`Server::finish`].
     HalfClosed(CallId),
+    /// Bytes of a large request (of the method given to
+    /// [`Server::with_partial`]) arrived, or its stream ended: read them
+    /// with [`Server::request_part`], take them with
+    /// [`Server::take_request_part`] (the client gets window for as many),
+    /// and see [`Server::request_complete`]. Answer as any call, or stream
+    /// the response ([`Server::begin_response`]).
+    Partial(CallId),
     /// The client cancelled the call, or its deadline passed, before the answer went out.
     Cancelled(CallId),
     /// The connection is finished.
@@ -50,6 +57,9 @@ pub struct Server<S: Storage> {
     streaming: heapless::Vec<&'static str, MAX_METHODS>,
     /// Calls whose deadline passed, to report as cancelled.
     expired: heapless::Deque<u32, 32>,
+    /// The method whose requests larger than the bound are handed out in
+    /// parts ([`ServerEvent::Partial`]).
+    partial: Option<(&'static str, usize)>,
 }
 
 /// Most methods one server connection dispatches.
@@ -63,6 +73,10 @@ const HEADERS_SENT: u8 = 2;
 const HALF_CLOSE_PENDING: u8 = 4;
 /// Stream tag bit: the call is of a streaming method.
 const STREAMING: u8 = 8;
+/// Stream tag bit: the call is of the method whose large requests come in parts.
+const PARTIAL_OK: u8 = 16;
+/// Stream tag bit: the call's request is large and comes in parts.
+const PARTIAL: u8 = 32;
 
 impl<S: Storage + Default> Server<S> {
     /// A server connection answering calls of `path`.
@@ -100,6 +114,7 @@ impl<S: Storage> Server<S> {
             methods,
             streaming: heapless::Vec::new(),
             expired: heapless::Deque::new(),
+            partial: None,
         })
     }
 
@@ -127,6 +142,88 @@ impl<S: Storage> Server<S> {
             }
         }
         Ok(self)
+    }
+
+    /// Hands out the requests of `path` (one of the unary methods) whose
+    /// message is larger than `above` bytes in parts, as they arrive
+    /// ([`ServerEvent::Partial`]), instead of assembling them: the
+    /// connection then holds no more of such a request than the
+    /// flow-control window, however large the message (up to the message
+    /// limit). Compressed messages are assembled as before.
+    pub fn with_partial(mut self, path: &'static str, above: usize) -> Self {
+        self.set_partial(path, above);
+        self
+    }
+
+    /// [`with_partial`](Self::with_partial) on a server already made; calls
+    /// whose headers arrived before keep the setting they had.
+    pub fn set_partial(&mut self, path: &'static str, above: usize) {
+        self.partial = Some((path, above));
+    }
+
+    /// The bytes of a large request (see [`with_partial`](Self::with_partial))
+    /// that arrived and were not yet taken, starting with the message's
+    /// 5-byte prefix; `None` for other calls.
+    pub fn request_part(&self, call: CallId) -> Option<&[u8]> {
+        if self.tag(call.0) & PARTIAL == 0 {
+            return None;
+        }
+        self.conn.stream(call.0).map(|s| s.body())
+    }
+
+    /// The application has the first `n` bytes of
+    /// [`request_part`](Self::request_part): they leave the connection's
+    /// memory and the client may send as many more.
+    pub fn take_request_part(&mut self, call: CallId, n: usize) {
+        if self.tag(call.0) & PARTIAL != 0 {
+            self.conn.take_body(call.0, n);
+        }
+    }
+
+    /// Whether the client has sent its whole request (END_STREAM seen).
+    pub fn request_complete(&self, call: CallId) -> bool {
+        self.conn.stream(call.0).is_some_and(|s| s.remote_closed())
+    }
+
+    /// Starts an OK response whose one message of `len` bytes is sent in
+    /// parts: the headers, the message prefix and `first` now, the rest
+    /// with [`send_response_part`](Self::send_response_part), and the
+    /// status with [`finish`](Self::finish) (OK once all `len` bytes went,
+    /// or an error that cuts the message short).
+    pub fn begin_response(
+        &mut self,
+        call: CallId,
+        len: usize,
+        first: &[u8],
+    ) -> Result<(), CallError> {
+        let len = u32::try_from(len).map_err(|_| CallError::MessageTooLarge)?;
+        let id = call.0;
+        self.conn.send_headers(
+            id,
+            [
+                (&b":status"[..], &b"200"[..]),
+                (b"content-type", b"application/grpc"),
+                (b"grpc-accept-encoding", message::ACCEPT_ENCODING.as_bytes()),
+            ],
+            false,
+        )?;
+        self.set_bits(id, HEADERS_SENT);
+        let prefix = message::prefix(len);
+        self.conn.send_data(id, &[&prefix, first], false)?;
+        Ok(())
+    }
+
+    /// Sends more bytes of a response begun with
+    /// [`begin_response`](Self::begin_response).
+    pub fn send_response_part(&mut self, call: CallId, bytes: &[u8]) -> Result<(), CallError> {
+        self.conn.send_data(call.0, &[bytes], false)?;
+        Ok(())
+    }
+
+    /// Bytes queued on a call's stream and not yet sent: a sender of a
+    /// large response adds more only while this is small.
+    pub fn queued(&self, call: CallId) -> usize {
+        self.conn.stream(call.0).map_or(0, |s| s.send_queued())
     }
 
     /// Whether `call` is of a method served as a stream.
@@ -259,6 +356,9 @@ impl<S: Storage> Server<S> {
                 Event::Headers { stream } => self.check_request_headers(stream),
                 Event::Data { stream } => {
                     self.check_request_body(stream);
+                    if let Some(event) = self.partial_event(stream) {
+                        return Some(event);
+                    }
                     if self.has_message(stream) {
                         self.set_bits(stream, call::REPORTED);
                         return Some(ServerEvent::Message(CallId(stream)));
@@ -277,6 +377,11 @@ impl<S: Storage> Server<S> {
                         return Some(ServerEvent::Message(CallId(stream)));
                     }
                     if let Some(event) = self.pending_half_close() {
+                        return Some(event);
+                    }
+                }
+                Event::StreamEnded { stream } if self.tag(stream) & PARTIAL != 0 => {
+                    if let Some(event) = self.partial_event(stream) {
                         return Some(event);
                     }
                 }
@@ -304,6 +409,19 @@ impl<S: Storage> Server<S> {
             }
         }
         None
+    }
+
+    /// A large request's news for the application, unless it was answered.
+    fn partial_event(&mut self, id: u32) -> Option<ServerEvent> {
+        if self.tag(id) & PARTIAL == 0 {
+            return None;
+        }
+        let answered = self.conn.stream(id).is_none_or(|s| s.local_end_queued());
+        if answered {
+            return None;
+        }
+        call::mark_reported(&mut self.conn, id);
+        Some(ServerEvent::Partial(CallId(id)))
     }
 
     /// Whether a streaming call holds a complete request message.
@@ -363,8 +481,15 @@ impl<S: Storage> Server<S> {
             // The accepted encodings go with every response's headers.
             return self.reject(id, Code::Unimplemented, "unsupported grpc-encoding");
         }
-        if self.streaming.iter().any(|m| path == Some(m.as_bytes())) {
+        let streaming = self.streaming.iter().any(|m| path == Some(m.as_bytes()));
+        let partial = self
+            .partial
+            .is_some_and(|(m, _)| path == Some(m.as_bytes()));
+        if streaming {
             self.set_bits(id, STREAMING);
+        }
+        if partial {
+            self.set_bits(id, PARTIAL_OK);
         }
         match deadline {
             None => {}
@@ -387,10 +512,24 @@ impl<S: Storage> Server<S> {
         if let Some(limit) = stream.body_limit() {
             return self.reject(id, Code::ResourceExhausted, limit.as_str());
         }
+        let tag = stream.tag();
+        if tag & PARTIAL != 0 {
+            // The application takes the bytes (`take_request_part`).
+            return;
+        }
         let max = self.options.max_message_size;
         let compressed_ok = self.compressed_ok(id);
-        match message::check_prefix_with(stream.body(), max, compressed_ok) {
+        let large = self.partial.map_or(usize::MAX, |(_, above)| above);
+        let body = stream.body();
+        match message::check_prefix_with(body, max, compressed_ok) {
             Err(e) => self.reject(id, e.code(), e.as_str()),
+            Ok(())
+                if tag & PARTIAL_OK != 0
+                    && body.first() == Some(&0)
+                    && message::framed_len(body).is_some_and(|n| n > large) =>
+            {
+                self.set_bits(id, PARTIAL);
+            }
             Ok(()) if self.has_message(id) => {
                 // A streaming call's complete message: window comes back as
                 // the application takes it (`next_message`).

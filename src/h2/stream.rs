@@ -273,6 +273,13 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
             || self.close_cause() == Some(CloseCause::Finished)
     }
 
+    /// Bytes queued to send on the stream and not yet sent (data and
+    /// header blocks waiting for the peer's window, with their framing):
+    /// what a sender streaming a large body keeps small.
+    pub fn send_queued(&self) -> usize {
+        self.send.len().saturating_sub(self.send_pos)
+    }
+
     /// Whether the body outgrew its limit (later DATA was dropped).
     pub fn body_overflowed(&self) -> bool {
         self.body_limit.is_some()

@@ -95,6 +95,14 @@ impl LoopWaker {
     }
 }
 
+/// Wakes the loop without naming a connection: what a worker blocked in
+/// its own driver is woken by (bytes arrived in a pipe it reads, say).
+impl Wake for LoopWaker {
+    fn wake(&self) {
+        self.wake_loop();
+    }
+}
+
 /// The [`Wake`] of one connection: names it and wakes its loop.
 struct ConnWake {
     waker: Arc<LoopWaker>,
@@ -291,6 +299,14 @@ impl<M: Endpoint> Driver<M> {
     pub(crate) fn machine_mut(&mut self, key: Key) -> Option<&mut M> {
         self.dirty.push(key);
         self.link_mut(key).map(|l| &mut l.machine)
+    }
+
+    /// Whether bytes of `key` wait for its socket to take them (the
+    /// machine's own queue aside): a writer that wants to add more should
+    /// wait for the socket first.
+    pub(crate) fn write_blocked(&self, key: Key) -> bool {
+        self.link(key)
+            .is_some_and(|l| l.unsent_pos < l.unsent.len())
     }
 
     /// The socket of `key`, to set options on.

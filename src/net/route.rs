@@ -190,6 +190,16 @@ impl Backend for Arc<UpstreamBackend> {
         UpstreamBackend::execute_reply(self, request, deadline)
     }
 
+    fn execute_streaming(
+        &self,
+        request: &ArkoudaRequest,
+        upload: Option<&crate::arkouda::pipe::Upload>,
+        sink: &mut crate::arkouda::proxy::ReplySink,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Reply>, BackendError> {
+        UpstreamBackend::execute_streaming(self, request, upload, sink, deadline)
+    }
+
     fn may_block(&self, request: &ArkoudaRequest) -> bool {
         UpstreamBackend::may_block(self, request)
     }

@@ -10,12 +10,22 @@ use std::vec::Vec;
 
 use super::driver::{Driver, Key};
 use super::route::{ConnectThrottle, InflightLimit};
-use crate::arkouda::proxy::{Backend, BackendError};
+use crate::arkouda::pipe::{Aborted, Pipe, Popped, Upload};
+use crate::arkouda::proxy::{Backend, BackendError, ReplySink};
 use crate::arkouda::route::Reachability;
 use crate::arkouda::upstream_msg::{self, Reply};
 use crate::grpc::Code;
 use crate::proto::{ArkoudaRequest, ArkoudaRequestRef};
-use crate::zmtp::{ReqConnection, ZmtpConfig, ZmtpError, ZmtpEvent};
+use crate::zmtp::{ReqConnection, Streaming, ZmtpConfig, ZmtpError, ZmtpEvent};
+
+/// Binary replies larger than this pass through as they arrive instead of
+/// being held whole. Errors arkouda_server sends in their place are short,
+/// so they are still read whole and told apart.
+pub const STREAM_REPLY_ABOVE: u64 = 1 << 20;
+
+/// Bytes a streamed reply may have waiting between the upstream and the
+/// client's connection.
+pub const REPLY_PIPE_CAPACITY: usize = 1 << 20;
 
 /// How the proxy reaches arkouda_server.
 #[derive(Clone, Debug)]
@@ -110,6 +120,9 @@ pub struct UpstreamBackend {
 enum Failure {
     Deadline,
     Broken(String),
+    /// The other side of a streamed payload gave up (the client went away
+    /// or its call ended): no fault of the upstream.
+    Abandoned(Aborted),
     /// The reply grew past the ZMTP limit (announced size, limit).
     TooLarge(u64, u64),
 }
@@ -358,7 +371,7 @@ impl Upstream {
                 Ok(Some(ZmtpEvent::Ready)) => return Ok(()),
                 Ok(Some(ZmtpEvent::Closed { error })) => return Err(error.to_string()),
                 Ok(Some(ZmtpEvent::TimedOut) | None) => return Err(LATE.into()),
-                Ok(Some(ZmtpEvent::Reply)) => {}
+                Ok(Some(ZmtpEvent::Reply | ZmtpEvent::StreamedReply { .. })) => {}
                 Err(Failure::Broken(why)) => return Err(why),
                 Err(Failure::TooLarge(size, max)) => {
                     return Err(std::format!(
@@ -366,6 +379,7 @@ impl Upstream {
                     ))
                 }
                 Err(Failure::Deadline) => return Err(LATE.into()),
+                Err(Failure::Abandoned(a)) => return Err(a.message),
             }
         }
     }
@@ -398,6 +412,244 @@ impl Upstream {
                     return Err(Failure::Broken(error.to_string()))
                 }
                 Some(ZmtpEvent::Ready) => {}
+                Some(ZmtpEvent::StreamedReply { .. }) => {
+                    return Err(Failure::Broken("a streamed reply nobody asked for".into()))
+                }
+            }
+        }
+    }
+}
+
+impl Upstream {
+    /// Sends one request whose payload comes through `upload` and whose
+    /// binary reply may go out through `sink` as it arrives (the pipe it
+    /// started is left in `download`); `Ok(None)`: the reply was streamed.
+    fn exchange_streaming(
+        &mut self,
+        frames: &[&[u8]],
+        streaming: Streaming,
+        upload: Option<&Upload>,
+        sink: &mut ReplySink,
+        download: &mut Option<Arc<Pipe>>,
+        deadline: Instant,
+    ) -> Result<Option<Vec<Vec<u8>>>, Failure> {
+        let core_deadline = self.driver.clock.at(deadline);
+        self.zmtp_mut()?
+            .send_request_with(frames, streaming, Some(core_deadline))
+            .map_err(|e| Failure::Broken(e.to_string()))?;
+        if let Some(upload) = upload {
+            self.send_payload(upload, deadline)?;
+        }
+        loop {
+            match self.next_event(deadline)? {
+                Some(ZmtpEvent::Reply) => {
+                    let zmtp = self.zmtp_mut()?;
+                    let reply = zmtp.reply_frames().map(<[u8]>::to_vec).collect();
+                    zmtp.release_reply();
+                    return Ok(Some(reply));
+                }
+                Some(ZmtpEvent::StreamedReply { size }) => {
+                    let pipe = sink.start(size, REPLY_PIPE_CAPACITY).ok_or_else(|| {
+                        Failure::Broken("the call was answered before its reply".into())
+                    })?;
+                    *download = Some(pipe.clone());
+                    self.receive_streamed(&pipe, deadline)?;
+                    pipe.finish();
+                    return Ok(None);
+                }
+                Some(ZmtpEvent::TimedOut) | None => return Err(Failure::Deadline),
+                Some(ZmtpEvent::Closed {
+                    error: ZmtpError::FrameTooLarge { size, max },
+                }) => return Err(Failure::TooLarge(size, max)),
+                Some(ZmtpEvent::Closed { error }) => {
+                    return Err(Failure::Broken(error.to_string()))
+                }
+                Some(ZmtpEvent::Ready) => {}
+            }
+        }
+    }
+
+    fn zmtp_mut(&mut self) -> Result<&mut ReqConnection<Vec<u8>>, Failure> {
+        self.driver
+            .machine_mut(self.key)
+            .ok_or_else(|| Failure::Broken("the connection is closed".into()))
+    }
+
+    /// One turn of the driver: writes what is queued, waits for the socket,
+    /// a wake or `deadline`, reads what came. A failed connection, or a
+    /// deadline that passed, ends the exchange.
+    fn wait(&mut self, deadline: Instant) -> Result<(), Failure> {
+        self.turn(deadline, true)
+    }
+
+    /// A turn that waits for nothing (`block` false), or for the socket, a
+    /// wake or `deadline`.
+    fn turn(&mut self, deadline: Instant, block: bool) -> Result<(), Failure> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Failure::Deadline);
+        }
+        let until = self.driver.clock.at(if block { deadline } else { now });
+        self.zmtp_mut()?;
+        self.driver
+            .turn(Some(until))
+            .map_err(|e| Failure::Broken(e.to_string()))?;
+        if let Some(why) = self.driver.closed(self.key) {
+            return Err(Failure::Broken(std::format!(
+                "arkouda_server's connection: {why}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes the payload's bytes into the ZMTP frame as they come through
+    /// the pipe, the send queue and the pipe each holding at most their
+    /// bound: the client's window opens as the upstream takes the bytes.
+    fn send_payload(&mut self, upload: &Upload, deadline: Instant) -> Result<(), Failure> {
+        let waker = self
+            .driver
+            .waker()
+            .map_err(|e| Failure::Broken(e.to_string()))?;
+        upload.pipe.set_reader_wake(waker);
+        let mut pending: Option<(Vec<u8>, usize)> = None;
+        loop {
+            let zmtp = self.zmtp_mut()?;
+            if zmtp.is_closed() {
+                return Err(Failure::Broken("the ZMTP connection is finished".into()));
+            }
+            loop {
+                if pending.is_none() {
+                    match upload.pipe.pop() {
+                        Popped::Chunk(chunk) => pending = Some((chunk, 0)),
+                        Popped::Empty | Popped::End => break,
+                        Popped::Aborted(a) => return Err(Failure::Abandoned(a)),
+                    }
+                }
+                let Some((chunk, at)) = pending.as_mut() else {
+                    break;
+                };
+                let n = zmtp.write_payload(&chunk[*at..]);
+                *at += n;
+                if *at == chunk.len() {
+                    if let Some((chunk, _)) = pending.take() {
+                        upload.pipe.recycle(chunk);
+                    }
+                } else if n == 0 {
+                    break;
+                }
+            }
+            if zmtp.payload_remaining() == 0 {
+                return Ok(());
+            }
+            if pending.is_some() || upload.pipe.queued() > 0 {
+                // More is at hand than the send queue took: write it out
+                // without waiting, and wait only if the socket is full.
+                self.turn(deadline, false)?;
+                if !self.driver.write_blocked(self.key) {
+                    continue;
+                }
+            }
+            self.wait(deadline)?;
+        }
+    }
+
+    /// Moves a streamed reply frame's bytes into `pipe` as they arrive,
+    /// reading the socket only while the pipe has room.
+    fn receive_streamed(&mut self, pipe: &Pipe, deadline: Instant) -> Result<(), Failure> {
+        let mut complete = false;
+        loop {
+            let zmtp = self.zmtp_mut()?;
+            let waiting = zmtp.streamed().len();
+            if waiting > 0 {
+                pipe.wait_room(deadline).map_err(Failure::Abandoned)?;
+                let zmtp = self.zmtp_mut()?;
+                let n = waiting.min(pipe.room().max(1));
+                let mut chunk = pipe.chunk();
+                chunk.extend_from_slice(&zmtp.streamed()[..n]);
+                zmtp.take_streamed(n);
+                pipe.push(chunk).map_err(Failure::Abandoned)?;
+                continue;
+            }
+            if complete {
+                zmtp.release_reply();
+                return Ok(());
+            }
+            match zmtp.poll_event() {
+                Some(ZmtpEvent::Reply) => complete = true,
+                Some(ZmtpEvent::TimedOut) => return Err(Failure::Deadline),
+                Some(ZmtpEvent::Closed { error }) => {
+                    return Err(Failure::Broken(error.to_string()))
+                }
+                Some(_) => {}
+                None => self.wait(deadline)?,
+            }
+        }
+    }
+}
+
+impl UpstreamBackend {
+    /// Waits for one of arkouda_server's call slots and a connection, by
+    /// `deadline`; refuses when the deadline passed meanwhile (nothing sent).
+    fn begin(
+        &self,
+        deadline: Instant,
+    ) -> Result<(super::route::Permit<'_>, Upstream), BackendError> {
+        let permit = self.inflight.acquire(deadline).ok_or_else(|| {
+            BackendError::new(
+                Code::DeadlineExceeded,
+                std::format!(
+                    "the deadline passed while the call waited for one of the {} calls \
+                     arkouda_server at {} may have in flight (--upstream-max-inflight); \
+                     it was not sent",
+                    self.inflight.max(),
+                    self.config.address
+                ),
+            )
+        })?;
+        let conn = self.checkout(deadline)?;
+        if Instant::now() >= deadline {
+            // The client has stopped waiting: arkouda_server must not run
+            // a command nobody will read (a retry would run it twice).
+            self.checkin(Some(conn));
+            return Err(BackendError::new(
+                Code::DeadlineExceeded,
+                "the deadline passed before the call could be sent; it was not sent",
+            ));
+        }
+        Ok((permit, conn))
+    }
+
+    /// What a failed exchange means for the pool and for the client.
+    fn failed(&self, failure: Failure) -> BackendError {
+        match failure {
+            Failure::TooLarge(size, max) => {
+                self.checkin(None);
+                BackendError::new(
+                    Code::ResourceExhausted,
+                    std::format!(
+                        "arkouda_server's reply of {size} bytes or more exceeds the limit of \
+                         {max} bytes (serve --max-binary-size)"
+                    ),
+                )
+            }
+            Failure::Deadline => {
+                // A late reply must never answer the next request: drop the connection.
+                self.checkin(None);
+                BackendError::new(
+                    Code::DeadlineExceeded,
+                    "arkouda_server did not answer before the deadline",
+                )
+            }
+            Failure::Abandoned(a) => {
+                // Half a message went one way or the other: the connection
+                // cannot carry another, but the upstream is not to blame.
+                self.checkin(None);
+                BackendError::new(a.code, a.message)
+            }
+            Failure::Broken(why) => {
+                self.checkin(None);
+                self.note(Err(&why));
+                self.unavailable(&why)
             }
         }
     }
@@ -436,29 +688,7 @@ impl Backend for UpstreamBackend {
         } else {
             &binary[..1]
         };
-        // Within arkouda_server's limit of calls in flight, or not at all.
-        let _permit = self.inflight.acquire(deadline).ok_or_else(|| {
-            BackendError::new(
-                Code::DeadlineExceeded,
-                std::format!(
-                    "the deadline passed while the call waited for one of the {} calls \
-                     arkouda_server at {} may have in flight (--upstream-max-inflight); \
-                     it was not sent",
-                    self.inflight.max(),
-                    self.config.address
-                ),
-            )
-        })?;
-        let mut conn = self.checkout(deadline)?;
-        if Instant::now() >= deadline {
-            // The client has stopped waiting: arkouda_server must not run
-            // a command nobody will read (a retry would run it twice).
-            self.checkin(Some(conn));
-            return Err(BackendError::new(
-                Code::DeadlineExceeded,
-                "the deadline passed before the call could be sent; it was not sent",
-            ));
-        }
+        let (_permit, mut conn) = self.begin(deadline)?;
         let sent = Instant::now();
         let exchanged = conn.exchange(frames, deadline);
         crate::metrics::global().upstream_answered(sent.elapsed());
@@ -468,28 +698,73 @@ impl Backend for UpstreamBackend {
                 self.note(Ok(()));
                 upstream_msg::read_reply(frames, request.recv_binary, &request.user, max_binary)
             }
-            Err(Failure::TooLarge(size, max)) => {
-                self.checkin(None);
-                Err(BackendError::new(
-                    Code::ResourceExhausted,
-                    std::format!(
-                        "arkouda_server's reply of {size} bytes or more exceeds the limit of \
-                         {max} bytes (serve --max-binary-size)"
-                    ),
-                ))
+            Err(failure) => Err(self.failed(failure)),
+        }
+    }
+
+    fn execute_streaming(
+        &self,
+        request: &ArkoudaRequest,
+        upload: Option<&Upload>,
+        sink: &mut ReplySink,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Reply>, BackendError> {
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + self.config.default_deadline);
+        let max_binary = self.config.max_binary_size;
+        let streaming = Streaming {
+            payload_len: upload.map(|u| u.len),
+            reply_above: request.recv_binary.then_some(STREAM_REPLY_ABOVE),
+            max_streamed_reply: max_binary as u64,
+        };
+        if streaming.payload_len.is_none() && streaming.reply_above.is_none() {
+            return self.execute_reply(request, deadline.into()).map(Some);
+        }
+        log::debug!("forwarding {:?} for user {:?}", request.cmd, request.user);
+        let view = ArkoudaRequestRef::from(request);
+        let payload_len = upload.map_or(request.payload.len() as u64, |u| u.len);
+        if payload_len > max_binary as u64 {
+            let size = usize::try_from(payload_len).unwrap_or(usize::MAX);
+            return Err(upstream_msg::too_large("request", size, max_binary));
+        }
+        let first = match upload {
+            // A payload on its way makes the request binary however it was labelled.
+            Some(_) => upstream_msg::first_frame(&ArkoudaRequestRef {
+                format: "BINARY",
+                ..view
+            }),
+            None => upstream_msg::first_frame(&view),
+        };
+        let binary = [&first[..], &request.payload[..]];
+        let frames = if upload.is_some() || !upstream_msg::is_binary(&view) {
+            &binary[..1]
+        } else {
+            &binary[..]
+        };
+        let (_permit, mut conn) = self.begin(deadline)?;
+        let sent = Instant::now();
+        let mut download = None;
+        let exchanged =
+            conn.exchange_streaming(frames, streaming, upload, sink, &mut download, deadline);
+        crate::metrics::global().upstream_answered(sent.elapsed());
+        match exchanged {
+            Ok(Some(frames)) => {
+                self.checkin(Some(conn));
+                self.note(Ok(()));
+                upstream_msg::read_reply(frames, request.recv_binary, &request.user, max_binary)
+                    .map(Some)
             }
-            Err(Failure::Deadline) => {
-                // A late reply must never answer the next request: drop the connection.
-                self.checkin(None);
-                Err(BackendError::new(
-                    Code::DeadlineExceeded,
-                    "arkouda_server did not answer before the deadline",
-                ))
+            Ok(None) => {
+                self.checkin(Some(conn));
+                self.note(Ok(()));
+                Ok(None)
             }
-            Err(Failure::Broken(why)) => {
-                self.checkin(None);
-                self.note(Err(&why));
-                Err(self.unavailable(&why))
+            Err(failure) => {
+                let error = self.failed(failure);
+                if let Some(pipe) = download {
+                    // The reply is under way: its pipe carries the status.
+                    pipe.abort(error.code, &error.message);
+                }
+                Err(error)
             }
         }
     }

@@ -10,7 +10,7 @@ mod request;
 mod response;
 pub mod wire;
 
-pub use request::ArkoudaRequestRef;
+pub use request::{find_payload, ArkoudaRequestRef, PayloadAt};
 pub use response::ArkoudaResponseRef;
 pub use wire::WireType;
 

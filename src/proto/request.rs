@@ -31,6 +31,86 @@ pub struct ArkoudaRequestRef<'a> {
     pub payload: &'a [u8],
 }
 
+/// Where a request's payload lies, found from the message's first bytes
+/// (see [`find_payload`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadAt {
+    /// Bytes before the payload field's key: every other field that
+    /// precedes it, decodable on their own.
+    pub head_len: usize,
+    /// Where the payload's bytes begin (after its key and length).
+    pub start: usize,
+    /// The payload's length, as announced.
+    pub len: u64,
+}
+
+/// Finds the payload field (9) of a request from the first bytes of the
+/// message, before the rest (and the payload itself) arrives: the fields
+/// before it are walked, checked as [`ArkoudaRequestRef::decode`] checks
+/// them, and skipped. `Ok(None)`: `prefix` ends before the payload's key
+/// and length do (or the message has no payload at all). A payload that
+/// is not the last field is for the caller to see: `start + len` then
+/// falls short of the message's length.
+pub fn find_payload(prefix: &[u8]) -> Result<Option<PayloadAt>, DecodeError> {
+    let mut rest = prefix;
+    loop {
+        let at = prefix.len() - rest.len();
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let mut cursor = rest;
+        let (field, wire_type) = match wire::read_key(&mut cursor) {
+            Ok(key) => key,
+            Err(DecodeError::Truncated) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if field == 9 && wire_type == WireType::LengthDelimited {
+            return match wire::read_varint(&mut cursor) {
+                Ok(len) => Ok(Some(PayloadAt {
+                    head_len: at,
+                    start: prefix.len() - cursor.len(),
+                    len,
+                })),
+                Err(DecodeError::Truncated) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        // A field before the payload: whole, or wait for more.
+        let mut next = rest;
+        match skip_one(&mut next) {
+            Ok(()) => rest = next,
+            Err(DecodeError::Truncated) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Skips one field of a request, checking it as the decoder would.
+fn skip_one(buf: &mut &[u8]) -> Result<(), DecodeError> {
+    let (field, wire_type) = wire::read_key(buf)?;
+    let expected = match field {
+        1..=4 | 6 | 7 | 9 => Some(WireType::LengthDelimited),
+        5 | 8 => Some(WireType::Varint),
+        _ => None,
+    };
+    match expected {
+        None => wire::skip_field(field, wire_type, buf),
+        Some(e) if e != wire_type => Err(DecodeError::WrongWireType {
+            field,
+            expected: e,
+            found: wire_type,
+        }),
+        Some(WireType::Varint) => wire::read_varint(buf).map(|_| ()),
+        Some(_) => {
+            let value = wire::read_len_delimited(buf)?;
+            if field != 9 {
+                wire::utf8(field, value)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 impl<'a> ArkoudaRequestRef<'a> {
     /// Decodes a request from `buf` without allocating; strings borrow from `buf`.
     ///
@@ -229,5 +309,82 @@ impl<'a> From<&'a super::ArkoudaRequest> for ArkoudaRequestRef<'a> {
             recv_binary: r.recv_binary,
             payload: &r.payload,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(req: &ArkoudaRequestRef<'_>) -> std::vec::Vec<u8> {
+        let mut out = std::vec::Vec::new();
+        req.encode(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn the_payload_is_found_from_the_first_bytes_and_the_head_decodes_alone() {
+        let payload = [7u8; 300];
+        let req = ArkoudaRequestRef {
+            user: "kjyost",
+            token: "secret",
+            cmd: "array",
+            format: "BINARY",
+            size: 3,
+            args: "{\"dtype\":\"int64\"}",
+            request_id: Some("r1"),
+            recv_binary: true,
+            payload: &payload,
+        };
+        let bytes = encoded(&req);
+        let mut found_at = None;
+        for cut in 0..=bytes.len() {
+            match find_payload(&bytes[..cut]).unwrap() {
+                None => assert!(found_at.is_none(), "found, then lost at {cut}"),
+                Some(at) => {
+                    found_at.get_or_insert(cut);
+                    assert_eq!(at.len, 300);
+                    assert_eq!(at.start + 300, bytes.len(), "our encoder writes it last");
+                    let head = ArkoudaRequestRef::decode(&bytes[..at.head_len]).unwrap();
+                    assert_eq!(
+                        head,
+                        ArkoudaRequestRef {
+                            payload: &[],
+                            ..req
+                        }
+                    );
+                }
+            }
+        }
+        // The key and a two-byte length must be in; no payload byte is needed.
+        assert_eq!(found_at, Some(bytes.len() - 300));
+    }
+
+    #[test]
+    fn a_payload_before_other_fields_is_reported_where_it_is() {
+        // Field 9 first, then user: a peer that orders fields its own way.
+        let mut bytes = std::vec![0x4a, 2, 0xff, 0xfe];
+        bytes.extend_from_slice(&[0x0a, 1, b'u']);
+        let at = find_payload(&bytes).unwrap().unwrap();
+        assert_eq!((at.head_len, at.start, at.len), (0, 2, 2));
+        assert!(at.start as u64 + at.len < bytes.len() as u64);
+    }
+
+    #[test]
+    fn bad_fields_before_the_payload_are_errors_and_no_payload_is_none() {
+        // user (field 1) with invalid UTF-8.
+        assert_eq!(
+            find_payload(&[0x0a, 1, 0xff, 0x4a, 0]),
+            Err(DecodeError::InvalidUtf8 { field: 1 })
+        );
+        // size (field 5) sent length-delimited.
+        assert!(matches!(
+            find_payload(&[0x2a, 0]),
+            Err(DecodeError::WrongWireType { field: 5, .. })
+        ));
+        assert_eq!(find_payload(&[0x0a, 1, b'u']), Ok(None));
+        // Unknown fields before the payload are skipped.
+        let at = find_payload(&[0x50, 1, 0x4a, 3]).unwrap().unwrap();
+        assert_eq!((at.head_len, at.start, at.len), (2, 4, 3));
     }
 }

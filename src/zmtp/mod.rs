@@ -25,7 +25,8 @@ mod props;
 
 pub use command::{Command, Metadata, MetadataIter, Property, MAX_PING_CONTEXT};
 pub use conn::{
-    ReplyFrames, ReqConnection, ZmtpConfig, ZmtpEvent, MAX_COMMAND_LEN, MAX_REPLY_FRAMES,
+    ReplyFrames, ReqConnection, Streaming, ZmtpConfig, ZmtpEvent, MAX_COMMAND_LEN,
+    MAX_QUEUED_PAYLOAD, MAX_REPLY_FRAMES,
 };
 pub use error::{ZmtpError, PEER_REASON_CAPACITY};
 pub use frame::{

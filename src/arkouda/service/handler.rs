@@ -4,6 +4,7 @@
 use std::string::String;
 use std::sync::{mpsc, Arc};
 
+use crate::arkouda::pipe::{Pipe, Upload};
 use crate::grpc::{CallId, Code};
 use crate::proto::{ArkoudaRequest, ArkoudaResponse};
 use crate::time::Instant;
@@ -14,6 +15,17 @@ use crate::time::Instant;
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request.
     fn handle(&self, request: ArkoudaRequest, responder: Responder);
+
+    /// Handles a request too large to assemble: its fields are in `request`
+    /// (with an empty `payload`), its payload still arriving through
+    /// `upload`. Handlers that cannot forward a payload as it comes keep
+    /// the default, which refuses RESOURCE_EXHAUSTED.
+    fn handle_streamed(&self, request: ArkoudaRequest, upload: Upload, responder: Responder) {
+        let _ = request;
+        const WHY: &str = "this server does not take payloads too large to hold whole";
+        upload.pipe.abort(Code::ResourceExhausted, WHY);
+        responder.error(Code::ResourceExhausted, WHY);
+    }
 }
 
 impl<F> Handler for F
@@ -37,6 +49,12 @@ pub trait Wake: Send + Sync {
 pub(super) enum Answer {
     Reply(ArkoudaResponse),
     Status(Code, String),
+    /// `head` with a payload of `len` bytes that arrives through `pipe`.
+    Stream {
+        head: ArkoudaResponse,
+        len: u64,
+        pipe: Arc<Pipe>,
+    },
 }
 
 /// One answer on its way back to the service.
@@ -118,6 +136,22 @@ impl Responder {
         self.send(Answer::Status(code, message.into()));
     }
 
+    /// Answers with `head` and a payload of `len` bytes written into the
+    /// returned pipe as they become available (holding at most `capacity`
+    /// bytes): the service sends them as the client reads. Finish the pipe
+    /// after the last byte, or abort it to end the call with that status;
+    /// a pipe the client abandoned (it cancelled, or went away) is aborted
+    /// by the service.
+    pub fn stream(mut self, head: ArkoudaResponse, len: u64, capacity: usize) -> Arc<Pipe> {
+        let pipe = Pipe::new(capacity);
+        self.send(Answer::Stream {
+            head,
+            len,
+            pipe: pipe.clone(),
+        });
+        pipe
+    }
+
     fn send(&mut self, answer: Answer) {
         self.done = true;
         let completion = Completion {
@@ -127,7 +161,16 @@ impl Responder {
         // A service that is gone has nobody to answer. An answer given on
         // the service's own thread is collected by its next transmit, so
         // waking its driver would only cost a system call.
-        if self.tx.send(completion).is_ok() && std::thread::current().id() != self.service_thread {
+        let sent = match self.tx.send(completion) {
+            Ok(()) => true,
+            Err(mpsc::SendError(lost)) => {
+                if let Answer::Stream { pipe, .. } = lost.answer {
+                    pipe.abort(Code::Cancelled, "the client's connection is gone");
+                }
+                false
+            }
+        };
+        if sent && std::thread::current().id() != self.service_thread {
             if let Some(wake) = &self.wake {
                 wake.wake();
             }

@@ -73,6 +73,8 @@ use std::sync::{mpsc, Arc};
 use handler::{Answer, Completion};
 use prost::Message;
 
+use super::pipe::{Pipe, Popped, Upload};
+
 use crate::grpc::{self, CallId, Code, ServerEvent};
 use crate::h2::conn::{ConfigError, ConnectionError, GrowableStorage};
 use crate::h2::ErrorCode;
@@ -80,6 +82,10 @@ use crate::metrics::Metrics;
 use crate::ops::health::{self, CheckError, Health, ServingStatus};
 use crate::ops::reflection;
 use crate::proto::{ArkoudaRequest, HANDLE_REQUEST_PATH};
+
+/// Bytes of a streamed response queued on its HTTP/2 stream before more
+/// are taken from its pipe.
+const SEND_AHEAD: usize = 256 * 1024;
 use crate::time::Instant;
 
 /// Events kept for [`ArkoudaService::poll_event`]; past this the oldest go,
@@ -113,6 +119,15 @@ pub struct ServiceOptions {
     /// A client silent this long after a keepalive PING is taken for dead
     /// and its connection closed (default 20 s).
     pub keepalive_timeout: core::time::Duration,
+    /// `HandleRequest` messages larger than this (default 1 MiB) are not
+    /// assembled: their fields go to the handler as soon as they are in
+    /// ([`Handler::handle_streamed`]) and the payload follows through a
+    /// pipe as it arrives. Such a request must carry its payload last, as
+    /// every encoder of ours does.
+    pub stream_above: usize,
+    /// Bytes one streamed payload may have waiting between the client and
+    /// the handler (default 1 MiB); the client's window waits while it is full.
+    pub pipe_capacity: usize,
 }
 
 impl Default for ServiceOptions {
@@ -122,6 +137,8 @@ impl Default for ServiceOptions {
             max_watches: 16,
             keepalive_interval: None,
             keepalive_timeout: core::time::Duration::from_secs(20),
+            stream_above: 1 << 20,
+            pipe_capacity: 1 << 20,
         }
     }
 }
@@ -198,6 +215,17 @@ pub struct ArkoudaService {
     ping_sent: Option<Instant>,
     /// Keepalive found the client silent: the reason the connection closed.
     keepalive_failed: bool,
+    /// Payloads on their way from the client to the handler.
+    uploads: HashMap<CallId, Transfer>,
+    /// Payloads on their way from the handler to the client.
+    downloads: HashMap<CallId, Transfer>,
+}
+
+/// One payload passing through the service: its pipe, and how many of its
+/// bytes are still to pass.
+struct Transfer {
+    pipe: Arc<Pipe>,
+    left: u64,
 }
 
 impl ArkoudaService {
@@ -212,7 +240,8 @@ impl ArkoudaService {
         let (tx, rx) = mpsc::channel();
         Ok(ArkoudaService {
             grpc: grpc::Server::with_methods(&METHODS, options, now)?
-                .with_streaming(&STREAMING_METHODS)?,
+                .with_streaming(&STREAMING_METHODS)?
+                .with_partial(HANDLE_REQUEST_PATH, ServiceOptions::default().stream_above),
             handler,
             tx,
             rx,
@@ -233,6 +262,8 @@ impl ArkoudaService {
             last_heard: now,
             ping_sent: None,
             keepalive_failed: false,
+            uploads: HashMap::new(),
+            downloads: HashMap::new(),
         })
     }
 
@@ -260,6 +291,8 @@ impl ArkoudaService {
 
     /// Uses `settings` (Watch polling, keepalive).
     pub fn with_options(mut self, settings: ServiceOptions) -> Self {
+        self.grpc
+            .set_partial(HANDLE_REQUEST_PATH, settings.stream_above);
         self.settings = settings;
         self
     }
@@ -354,6 +387,8 @@ impl ArkoudaService {
     pub fn transmit(&mut self, out: &mut [u8]) -> usize {
         self.collect_answers();
         self.observe_drain();
+        self.pump_uploads();
+        self.pump_downloads();
         self.grpc.transmit(out)
     }
 
@@ -587,6 +622,7 @@ impl ArkoudaService {
             for call in calls {
                 const WHY: &str = "the server is shutting down; the call did not finish in time";
                 let _ = self.grpc.respond_status(call, Code::Unavailable, WHY);
+                self.end_transfers(call, Code::Unavailable, WHY);
                 self.finished(call, Code::Unavailable);
             }
         }
@@ -597,10 +633,12 @@ impl ArkoudaService {
         while let Some(event) = self.grpc.poll_event() {
             match event {
                 ServerEvent::Request(call) => self.request(call),
+                ServerEvent::Partial(call) => self.partial(call),
                 ServerEvent::Message(call) => self.stream_message(call),
                 ServerEvent::HalfClosed(call) => self.half_closed(call),
                 ServerEvent::Cancelled(call) if self.watches.remove(&call).is_some() => {}
                 ServerEvent::Cancelled(call) => {
+                    self.end_transfers(call, Code::Cancelled, "the client cancelled the call");
                     // The gRPC server answered DEADLINE_EXCEEDED for a call
                     // past its deadline; otherwise the client reset it.
                     let expired = self
@@ -658,16 +696,27 @@ impl ArkoudaService {
         };
         let request = match decoded {
             Ok(r) => r,
-            Err((code, message)) => {
-                let _ = self.grpc.respond_status(call, code, &message);
-                if let Some(m) = self.metrics {
-                    m.call_started();
-                    m.call_finished("", code, std::time::Duration::ZERO);
-                }
-                self.push_event(ServiceEvent::Refused { call, code });
-                return;
-            }
+            Err((code, message)) => return self.refuse(call, code, &message),
         };
+        if let Some(responder) = self.admit(call, &request) {
+            self.handler.handle(request, responder);
+        }
+    }
+
+    /// Refuses a request with `code` before it reaches the handler.
+    fn refuse(&mut self, call: CallId, code: Code, message: &str) {
+        let _ = self.grpc.respond_status(call, code, message);
+        if let Some(m) = self.metrics {
+            m.call_started();
+            m.call_finished("", code, std::time::Duration::ZERO);
+        }
+        self.push_event(ServiceEvent::Refused { call, code });
+    }
+
+    /// Checks a decoded request against the client's proven name, records
+    /// it in flight, and gives the responder for the handler; `None` when
+    /// it was refused.
+    fn admit(&mut self, call: CallId, request: &ArkoudaRequest) -> Option<Responder> {
         if self.require_user_match {
             let refusal = match &self.peer_identity {
                 None => Some("this proxy requires a client certificate naming the user"),
@@ -677,19 +726,13 @@ impl ArkoudaService {
                 Some(_) => None,
             };
             if let Some(why) = refusal {
-                let code = Code::PermissionDenied;
-                let _ = self.grpc.respond_status(call, code, why);
-                if let Some(m) = self.metrics {
-                    m.call_started();
-                    m.call_finished("", code, std::time::Duration::ZERO);
-                }
+                self.refuse(call, Code::PermissionDenied, why);
                 log::info!(
                     target: "arkwire::call",
                     "call by {:?} refused: {why}",
                     request.user.chars().take(LOG_FIELD_CHARS).collect::<String>()
                 );
-                self.push_event(ServiceEvent::Refused { call, code });
-                return;
+                return None;
             }
         }
         let core_deadline = self.grpc.deadline(call);
@@ -711,7 +754,195 @@ impl ArkoudaService {
             },
         );
         self.push_event(ServiceEvent::Request(call));
-        self.handler.handle(request, responder);
+        Some(responder)
+    }
+
+    /// Bytes of a large request arrived: its fields go to the handler once
+    /// they are in, its payload into the pipe as the pipe takes it.
+    fn partial(&mut self, call: CallId) {
+        if !self.uploads.contains_key(&call) && !self.start_upload(call) {
+            return;
+        }
+        self.pump_upload(call);
+    }
+
+    /// Starts a large request's upload once the fields before its payload
+    /// are in; false while they are not (or when the request was refused).
+    fn start_upload(&mut self, call: CallId) -> bool {
+        let Some(part) = self.grpc.request_part(call) else {
+            return false;
+        };
+        let Some(message_len) = grpc::message::framed_len(part) else {
+            return false;
+        };
+        let message_len = message_len - grpc::message::PREFIX_LEN;
+        let body = &part[grpc::message::PREFIX_LEN..];
+        let found = crate::proto::find_payload(body);
+        let at = match found {
+            Err(e) => {
+                let why = std::format!("invalid ArkoudaRequest: {e}");
+                self.refuse(call, Code::InvalidArgument, &why);
+                return false;
+            }
+            Ok(Some(at)) if at.start as u64 + at.len == message_len as u64 => at,
+            Ok(found) => {
+                // No payload yet: wait, unless the fields before it are
+                // already more than a request's text may be, or the
+                // payload is not last (it cannot then be passed on as it comes).
+                let waited = body.len() >= self.settings.stream_above
+                    || self.grpc.request_complete(call)
+                    || found.is_some();
+                if waited {
+                    let why = std::format!(
+                        "a request of {message_len} bytes is streamed, which needs its \
+                         payload (field 9) as its last field and its other fields within \
+                         {} bytes",
+                        self.settings.stream_above
+                    );
+                    self.refuse(call, Code::ResourceExhausted, &why);
+                }
+                return false;
+            }
+        };
+        let head = match ArkoudaRequest::decode(&body[..at.head_len]) {
+            Ok(head) => head,
+            Err(e) => {
+                let why = std::format!("invalid ArkoudaRequest: {e}");
+                self.refuse(call, Code::InvalidArgument, &why);
+                return false;
+            }
+        };
+        self.grpc
+            .take_request_part(call, grpc::message::PREFIX_LEN + at.start);
+        let Some(responder) = self.admit(call, &head) else {
+            return false;
+        };
+        let pipe = Pipe::new(self.settings.pipe_capacity);
+        if let Some(wake) = &self.wake {
+            pipe.set_writer_wake(wake.clone());
+        }
+        self.uploads.insert(
+            call,
+            Transfer {
+                pipe: pipe.clone(),
+                left: at.len,
+            },
+        );
+        let upload = Upload { pipe, len: at.len };
+        self.handler.handle_streamed(head, upload, responder);
+        true
+    }
+
+    /// Moves a payload's arrived bytes into its pipe, as far as it has room.
+    fn pump_upload(&mut self, call: CallId) {
+        let Some(upload) = self.uploads.get_mut(&call) else {
+            return;
+        };
+        loop {
+            let room = upload.pipe.room();
+            let part = self.grpc.request_part(call).unwrap_or_default();
+            let n = part
+                .len()
+                .min(room)
+                .min(usize::try_from(upload.left).unwrap_or(usize::MAX));
+            if n == 0 {
+                break;
+            }
+            let mut chunk = upload.pipe.chunk();
+            chunk.extend_from_slice(&part[..n]);
+            if upload.pipe.push(chunk).is_err() {
+                // The handler gave up on it; its answer says why.
+                self.uploads.remove(&call);
+                return;
+            }
+            self.grpc.take_request_part(call, n);
+            upload.left -= n as u64;
+        }
+        if upload.left == 0 {
+            upload.pipe.finish();
+            self.uploads.remove(&call);
+        } else if self.grpc.request_complete(call)
+            && self.grpc.request_part(call).is_none_or(<[u8]>::is_empty)
+        {
+            let why = std::format!(
+                "the request ended {} bytes before the end of its payload",
+                upload.left
+            );
+            upload.pipe.abort(Code::Internal, &why);
+            self.uploads.remove(&call);
+            let _ = self.grpc.respond_status(call, Code::Internal, &why);
+            self.finished(call, Code::Internal);
+        }
+    }
+
+    fn pump_uploads(&mut self) {
+        if self.uploads.is_empty() {
+            return;
+        }
+        let calls: std::vec::Vec<CallId> = self.uploads.keys().copied().collect();
+        for call in calls {
+            self.pump_upload(call);
+        }
+    }
+
+    /// Sends what the pipes of streamed responses hold, as far as each
+    /// stream's queue allows; ends each call when its pipe ends.
+    fn pump_downloads(&mut self) {
+        if self.downloads.is_empty() {
+            return;
+        }
+        let calls: std::vec::Vec<CallId> = self.downloads.keys().copied().collect();
+        for call in calls {
+            let end = self.pump_download(call);
+            if let Some((code, why)) = end {
+                self.downloads.remove(&call);
+                let _ = self.grpc.finish(call, code, &why);
+                self.finished(call, code);
+            }
+        }
+    }
+
+    /// One streamed response's turn; the status to end it with once it ends.
+    fn pump_download(&mut self, call: CallId) -> Option<(Code, String)> {
+        let download = self.downloads.get_mut(&call)?;
+        while self.grpc.queued(call) < SEND_AHEAD {
+            match download.pipe.pop() {
+                Popped::Chunk(chunk) => {
+                    if chunk.len() as u64 > download.left {
+                        const WHY: &str = "the reply is longer than it announced";
+                        download.pipe.abort(Code::Internal, WHY);
+                        return Some((Code::Internal, WHY.into()));
+                    }
+                    if let Err(e) = self.grpc.send_response_part(call, &chunk) {
+                        download
+                            .pipe
+                            .abort(Code::Cancelled, "the client's call ended");
+                        log::debug!("streamed reply of {call:?} stopped: {e}");
+                        return Some((Code::Cancelled, String::new()));
+                    }
+                    download.left -= chunk.len() as u64;
+                    download.pipe.recycle(chunk);
+                }
+                Popped::Empty => return None,
+                Popped::End if download.left == 0 => return Some((Code::Ok, String::new())),
+                Popped::End => {
+                    let why = std::format!("the reply ended {} bytes short", download.left);
+                    return Some((Code::Internal, why));
+                }
+                Popped::Aborted(a) => return Some((a.code, a.message)),
+            }
+        }
+        None
+    }
+
+    /// Abandons the payloads of `call` in either direction.
+    fn end_transfers(&mut self, call: CallId, code: Code, why: &str) {
+        for transfer in [self.uploads.remove(&call), self.downloads.remove(&call)]
+            .into_iter()
+            .flatten()
+        {
+            transfer.pipe.abort(code, why);
+        }
     }
 
     /// Records the end of a call handed to the handler: its metrics and its
@@ -751,6 +982,10 @@ impl ArkoudaService {
                 Answer::Status(code, msg) => {
                     (self.grpc.respond_status(done.call, code, &msg), code)
                 }
+                Answer::Stream { head, len, pipe } => {
+                    self.start_download(done.call, head, len, pipe);
+                    continue;
+                }
             };
             match result {
                 Ok(()) => self.finished(done.call, code),
@@ -762,8 +997,52 @@ impl ArkoudaService {
     }
 }
 
+impl ArkoudaService {
+    /// Begins a response whose payload comes through `pipe`: the message
+    /// prefix announces the whole length, `head`'s fields and the payload's
+    /// key go first, and the payload follows as the pipe fills.
+    fn start_download(
+        &mut self,
+        call: CallId,
+        head: crate::proto::ArkoudaResponse,
+        len: u64,
+        pipe: Arc<Pipe>,
+    ) {
+        let mut first = head.encode_to_vec();
+        // ArkoudaResponse.payload = 7, length-delimited: its key and length.
+        first.push(7 << 3 | 2);
+        prost::encoding::encode_varint(len, &mut first);
+        let total = (first.len() as u64).saturating_add(len);
+        let begun = usize::try_from(total)
+            .map_err(|_| grpc::CallError::MessageTooLarge)
+            .and_then(|total| self.grpc.begin_response(call, total, &first));
+        if let Err(e) = begun {
+            log::debug!("could not stream the answer to {call:?}: {e}");
+            pipe.abort(Code::Cancelled, "the call ended before its reply");
+            let _ =
+                self.grpc
+                    .respond_status(call, Code::ResourceExhausted, "reply too large to send");
+            return;
+        }
+        if let Some(wake) = &self.wake {
+            pipe.set_reader_wake(wake.clone());
+        }
+        self.downloads.insert(call, Transfer { pipe, left: len });
+    }
+}
+
 impl Drop for ArkoudaService {
     fn drop(&mut self) {
+        // Transfers the connection took with it end for their other side too.
+        let calls: std::vec::Vec<CallId> = self
+            .uploads
+            .keys()
+            .chain(self.downloads.keys())
+            .copied()
+            .collect();
+        for call in calls {
+            self.end_transfers(call, Code::Cancelled, "the client's connection closed");
+        }
         // Calls the connection took with it end as cancelled.
         let calls: std::vec::Vec<CallId> = self.in_flight.keys().copied().collect();
         for call in calls {

@@ -11,6 +11,14 @@
 //! frames; the reply comes back the same way and is kept whole until
 //! [`ReqConnection::release_reply`].
 //!
+//! Large messages need not fit a buffer. A request may end with a payload
+//! frame whose bytes the application writes as they become available
+//! ([`ReqConnection::send_request_with`], [`ReqConnection::write_payload`]),
+//! and a one-frame reply larger than [`Streaming::reply_above`] is handed out
+//! as it arrives ([`ZmtpEvent::StreamedReply`], [`ReqConnection::streamed`],
+//! [`ReqConnection::take_streamed`]) rather than held whole: memory stays at
+//! what the application lets wait, however large the frame.
+//!
 //! A request deadline that passes ends the connection ([`ZmtpEvent::TimedOut`]):
 //! the reply may still be on its way, and REQ replies carry no id, so a late one
 //! would be mistaken for the answer to the next request. The caller must drop
@@ -43,6 +51,27 @@ pub const MAX_REPLY_FRAMES: usize = 32;
 const GREETING_FIRST_PART: usize = 11;
 /// Longest PONG frame: header, name and a 16-byte context.
 const MAX_PONG_LEN: usize = 2 + 1 + 4 + super::MAX_PING_CONTEXT;
+/// Most bytes the send queue holds while a streamed payload is written
+/// into it ([`ReqConnection::write_payload`] takes no more): the payload
+/// waits in the application's memory, not here.
+pub const MAX_QUEUED_PAYLOAD: usize = 256 * 1024;
+
+/// How one request's large parts travel: its last frame written as it comes
+/// ([`ReqConnection::write_payload`]), its reply handed out as it arrives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Streaming {
+    /// The request's last frame has this many bytes, written after the
+    /// call with [`ReqConnection::write_payload`]; `None`: the frames given
+    /// are the whole request.
+    pub payload_len: Option<u64>,
+    /// A reply of one frame larger than this is streamed
+    /// ([`ZmtpEvent::StreamedReply`]) instead of held; `None`: replies are held.
+    pub reply_above: Option<u64>,
+    /// The largest streamed reply frame accepted (the config's
+    /// `max_message_size` bounds held replies only); larger is
+    /// [`ZmtpError::FrameTooLarge`].
+    pub max_streamed_reply: u64,
+}
 
 /// Limits, in one place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +112,18 @@ pub enum ZmtpEvent {
     /// The handshake is complete: the peer is a REP or ROUTER socket.
     Ready,
     /// A whole reply arrived: read it with [`ReqConnection::reply_frames`],
-    /// then call [`ReqConnection::release_reply`].
+    /// then call [`ReqConnection::release_reply`]. After
+    /// [`StreamedReply`](Self::StreamedReply): the frame's last bytes are
+    /// in; take what [`ReqConnection::streamed`] still holds, then release.
     Reply,
+    /// The reply is one frame of `size` bytes, larger than
+    /// [`Streaming::reply_above`]: its bytes come through
+    /// [`ReqConnection::streamed`] as they arrive, and
+    /// [`Reply`](Self::Reply) follows the last of them.
+    StreamedReply {
+        /// The frame's length, as the peer announced it.
+        size: u64,
+    },
     /// The request deadline passed. The connection is finished; drop it and
     /// connect again (see the module documentation for why).
     TimedOut,
@@ -120,8 +159,18 @@ enum Request {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Input {
     Header,
-    Message { remaining: u64, more: bool },
-    Command { size: u64, seen: u64 },
+    Message {
+        remaining: u64,
+        more: bool,
+    },
+    /// A streamed reply frame: its bytes wait in `reply` for the application.
+    Streamed {
+        remaining: u64,
+    },
+    Command {
+        size: u64,
+        seen: u64,
+    },
 }
 
 /// A REQ socket's end of one ZMTP connection. See the module documentation.
@@ -149,8 +198,16 @@ pub struct ReqConnection<B> {
     input: Input,
     /// The body of the command being received (its first MAX_COMMAND_LEN bytes).
     cmd: heapless::Vec<u8, MAX_COMMAND_LEN>,
-    /// Bytes to send; holds only whole messages, so a PONG can be appended anywhere.
+    /// Bytes to send; holds only whole messages, so a PONG can be appended
+    /// anywhere, except while `payload_left` bytes of a streamed payload
+    /// are still to come (commands then wait for its end).
     tx: B,
+    /// Bytes of the streamed payload frame not yet written into `tx`.
+    payload_left: u64,
+    /// The outstanding request's streaming settings.
+    streaming: Streaming,
+    /// The reply is a streamed frame: `reply` holds its untaken bytes.
+    streaming_reply: bool,
     /// Bytes of our greeting and READY at the front of `tx` that may go out
     /// now. Until the peer's READY arrives only these go out: libzmq 4.3
     /// drops a connection whose first message arrives before its own READY
@@ -235,6 +292,9 @@ impl<B: Buffer + Default> ReqConnection<B> {
             input: Input::Header,
             cmd: heapless::Vec::new(),
             tx,
+            payload_left: 0,
+            streaming: Streaming::default(),
+            streaming_reply: false,
             pong: None,
             reply,
             frame_lens: heapless::Vec::new(),
@@ -265,6 +325,21 @@ impl<B: Buffer> ReqConnection<B> {
         frames: &[&[u8]],
         deadline: Option<Instant>,
     ) -> Result<(), ZmtpError> {
+        self.send_request_with(frames, Streaming::default(), deadline)
+    }
+
+    /// Queues a request as [`send_request`](Self::send_request) does, with
+    /// its large parts streamed as `streaming` says: when
+    /// [`Streaming::payload_len`] is given, `frames` all carry MORE and a
+    /// last frame of that length follows, its bytes written with
+    /// [`write_payload`](Self::write_payload) (REQ allows nothing else on
+    /// the connection until they are all written).
+    pub fn send_request_with(
+        &mut self,
+        frames: &[&[u8]],
+        streaming: Streaming,
+        deadline: Option<Instant>,
+    ) -> Result<(), ZmtpError> {
         if self.phase == Phase::Closed {
             return Err(ZmtpError::Closed);
         }
@@ -272,12 +347,15 @@ impl<B: Buffer> ReqConnection<B> {
             return Err(ZmtpError::Busy);
         }
         let empty: [&[u8]; 1] = [b""];
-        let frames = if frames.is_empty() {
+        let frames = if frames.is_empty() && streaming.payload_len.is_none() {
             &empty[..]
         } else {
             frames
         };
-        let total = frames.iter().fold(2usize, |acc, f| {
+        let payload_head = streaming
+            .payload_len
+            .map_or(0, |len| FrameHeader::message(len, false).buffer_len());
+        let total = frames.iter().fold(2usize + payload_head, |acc, f| {
             let h = FrameHeader::message(f.len() as u64, false).buffer_len();
             acc.saturating_add(h).saturating_add(f.len())
         });
@@ -288,13 +366,64 @@ impl<B: Buffer> ReqConnection<B> {
         let n = FrameHeader::message(0, true).emit(&mut head)?;
         self.tx.try_extend(&head[..n])?;
         for (i, f) in frames.iter().enumerate() {
-            let more = i + 1 < frames.len();
+            let more = i + 1 < frames.len() || streaming.payload_len.is_some();
             let n = FrameHeader::message(f.len() as u64, more).emit(&mut head)?;
             self.tx.try_extend(&head[..n])?;
             self.tx.try_extend(f)?;
         }
+        if let Some(len) = streaming.payload_len {
+            let n = FrameHeader::message(len, false).emit(&mut head)?;
+            self.tx.try_extend(&head[..n])?;
+            self.payload_left = len;
+        }
+        self.streaming = streaming;
         self.request = Request::Outstanding { deadline };
         Ok(())
+    }
+
+    /// Writes the next bytes of the streamed payload into the send queue:
+    /// as many as fit under [`MAX_QUEUED_PAYLOAD`] and the payload's
+    /// announced length; returns how many (0: transmit first, or the
+    /// payload is complete).
+    pub fn write_payload(&mut self, bytes: &[u8]) -> usize {
+        if self.phase == Phase::Closed || self.payload_left == 0 {
+            return 0;
+        }
+        let room = MAX_QUEUED_PAYLOAD
+            .saturating_sub(self.tx.len())
+            .min(self.tx.free());
+        let n = bytes
+            .len()
+            .min(room)
+            .min(usize::try_from(self.payload_left).unwrap_or(usize::MAX));
+        if n == 0 || self.tx.try_extend(&bytes[..n]).is_err() {
+            return 0;
+        }
+        self.payload_left -= n as u64;
+        n
+    }
+
+    /// Bytes of the streamed payload still to be written with
+    /// [`write_payload`](Self::write_payload).
+    pub fn payload_remaining(&self) -> u64 {
+        self.payload_left
+    }
+
+    /// The bytes of a streamed reply frame that arrived and were not yet
+    /// taken (see [`ZmtpEvent::StreamedReply`]); empty otherwise.
+    pub fn streamed(&self) -> &[u8] {
+        if self.streaming_reply {
+            self.reply.as_slice()
+        } else {
+            &[]
+        }
+    }
+
+    /// The application has the first `n` bytes of [`streamed`](Self::streamed).
+    pub fn take_streamed(&mut self, n: usize) {
+        if self.streaming_reply {
+            self.reply.consume(n);
+        }
     }
 
     /// Copies queued bytes into `out`; returns how many. Any `out` size works:
@@ -303,12 +432,14 @@ impl<B: Buffer> ReqConnection<B> {
         if self.phase == Phase::Closed {
             return 0;
         }
-        if let Some(pong) = &self.pong {
+        // Commands go between messages, never inside a streamed payload.
+        let boundary = self.payload_left == 0;
+        if let Some(pong) = self.pong.as_ref().filter(|_| boundary) {
             if self.tx.try_extend(pong).is_ok() {
                 self.pong = None;
             }
         }
-        if self.ping_due && self.phase == Phase::Open {
+        if self.ping_due && self.phase == Phase::Open && boundary {
             self.queue_ping();
         }
         let ready = self.phase == Phase::Open;
@@ -356,6 +487,8 @@ impl<B: Buffer> ReqConnection<B> {
             self.reply.clear();
             self.frame_lens.clear();
             self.delimiter_seen = false;
+            self.streaming_reply = false;
+            self.streaming = Streaming::default();
             self.request = Request::Idle;
         }
     }
@@ -452,7 +585,7 @@ impl<B: Buffer> ReqConnection<B> {
     }
 
     fn push_event(&mut self, event: ZmtpEvent) {
-        // At most Ready, Reply and one final event can be pending, so 4 slots
+        // At most Ready, StreamedReply, Reply and one final event can be pending, so 4 slots
         // never overflow; dropping would still be better than panicking.
         let _ = self.events.push_back(event);
     }

@@ -74,6 +74,18 @@ impl<B: Buffer> ReqConnection<B> {
                     }
                     n
                 }
+                Input::Streamed { remaining } => {
+                    let n = input
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    self.reply.try_extend(&input[..n])?;
+                    let remaining = remaining - n as u64;
+                    self.input = Input::Streamed { remaining };
+                    if remaining == 0 {
+                        self.end_message_frame(false);
+                    }
+                    n
+                }
                 Input::Command { size, seen } => {
                     let n = input
                         .len()
@@ -125,6 +137,21 @@ impl<B: Buffer> ReqConnection<B> {
             }
             self.delimiter_seen = true;
             return Ok(());
+        }
+        let first_and_last = self.frame_lens.is_empty() && !h.more;
+        if let Some(above) = self.streaming.reply_above.filter(|_| first_and_last) {
+            if h.size > above {
+                let max = self.streaming.max_streamed_reply;
+                if h.size > max {
+                    return Err(ZmtpError::FrameTooLarge { size: h.size, max });
+                }
+                // The application takes the bytes as they come; how many
+                // wait is up to how fast it reads us (see the module docs).
+                self.streaming_reply = true;
+                self.input = Input::Streamed { remaining: h.size };
+                self.push_event(ZmtpEvent::StreamedReply { size: h.size });
+                return Ok(());
+            }
         }
         let total = (self.reply.len() as u64).saturating_add(h.size);
         let max = self.config.max_message_size as u64;
