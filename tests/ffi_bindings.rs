@@ -29,7 +29,7 @@ fn lib_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let profile = profile_dir();
         let target = profile.parent().unwrap();
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = common::nested_cargo();
         cmd.args(["build", "--quiet", "-p", "arkwire-capi", "--manifest-path"])
             .arg(format!("{ROOT}/Cargo.toml"))
             .arg("--target-dir")
