@@ -27,6 +27,8 @@ pub use server::ServerTls;
 pub use server::{Server, ServerConfig, Shutdown};
 pub use session::{Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
+#[cfg(feature = "tls")]
+pub(crate) use wire::TLS_FAILURE;
 
 use crate::h2::MemoryBudget;
 use crate::time::Instant;
