@@ -25,9 +25,12 @@
  *  - sans-IO (arkwire_conn_*): you own the socket and the clock; the
  *    library turns bytes and time into Arkouda operations, in one block of
  *    memory (yours, sized by arkwire_conn_size, or one allocation), with
- *    no allocation after it is built.
+ *    no allocation after it is built. No TLS of its own: its bytes are
+ *    plaintext HTTP/2, which a device wraps in its own TLS stack (see
+ *    arkwire_conn).
  *  - sockets (arkwire_session_*, arkwire_server_*): the library connects,
- *    listens and waits for you.
+ *    listens and waits for you; arkwire_session_open_tls with an
+ *    arkwire_tls_config speaks TLS 1.2/1.3 and mutual TLS.
  *
  * Thread safety is stated per type and function below.
  */
@@ -411,6 +414,17 @@ typedef uint32_t arkwire_request_state;
  Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
  A value smaller than an earlier one is taken as it is: nothing breaks,
  but timers due after the earlier value fire that much later.
+
+ TLS: the connection has none of its own; its bytes are the plaintext
+ HTTP/2 stream. A device that needs TLS (to `arkwire serve --tls-*`)
+ wraps them in its own TLS stack (mbedTLS, wolfSSL, a hardware engine)
+ between the socket and this connection: finish the handshake (with
+ ALPN `h2`, and the device's certificate for mutual TLS) before the
+ first `arkwire_conn_transmit` bytes go out, encrypt what
+ `arkwire_conn_transmit` gives before writing it, and pass what the TLS
+ stack decrypts to `arkwire_conn_recv`; a TLS failure is the end of the
+ connection (`arkwire_conn_eof`). bindings/c/sans_io_client.c marks the
+ place. The socket tier has TLS built in (`arkwire_session_open_tls`).
  */
 typedef struct arkwire_conn arkwire_conn;
 
