@@ -4,6 +4,7 @@
 #
 #   bash benches/run.sh            # the full run (about 5 minutes on 2 cores)
 #   QUICK=1 bash benches/run.sh    # smaller counts, a smoke test of the script
+#   ONLY=tls bash benches/run.sh   # only the TLS rows (h.), ROUNDS_TLS rounds (default 3)
 #
 # Loopback only. Servers run with one thread (`arkwire serve --threads 1`,
 # tonic on a current_thread runtime) so each side has one core for its client.
@@ -36,7 +37,7 @@ fi
 step "build (release)"
 cargo build --release --quiet --bin arkwire
 cargo build --release --quiet -p arkwire-bench
-(cd benches/footprint && cargo build --release --quiet --target thumbv7em-none-eabihf)
+[[ ${ONLY:-} == tls ]] || (cd benches/footprint && cargo build --release --quiet --target thumbv7em-none-eabihf)
 
 step "tools: h2load, grpcio"
 if ! command -v h2load >/dev/null; then
@@ -75,6 +76,78 @@ LIMIT=$((80 * 1024 * 1024))
 start_arkwire() { start arkwire "$REL/arkwire" serve --listen 127.0.0.1:0 --threads 1 --max-message-size "$LIMIT"; }
 start_tonic() { start tonic "$REL/tonic-server" --listen 127.0.0.1:0 --threads 1 --max-message-size "$LIMIT"; }
 
+BODY=$WORK/connect.grpc
+# The 5-byte gRPC prefix (uncompressed, length 36) and the connect request.
+printf '\x00\x00\x00\x00\x24\x0a\x06kjyost\x1a\x07connect\x22\x06STRING\x28\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01' >"$BODY"
+[[ $(wc -c <"$BODY") == 41 ]] || { echo "bad body file" >&2; exit 1; }
+h2load_run() { # NAME CONNS [SCHEME [KEY]]: KEY names the result (default h2load.cCONNS.NAME)
+    local log=$WORK/h2load.$1.$2.${3:-http}.log
+    h2load -n "$H2N" -c "$2" -m 64 -t 1 -d "$BODY" \
+        -H 'content-type: application/grpc' -H 'te: trailers' \
+        "${3:-http}://$ADDR/arkouda.Arkouda/HandleRequest" >"$log" 2>&1
+    local rps ok
+    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$log")
+    ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$log")
+    if [[ $ok != "$H2N" ]]; then
+        echo "h2load against $1: only $ok of $H2N succeeded" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    echo "${4:-h2load.c$2.$1} $rps" | tee -a "$RES" >&2
+}
+
+# h. TLS: the same servers with a certificate (openssl: a CA and a leaf
+# for localhost/127.0.0.1, ECDSA P-256), each side over rustls with ring;
+# h2load speaks TLS with ALPN h2. Rounds alternate the servers; each value
+# is the median over the rounds.
+tls_rows() {
+    local dir=$WORK/tls
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=bench-ca -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+        -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$dir/ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 2 -extfile "$dir/ext" -out "$dir/server.pem" 2>/dev/null
+    local tls=(--tls-cert "$dir/server.pem" --tls-key "$dir/server.key")
+    local rounds=${ROUNDS_TLS:-3} raw=$WORK/tls.raw i server
+    : >"$raw"
+    for i in $(seq 1 "$rounds"); do
+        for server in arkwire tonic; do
+            if [[ $server == arkwire ]]; then
+                start arkwire "$REL/arkwire" serve --listen 127.0.0.1:0 --threads 1 --max-message-size "$LIMIT" "${tls[@]}"
+            else
+                start tonic "$REL/tonic-server" --listen 127.0.0.1:0 --threads 1 --max-message-size "$LIMIT" "${tls[@]}"
+            fi
+            "$REL/$server-client" --addr "$ADDR" --tls-ca "$dir/ca.pem" --name "tls.seq.$server" \
+                --mode seq --warm "$WARM" --calls "$CALLS" | sed -n 's/^RESULT //p' >>"$raw"
+            RES=$raw h2load_run "$server" 1 https "tls.h2load.c1.$server"
+            RES=$raw h2load_run "$server" 4 https "tls.h2load.c4.$server"
+            stop
+        done
+    done
+    # The median of each name over the rounds.
+    python3 - "$raw" >>"$RES" <<'PY'
+import statistics, sys
+vals = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    name, value = line.split()
+    vals.setdefault(name, []).append(float(value))
+for name, v in vals.items():
+    print(f"{name} {statistics.median(v):.2f}")
+PY
+    grep '^tls\.' "$RES" >&2
+}
+
+if [[ ${ONLY:-} == tls ]]; then
+    step "h. TLS only: sequential calls and h2load over TLS, arkwire serve vs tonic-server (${ROUNDS_TLS:-3} rounds)"
+    tls_rows
+    step "table"
+    python3 benches/table.py "$RES"
+    exit 0
+fi
+
 step "a. sequential unary calls ($WARM warm + $CALLS measured)"
 start_arkwire
 collect "$REL/arkwire-client" --addr "$ADDR" --name seq.arkwire --mode seq --warm "$WARM" --calls "$CALLS"
@@ -88,25 +161,6 @@ stop
 collect "$REL/tcp-pingpong" --name seq.tcp --warm "$WARM" --calls "$CALLS"
 
 step "b. many streams: h2load -n $H2N -m 64 -t 1, -c 1 and -c 4; 64 calls in flight"
-BODY=$WORK/connect.grpc
-# The 5-byte gRPC prefix (uncompressed, length 36) and the connect request.
-printf '\x00\x00\x00\x00\x24\x0a\x06kjyost\x1a\x07connect\x22\x06STRING\x28\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01' >"$BODY"
-[[ $(wc -c <"$BODY") == 41 ]] || { echo "bad body file" >&2; exit 1; }
-h2load_run() { # NAME CONNS
-    local log=$WORK/h2load.$1.$2.log
-    h2load -n "$H2N" -c "$2" -m 64 -t 1 -d "$BODY" \
-        -H 'content-type: application/grpc' -H 'te: trailers' \
-        "http://$ADDR/arkouda.Arkouda/HandleRequest" >"$log" 2>&1
-    local rps ok
-    rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$log")
-    ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$log")
-    if [[ $ok != "$H2N" ]]; then
-        echo "h2load against $1: only $ok of $H2N succeeded" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    echo "h2load.c$2.$1 $rps" | tee -a "$RES" >&2
-}
 for server in arkwire tonic; do
     "start_$server"
     h2load_run "$server" 1
@@ -191,6 +245,9 @@ python3 benches/arkouda_arrays.py --arkwire "$REL/arkwire" --lib "$REL/libarkwir
     --rounds "$ROUNDS" --mib 16 >"$WORK/arrays.txt"
 sed -n 's/^RESULT //p' "$WORK/arrays.txt" >>"$RES"
 grep -v '^RESULT' "$WORK/arrays.txt" >&2
+
+step "h. TLS: sequential calls and h2load over TLS, arkwire serve vs tonic-server (${ROUNDS_TLS:-3} rounds)"
+tls_rows
 
 step "table"
 python3 benches/table.py "$RES"

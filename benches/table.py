@@ -59,6 +59,21 @@ row("b. 64 in flight, calls/s: arkwire→arkwire vs tonic→tonic",
     "inflight.arkwire_to_arkwire.per_s", "inflight.tonic_to_tonic.per_s", "/s", peer_name="tonic")
 row("b. tonic client, 64 in flight, calls/s: → arkwire serve vs → tonic-server",
     "inflight.tonic_to_arkwire.per_s", "inflight.tonic_to_tonic.per_s", "/s", peer_name="to tonic")
+# h. TLS (rustls with ring on both sides; h2load with ALPN h2)
+row("h. TLS: sequential, p50 latency vs tonic (TLS)", "tls.seq.arkwire.p50_us", "tls.seq.tonic.p50_us", "µs",
+    lower_is_better=True, peer_name="tonic")
+row("h. TLS: sequential, p99 latency vs tonic (TLS)", "tls.seq.arkwire.p99_us", "tls.seq.tonic.p99_us", "µs",
+    lower_is_better=True, peer_name="tonic")
+row("h. TLS: sequential, calls/s vs tonic (TLS)", "tls.seq.arkwire.per_s", "tls.seq.tonic.per_s", "/s",
+    peer_name="tonic")
+row("h. TLS: h2load -c 1 -m 64, req/s: arkwire serve vs tonic-server", "tls.h2load.c1.arkwire",
+    "tls.h2load.c1.tonic", "/s", peer_name="tonic")
+row("h. TLS: h2load -c 4 -m 64, req/s: arkwire serve vs tonic-server", "tls.h2load.c4.arkwire",
+    "tls.h2load.c4.tonic", "/s", peer_name="tonic")
+row("h. TLS cost: arkwire sequential calls/s, TLS vs plaintext", "tls.seq.arkwire.per_s", "seq.arkwire.per_s", "/s",
+    peer_name="plaintext")
+row("h. TLS cost: arkwire serve h2load -c 4 req/s, TLS vs plaintext", "tls.h2load.c4.arkwire", "h2load.c4.arkwire",
+    "/s", peer_name="plaintext")
 # c. large
 for size in ("8", "64"):
     row(f"c. {size} MiB client→server (noop upload), MB/s", f"large{size}.arkwire.up_mb_s",

@@ -25,9 +25,12 @@
  *  - sans-IO (arkwire_conn_*): you own the socket and the clock; the
  *    library turns bytes and time into Arkouda operations, in one block of
  *    memory (yours, sized by arkwire_conn_size, or one allocation), with
- *    no allocation after it is built.
+ *    no allocation after it is built. No TLS of its own: its bytes are
+ *    plaintext HTTP/2, which a device wraps in its own TLS stack (see
+ *    arkwire_conn).
  *  - sockets (arkwire_session_*, arkwire_server_*): the library connects,
- *    listens and waits for you.
+ *    listens and waits for you; arkwire_session_open_tls with an
+ *    arkwire_tls_config speaks TLS 1.2/1.3 and mutual TLS.
  *
  * Thread safety is stated per type and function below.
  */
@@ -234,6 +237,13 @@ enum arkwire_status
    No operation has completed since the last report: nothing to read now.
    */
   ARKWIRE_NO_EVENT = 18,
+  /*
+   The TLS handshake failed: the proxy's certificate is not from a
+   trusted CA or does not carry the server name, the proxy refused this
+   client's certificate (or its absence), or the peer does not speak
+   TLS with `h2`. `arkwire_session_open_last_error` names the cause.
+   */
+  ARKWIRE_TLS_FAILED = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -404,6 +414,17 @@ typedef uint32_t arkwire_request_state;
  Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
  A value smaller than an earlier one is taken as it is: nothing breaks,
  but timers due after the earlier value fire that much later.
+
+ TLS: the connection has none of its own; its bytes are the plaintext
+ HTTP/2 stream. A device that needs TLS (to `arkwire serve --tls-*`)
+ wraps them in its own TLS stack (mbedTLS, wolfSSL, a hardware engine)
+ between the socket and this connection: finish the handshake (with
+ ALPN `h2`, and the device's certificate for mutual TLS) before the
+ first `arkwire_conn_transmit` bytes go out, encrypt what
+ `arkwire_conn_transmit` gives before writing it, and pass what the TLS
+ stack decrypts to `arkwire_conn_recv`; a TLS failure is the end of the
+ connection (`arkwire_conn_eof`). bindings/c/sans_io_client.c marks the
+ place. The socket tier has TLS built in (`arkwire_session_open_tls`).
  */
 typedef struct arkwire_conn arkwire_conn;
 
@@ -467,6 +488,24 @@ typedef struct arkwire_server arkwire_server;
  to the wall clock do not move its deadlines.
  */
 typedef struct arkwire_session arkwire_session;
+
+/*
+ TLS settings of a session: the CA certificates the proxy's certificate
+ must chain to, the name it must carry, and (for a proxy that requires
+ mutual TLS) the client's certificate and key. Made by
+ `arkwire_tls_config_new`, filled with the `arkwire_tls_config_set_*`
+ functions, used by `arkwire_session_open_tls`, freed by
+ `arkwire_tls_config_free`. One config may open many sessions; it is
+ copied when a session opens, so it may be changed or freed afterwards.
+
+ Only the CAs given are trusted (the operating system's store is not
+ consulted). TLS 1.2 and 1.3, ALPN `h2`, rustls with the ring provider.
+ Keys are never echoed in any error text.
+
+ Thread safety: one thread at a time per config (it may move between
+ threads).
+ */
+typedef struct arkwire_tls_config arkwire_tls_config;
 
 /*
  Settings for `arkwire_conn_size`, `arkwire_conn_init` and
@@ -1348,8 +1387,9 @@ arkwire_status arkwire_session_config_init(struct arkwire_session_config *config
  `ARKWIRE_INVALID_ARGUMENT` (addr does not resolve, user longer than
  `ARKWIRE_MAX_USER` or token than `ARKWIRE_MAX_TOKEN` bytes, a zero
  `connect_timeout_ms` or `max_request`), `ARKWIRE_CONNECTION_FAILED` (the
- connect failed or timed out). There is no handle to read a message from
- on failure: the code is all. `*session_out` is untouched on failure.
+ connect failed or timed out). `arkwire_session_open_last_error` says
+ why. `*session_out` is untouched on failure. `arkwire_session_open_tls`
+ opens a session over TLS.
 
  # Safety
  `addr`, `user` are NULL or NUL-terminated; `token` likewise; `config`
@@ -1592,6 +1632,161 @@ arkwire_status arkwire_session_call_len(struct arkwire_session *session,
                                         const char *args,
                                         size_t args_len,
                                         struct arkwire_result *result);
+
+/*
+ Makes an empty TLS config (no CA yet: a session cannot open with it
+ until one is set) and writes it to `*config_out`; free it with
+ `arkwire_tls_config_free`.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`. Thread-safe.
+
+ # Safety
+ `config_out` is NULL or writable.
+ */
+arkwire_status arkwire_tls_config_new(struct arkwire_tls_config **config_out);
+
+/*
+ Frees a TLS config. NULL is ignored. Sessions opened with it keep
+ their own copy.
+
+ # Safety
+ `config` is NULL or from `arkwire_tls_config_new`, not yet freed.
+ */
+void arkwire_tls_config_free(struct arkwire_tls_config *config);
+
+/*
+ Why the last setter on `config` failed, one NUL-terminated line (for a
+ PEM file without a certificate: "CA roots: no certificate in the PEM
+ input"); empty after one that succeeded. Valid until the next call on
+ `config`. NULL gives a static "NULL TLS config".
+
+ # Safety
+ `config` is NULL or live.
+ */
+const char *arkwire_tls_config_last_error(const struct arkwire_tls_config *config);
+
+/*
+ The CA certificates to trust, as `len` bytes of PEM text (one or more
+ `CERTIFICATE` sections; other sections are skipped). Replaces any CA
+ set before. The bytes are copied.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_ARGUMENT` (no
+ certificate in the text, or one that does not parse; the config's last
+ error says which). The config is unchanged on failure.
+
+ # Safety
+ `config` is NULL or live; `pem` is NULL (then `len` is 0) or readable
+ for `len` bytes.
+ */
+arkwire_status arkwire_tls_config_set_ca_pem(struct arkwire_tls_config *config,
+                                             const uint8_t *pem,
+                                             size_t len);
+
+/*
+ The CA certificates to trust, read now from the PEM file at `path`.
+ As `arkwire_tls_config_set_ca_pem`; a file that cannot be read is
+ `ARKWIRE_INVALID_ARGUMENT` too, the last error naming the file and the
+ operating system's reason.
+
+ # Safety
+ `config` is NULL or live; `path` NULL or NUL-terminated.
+ */
+arkwire_status arkwire_tls_config_set_ca_file(struct arkwire_tls_config *config, const char *path);
+
+/*
+ The client certificate chain (the device's certificate first, then any
+ intermediates) and its private key (PKCS#8, PKCS#1 or SEC1), as PEM
+ text, presented to a proxy that requires mutual TLS. Replaces any set
+ before. The bytes are copied.
+
+ Errors: `ARKWIRE_NULL_ARGUMENT`, `ARKWIRE_INVALID_ARGUMENT` (no
+ certificate, a certificate that does not parse, no usable key; the last
+ error says which, never quoting the key). The config is unchanged on
+ failure.
+
+ # Safety
+ `config` is NULL or live; `cert_pem` and `key_pem` are NULL (then their
+ length is 0) or readable for their lengths.
+ */
+arkwire_status arkwire_tls_config_set_client_cert_pem(struct arkwire_tls_config *config,
+                                                      const uint8_t *cert_pem,
+                                                      size_t cert_len,
+                                                      const uint8_t *key_pem,
+                                                      size_t key_len);
+
+/*
+ The client certificate chain and key, read now from the PEM files at
+ `cert_path` and `key_path` (they may be the same file). As
+ `arkwire_tls_config_set_client_cert_pem`; a file that cannot be read is
+ `ARKWIRE_INVALID_ARGUMENT` too, the last error naming it.
+
+ # Safety
+ `config` is NULL or live; `cert_path` and `key_path` NULL or
+ NUL-terminated.
+ */
+arkwire_status arkwire_tls_config_set_client_cert_files(struct arkwire_tls_config *config,
+                                                        const char *cert_path,
+                                                        const char *key_path);
+
+/*
+ The name the proxy's certificate must carry (a DNS name or an IP
+ address; also sent as SNI). Without one, the host of the address the
+ session connects to is used. NULL clears it.
+
+ Errors: `ARKWIRE_INVALID_UTF8`, `ARKWIRE_INVALID_ARGUMENT` (not a DNS
+ name or IP address).
+
+ # Safety
+ `config` is NULL or live; `name` NULL or NUL-terminated.
+ */
+arkwire_status arkwire_tls_config_set_server_name(struct arkwire_tls_config *config,
+                                                  const char *name);
+
+/*
+ Why the last `arkwire_session_open`, `arkwire_session_connect` or
+ `arkwire_session_open_tls` on the calling thread failed, one
+ NUL-terminated line: for a refused TLS handshake the TLS cause and
+ whose it was ("tls: certificate rejected (the peer's fault): invalid
+ peer certificate: NotValidForName", "tls: a client certificate is
+ required (refused by the peer): ..."), for a bad TLS config what was
+ wrong with it, for a failed connect the operating system's reason.
+ Empty after one that succeeded. Valid until the next open on this
+ thread; never freed by the caller.
+
+ Thread safety: each thread sees its own last open.
+ */
+const char *arkwire_session_open_last_error(void);
+
+/*
+ `arkwire_session_open` over TLS with the settings of `tls`: connects
+ to the proxy at `addr` (`host:port`) as `user` (with `token`, NULL for
+ none), and completes the TLS handshake and a first HTTP/2 round trip
+ within `config`'s `connect_timeout_ms` before returning, so a proxy
+ that refuses this client (or that this client refuses) fails here, not
+ at the first call. Every reconnect of the session is a new TLS
+ handshake with the same settings. Writes the session to
+ `*session_out`; free it with `arkwire_session_free`.
+
+ Errors: as `arkwire_session_open`, and `ARKWIRE_INVALID_ARGUMENT` (no
+ CA in `tls`, a server name that is neither a DNS name nor an IP
+ address), `ARKWIRE_TLS_FAILED` (the handshake failed: the proxy's
+ certificate is not from a trusted CA or does not carry the server
+ name, the proxy requires a client certificate and none or a refused one
+ was presented, the peer does not speak TLS or not `h2`, or the
+ handshake timed out). `arkwire_session_open_last_error` names the
+ cause. `*session_out` is untouched on failure.
+
+ # Safety
+ `addr`, `user` are NULL or NUL-terminated; `token` likewise; `config`
+ NULL or valid for reads; `tls` NULL or live; `session_out` NULL or
+ writable.
+ */
+arkwire_status arkwire_session_open_tls(const char *addr,
+                                        const char *user,
+                                        const char *token,
+                                        const struct arkwire_session_config *config,
+                                        const struct arkwire_tls_config *tls,
+                                        struct arkwire_session **session_out);
 
 #ifdef __cplusplus
 }  /* extern "C" */

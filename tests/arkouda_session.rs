@@ -41,7 +41,7 @@ fn available() -> bool {
 fn libarkwire() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let mut cmd = Command::new(env!("CARGO"));
+    let mut cmd = common::nested_cargo();
     cmd.args(["build", "--quiet", "-p", "arkwire-capi", "--manifest-path"])
         .arg(format!("{ROOT}/Cargo.toml"))
         .arg("--target-dir")

@@ -1,6 +1,7 @@
 //! The C, C++ and Python hosts in `bindings/`, built against
-//! `include/arkwire.h` and libarkwire, and run against `arkwire serve` and
-//! the C data-center server; the C programs also under valgrind.
+//! `include/arkwire.h` and libarkwire, and run against `arkwire serve` (also
+//! over TLS, with and without a client certificate) and the C data-center
+//! server; the C programs also under valgrind.
 //!
 //! libarkwire.a/.so come from the `arkwire-capi` package, built here with
 //! `cargo build -p arkwire-capi` into this test's target directory.
@@ -9,6 +10,9 @@
 #![cfg(feature = "ffi")]
 
 mod common;
+
+#[path = "tls/pki.rs"]
+mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -29,7 +33,7 @@ fn lib_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let profile = profile_dir();
         let target = profile.parent().unwrap();
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = common::nested_cargo();
         cmd.args(["build", "--quiet", "-p", "arkwire-capi", "--manifest-path"])
             .arg(format!("{ROOT}/Cargo.toml"))
             .arg("--target-dir")
@@ -133,9 +137,19 @@ const VALGRIND: &[&str] = &[
 
 /// `program args`, under valgrind when asked.
 fn command(program: &Path, args: &[&str], under_valgrind: bool) -> Command {
+    command_with(program, args, under_valgrind, &[])
+}
+
+/// [`command`] with more valgrind options.
+fn command_with(
+    program: &Path,
+    args: &[&str],
+    under_valgrind: bool,
+    valgrind_options: &[&str],
+) -> Command {
     let mut cmd = if under_valgrind {
         let mut c = Command::new(VALGRIND[0]);
-        c.args(&VALGRIND[1..]).arg(program);
+        c.args(&VALGRIND[1..]).args(valgrind_options).arg(program);
         c
     } else {
         Command::new(program)
@@ -195,6 +209,62 @@ fn sans_io_client(under_valgrind: bool) {
     let out = output(command(&exe, &["127.0.0.1", &port], under_valgrind));
     let stdout = check("sans_io_client", out);
     assert!(stdout.contains("all checks passed"));
+}
+
+/// `tls_session.c` against `arkwire serve --tls-*`: one proxy with server
+/// authentication only, one requiring a client certificate.
+fn tls_session(under_valgrind: bool) {
+    let dir = pki::TempDir::new(if under_valgrind { "c-tls-vg" } else { "c-tls" });
+    let ca = pki::Ca::root("C socket tier proxy CA");
+    let devices = pki::Ca::root("C socket tier device CA");
+    let server = ca.leaf("proxy", &["localhost", "127.0.0.1"]);
+    let device = devices.leaf("kjyost", &[]);
+    let ca_file = dir.write("ca.pem", &ca.pem);
+    let cert = dir.write("server.pem", &server.chain_pem);
+    let key = dir.write("server.key", &server.key_pem);
+    let devices_file = dir.write("devices.pem", &devices.pem);
+    let device_cert = dir.write("device.pem", &device.chain_pem);
+    let device_key = dir.write("device.key", &device.key_pem);
+    let tls = common::arkwire_serve(&["--tls-cert", &cert, "--tls-key", &key]);
+    let mtls = common::arkwire_serve(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &devices_file,
+    ]);
+    let exe = compile("gcc", "c/tls_session.c", "-std=c11");
+    let tls_addr = format!("127.0.0.1:{}", tls.port);
+    let mtls_addr = format!("127.0.0.1:{}", mtls.port);
+    let args = [
+        tls_addr.as_str(),
+        &mtls_addr,
+        &ca_file,
+        &device_cert,
+        &device_key,
+    ];
+    // ring's AES-GCM assembly and x509-parser's static registry: the
+    // file says exactly what it suppresses.
+    let supp = format!("--suppressions={ROOT}/tests/c/tls.supp");
+    let run = command_with(&exe, &args, under_valgrind, &[&supp]);
+    let stdout = check("tls_session", output(run));
+    assert!(stdout.contains("all checks passed"));
+}
+
+#[test]
+fn c_tls_session_against_arkwire_serve_tls() {
+    if have("gcc") {
+        tls_session(false);
+    }
+}
+
+#[test]
+fn c_tls_session_under_valgrind() {
+    if have("gcc") && valgrind() {
+        tls_session(true);
+        println!("valgrind: no errors, nothing definitely, indirectly or possibly lost");
+    }
 }
 
 #[test]

@@ -27,7 +27,7 @@ fn lib_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let exe = std::env::current_exe().unwrap();
         let profile = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = common::nested_cargo();
         cmd.args(["build", "--quiet", "-p", "arkwire-capi", "--manifest-path"])
             .arg(format!("{ROOT}/Cargo.toml"))
             .arg("--target-dir")

@@ -11,6 +11,18 @@
  * echo whose reply carries JSON escapes, and an unknown command (an Arkouda
  * ERROR); then several operations at once, whose results each keep their
  * own reply until finished. Exits 0 when every answer is right.
+ *
+ * Where TLS goes. The library's sans-IO tier has no TLS of its own (its
+ * bytes are the plaintext HTTP/2 stream): a device wraps them in its own
+ * TLS stack, between the socket and the connection:
+ *
+ *     socket  <->  TLS stack (tls_handshake, tls_read, tls_write)  <->
+ *     arkwire_conn_recv / arkwire_conn_transmit  <->  operations
+ *
+ * The three tls_* hooks below are plain pass-through here (this program
+ * talks to a plaintext `arkwire serve`). With mbedTLS (or wolfSSL, or a
+ * secure element's stack) they become its handshake, read and write; the
+ * rest of the program does not change. See the comment above the hooks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -50,6 +62,50 @@ static int dial(const char *host, const char *port) {
     return fd;
 }
 
+/*
+ * The TLS layer: the only functions that touch the socket's bytes.
+ * Pass-through here. For TLS with mbedTLS, say (a sketch, not compiled):
+ *
+ *   setup, once:  mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
+ *                     MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+ *                 mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
+ *                 mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+ *                 static const char *alpn[] = {"h2", NULL};
+ *                 mbedtls_ssl_conf_alpn_protocols(&conf, alpn);  (required:
+ *                     `arkwire serve --tls-*` speaks only h2)
+ *                 mbedtls_ssl_conf_own_cert(&conf, &cert, &key);  (mutual
+ *                     TLS: the device key may live in a secure element)
+ *                 mbedtls_ssl_setup(&ssl, &conf);
+ *                 mbedtls_ssl_set_hostname(&ssl, host);  (the name the
+ *                     proxy's certificate must carry; also SNI)
+ *                 mbedtls_ssl_set_bio(&ssl, &fd, send_cb, recv_cb, NULL);
+ *   tls_handshake: loop on mbedtls_ssl_handshake(&ssl) until 0, then check
+ *                  mbedtls_ssl_get_alpn_protocol(&ssl) is "h2";
+ *   tls_write:     mbedtls_ssl_write(&ssl, buf, n);
+ *   tls_read:      mbedtls_ssl_read(&ssl, buf, cap) (WANT_READ: nothing yet);
+ *   tls_pending:   mbedtls_ssl_get_bytes_avail(&ssl): plaintext the TLS
+ *                  stack already decrypted, which poll(2) cannot see.
+ *
+ * The handshake runs before the first arkwire_conn_transmit: the HTTP/2
+ * preface must not reach the socket in the clear. A TLS failure is the
+ * connection's end: call arkwire_conn_eof (or arkwire_conn_close) so every
+ * operation in flight fails with ARKWIRE_CLOSED.
+ */
+static int tls_handshake(int fd, const char *host) {
+    (void)fd;
+    (void)host;
+    return 0; /* plaintext: nothing to agree on */
+}
+
+static ssize_t tls_write(int fd, const uint8_t *buf, size_t n) { return write(fd, buf, n); }
+
+static ssize_t tls_read(int fd, uint8_t *buf, size_t cap) { return read(fd, buf, cap); }
+
+static size_t tls_pending(int fd) {
+    (void)fd;
+    return 0; /* plaintext: nothing buffered above the socket */
+}
+
 /* The transmit buffer: static, as on a device. */
 static uint8_t out_buf[ARKWIRE_MIN_TRANSMIT_BUFFER];
 static uint8_t in_buf[16384];
@@ -65,7 +121,8 @@ static int flush(arkwire_conn *conn, int fd) {
             return 0;
         }
         for (size_t off = 0; off < n;) {
-            ssize_t w = write(fd, out_buf + off, n - off);
+            /* Plaintext HTTP/2 from the library goes out through the TLS layer. */
+            ssize_t w = tls_write(fd, out_buf + off, n - off);
             if (w < 0 && errno == EINTR) {
                 continue;
             }
@@ -111,12 +168,14 @@ static int drive_all(arkwire_conn *conn, int fd, const uint32_t *ops, size_t n) 
             timeout_ms = wait < 1000 ? (int)wait : 1000;
         }
         struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
-        int r = poll(&pfd, 1, timeout_ms);
+        /* Bytes the TLS layer already holds are read without waiting. */
+        int r = tls_pending(fd) > 0 ? 1 : poll(&pfd, 1, timeout_ms);
         if (r < 0 && errno != EINTR) {
             return -1;
         }
         if (r > 0) {
-            ssize_t got = read(fd, in_buf, sizeof in_buf);
+            /* The TLS layer's plaintext goes to the library. */
+            ssize_t got = tls_read(fd, in_buf, sizeof in_buf);
             if (got <= 0) {
                 fprintf(stderr, "sans-io: the server closed the connection\n");
                 return -1;
@@ -214,6 +273,12 @@ int main(int argc, char **argv) {
     int fd = dial(argv[1], argv[2]);
     if (fd < 0) {
         fprintf(stderr, "sans-io: cannot connect to %s:%s\n", argv[1], argv[2]);
+        return 1;
+    }
+    /* TLS (when the device has it) is agreed before any HTTP/2 byte moves. */
+    if (tls_handshake(fd, argv[1]) != 0) {
+        fprintf(stderr, "sans-io: TLS handshake with %s failed\n", argv[1]);
+        close(fd);
         return 1;
     }
     char authority[300];

@@ -194,6 +194,17 @@ pub struct arkwire_conn_config {
 /// Time is the host's `now_us`, from a monotonic clock (CLOCK_MONOTONIC).
 /// A value smaller than an earlier one is taken as it is: nothing breaks,
 /// but timers due after the earlier value fire that much later.
+///
+/// TLS: the connection has none of its own; its bytes are the plaintext
+/// HTTP/2 stream. A device that needs TLS (to `arkwire serve --tls-*`)
+/// wraps them in its own TLS stack (mbedTLS, wolfSSL, a hardware engine)
+/// between the socket and this connection: finish the handshake (with
+/// ALPN `h2`, and the device's certificate for mutual TLS) before the
+/// first `arkwire_conn_transmit` bytes go out, encrypt what
+/// `arkwire_conn_transmit` gives before writing it, and pass what the TLS
+/// stack decrypts to `arkwire_conn_recv`; a TLS failure is the end of the
+/// connection (`arkwire_conn_eof`). bindings/c/sans_io_client.c marks the
+/// place. The socket tier has TLS built in (`arkwire_session_open_tls`).
 pub struct arkwire_conn {
     channel: ConnChannel,
     last_error: LastError<256>,

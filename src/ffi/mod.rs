@@ -17,7 +17,7 @@
 //! Two tiers: [`conn`] is the sans-IO channel for hosts that own their sockets
 //! and clocks (built in the caller's memory, fixed capacity, no allocation
 //! after it is built); [`session`] and [`server`] drive real sockets with the
-//! std event loop.
+//! std event loop; [`tls`] gives the socket tier's sessions TLS.
 #![allow(non_camel_case_types)]
 
 use core::ffi::{c_char, CStr};
@@ -30,6 +30,7 @@ use crate::grpc::{CallError, Code};
 pub mod conn;
 pub mod server;
 pub mod session;
+pub mod tls;
 
 /// What a call into the library came to. `ARKWIRE_OK` is 0; every other
 /// value says why the call failed, and each has exactly one meaning.
@@ -83,13 +84,18 @@ pub enum arkwire_status {
     ARKWIRE_NO_TIMER = 17,
     /// No operation has completed since the last report: nothing to read now.
     ARKWIRE_NO_EVENT = 18,
+    /// The TLS handshake failed: the proxy's certificate is not from a
+    /// trusted CA or does not carry the server name, the proxy refused this
+    /// client's certificate (or its absence), or the peer does not speak
+    /// TLS with `h2`. `arkwire_session_open_last_error` names the cause.
+    ARKWIRE_TLS_FAILED = 19,
 }
 
 use arkwire_status::*;
 
 impl arkwire_status {
     /// Every status, in code order (the code is the index).
-    pub(crate) const ALL: [arkwire_status; 19] = [
+    pub(crate) const ALL: [arkwire_status; 20] = [
         ARKWIRE_OK,
         ARKWIRE_NULL_ARGUMENT,
         ARKWIRE_INVALID_UTF8,
@@ -109,6 +115,7 @@ impl arkwire_status {
         ARKWIRE_PANIC,
         ARKWIRE_NO_TIMER,
         ARKWIRE_NO_EVENT,
+        ARKWIRE_TLS_FAILED,
     ];
 
     /// The status a C integer stands for, if any.
@@ -138,6 +145,7 @@ impl arkwire_status {
             ARKWIRE_PANIC => c"a panic was caught at the C boundary",
             ARKWIRE_NO_TIMER => c"no timer is armed",
             ARKWIRE_NO_EVENT => c"no operation has completed",
+            ARKWIRE_TLS_FAILED => c"the TLS handshake failed",
         }
     }
 
@@ -149,7 +157,7 @@ impl arkwire_status {
             ARKWIRE_NULL_ARGUMENT | ARKWIRE_INVALID_UTF8 | ARKWIRE_INVALID_ARGUMENT => {
                 Code::InvalidArgument
             }
-            ARKWIRE_CONNECTION_FAILED | ARKWIRE_CLOSED => Code::Unavailable,
+            ARKWIRE_CONNECTION_FAILED | ARKWIRE_CLOSED | ARKWIRE_TLS_FAILED => Code::Unavailable,
             ARKWIRE_DEADLINE_EXCEEDED => Code::DeadlineExceeded,
             ARKWIRE_GRPC_STATUS | ARKWIRE_INTERNAL | ARKWIRE_PANIC | ARKWIRE_BAD_REPLY => {
                 Code::Internal

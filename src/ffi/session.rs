@@ -202,8 +202,9 @@ pub unsafe extern "C" fn arkwire_session_config_init(
 /// `ARKWIRE_INVALID_ARGUMENT` (addr does not resolve, user longer than
 /// `ARKWIRE_MAX_USER` or token than `ARKWIRE_MAX_TOKEN` bytes, a zero
 /// `connect_timeout_ms` or `max_request`), `ARKWIRE_CONNECTION_FAILED` (the
-/// connect failed or timed out). There is no handle to read a message from
-/// on failure: the code is all. `*session_out` is untouched on failure.
+/// connect failed or timed out). `arkwire_session_open_last_error` says
+/// why. `*session_out` is untouched on failure. `arkwire_session_open_tls`
+/// opens a session over TLS.
 ///
 /// # Safety
 /// `addr`, `user` are NULL or NUL-terminated; `token` likewise; `config`
@@ -217,10 +218,11 @@ pub unsafe extern "C" fn arkwire_session_open(
     session_out: *mut *mut arkwire_session,
 ) -> arkwire_status {
     guard_try(|| {
+        super::tls::set_open_error("");
         // SAFETY: NULL or valid (caller contract).
         let c = *unsafe { arg(config) }?;
         // SAFETY: forwarded contract.
-        unsafe { open(addr, user, token, c, session_out) }
+        unsafe { open_with(addr, user, token, c, None, session_out) }
     })
 }
 
@@ -259,35 +261,51 @@ pub unsafe extern "C" fn arkwire_session_connect(
             c.connect_timeout_ms = timeout_ms;
             c.call_timeout_ms = timeout_ms;
         }
+        super::tls::set_open_error("");
         // SAFETY: forwarded contract.
-        unsafe { open(addr, user, token, c, session_out) }
+        unsafe { open_with(addr, user, token, c, None, session_out) }
     })
 }
 
-/// The body of `arkwire_session_open` and `arkwire_session_connect`.
+/// The body of `arkwire_session_open`, `arkwire_session_connect` and
+/// (with `tls`) `arkwire_session_open_tls`; a failure's text goes to
+/// `arkwire_session_open_last_error`.
 ///
 /// # Safety
 /// As `arkwire_session_connect`.
-unsafe fn open(
+pub(crate) unsafe fn open_with(
     addr: *const c_char,
     user: *const c_char,
     token: *const c_char,
     c: arkwire_session_config,
+    tls: Option<std::sync::Arc<crate::tls::Connector>>,
     session_out: *mut *mut arkwire_session,
 ) -> Result<(), arkwire_status> {
+    let fail = |status: arkwire_status, text: &str| {
+        super::tls::set_open_error(text);
+        status
+    };
     if session_out.is_null() {
         return Err(ARKWIRE_NULL_ARGUMENT);
     }
     // SAFETY: NULL or NUL-terminated (caller contract).
     let (addr, user, token) = unsafe { (str_arg(addr)?, str_arg(user)?, opt_str_arg(token)?) };
     if c.connect_timeout_ms == 0 || c.max_request == 0 {
-        return Err(ARKWIRE_INVALID_ARGUMENT);
+        return Err(fail(
+            ARKWIRE_INVALID_ARGUMENT,
+            "connect_timeout_ms and max_request must not be 0",
+        ));
     }
     let addr = addr
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or(ARKWIRE_INVALID_ARGUMENT)?;
+        .ok_or_else(|| {
+            fail(
+                ARKWIRE_INVALID_ARGUMENT,
+                &std::format!("{addr} is not an address"),
+            )
+        })?;
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     let mut client = ClientConfig::default();
     client.options.max_message_size = client
@@ -316,14 +334,31 @@ unsafe fn open(
         resend_in_flight: c.resend_in_flight,
         max_request: c.max_request,
     };
-    let inner =
-        Session::connect_with(addr, user, token, client, channel, options).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidInput {
-                ARKWIRE_INVALID_ARGUMENT
-            } else {
-                ARKWIRE_CONNECTION_FAILED
+    let connect_timeout = client.connect_timeout;
+    let connected = match tls {
+        None => Session::connect_with(addr, user, token, client, channel, options),
+        Some(connector) => {
+            Session::connect_tls(addr, user, token, client, channel, options, connector)
+        }
+    };
+    let mut inner = connected.map_err(|e| {
+        let text = std::format!("cannot connect to {addr}: {e}");
+        if e.kind() == std::io::ErrorKind::InvalidInput {
+            fail(ARKWIRE_INVALID_ARGUMENT, &text)
+        } else {
+            fail(ARKWIRE_CONNECTION_FAILED, &text)
+        }
+    })?;
+    if inner.is_tls() {
+        // The handshake now, up to the proxy's first HTTP/2 frame, so that
+        // a refused handshake is this call's failure, with its cause.
+        inner.wait_ready(connect_timeout).map_err(|e| match e {
+            SessionError::Closed(why) if why.starts_with(crate::net::TLS_FAILURE) => {
+                fail(ARKWIRE_TLS_FAILED, &why)
             }
+            e => fail(ARKWIRE_CONNECTION_FAILED, &std::format!("{e}")),
         })?;
+    }
     let session = Box::new(arkwire_session {
         state: UnsafeCell::new(SessionState {
             inner,

@@ -27,6 +27,9 @@ pub use server::ServerTls;
 pub use server::{Server, ServerConfig, Shutdown};
 pub use session::{Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
+// The C ABI tells a refused TLS handshake from other ends by it.
+#[cfg(feature = "ffi")]
+pub(crate) use wire::TLS_FAILURE;
 
 use crate::h2::MemoryBudget;
 use crate::time::Instant;

@@ -269,6 +269,12 @@ impl Session {
         })
     }
 
+    /// Whether the session's connections are TLS sessions
+    /// ([`connect_tls`](Self::connect_tls)).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// The options the session was made with.
     pub fn options(&self) -> &SessionOptions {
         &self.options
@@ -355,6 +361,36 @@ impl Session {
             }
             if self.driver.now() >= until {
                 let why = std::format!("no answer to a PING within {} ms", timeout.as_millis());
+                self.driver.fail(self.key, &why);
+                return Err(SessionError::Closed(why));
+            }
+            self.driver.turn(Some(until)).map_err(SessionError::Io)?;
+        }
+    }
+
+    /// Waits up to `timeout` until the proxy speaks HTTP/2 on the
+    /// connection (its first SETTINGS frame has come): over TLS that is
+    /// after the handshake, so a proxy that refuses this client's
+    /// certificate (or one this client refuses) fails here with the TLS
+    /// cause ([`SessionError::Closed`]), not at the first call.
+    pub fn wait_ready(&mut self, timeout: Duration) -> Result<(), SessionError> {
+        let until = self.driver.now() + timeout;
+        loop {
+            if let Some(why) = self.closed() {
+                return Err(SessionError::Closed(why));
+            }
+            let open = self
+                .driver
+                .machine(self.key)
+                .is_some_and(|m| m.inner().client().connection().is_open());
+            if open {
+                return Ok(());
+            }
+            if self.driver.now() >= until {
+                let why = std::format!(
+                    "the proxy did not speak HTTP/2 within {} ms",
+                    timeout.as_millis()
+                );
                 self.driver.fail(self.key, &why);
                 return Err(SessionError::Closed(why));
             }

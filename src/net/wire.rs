@@ -8,6 +8,11 @@ use crate::time::Instant;
 #[cfg(feature = "tls")]
 use crate::tls::{Tls, TlsEvent};
 
+/// How the reason a connection ended begins when its TLS session failed
+/// (a refused handshake, ...): what follows is the TLS error.
+#[cfg(feature = "tls")]
+pub(crate) const TLS_FAILURE: &str = "tls: ";
+
 /// The machine `M` over plaintext TCP, or (feature `tls`) over TLS. Its
 /// events are `M`'s: the TLS session's own are logged, and its failure is
 /// what [`Endpoint::failure`] reports when the driver closes the socket.
@@ -179,7 +184,7 @@ impl<M: Endpoint> Endpoint for Wire<M> {
         match self {
             Wire::Plain(m) => m.failure(),
             #[cfg(feature = "tls")]
-            Wire::Tls(t) => t.failure().map(|e| std::format!("tls: {e}")),
+            Wire::Tls(t) => t.failure().map(|e| std::format!("{TLS_FAILURE}{e}")),
         }
     }
 }

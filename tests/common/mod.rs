@@ -85,3 +85,29 @@ pub fn grpcio_server() -> Peer {
         .arg("--exit-on-stdin-eof");
     start(cmd, "PORT")
 }
+
+/// `cargo` for a build a test starts itself (the C libraries, the tonic
+/// peers), without the variables cargo set for the test: ring's build
+/// script reruns when `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR` or `OUT_DIR` change, so
+/// with them the nested build would rebuild ring and everything above it,
+/// and the next plain `cargo build` would rebuild them again.
+pub fn nested_cargo() -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_for_tests = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_EXE_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref());
+        if set_for_tests {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}

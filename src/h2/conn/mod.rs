@@ -274,6 +274,13 @@ impl<S: Storage> Connection<S> {
         &self.state.peer
     }
 
+    /// Whether the peer's first SETTINGS frame has come and neither side
+    /// has begun to close the connection: the peer is speaking HTTP/2 to
+    /// us (over TLS, only after it accepted the handshake).
+    pub fn is_open(&self) -> bool {
+        self.state.phase == Phase::Open
+    }
+
     /// Whether the connection is finished.
     pub fn is_closed(&self) -> bool {
         self.state.phase == Phase::Closed

@@ -2,7 +2,8 @@
 //! on the calling thread).
 //!
 //! `arkwire-client --addr HOST:PORT --name NAME --mode seq|inflight|large [...]`
-//! with the same modes and options as `tonic-client`.
+//! with the same modes and options as `tonic-client`; `--tls-ca FILE`
+//! (with `--server-name NAME`, default `localhost`) speaks TLS to the server.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -101,7 +102,16 @@ fn main() {
         },
         ..ClientConfig::default()
     };
-    let mut client = Client::connect(addr, config).expect("connect");
+    let ca: String = arg("--tls-ca", String::new());
+    let mut client = if ca.is_empty() {
+        Client::connect(addr, config).expect("connect")
+    } else {
+        let name: String = arg("--server-name", "localhost".to_string());
+        let roots = std::fs::read(&ca).unwrap_or_else(|e| panic!("--tls-ca {ca}: {e}"));
+        let tls = arkwire::tls::ClientConfig::new(&roots, &name).expect("--tls-ca");
+        let connector = arkwire::tls::Connector::new(&tls).expect("TLS");
+        Client::connect_tls(addr, config, std::sync::Arc::new(connector)).expect("connect")
+    };
     match mode.as_str() {
         "seq" => seq(&mut client, &name),
         "inflight" => inflight(&mut client, &name),

@@ -5,6 +5,15 @@
 //! - `inflight --inflight K --calls N`: K connect calls in flight; calls/s.
 //! - `large --size BYTES --reps N`: `noop` with BYTES of args (client→server)
 //!   and `echo` of BYTES (both ways); median MB/s.
+//! - `echo --args TEXT`: one `echo` call; prints `REPLY <message>`, or
+//!   `FAILED <gRPC code>: <message>` and exits with status 1 (the interop
+//!   tests' probe).
+//!
+//! TLS: `--tls-ca FILE` speaks TLS (tonic's rustls with ring, ALPN h2) and
+//! trusts that CA; `--server-name NAME` is the name the server's
+//! certificate must carry (default `localhost`); `--tls-cert FILE --tls-key
+//! FILE` present a client certificate. A connection that fails (a refused
+//! handshake) prints `FAILED connect: <why>` and exits with status 1.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +23,7 @@ use arkwire_bench::{
     arg, connect_request_pb, echo_args, large_report, median_after_warmup, report, result,
     summarise, MIB,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 type Client = ArkoudaClient<Channel>;
 
@@ -93,6 +102,55 @@ async fn timed(client: &mut Client, cmd: &str, args: &str, reps: usize) -> Durat
     median_after_warmup(times)
 }
 
+/// One `echo` call: prints the reply, or why it failed and exits 1.
+async fn echo(client: &mut Client) {
+    let args: String = arg("--args", "hi".to_string());
+    let req = ArkoudaRequest {
+        user: "kjyost".into(),
+        cmd: "echo".into(),
+        format: "STRING".into(),
+        size: -1,
+        args,
+        ..Default::default()
+    };
+    match client.handle_request(req).await {
+        Ok(resp) => println!("REPLY {}", resp.into_inner().message),
+        Err(status) => {
+            println!("FAILED {:?}: {}", status.code(), status.message());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// A PEM file's bytes, or exit status 2 with why.
+fn read_pem(flag: &str, path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| {
+        eprintln!("tonic-client: {flag} {path}: {e}");
+        std::process::exit(2)
+    })
+}
+
+/// The TLS settings of `--tls-ca`, `--server-name`, `--tls-cert`/`--tls-key`.
+fn tls_config() -> Option<ClientTlsConfig> {
+    let ca: String = arg("--tls-ca", String::new());
+    if ca.is_empty() {
+        return None;
+    }
+    let name: String = arg("--server-name", "localhost".to_string());
+    let mut config = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read_pem("--tls-ca", &ca)))
+        .domain_name(name);
+    let cert: String = arg("--tls-cert", String::new());
+    let key: String = arg("--tls-key", String::new());
+    if !cert.is_empty() || !key.is_empty() {
+        config = config.identity(Identity::from_pem(
+            read_pem("--tls-cert", &cert),
+            read_pem("--tls-key", &key),
+        ));
+    }
+    Some(config)
+}
+
 fn main() {
     let addr: String = arg("--addr", String::new());
     let name: String = arg("--name", "tonic".to_string());
@@ -102,15 +160,31 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let tls = tls_config();
     rt.block_on(async move {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
             .expect("address")
             .tcp_nodelay(true)
             .initial_stream_window_size(1u32 << 20)
-            .initial_connection_window_size(1u32 << 24)
-            .connect()
-            .await
-            .expect("connect");
+            .initial_connection_window_size(1u32 << 24);
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls).unwrap_or_else(|e| {
+                eprintln!("tonic-client: TLS: {e}");
+                std::process::exit(2)
+            });
+        }
+        let channel = endpoint.connect().await.unwrap_or_else(|e| {
+            // The transport error's sources say why (the TLS alert, ...).
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            println!("FAILED connect: {why}");
+            std::process::exit(1)
+        });
         let mut client = ArkoudaClient::new(channel)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit);
@@ -118,6 +192,7 @@ fn main() {
             "seq" => seq(&mut client, &name).await,
             "inflight" => inflight(&client, &name).await,
             "large" => large(&mut client, &name).await,
+            "echo" => echo(&mut client).await,
             other => panic!("unknown --mode {other}"),
         }
     });
