@@ -7,10 +7,15 @@ ZeroMQ: a 16 MiB int64 array sent to a stand-in arkouda_server
   direct: pyzmq REQ -> stand-in (Arkouda's ZmqChannel frames)
   proxy:  ArkwireChannel (libarkwire) -> arkwire serve --upstream -> stand-in
 
+  (or, with --client rust, the proxy path's client is net::Session in
+   benches/peers' arkwire-arrays, which takes arrays past the C ABI's
+   64 MiB default: the 1 GiB row)
+
 Usage: arkouda_arrays.py --arkwire target/release/arkwire --lib target/release/libarkwire.so
-                         [--rounds 9] [--mib 16]
+                         [--rounds 9] [--mib 16] [--client python|rust --arrays-bin PATH]
 Prints the median and spread (min..max) of MB/s per direction and path, the
-proxy/direct ratio, and ``RESULT name value`` lines for benches/run.sh.
+proxy/direct ratio, the proxy's peak resident memory, and ``RESULT name
+value`` lines for benches/run.sh (names carry the size when --tag is given).
 """
 
 import argparse
@@ -49,13 +54,19 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--mib", type=int, default=16)
+    ap.add_argument("--client", choices=("python", "rust"), default="python")
+    ap.add_argument("--arrays-bin", default=os.path.join(ROOT, "target/release/arkwire-arrays"))
+    ap.add_argument("--tag", default="")
     a = ap.parse_args()
-    os.environ["ARKWIRE_LIB"] = a.lib
-    sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-    from arkwire import ArkwireChannel
+    if a.client == "python":
+        os.environ["ARKWIRE_LIB"] = a.lib
+        sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+        from arkwire import ArkwireChannel
 
     server, zport = start([sys.executable, os.path.join(ROOT, "tests/arkouda/stand_in_server.py")], "PORT")
+    max_binary = str(a.mib * (1 << 20) + (1 << 20))
     proxy, gport = start([a.arkwire, "serve", "--listen", "127.0.0.1:0", "--threads", "1",
+                          "--max-binary-size", max_binary,
                           "--upstream", f"tcp://127.0.0.1:{zport}"], "listening on")
     try:
         data = np.arange(a.mib * (1 << 20) // 8, dtype=np.int64)
@@ -79,8 +90,22 @@ def main():
             assert len(back) == nbytes
             return t1 - t0, t2 - t1
 
-        channel = ArkwireChannel("bench", "127.0.0.1", gport)
-        channel.connect()
+        if a.client == "rust":
+            rust = subprocess.Popen([a.arrays_bin, "--addr", f"127.0.0.1:{gport}", "--mib", str(a.mib)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert rust.stdout.readline().strip() == "READY"
+
+            def through_rust():
+                rust.stdin.write("round\n")
+                rust.stdin.flush()
+                words = rust.stdout.readline().split()
+                assert words[0] == "TIMES", words
+                return float(words[1]), float(words[2])
+
+        channel = None
+        if a.client == "python":
+            channel = ArkwireChannel("bench", "127.0.0.1", gport)
+            channel.connect()
 
         def through_proxy():
             t0 = time.perf_counter()
@@ -96,6 +121,8 @@ def main():
             assert len(back) == nbytes and np.frombuffer(back, np.int64)[-1] == data[-1]
             return t1 - t0, t2 - t1
 
+        if a.client == "rust":
+            through_proxy = through_rust  # noqa: F811
         direct(), through_proxy()  # warm up
         times = {"direct": ([], []), "proxy": ([], [])}
         for _ in range(a.rounds):  # interleaved, so drift hits both alike
@@ -103,7 +130,9 @@ def main():
                 up, down = run()
                 times[name][0].append(nbytes / up / 1e6)
                 times[name][1].append(nbytes / down / 1e6)
-        print(f"{a.mib} MiB int64 array, {a.rounds} interleaved rounds, MB/s median (min..max)")
+        tag = a.tag
+        print(f"{a.mib} MiB int64 array, {a.client} client, {a.rounds} interleaved rounds, "
+              "MB/s median (min..max)")
         for i, direction in enumerate(("upload", "download")):
             row = []
             for name in ("direct", "proxy"):
@@ -111,10 +140,23 @@ def main():
                 med = statistics.median(v)
                 row.append(med)
                 print(f"  {direction:8} {name:6} {med:8.0f}  ({min(v):.0f}..{max(v):.0f})")
-                print(f"RESULT arrays.{direction}.{name}_mb_s {med:.0f}")
+                print(f"RESULT arrays{tag}.{direction}.{name}_mb_s {med:.0f}")
             print(f"  {direction:8} proxy/direct {row[1] / row[0]:.2f}")
-            print(f"RESULT arrays.{direction}.ratio {row[1] / row[0]:.2f}")
-        channel.disconnect()
+            print(f"RESULT arrays{tag}.{direction}.ratio {row[1] / row[0]:.2f}")
+        peak = idle = 0
+        with open(f"/proc/{proxy.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+                if line.startswith("VmRSS:"):
+                    idle = int(line.split()[1]) / 1024
+        print(f"  proxy peak RSS {peak:.1f} MiB (now {idle:.1f} MiB)")
+        print(f"RESULT arrays{tag}.proxy_peak_rss_mib {peak:.1f}")
+        if channel is not None:
+            channel.disconnect()
+        if a.client == "rust":
+            rust.stdin.close()
+            rust.wait()
     finally:
         for p in (proxy, server):
             p.kill()

@@ -142,10 +142,25 @@ fn download(s: &mut Session, name: &str) -> Vec<u8> {
     }
 }
 
+/// `len` bytes that differ at every offset within a MiB and from one MiB
+/// to the next, made by copying (fast in a debug build).
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 20) as u8)
-        .collect()
+    let block: Vec<u8> = (0..1usize << 20)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect();
+    let mut out = Vec::with_capacity(len);
+    let mut mib = 0u64;
+    while out.len() < len {
+        let start = out.len();
+        let take = block.len().min(len - start);
+        out.extend_from_slice(&block[..take]);
+        // Each MiB carries its index, so a MiB sent twice or skipped shows.
+        let stamp = mib.to_le_bytes();
+        let n = stamp.len().min(take);
+        out[start..start + n].copy_from_slice(&stamp[..n]);
+        mib += 1;
+    }
+    out
 }
 
 fn round_trip(port: u16, seed: u8) {
