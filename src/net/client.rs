@@ -74,6 +74,8 @@ pub struct Client {
     completed: BTreeSet<CallId>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
+    /// Where requests are encoded, kept between calls.
+    scratch: std::vec::Vec<u8>,
 }
 
 impl Client {
@@ -107,6 +109,7 @@ impl Client {
             key,
             completed: BTreeSet::new(),
             closed: None,
+            scratch: std::vec::Vec::new(),
         })
     }
 
@@ -142,18 +145,31 @@ impl Client {
         metadata: &[(&str, &[u8])],
         timeout: Option<Duration>,
     ) -> Result<CallId, CallFailure> {
-        let bytes = request.encode_to_vec();
-        loop {
+        // Encoded into a buffer kept between calls.
+        let mut bytes = core::mem::take(&mut self.scratch);
+        bytes.clear();
+        if request.encode(&mut bytes).is_err() {
+            return Err(CallFailure::Start(CallError::MessageTooLarge));
+        }
+        let started = loop {
             let now = self.driver.now();
             match self
                 .grpc()?
                 .start_call(HANDLE_REQUEST_PATH, &bytes, metadata, timeout, now)
             {
-                Ok(call) => return Ok(call),
-                Err(CallError::TooManyCalls) if self.closed().is_none() => self.turn()?,
-                Err(e) => return Err(CallFailure::Start(e)),
+                Ok(call) => break Ok(call),
+                Err(CallError::TooManyCalls) if self.closed().is_none() => {
+                    if let Err(e) = self.turn() {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(CallFailure::Start(e)),
             }
+        };
+        if bytes.capacity() <= 64 * 1024 {
+            self.scratch = bytes;
         }
+        started
     }
 
     /// Waits for a call started with [`start`](Self::start) and returns its reply.

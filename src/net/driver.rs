@@ -168,6 +168,9 @@ pub(crate) struct Driver<M> {
     write_buf: Vec<u8>,
     /// Connections to write for at the end of this turn.
     touched: Vec<Key>,
+    /// Connections found readable this turn (kept between turns: a turn
+    /// allocates nothing).
+    readable: Vec<Key>,
     /// Connections the application reached between turns.
     dirty: Vec<Key>,
 }
@@ -186,6 +189,7 @@ impl<M: Endpoint> Driver<M> {
             read_buf: vec![0; IO_CHUNK],
             write_buf: vec![0; IO_CHUNK],
             touched: Vec::new(),
+            readable: Vec::new(),
             dirty: Vec::new(),
         })
     }
@@ -395,7 +399,8 @@ impl<M: Endpoint> Driver<M> {
         }
         self.touched.clear();
         let mut accept = false;
-        let mut readable = Vec::new();
+        let mut readable = core::mem::take(&mut self.readable);
+        readable.clear();
         for event in self.events.iter() {
             match event.token() {
                 LISTENER => accept = true,
@@ -416,9 +421,10 @@ impl<M: Endpoint> Driver<M> {
         if accept {
             self.accept();
         }
-        for key in readable {
+        for &key in &readable {
             self.read(key);
         }
+        self.readable = readable;
         self.read_leftovers();
         self.run_timers();
         self.touched.sort_unstable();

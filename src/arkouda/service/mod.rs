@@ -146,6 +146,20 @@ impl Default for ServiceOptions {
 /// Characters of a user name or command kept for the per-call log line.
 const LOG_FIELD_CHARS: usize = 64;
 
+/// A user name or command as the log line keeps it: its first
+/// [`LOG_FIELD_CHARS`] characters, held inline (a call allocates nothing
+/// to be logged).
+type LogField = heapless::String<{ 4 * LOG_FIELD_CHARS }>;
+
+fn log_field(text: &str) -> LogField {
+    let mut field = LogField::new();
+    for c in text.chars().take(LOG_FIELD_CHARS) {
+        // Cannot fail: LOG_FIELD_CHARS characters of at most 4 bytes each.
+        let _ = field.push(c);
+    }
+    field
+}
+
 /// The health a service answers when it was given none: serving.
 static ALWAYS_SERVING: Health = Health::new(ServingStatus::Serving);
 
@@ -174,8 +188,8 @@ pub enum ServiceEvent {
 
 /// A call handed to the handler and not yet answered.
 struct InFlight {
-    user: String,
-    cmd: String,
+    user: LogField,
+    cmd: LogField,
     started: std::time::Instant,
     /// The client's deadline, on the service's clock.
     deadline: Option<Instant>,
@@ -219,7 +233,12 @@ pub struct ArkoudaService {
     uploads: HashMap<CallId, Transfer>,
     /// Payloads on their way from the handler to the client.
     downloads: HashMap<CallId, Transfer>,
+    /// Where responses are encoded, kept between calls up to [`SCRATCH_KEPT`].
+    scratch: std::vec::Vec<u8>,
 }
+
+/// Largest encoding buffer a connection keeps for the next response.
+const SCRATCH_KEPT: usize = 64 * 1024;
 
 /// One payload passing through the service: its pipe, and how many of its
 /// bytes are still to pass.
@@ -264,6 +283,7 @@ impl ArkoudaService {
             keepalive_failed: false,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
+            scratch: std::vec::Vec::new(),
         })
     }
 
@@ -747,8 +767,8 @@ impl ArkoudaService {
         self.in_flight.insert(
             call,
             InFlight {
-                user: request.user.chars().take(LOG_FIELD_CHARS).collect(),
-                cmd: request.cmd.chars().take(LOG_FIELD_CHARS).collect(),
+                user: log_field(&request.user),
+                cmd: log_field(&request.cmd),
                 started: std::time::Instant::now(),
                 deadline: core_deadline,
             },
@@ -965,8 +985,8 @@ impl ArkoudaService {
             status = code.name(),
             duration_ms = ms;
             "call {:?} by {:?}: {} in {ms} ms",
-            done.cmd,
-            done.user,
+            done.cmd.as_str(),
+            done.user.as_str(),
             code.name()
         );
     }
@@ -975,10 +995,23 @@ impl ArkoudaService {
     fn collect_answers(&mut self) {
         while let Ok(done) = self.rx.try_recv() {
             let (result, code) = match done.answer {
-                Answer::Reply(resp) => (
-                    self.grpc.respond(done.call, &resp.encode_to_vec()),
-                    Code::Ok,
-                ),
+                Answer::Reply(resp) => {
+                    // Encoded into a buffer the connection keeps between calls.
+                    let mut encoded = core::mem::take(&mut self.scratch);
+                    encoded.clear();
+                    let result = match resp.encode(&mut encoded) {
+                        Ok(()) => self.grpc.respond(done.call, &encoded),
+                        Err(_) => self.grpc.respond_status(
+                            done.call,
+                            Code::Internal,
+                            "the response could not be encoded",
+                        ),
+                    };
+                    if encoded.capacity() <= SCRATCH_KEPT {
+                        self.scratch = encoded;
+                    }
+                    (result, Code::Ok)
+                }
                 Answer::Status(code, msg) => {
                     (self.grpc.respond_status(done.call, code, &msg), code)
                 }

@@ -46,7 +46,9 @@ pub use crate::buf::ByteArray;
 pub use event::{ConfigError, ConnectionError, Event, Fault, GoAwayDebug, StreamError};
 pub use send::MIN_TRANSMIT_BUFFER;
 #[cfg(feature = "alloc")]
-pub use storage::{BoundedControl, GrowableStorage};
+pub use storage::{
+    BoundedControl, GrowableStorage, RecyclingStreams, SPARE_BUFFER_CAPACITY, SPARE_STREAM_BUFFERS,
+};
 pub use storage::{
     ControlQueue, FixedStorage, LentLayout, LentStorage, LentStreams, Parts, Storage,
     StreamBuffers, StreamTable, Twice,

@@ -435,7 +435,7 @@ impl Storage for GrowableStorage {
     type DecoderTable = [u8; crate::h2::hpack::DEFAULT_TABLE_SIZE];
     type EncoderTable = [u8; crate::h2::hpack::DEFAULT_TABLE_SIZE];
     type BlockOut = alloc::boxed::Box<[u8]>;
-    type Streams = alloc::vec::Vec<Stream<Self::Headers, Self::Body>>;
+    type Streams = RecyclingStreams;
     type Control = BoundedControl;
 
     fn into_parts(self, config: &Config) -> Result<Parts<Self>, ConfigError> {
@@ -446,12 +446,75 @@ impl Storage for GrowableStorage {
             decoder_table: [0; crate::h2::hpack::DEFAULT_TABLE_SIZE],
             encoder_table: [0; crate::h2::hpack::DEFAULT_TABLE_SIZE],
             block_out: alloc::vec![0; list].into_boxed_slice(),
-            streams: alloc::vec::Vec::new(),
+            streams: RecyclingStreams::default(),
             control: BoundedControl {
                 queue: alloc::collections::VecDeque::with_capacity(control),
                 limit: control,
             },
         })
+    }
+}
+
+/// Buffer sets a growable connection keeps from finished streams for the
+/// next ones, so a call in steady state allocates no stream buffers.
+#[cfg(feature = "alloc")]
+pub const SPARE_STREAM_BUFFERS: usize = 4;
+
+/// Largest buffer kept for reuse: bigger ones (a large message's) are freed
+/// with their stream, so what a connection keeps idle stays small.
+#[cfg(feature = "alloc")]
+pub const SPARE_BUFFER_CAPACITY: usize = 4096;
+
+/// The growable stream table: streams in a `Vec`, and the buffers of a few
+/// finished streams (each at most [`SPARE_BUFFER_CAPACITY`]) kept, emptied,
+/// for the next.
+#[cfg(feature = "alloc")]
+#[derive(Default)]
+pub struct RecyclingStreams {
+    streams: alloc::vec::Vec<Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>>,
+    spare: alloc::vec::Vec<[alloc::vec::Vec<u8>; 3]>,
+}
+
+#[cfg(feature = "alloc")]
+impl StreamTable<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>> for RecyclingStreams {
+    fn as_slice(&self) -> &[Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>] {
+        &self.streams
+    }
+    fn as_mut_slice(&mut self) -> &mut [Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>] {
+        &mut self.streams
+    }
+    fn try_push(
+        &mut self,
+        mut stream: Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>,
+    ) -> Result<(), Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>> {
+        if let Some([headers, body, send]) = self.spare.pop() {
+            stream.headers = headers;
+            stream.body = body;
+            stream.send = send;
+        }
+        self.streams.push(stream);
+        Ok(())
+    }
+    fn swap_remove(&mut self, index: usize) -> Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>> {
+        let mut stream = self.streams.swap_remove(index);
+        let small = |b: &alloc::vec::Vec<u8>| b.capacity() <= SPARE_BUFFER_CAPACITY;
+        if self.spare.len() < SPARE_STREAM_BUFFERS
+            && small(&stream.headers)
+            && small(&stream.body)
+            && small(&stream.send)
+        {
+            let mut set = [
+                mem::take(&mut stream.headers),
+                mem::take(&mut stream.body),
+                mem::take(&mut stream.send),
+            ];
+            set.iter_mut().for_each(alloc::vec::Vec::clear);
+            self.spare.push(set);
+        }
+        stream
+    }
+    fn has_room(&self) -> bool {
+        true
     }
 }
 
@@ -472,7 +535,9 @@ impl GrowableStorage {
     ///   before they closed;
     /// - stored headers (`max_connection_header_size`; a refused block
     ///   leaves no spare capacity behind) and bodies
-    ///   (`max_connection_body_size`), each twice while a `Vec` doubles.
+    ///   (`max_connection_body_size`), each twice while a `Vec` doubles;
+    /// - the buffers kept from finished streams ([`SPARE_STREAM_BUFFERS`]
+    ///   sets of three, each at most [`SPARE_BUFFER_CAPACITY`]).
     ///
     /// What the application queues to send comes on top (it is its own).
     pub fn heap_bound(config: &Config) -> usize {
@@ -490,6 +555,7 @@ impl GrowableStorage {
             + 2 * config.max_connection_header_size.max(2 * list)
             + 2 * bodies
             + 8 * streams
+            + 3 * SPARE_STREAM_BUFFERS * SPARE_BUFFER_CAPACITY
     }
 }
 

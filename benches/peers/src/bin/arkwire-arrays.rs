@@ -21,7 +21,9 @@ fn main() {
     let addr: std::net::SocketAddr = arg("--addr", "127.0.0.1:50053".parse().unwrap());
     let mib: usize = arg("--mib", 16);
     let len = mib * MIB;
-    let data: Vec<u8> = (0..len / 8).flat_map(|i| (i as i64).to_le_bytes()).collect();
+    let data: Vec<u8> = (0..len / 8)
+        .flat_map(|i| (i as i64).to_le_bytes())
+        .collect();
     let config = ClientConfig {
         options: Options {
             max_message_size: len + MIB,
