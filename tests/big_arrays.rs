@@ -222,7 +222,7 @@ fn a_gigabyte_each_way_through_the_proxy_in_bounded_memory() {
         mib(one - idle)
     );
     assert!(
-        two <= idle + (2 * MARGIN_MIB << 10),
+        two <= idle + ((2 * MARGIN_MIB) << 10),
         "two transfers: {:.1} MiB over idle",
         mib(two - idle)
     );

@@ -176,7 +176,9 @@ impl<S: Storage> Server<S> {
     /// memory and the client may send as many more.
     pub fn take_request_part(&mut self, call: CallId, n: usize) {
         if self.tag(call.0) & PARTIAL != 0 {
-            self.conn.take_body(call.0, n);
+            // Window for the bytes taken only: what the application leaves
+            // (its pipe is full) keeps the client waiting.
+            self.conn.take_body_part(call.0, n);
         }
     }
 

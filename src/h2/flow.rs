@@ -54,6 +54,15 @@ impl RecvWindow {
         n
     }
 
+    /// The application took `n` of the held bytes (the rest stay held,
+    /// not granted back); returns how many it took.
+    pub(crate) fn consume(&mut self, n: u32) -> u32 {
+        let n = n.min(self.unconsumed);
+        self.unconsumed -= n;
+        self.release(n);
+        n
+    }
+
     /// Bytes still held for the application.
     pub(crate) fn unconsumed(&self) -> u32 {
         self.unconsumed

@@ -952,3 +952,353 @@ fn without_keepalive_a_silent_client_is_not_pinged() {
     pair.drive();
     assert_eq!(pair.b.poll_timeout(), None, "no keepalive timer by default");
 }
+
+/// A payload whose every byte says where it is (mod 251).
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// A streamed request as the handler got it.
+type Taken = (ArkoudaRequest, crate::arkouda::pipe::Upload, Responder);
+
+/// Keeps each streamed request for the test; whole requests are answered
+/// UNIMPLEMENTED, so a test sees which way a request went.
+#[derive(Default)]
+struct Taker(Mutex<Vec<Taken>>);
+
+impl Handler for Taker {
+    fn handle(&self, _: ArkoudaRequest, responder: Responder) {
+        responder.error(Code::Unimplemented, "assembled whole");
+    }
+    fn handle_streamed(
+        &self,
+        request: ArkoudaRequest,
+        upload: crate::arkouda::pipe::Upload,
+        responder: Responder,
+    ) {
+        self.0.lock().unwrap().push((request, upload, responder));
+    }
+}
+
+impl Taker {
+    fn take(&self) -> Taken {
+        let mut taken = self.0.lock().unwrap();
+        assert_eq!(taken.len(), 1, "one streamed request expected");
+        taken.pop().unwrap()
+    }
+}
+
+const STREAM_ABOVE: usize = 64 * 1024;
+const PIPE: usize = 128 * 1024;
+const BIG: usize = 16 << 20;
+
+fn big_options() -> Options {
+    Options {
+        max_message_size: BIG,
+        ..Options::default()
+    }
+}
+
+/// A service streaming requests above 64 KiB through 128 KiB pipes to
+/// `handler`.
+fn streaming_service(handler: Arc<dyn Handler>) -> ArkoudaService {
+    ArkoudaService::new(handler, big_options(), T0)
+        .unwrap()
+        .with_options(ServiceOptions {
+            stream_above: STREAM_ABOVE,
+            pipe_capacity: PIPE,
+            ..ServiceOptions::default()
+        })
+}
+
+fn streaming_pair(handler: Arc<dyn Handler>) -> ServicePair {
+    let client = Client::<GrowableStorage>::new("proxy", big_options(), T0).unwrap();
+    Pair::new(client, streaming_service(handler), T0)
+}
+
+fn big_request(payload: Vec<u8>) -> ArkoudaRequest {
+    ArkoudaRequest {
+        user: "kjyost".into(),
+        token: "secret-token".into(),
+        cmd: "array".into(),
+        format: "BINARY".into(),
+        size: 3,
+        args: "{\"dtype\":\"int64\"}".into(),
+        request_id: Some("r1".into()),
+        recv_binary: false,
+        payload,
+    }
+}
+
+/// Drives until the client's call is complete; the client's DATA events
+/// are read as they come (that returns its window to the server).
+fn complete(pair: &mut ServicePair, call: CallId) {
+    for _ in 0..10_000 {
+        pair.drive();
+        while let Some(event) = pair.a.poll_event() {
+            if event == crate::grpc::ClientEvent::Complete(call) {
+                return;
+            }
+        }
+    }
+    panic!("the call never completed");
+}
+
+#[test]
+fn a_large_request_reaches_the_handler_in_parts_within_a_window() {
+    let taker = Arc::new(Taker::default());
+    let mut pair = streaming_pair(taker.clone());
+    let payload = pattern(8 << 20);
+    let request = big_request(payload.clone());
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    pair.drive();
+    let (head, upload, responder) = taker.take();
+    assert_eq!(
+        head,
+        ArkoudaRequest {
+            payload: Vec::new(),
+            ..request
+        },
+        "every field before the payload"
+    );
+    assert_eq!(upload.len, payload.len() as u64);
+    assert_eq!(pair.b.poll_event(), Some(ServiceEvent::Request(call)));
+    // The handler reads slowly: one chunk per turn of the connection.
+    let window = crate::h2::Config::default().initial_window_size as usize;
+    let mut got = Vec::new();
+    let mut most_held = 0;
+    loop {
+        let held = pair.b.server().connection().body_bytes();
+        most_held = most_held.max(held);
+        assert!(
+            held <= window + 16 * 1024,
+            "the service holds {held} bytes of the request"
+        );
+        assert!(upload.pipe.queued() <= PIPE);
+        match upload.pipe.pop() {
+            crate::arkouda::pipe::Popped::Chunk(chunk) => {
+                got.extend_from_slice(&chunk);
+                upload.pipe.recycle(chunk);
+            }
+            crate::arkouda::pipe::Popped::Empty => {}
+            crate::arkouda::pipe::Popped::End => break,
+            crate::arkouda::pipe::Popped::Aborted(a) => panic!("aborted: {a:?}"),
+        }
+        pair.drive();
+    }
+    assert!(most_held > 0, "the bound was never put to the test");
+    assert_eq!(got.len(), payload.len());
+    assert!(
+        got == payload,
+        "the payload arrived changed or out of order"
+    );
+    responder.reply(ArkoudaResponse {
+        message: "stored".into(),
+        ..Default::default()
+    });
+    complete(&mut pair, call);
+    let answer = ArkoudaResponse::decode(pair.a.response(call).unwrap()).unwrap();
+    assert_eq!(answer.message, "stored");
+    assert_eq!(pair.b.active_calls(), 0);
+    assert_eq!(pair.b.server().connection().body_bytes(), 0);
+}
+
+#[test]
+fn a_large_request_whose_payload_is_not_last_is_resource_exhausted() {
+    let taker = Arc::new(Taker::default());
+    let mut pair = streaming_pair(taker.clone());
+    let mut bytes = big_request(pattern(1 << 20)).encode_to_vec();
+    // `user` again, after the payload: valid protobuf, but the payload
+    // cannot be passed on as it comes.
+    bytes.extend_from_slice(&[0x0a, 1, b'u']);
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &bytes, &[], None, T0)
+        .unwrap();
+    complete(&mut pair, call);
+    let status = pair.a.response(call).unwrap_err();
+    assert_eq!(status.code, Code::ResourceExhausted, "{status:?}");
+    assert!(taker.0.lock().unwrap().is_empty(), "the handler saw it");
+    assert!(matches!(
+        pair.b.poll_event(),
+        Some(ServiceEvent::Refused {
+            code: Code::ResourceExhausted,
+            ..
+        })
+    ));
+    // The rest of the request, sent after the answer, is dropped and the
+    // stream closes rather than wait for a window nobody opens.
+    pair.drive();
+    assert_eq!(pair.b.active_calls(), 0);
+    assert_eq!(pair.b.server().connection().body_bytes(), 0);
+    // The same shape below the bound is assembled and handled whole.
+    let mut small = big_request(pattern(1000)).encode_to_vec();
+    small.extend_from_slice(&[0x0a, 1, b'u']);
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &small, &[], None, T0)
+        .unwrap();
+    complete(&mut pair, call);
+    assert_eq!(pair.a.response(call).unwrap_err().code, Code::Unimplemented);
+}
+
+#[test]
+fn a_client_that_resets_mid_upload_aborts_the_pipe_cancelled() {
+    let taker = Arc::new(Taker::default());
+    let mut pair = streaming_pair(taker.clone());
+    let request = big_request(pattern(8 << 20));
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    pair.drive();
+    let (_, upload, responder) = taker.take();
+    assert!(matches!(
+        upload.pipe.pop(),
+        crate::arkouda::pipe::Popped::Chunk(_)
+    ));
+    assert!(upload.pipe.aborted().is_none());
+    pair.a.finish_call(call); // RST_STREAM CANCEL
+    pair.drive();
+    let why = upload.pipe.aborted().expect("the pipe was not aborted");
+    assert_eq!(why.code, Code::Cancelled);
+    assert!(matches!(
+        upload.pipe.pop(),
+        crate::arkouda::pipe::Popped::Aborted(_)
+    ));
+    assert_eq!(upload.pipe.queued(), 0, "waiting bytes are dropped");
+    assert_eq!(pair.b.server().connection().body_bytes(), 0);
+    assert_eq!(pair.b.active_calls(), 0);
+    // The handler's late answer goes nowhere, harmlessly.
+    responder.error(Code::Cancelled, "gave up");
+    pair.drive();
+    let events: Vec<ServiceEvent> = core::iter::from_fn(|| pair.b.poll_event()).collect();
+    assert!(
+        events.contains(&ServiceEvent::Cancelled(call)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_request_stream_that_ends_before_its_payload_is_internal_and_aborts_the_pipe() {
+    use crate::h2::conn::Connection;
+    use crate::h2::Role;
+    let taker = Arc::new(Taker::default());
+    let client =
+        Connection::<GrowableStorage>::new(Role::Client, crate::h2::Config::default(), T0).unwrap();
+    let mut pair = Pair::new(client, streaming_service(taker.clone()), T0);
+    let message = big_request(pattern(1 << 20)).encode_to_vec();
+    let prefix = crate::grpc::message::prefix(message.len() as u32);
+    let id = pair
+        .a
+        .open_stream(
+            [
+                (&b":method"[..], &b"POST"[..]),
+                (b":scheme", b"http"),
+                (b":path", HANDLE_REQUEST_PATH.as_bytes()),
+                (b":authority", b"proxy"),
+                (b"content-type", b"application/grpc"),
+                (b"te", b"trailers"),
+            ],
+            false,
+        )
+        .unwrap();
+    // Half the message, then END_STREAM.
+    pair.a
+        .send_data(id, &[&prefix, &message[..message.len() / 2]], true)
+        .unwrap();
+    pair.drive();
+    let (_, upload, _responder) = taker.take();
+    let mut got = 0;
+    let why = loop {
+        match upload.pipe.pop() {
+            crate::arkouda::pipe::Popped::Chunk(chunk) => got += chunk.len(),
+            crate::arkouda::pipe::Popped::Aborted(why) => break why,
+            other => assert_eq!(other, crate::arkouda::pipe::Popped::Empty),
+        }
+        pair.drive();
+        assert!(got <= message.len(), "read past what was sent");
+    };
+    assert_eq!(why.code, Code::Internal, "{why:?}");
+    assert!(
+        why.message.contains("before the end of its payload"),
+        "{why:?}"
+    );
+    while pair.a.poll_event().is_some() {}
+    let stream = pair.a.stream(id).expect("the stream is gone");
+    let status = stream
+        .trailers()
+        .unwrap_or(stream.headers())
+        .get(b"grpc-status");
+    assert_eq!(status, Some(&b"13"[..]), "INTERNAL");
+    assert_eq!(pair.b.active_calls(), 0);
+}
+
+#[test]
+fn a_streamed_response_arrives_whole_and_an_abort_ends_it_with_its_status() {
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let handler = Arc::new(move |_: ArkoudaRequest, r: Responder| {
+        keep.lock().unwrap().push(r);
+    });
+    let mut pair = streaming_pair(handler);
+    let payload = pattern(3 << 20);
+    let head = ArkoudaResponse {
+        message: "binary follows".into(),
+        user: Some("kjyost".into()),
+        ..Default::default()
+    };
+    for abort_at in [None, Some(1 << 20)] {
+        let call = pair
+            .a
+            .start_call(HANDLE_REQUEST_PATH, &ruok(), &[], None, T0)
+            .unwrap();
+        pair.drive();
+        let responder = held.lock().unwrap().pop().unwrap();
+        let pipe = responder.stream(head.clone(), payload.len() as u64, PIPE);
+        let mut at = 0;
+        let mut turns = 0;
+        while at < payload.len() {
+            if abort_at.is_some_and(|stop| at >= stop) {
+                pipe.abort(Code::Unavailable, "arkouda_server went away");
+                break;
+            }
+            let n = pipe.room().min(payload.len() - at).min(40_000);
+            if n > 0 {
+                let mut chunk = pipe.chunk();
+                chunk.extend_from_slice(&payload[at..at + n]);
+                pipe.push(chunk).unwrap();
+                at += n;
+            }
+            assert!(pipe.queued() <= PIPE);
+            pair.drive();
+            while pair.a.poll_event().is_some() {}
+            turns += 1;
+            assert!(turns < 100_000, "the response stalled at {at}");
+        }
+        if abort_at.is_none() {
+            pipe.finish();
+        }
+        complete(&mut pair, call);
+        match abort_at {
+            None => {
+                let bytes = pair.a.response(call).unwrap();
+                let answer = ArkoudaResponse::decode(bytes).unwrap();
+                assert_eq!(answer.message, head.message);
+                assert_eq!(answer.user, head.user);
+                assert_eq!(answer.payload.len(), payload.len());
+                assert!(answer.payload == payload, "payload changed");
+            }
+            Some(_) => {
+                let status = pair.a.response(call).unwrap_err();
+                assert_eq!(status.code, Code::Unavailable, "{status:?}");
+                assert!(status.message().contains("arkouda_server went away"));
+            }
+        }
+        pair.a.finish_call(call);
+        assert_eq!(pair.b.active_calls(), 0);
+    }
+}

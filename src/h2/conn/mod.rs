@@ -391,6 +391,11 @@ impl<S: Storage> Connection<S> {
     /// The application is done with a stream: its memory is reclaimed once it
     /// is closed (at once, if it already is). An open stream is reset first.
     pub fn release_stream(&mut self, id: u32) {
+        // Nobody reads its body now: what it holds goes, and its window
+        // back to the peer, so a request answered before it was all sent
+        // (refused, say) can finish rather than stall on a window that
+        // nobody would open.
+        self.take_body(id, usize::MAX);
         self.state.release_stream(id);
         self.state.note_stream_availability();
     }
@@ -485,6 +490,28 @@ impl<S: Storage> Connection<S> {
             budget.give(n);
         }
         state.consume(id);
+    }
+
+    /// The application has taken the first `n` body bytes of stream `id`
+    /// and only those: as [`take_body`](Self::take_body), but the peer
+    /// gets window for the `n` bytes alone, so bytes left in the body keep
+    /// holding theirs. A reader that takes a large body in parts, as fast
+    /// as it can pass them on, thus holds at most the window we announced.
+    pub fn take_body_part(&mut self, id: u32, n: usize) {
+        let state = &mut self.state;
+        let Some(stream) = state.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
+            return;
+        };
+        let n = n.min(stream.body.len());
+        stream.body.consume(n);
+        state.body_bytes -= n;
+        if let Some(budget) = state.config.body_budget {
+            budget.give(n);
+        }
+        let granted = stream
+            .recv_window
+            .consume(u32::try_from(n).unwrap_or(u32::MAX));
+        state.conn_recv_window.release(granted);
     }
 
     /// Body bytes all streams hold now.
@@ -781,12 +808,17 @@ impl<S: Storage> State<S> {
     }
 
     fn release_stream(&mut self, id: u32) {
+        let client = self.role == Role::Client;
         if let Some(stream) = self.stream_mut(id) {
             stream.released = true;
             // Nobody is left to read its events.
             stream.pending = 0;
-            // A stream whose end is queued finishes on its own; others are cancelled.
-            let abandoned = !stream.state.is_closed() && !stream.local_end_queued;
+            // A stream whose end is queued finishes on its own; others are
+            // cancelled. A client's stream whose response has not ended is
+            // still running, however much of its request is queued: its
+            // request is not sent on for nobody.
+            let running = !stream.local_end_queued || (client && !stream.remote_closed());
+            let abandoned = !stream.state.is_closed() && running;
             if abandoned {
                 self.reset_stream(id, CloseCause::ResetLocally(ErrorCode::Cancel));
             }

@@ -592,7 +592,9 @@ impl<S: Storage> State<S> {
         };
         let n = data.len() as u32;
         let mut stored = false;
-        if stream.body_limit.is_none() {
+        // A released stream (answered while the peer still sends) has
+        // nobody to read its bytes: they are dropped below.
+        if stream.body_limit.is_none() && !stream.released {
             let limit = if stream.body.len() + data.len() > max_body {
                 Some(BodyLimit::Stream)
             } else if self.body_bytes + data.len() > max_conn_body {

@@ -457,8 +457,11 @@ impl<B: Buffer> ReqConnection<B> {
 
     /// Whether [`transmit`](Self::transmit) has bytes to give.
     pub fn wants_transmit(&self) -> bool {
+        // A held PONG goes out only between messages: while a streamed
+        // payload is unfinished it gives transmit nothing to send.
+        let pong = self.pong.is_some() && self.payload_left == 0;
         self.phase != Phase::Closed
-            && ((self.phase == Phase::Open && (!self.tx.is_empty() || self.pong.is_some()))
+            && ((self.phase == Phase::Open && (!self.tx.is_empty() || pong))
                 || self.handshake_unsent > 0)
     }
 

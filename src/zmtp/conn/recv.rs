@@ -54,8 +54,15 @@ impl<B: Buffer> ReqConnection<B> {
         while !input.is_empty() && self.phase != Phase::Closed {
             let used = match self.input {
                 Input::Header => {
-                    // Commands may exceed a tiny max_message_size up to MAX_COMMAND_LEN.
-                    let max = self.config.max_message_size.max(MAX_COMMAND_LEN) as u64;
+                    // Commands may exceed a tiny max_message_size up to
+                    // MAX_COMMAND_LEN; a reply that may stream, up to its
+                    // own bound (`on_header` holds the rest to
+                    // max_message_size).
+                    let held = self.config.max_message_size.max(MAX_COMMAND_LEN) as u64;
+                    let max = match self.streaming.reply_above {
+                        Some(_) => held.max(self.streaming.max_streamed_reply),
+                        None => held,
+                    };
                     let (used, header) = self.header.feed(input, max);
                     if let Some(h) = header? {
                         self.on_header(h)?;

@@ -66,7 +66,7 @@ fn open() -> Conn {
     c
 }
 
-fn closed_with(c: &mut Conn) -> ZmtpError {
+fn closed_with<B: Buffer>(c: &mut ReqConnection<B>) -> ZmtpError {
     match events(c).pop() {
         Some(ZmtpEvent::Closed { error }) => error,
         other => panic!("expected Closed, got {other:?}"),
@@ -498,4 +498,322 @@ fn heartbeats_are_off_unless_configured() {
     assert_eq!(c.poll_timeout(), None);
     c.handle_timeout(t(60_000));
     assert_eq!(drain(&mut c), b"");
+}
+
+/// A connection with growable buffers, past its handshake, held replies up
+/// to 2048 bytes.
+fn open_growable() -> ReqConnection<Vec<u8>> {
+    let mut c = ReqConnection::<Vec<u8>>::new(config(), T0).unwrap();
+    drain(&mut c);
+    c.recv(&peer_hello(), T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Ready]);
+    drain(&mut c);
+    c
+}
+
+/// Transmits at most `n` bytes in one go.
+fn transmit_some<B: Buffer>(conn: &mut ReqConnection<B>, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    let got = conn.transmit(&mut buf);
+    buf.truncate(got);
+    buf
+}
+
+/// A payload whose every byte says where it is (mod 251, a prime, so
+/// chunk boundaries never line up with the pattern).
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+const PAYLOAD_LEN: usize = (1 << 20) + 3;
+
+fn payload_streaming() -> Streaming {
+    Streaming {
+        payload_len: Some(PAYLOAD_LEN as u64),
+        ..Streaming::default()
+    }
+}
+
+#[test]
+fn a_streamed_payload_goes_out_as_one_long_frame_never_queueing_more_than_the_cap() {
+    let mut c = open_growable();
+    let payload = pattern(PAYLOAD_LEN);
+    c.send_request_with(&[b"cmd", b"{}"], payload_streaming(), None)
+        .unwrap();
+    assert_eq!(c.payload_remaining(), PAYLOAD_LEN as u64);
+    // Delimiter, two frames with MORE, then the payload's LONG header
+    // (flags 0x02: long, no MORE) announcing its whole length.
+    let mut expected = b"\x01\x00\x01\x03cmd\x01\x02{}\x02".to_vec();
+    expected.extend_from_slice(&(PAYLOAD_LEN as u64).to_be_bytes());
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut writes = 0;
+    let mut largest_queue = 0;
+    while at < payload.len() {
+        // The application offers more than the cap; the queue takes what fits.
+        let n = c.write_payload(&payload[at..(at + 300_000).min(payload.len())]);
+        at += n;
+        writes += 1;
+        largest_queue = largest_queue.max(c.tx.len());
+        assert!(
+            c.tx.len() <= MAX_QUEUED_PAYLOAD,
+            "{} bytes queued",
+            c.tx.len()
+        );
+        assert_eq!(c.payload_remaining(), (PAYLOAD_LEN - at) as u64);
+        // A socket that takes 100 000 bytes a turn.
+        out.extend(transmit_some(&mut c, 100_000));
+        assert!(writes < 1000, "no progress");
+    }
+    assert!(writes > 4, "written in several steps, not {writes}");
+    assert_eq!(
+        largest_queue, MAX_QUEUED_PAYLOAD,
+        "the queue filled to its cap"
+    );
+    // Past the announced length nothing more is taken.
+    assert_eq!(c.write_payload(b"extra"), 0);
+    out.extend(drain(&mut c));
+    assert_eq!(out.len(), expected.len() + PAYLOAD_LEN);
+    assert_eq!(out[..expected.len()], expected[..]);
+    assert!(
+        out[expected.len()..] == payload[..],
+        "payload bytes changed"
+    );
+    // The request is outstanding as any other: its reply comes back held.
+    assert_eq!(c.send_request(&[b"x"], None), Err(ZmtpError::Busy));
+    c.recv(b"\x01\x00\x00\x02ok", T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    assert_eq!(c.reply_frames().collect::<Vec<_>>(), [b"ok"]);
+}
+
+#[test]
+fn a_streamed_payload_alone_and_an_empty_one() {
+    // No frames before the payload: delimiter, then the payload frame.
+    let mut c = open_growable();
+    c.send_request_with(
+        &[],
+        Streaming {
+            payload_len: Some(3),
+            ..Streaming::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.write_payload(b"abcdef"), 3);
+    assert_eq!(drain(&mut c), b"\x01\x00\x00\x03abc");
+    // An empty payload is complete at once: its frame is just a header.
+    let mut c = open_growable();
+    c.send_request_with(
+        &[b"q"],
+        Streaming {
+            payload_len: Some(0),
+            ..Streaming::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.payload_remaining(), 0);
+    assert_eq!(c.write_payload(b"x"), 0);
+    assert_eq!(drain(&mut c), b"\x01\x00\x01\x01q\x00\x00");
+}
+
+#[test]
+fn a_ping_during_the_payload_is_answered_only_after_its_last_byte() {
+    let mut c = open_growable();
+    let payload = pattern(PAYLOAD_LEN);
+    c.send_request_with(&[b"cmd"], payload_streaming(), None)
+        .unwrap();
+    let mut out = Vec::new();
+    let mut at = c.write_payload(&payload);
+    out.extend(drain(&mut c));
+    // The peer pings in the middle of our frame.
+    c.recv(b"\x04\x0a\x04PING\x00\x64ctx", T0).unwrap();
+    // Nothing to send but the held PONG, which must wait: nothing to give.
+    assert_eq!(c.transmit(&mut [0u8; 64]), 0);
+    assert!(!c.wants_transmit(), "nothing can go out until more payload");
+    while at < payload.len() {
+        at += c.write_payload(&payload[at..]);
+        out.extend(drain(&mut c));
+        // A second PING replaces the first: one PONG waits at a time.
+        if at < payload.len() {
+            c.recv(b"\x04\x0a\x04PING\x00\x64new", T0).unwrap();
+        }
+    }
+    let head_len = 2 + 5 + 9;
+    assert!(
+        out[head_len..head_len + PAYLOAD_LEN] == payload[..],
+        "a command landed inside the payload frame"
+    );
+    assert_eq!(&out[head_len + PAYLOAD_LEN..], b"\x04\x08\x04PONGnew");
+    assert!(!c.wants_transmit());
+}
+
+/// The delimiter, then the header of one final LONG frame of `size` bytes.
+fn long_reply_head(size: u64) -> Vec<u8> {
+    let mut r = b"\x01\x00\x02".to_vec();
+    r.extend_from_slice(&size.to_be_bytes());
+    r
+}
+
+fn streaming_reply(above: u64, max: u64) -> Streaming {
+    Streaming {
+        payload_len: None,
+        reply_above: Some(above),
+        max_streamed_reply: max,
+    }
+}
+
+#[test]
+fn a_large_one_frame_reply_streams_out_in_order_then_reply() {
+    // A held reply may not exceed 2048 bytes; this one is 1 MiB.
+    let mut c = open_growable();
+    let size = 1 << 20;
+    c.send_request_with(&[b"get"], streaming_reply(1000, 1 << 30), None)
+        .unwrap();
+    drain(&mut c);
+    let body = pattern(size);
+    c.recv(&long_reply_head(size as u64), T0).unwrap();
+    assert_eq!(
+        events(&mut c),
+        [ZmtpEvent::StreamedReply { size: size as u64 }],
+        "announced from the header alone"
+    );
+    assert!(c.streamed().is_empty());
+    let mut got = Vec::new();
+    for piece in body.chunks(65_521) {
+        c.recv(piece, T0).unwrap();
+        // Taken in two steps: a partial take leaves the rest in order.
+        let half = c.streamed().len() / 2;
+        got.extend_from_slice(&c.streamed()[..half]);
+        c.take_streamed(half);
+        got.extend_from_slice(c.streamed());
+        let n = c.streamed().len();
+        c.take_streamed(n);
+        assert!(c.reply.len() < 65_521, "taken bytes are not kept");
+        if got.len() < size {
+            assert!(events(&mut c).is_empty(), "Reply before the last byte");
+        }
+    }
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    assert!(got == body, "streamed bytes differ");
+    c.release_reply();
+    // The next request's small reply is held as ever.
+    c.send_request_with(&[b"get"], streaming_reply(1000, 1 << 30), None)
+        .unwrap();
+    c.recv(b"\x01\x00\x00\x05small", T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    assert!(c.streamed().is_empty());
+    assert_eq!(c.reply_frames().collect::<Vec<_>>(), [b"small"]);
+}
+
+#[test]
+fn bytes_left_untaken_stay_in_order_until_the_application_takes_them() {
+    let mut c = open_growable();
+    c.send_request_with(&[b"get"], streaming_reply(10, 1000), None)
+        .unwrap();
+    let mut reply = long_reply_head(100);
+    reply.extend(pattern(100));
+    c.recv(&reply, T0).unwrap();
+    assert_eq!(
+        events(&mut c),
+        [ZmtpEvent::StreamedReply { size: 100 }, ZmtpEvent::Reply]
+    );
+    assert_eq!(c.streamed(), &pattern(100)[..]);
+    c.take_streamed(40);
+    assert_eq!(c.streamed(), &pattern(100)[40..]);
+    c.release_reply();
+    assert!(c.streamed().is_empty());
+}
+
+#[test]
+fn a_streamed_reply_above_its_limit_is_refused_from_the_header() {
+    let mut c = open_growable();
+    c.send_request_with(&[b"get"], streaming_reply(1000, 1 << 20), None)
+        .unwrap();
+    let e = c.recv(&long_reply_head((1 << 20) + 1), T0).unwrap_err();
+    assert_eq!(
+        e,
+        ZmtpError::FrameTooLarge {
+            size: (1 << 20) + 1,
+            max: 1 << 20
+        }
+    );
+    assert_eq!(closed_with(&mut c), e);
+    // Exactly the limit is taken.
+    let mut c = open_growable();
+    c.send_request_with(&[b"get"], streaming_reply(1000, 1 << 20), None)
+        .unwrap();
+    c.recv(&long_reply_head(1 << 20), T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::StreamedReply { size: 1 << 20 }]);
+}
+
+#[test]
+fn replies_of_several_frames_or_below_the_bound_are_held_whole() {
+    // Two frames, the second larger than reply_above: held (and within
+    // max_message_size), never streamed.
+    let mut c = open_growable();
+    c.send_request_with(&[b"get"], streaming_reply(100, 1 << 30), None)
+        .unwrap();
+    let mut r = b"\x01\x00\x01\x02{}\x00\xc8".to_vec();
+    r.extend(pattern(200));
+    c.recv(&r, T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    assert!(c.streamed().is_empty());
+    let frames: Vec<&[u8]> = c.reply_frames().collect();
+    assert_eq!(frames, [&b"{}"[..], &pattern(200)[..]]);
+    c.release_reply();
+    // Several frames together past max_message_size are refused as before.
+    c.send_request_with(&[b"get"], streaming_reply(100, 1 << 30), None)
+        .unwrap();
+    let mut r = b"\x01\x00\x01\x02{}\x02".to_vec();
+    r.extend_from_slice(&4096u64.to_be_bytes());
+    assert!(matches!(
+        c.recv(&r, T0),
+        Err(ZmtpError::FrameTooLarge {
+            size: 4098,
+            max: 2048
+        })
+    ));
+    // One frame of exactly reply_above bytes: held.
+    let mut c = open_growable();
+    c.send_request_with(&[b"get"], streaming_reply(100, 1 << 30), None)
+        .unwrap();
+    let mut r = b"\x01\x00\x00\x64".to_vec();
+    r.extend(pattern(100));
+    c.recv(&r, T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::Reply]);
+    assert_eq!(c.reply_frames().next(), Some(&pattern(100)[..]));
+    // Without reply_above a large one-frame reply is bound by max_message_size.
+    let mut c = open_growable();
+    c.send_request(&[b"get"], None).unwrap();
+    assert!(matches!(
+        c.recv(&long_reply_head(4096), T0),
+        Err(ZmtpError::FrameTooLarge {
+            size: 4096,
+            max: 2048
+        })
+    ));
+}
+
+#[test]
+fn a_deadline_mid_stream_ends_the_connection() {
+    let mut c = open_growable();
+    let deadline = T0 + Duration::from_millis(100);
+    c.send_request_with(&[b"get"], streaming_reply(10, 1 << 20), Some(deadline))
+        .unwrap();
+    c.recv(&long_reply_head(1000), T0).unwrap();
+    c.recv(&pattern(500), T0).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::StreamedReply { size: 1000 }]);
+    c.recv(&pattern(500), deadline).unwrap();
+    assert_eq!(events(&mut c), [ZmtpEvent::TimedOut]);
+    assert!(c.is_closed());
+    // A payload cut by the deadline is not written further either.
+    let mut c = open_growable();
+    c.send_request_with(&[b"put"], payload_streaming(), Some(deadline))
+        .unwrap();
+    assert!(c.write_payload(&[1; 10]) == 10);
+    c.handle_timeout(deadline);
+    assert_eq!(events(&mut c), [ZmtpEvent::TimedOut]);
+    assert_eq!(c.write_payload(&[1; 10]), 0);
+    assert_eq!(c.transmit(&mut [0u8; 64]), 0);
 }
