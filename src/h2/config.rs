@@ -67,6 +67,8 @@ pub struct Config {
     pub header_block_timeout: Duration,
     /// How long a stream's queued data may wait for a window the peer never
     /// opens before the stream is reset and its buffers freed (CVE-2019-9517).
+    /// Server connections only: a client's request waiting for the server's
+    /// window is bounded by the call's deadline.
     pub send_stall_timeout: Duration,
 }
 

@@ -326,8 +326,12 @@ impl<S: Storage> State<S> {
             let room = out.len().saturating_sub(FRAME_HEADER_LEN);
             let len = remaining.min(window).min(max_frame).min(room);
             if len == 0 && (remaining > 0 || out.len() < FRAME_HEADER_LEN) {
-                if window == 0 {
-                    // Waiting on the peer's window: the stall defence starts counting.
+                if window == 0 && self.role == Role::Server {
+                    // Waiting on the peer's window: the stall defence starts
+                    // counting. A server's answers are the peer's to read; a
+                    // client's request waits for a server that may take its
+                    // time (a large upload queued behind busy workers), and
+                    // the call's deadline bounds that wait instead.
                     stream.timers.blocked_since.get_or_insert(self.now);
                 }
                 return 0;
