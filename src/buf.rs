@@ -42,6 +42,21 @@ pub trait Buffer {
     /// Gives back spare capacity a growable buffer holds beyond its bytes
     /// (fixed and lent buffers keep theirs).
     fn shrink_to_fit(&mut self) {}
+    /// Appends `n` zero bytes, all or nothing (room for a caller to write
+    /// into in place).
+    fn try_extend_zeroed(&mut self, n: usize) -> Result<(), BufferFull> {
+        if self.free() < n {
+            return Err(BufferFull);
+        }
+        const ZEROS: [u8; 256] = [0; 256];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(ZEROS.len());
+            self.try_extend(&ZEROS[..k])?;
+            left -= k;
+        }
+        Ok(())
+    }
 }
 
 /// A [`Buffer`] over bytes the caller lends: its capacity is the slice's
@@ -178,6 +193,11 @@ impl Buffer for alloc::vec::Vec<u8> {
     fn shrink_to_fit(&mut self) {
         alloc::vec::Vec::shrink_to_fit(self)
     }
+    fn try_extend_zeroed(&mut self, n: usize) -> Result<(), BufferFull> {
+        // One memset, not a loop of small copies (a large message's room).
+        self.resize(self.len() + n, 0);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +211,12 @@ mod tests {
         assert_eq!(b.as_slice(), b"world");
         b.consume(99);
         assert!(b.is_empty());
+        b.try_extend(b"ab").unwrap();
+        b.try_extend_zeroed(600.min(b.free())).unwrap();
+        assert!(b.as_slice()[2..].iter().all(|&x| x == 0));
+        assert_eq!(&b.as_slice()[..2], b"ab");
+        assert!(b.try_extend_zeroed(b.free() + 1).is_err());
+        b.clear();
     }
 
     #[test]

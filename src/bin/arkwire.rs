@@ -554,6 +554,9 @@ fn serve(a: ServeArgs) -> Result<(), String> {
         service: arkwire::arkouda::service::ServiceOptions {
             keepalive_interval: (a.keepalive_ms > 0).then(|| Duration::from_millis(a.keepalive_ms)),
             keepalive_timeout: Duration::from_millis(a.keepalive_timeout_ms),
+            // A request that cannot pass through in parts is held whole
+            // only within the text limit.
+            max_assembled: max_message_size,
             ..Default::default()
         },
         metrics: Some(metrics),

@@ -182,6 +182,28 @@ impl<S: Storage> Server<S> {
         }
     }
 
+    /// Stops handing out `call`'s request in parts (its layout does not
+    /// suit the application, say): the rest is assembled as any request's,
+    /// within the message limit, and reported as [`ServerEvent::Request`]
+    /// once complete. Returns true when it already is: then the
+    /// application reads it now ([`request`](Self::request)), and no event
+    /// follows. Bytes taken with [`take_request_part`](Self::take_request_part)
+    /// are gone: call it before taking any.
+    pub fn assemble(&mut self, call: CallId) -> bool {
+        let id = call.0;
+        if self.tag(id) & PARTIAL == 0 {
+            return false;
+        }
+        self.clear_bits(id, PARTIAL | PARTIAL_OK);
+        self.check_request_body(id);
+        let complete = self.request_complete(call);
+        if !complete {
+            // Its end is reported as a request's.
+            self.clear_bits(id, call::REPORTED);
+        }
+        complete
+    }
+
     /// Whether the client has sent its whole request (END_STREAM seen).
     pub fn request_complete(&self, call: CallId) -> bool {
         self.conn.stream(call.0).is_some_and(|s| s.remote_closed())

@@ -123,11 +123,19 @@ pub struct ServiceOptions {
     /// assembled: their fields go to the handler as soon as they are in
     /// ([`Handler::handle_streamed`]) and the payload follows through a
     /// pipe as it arrives. Such a request must carry its payload last, as
-    /// every encoder of ours does.
+    /// every encoder of ours does, and its other fields within this many
+    /// bytes and half the stream window; otherwise it is assembled whole
+    /// within [`max_assembled`](Self::max_assembled).
     pub stream_above: usize,
     /// Bytes one streamed payload may have waiting between the client and
     /// the handler (default 1 MiB); the client's window waits while it is full.
     pub pipe_capacity: usize,
+    /// The largest `HandleRequest` assembled whole when it cannot pass
+    /// through in parts (its text fields alone pass `stream_above`, or its
+    /// payload is not its last field); larger ones are refused
+    /// RESOURCE_EXHAUSTED. Default: the gRPC message limit (`usize::MAX`
+    /// here); `arkwire serve` sets `--max-message-size`.
+    pub max_assembled: usize,
 }
 
 impl Default for ServiceOptions {
@@ -139,6 +147,7 @@ impl Default for ServiceOptions {
             keepalive_timeout: core::time::Duration::from_secs(20),
             stream_above: 1 << 20,
             pipe_capacity: 1 << 20,
+            max_assembled: usize::MAX,
         }
     }
 }
@@ -807,19 +816,29 @@ impl ArkoudaService {
             Ok(Some(at)) if at.start as u64 + at.len == message_len as u64 => at,
             Ok(found) => {
                 // No payload yet: wait, unless the fields before it are
-                // already more than a request's text may be, or the
-                // payload is not last (it cannot then be passed on as it comes).
-                let waited = body.len() >= self.settings.stream_above
+                // already more than stream_above, or the payload is not
+                // last: such a request cannot pass on as it comes, and is
+                // assembled whole within `max_assembled` instead.
+                // The client sends no more than a stream window before the
+                // request is taken: half of one is where waiting ends.
+                let window = self.grpc.connection().config().initial_window_size as usize;
+                let give_up = part.len() >= self.settings.stream_above.min(window / 2)
                     || self.grpc.request_complete(call)
                     || found.is_some();
-                if waited {
+                if !give_up {
+                    return false;
+                }
+                if message_len > self.settings.max_assembled {
                     let why = std::format!(
-                        "a request of {message_len} bytes is streamed, which needs its \
-                         payload (field 9) as its last field and its other fields within \
-                         {} bytes",
-                        self.settings.stream_above
+                        "a request of {message_len} bytes passes through only with its payload \
+                         (field 9) as its last field and its other fields within {} bytes; \
+                         assembled whole it may have at most {} bytes",
+                        self.settings.stream_above,
+                        self.settings.max_assembled
                     );
                     self.refuse(call, Code::ResourceExhausted, &why);
+                } else if self.grpc.assemble(call) {
+                    self.request(call);
                 }
                 return false;
             }

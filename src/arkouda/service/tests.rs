@@ -1007,9 +1007,14 @@ fn streaming_service(handler: Arc<dyn Handler>) -> ArkoudaService {
         .with_options(ServiceOptions {
             stream_above: STREAM_ABOVE,
             pipe_capacity: PIPE,
+            max_assembled: MAX_ASSEMBLED,
             ..ServiceOptions::default()
         })
 }
+
+/// The largest request the streaming service assembles whole when it cannot
+/// pass through in parts.
+const MAX_ASSEMBLED: usize = 512 << 10;
 
 fn streaming_pair(handler: Arc<dyn Handler>) -> ServicePair {
     let client = Client::<GrowableStorage>::new("proxy", big_options(), T0).unwrap();
@@ -1134,12 +1139,31 @@ fn a_large_request_whose_payload_is_not_last_is_resource_exhausted() {
     pair.drive();
     assert_eq!(pair.b.active_calls(), 0);
     assert_eq!(pair.b.server().connection().body_bytes(), 0);
-    // The same shape below the bound is assembled and handled whole.
-    let mut small = big_request(pattern(1000)).encode_to_vec();
-    small.extend_from_slice(&[0x0a, 1, b'u']);
+    // The same shape below the bound is assembled and handled whole, past
+    // stream_above as well as below it (the handler's plain `handle`
+    // answers UNIMPLEMENTED).
+    for len in [1000, 300 << 10] {
+        let mut small = big_request(pattern(len)).encode_to_vec();
+        small.extend_from_slice(&[0x0a, 1, b'u']);
+        let call = pair
+            .a
+            .start_call(HANDLE_REQUEST_PATH, &small, &[], None, T0)
+            .unwrap();
+        complete(&mut pair, call);
+        assert_eq!(pair.a.response(call).unwrap_err().code, Code::Unimplemented);
+    }
+    assert!(taker.0.lock().unwrap().is_empty(), "none was streamed");
+    // So is a request without a payload whose text alone passes
+    // stream_above (a large `args`).
+    let text = ArkoudaRequest {
+        user: "kjyost".into(),
+        cmd: "echo".into(),
+        args: "x".repeat(200 << 10),
+        ..ArkoudaRequest::default()
+    };
     let call = pair
         .a
-        .start_call(HANDLE_REQUEST_PATH, &small, &[], None, T0)
+        .start_call(HANDLE_REQUEST_PATH, &text.encode_to_vec(), &[], None, T0)
         .unwrap();
     complete(&mut pair, call);
     assert_eq!(pair.a.response(call).unwrap_err().code, Code::Unimplemented);

@@ -764,14 +764,10 @@ impl<S: Storage> State<S> {
             } else {
                 0
             };
-        const ZEROS: [u8; 64] = [0; 64];
-        let mut result = stream.send.try_extend(&[tag, 0, 0, 0, 0]);
-        let mut left = len;
-        while left > 0 && result.is_ok() {
-            let n = left.min(ZEROS.len());
-            result = stream.send.try_extend(&ZEROS[..n]);
-            left -= n;
-        }
+        let result = stream
+            .send
+            .try_extend(&[tag, 0, 0, 0, 0])
+            .and_then(|_| stream.send.try_extend_zeroed(len));
         if result.is_ok() {
             let at = start + super::stream::ITEM_PREFIX;
             if let Some(body) = stream.send.as_mut_slice().get_mut(at..at + len) {
