@@ -1,6 +1,9 @@
 //! gRPC server connection for the Arkouda method: preface and an empty
 //! SETTINGS frame, then arbitrary client bytes in chunks (sizes from the first
-//! input byte). Every request reported is read and answered.
+//! input byte). Every request reported is read and answered; requests of
+//! HandleRequest over 256 bytes come in parts (`with_partial`), are taken
+//! as they come (their size checked against the window) and answered once
+//! complete, every other one with a streamed response.
 #![no_main]
 
 use arkwire::grpc::{Options, Server, ServerEvent};
@@ -34,6 +37,23 @@ fn drive(server: &mut Server<GrowableStorage>, out: &mut [u8]) {
             ServerEvent::HalfClosed(id) => {
                 let _ = server.finish(id, arkwire::grpc::Code::Ok, "");
             }
+            ServerEvent::Partial(id) => {
+                let held = server.request_part(id).map_or(0, <[u8]>::len);
+                // What arrives is bounded by the stream window we announced.
+                assert!(held <= (1 << 20) + 16_384, "{held} bytes held");
+                server.take_request_part(id, held / 2 + 1);
+                if server.request_complete(id) {
+                    if id.0 % 4 == 1 {
+                        let _ = server.begin_response(id, 10, b"abc");
+                        let _ = server.send_response_part(id, b"defghij");
+                        let _ = server.queued(id);
+                        let _ = server.finish(id, arkwire::grpc::Code::Ok, "");
+                    } else if server.assemble(id) {
+                        let _ = server.request(id).map(|m| m.len());
+                        let _ = server.respond(id, b"y");
+                    }
+                }
+            }
             ServerEvent::Cancelled(_) | ServerEvent::Closed { .. } => {}
         }
     }
@@ -59,6 +79,7 @@ fuzz_target!(|data: &[u8]| {
         now,
     )
     .and_then(|s| s.with_streaming(&[arkwire::ops::reflection::V1_PATH]))
+    .map(|s| s.with_partial(HANDLE_REQUEST_PATH, 256))
     .unwrap();
     let mut out = vec![0u8; MIN_TRANSMIT_BUFFER];
     server.recv(PREFACE, now).expect("the preface is valid");

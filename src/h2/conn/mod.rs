@@ -796,8 +796,12 @@ impl<S: Storage> State<S> {
     /// Closes a stream for `cause` and tells the peer with RST_STREAM.
     fn reset_stream(&mut self, id: u32, cause: CloseCause) {
         let code = cause.reset().map_or(ErrorCode::Cancel, |(code, _)| code);
+        // A stream of ours whose HEADERS never went out is idle to the
+        // peer: RST_STREAM on it would be a connection error (RFC 9113
+        // §6.4), and a later stream closes it implicitly (§5.1.1).
+        let unseen = self.role == Role::Client && id > self.opened_on_wire;
         if let Some(stream) = self.stream_mut(id) {
-            if stream.close(cause) {
+            if stream.close(cause) && !unseen {
                 let _ = self.queue_control(Control::Reset(id, code));
             }
         }
