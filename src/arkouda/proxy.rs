@@ -276,6 +276,10 @@ impl<B: Backend> Handler for SyncProxy<B> {
         self.dispatch(request, None, responder)
     }
 
+    fn takes_streamed(&self) -> bool {
+        true
+    }
+
     fn handle_streamed(&self, request: ArkoudaRequest, upload: Upload, responder: Responder) {
         self.dispatch(request, Some(upload), responder)
     }

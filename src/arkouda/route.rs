@@ -390,6 +390,10 @@ impl Handler for Router {
         }
     }
 
+    fn takes_streamed(&self) -> bool {
+        self.table.iter().all(|r| r.target.handler.takes_streamed())
+    }
+
     fn handle_streamed(
         &self,
         request: ArkoudaRequest,

@@ -164,6 +164,10 @@ impl<H: super::service::Handler + ?Sized> super::service::Handler for Limited<H>
         self.inner.handle(request, responder)
     }
 
+    fn takes_streamed(&self) -> bool {
+        self.inner.takes_streamed()
+    }
+
     fn handle_streamed(
         &self,
         request: ArkoudaRequest,

@@ -555,8 +555,12 @@ fn serve(a: ServeArgs) -> Result<(), String> {
             keepalive_interval: (a.keepalive_ms > 0).then(|| Duration::from_millis(a.keepalive_ms)),
             keepalive_timeout: Duration::from_millis(a.keepalive_timeout_ms),
             // A request that cannot pass through in parts is held whole
-            // only within the text limit.
-            max_assembled: max_message_size,
+            // only within the text limit; the async proxy, which keeps
+            // whole results, takes whole binary requests too.
+            max_assembled: match a.mode {
+                ServeMode::Sync => max_message_size,
+                ServeMode::Async => max_message_size.saturating_add(a.max_binary_size),
+            },
             ..Default::default()
         },
         metrics: Some(metrics),

@@ -16,6 +16,14 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one request.
     fn handle(&self, request: ArkoudaRequest, responder: Responder);
 
+    /// Whether [`handle_streamed`](Self::handle_streamed) passes payloads
+    /// on as they come. When false (the default) the service assembles
+    /// large requests whole (within `ServiceOptions::max_assembled`) and
+    /// hands them to [`handle`](Self::handle).
+    fn takes_streamed(&self) -> bool {
+        false
+    }
+
     /// Handles a request too large to assemble: its fields are in `request`
     /// (with an empty `payload`), its payload still arriving through
     /// `upload`. Handlers that cannot forward a payload as it comes keep

@@ -813,7 +813,12 @@ impl ArkoudaService {
                 self.refuse(call, Code::InvalidArgument, &why);
                 return false;
             }
-            Ok(Some(at)) if at.start as u64 + at.len == message_len as u64 => at,
+            Ok(Some(at))
+                if at.start as u64 + at.len == message_len as u64
+                    && self.handler.takes_streamed() =>
+            {
+                at
+            }
             Ok(found) => {
                 // No payload yet: wait, unless the fields before it are
                 // already more than stream_above, or the payload is not
@@ -824,7 +829,8 @@ impl ArkoudaService {
                 let window = self.grpc.connection().config().initial_window_size as usize;
                 let give_up = part.len() >= self.settings.stream_above.min(window / 2)
                     || self.grpc.request_complete(call)
-                    || found.is_some();
+                    || found.is_some()
+                    || !self.handler.takes_streamed();
                 if !give_up {
                     return false;
                 }
