@@ -88,7 +88,10 @@ python3 -c 'import numpy' 2>/dev/null \
 start() {
     local name=$1 out=$WORK/$1.out
     shift
-    "$@" >"$out" 2>"$WORK/$name.err" &
+    # Emptied here, not by the background redirection, so a previous
+    # server's address is never read.
+    : >"$out"
+    "$@" >>"$out" 2>"$WORK/$name.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
     for _ in $(seq 1 200); do
