@@ -57,6 +57,8 @@ def main():
     ap.add_argument("--client", choices=("python", "rust"), default="python")
     ap.add_argument("--arrays-bin", default=os.path.join(ROOT, "target/release/arkwire-arrays"))
     ap.add_argument("--tag", default="")
+    ap.add_argument("--raw", action="store_true",
+                    help="also print RESULT name value ROUND for every round (benches/run.sh)")
     a = ap.parse_args()
     if a.client == "python":
         os.environ["ARKWIRE_LIB"] = a.lib
@@ -77,6 +79,11 @@ def main():
         sock = zmq.Context().socket(zmq.REQ)
         sock.connect(f"tcp://127.0.0.1:{zport}")
 
+        def delete(name):
+            # The stand-in keeps every array: free each round's (1 GiB rows).
+            sock.send(request("delete", [arg("name", "str", name)], "STRING").encode())
+            sock.recv()
+
         def direct():
             t0 = time.perf_counter()
             sock.send((request("array<int64,1>", upload, "BINARY") + "BINARY_PAYLOAD").encode(),
@@ -88,6 +95,7 @@ def main():
             back = sock.recv(copy=False).buffer
             t2 = time.perf_counter()
             assert len(back) == nbytes
+            delete(name)
             return t1 - t0, t2 - t1
 
         if a.client == "rust":
@@ -100,6 +108,7 @@ def main():
                 rust.stdin.flush()
                 words = rust.stdout.readline().split()
                 assert words[0] == "TIMES", words
+                delete(words[3])
                 return float(words[1]), float(words[2])
 
         channel = None
@@ -119,17 +128,22 @@ def main():
                 args=json.dumps([json.dumps(arg("array", "pdarray", name))]), size=1)
             t2 = time.perf_counter()
             assert len(back) == nbytes and np.frombuffer(back, np.int64)[-1] == data[-1]
+            delete(name)
             return t1 - t0, t2 - t1
 
         if a.client == "rust":
             through_proxy = through_rust  # noqa: F811
         direct(), through_proxy()  # warm up
         times = {"direct": ([], []), "proxy": ([], [])}
-        for _ in range(a.rounds):  # interleaved, so drift hits both alike
-            for name, run in (("direct", direct), ("proxy", through_proxy)):
+        for i in range(a.rounds):  # interleaved, so drift hits both alike
+            order = (("direct", direct), ("proxy", through_proxy))
+            for name, run in order if i % 2 == 0 else order[::-1]:
                 up, down = run()
                 times[name][0].append(nbytes / up / 1e6)
                 times[name][1].append(nbytes / down / 1e6)
+                if a.raw:
+                    print(f"RESULT arrays{a.tag}.upload.{name}_mb_s {nbytes / up / 1e6:.1f} {i + 1}")
+                    print(f"RESULT arrays{a.tag}.download.{name}_mb_s {nbytes / down / 1e6:.1f} {i + 1}")
         tag = a.tag
         print(f"{a.mib} MiB int64 array, {a.client} client, {a.rounds} interleaved rounds, "
               "MB/s median (min..max)")
@@ -140,9 +154,11 @@ def main():
                 med = statistics.median(v)
                 row.append(med)
                 print(f"  {direction:8} {name:6} {med:8.0f}  ({min(v):.0f}..{max(v):.0f})")
-                print(f"RESULT arrays{tag}.{direction}.{name}_mb_s {med:.0f}")
+                if not a.raw:
+                    print(f"RESULT arrays{tag}.{direction}.{name}_mb_s {med:.0f}")
             print(f"  {direction:8} proxy/direct {row[1] / row[0]:.2f}")
-            print(f"RESULT arrays{tag}.{direction}.ratio {row[1] / row[0]:.2f}")
+            if not a.raw:
+                print(f"RESULT arrays{tag}.{direction}.ratio {row[1] / row[0]:.2f}")
         peak = idle = 0
         with open(f"/proc/{proxy.pid}/status") as f:
             for line in f:

@@ -46,6 +46,8 @@ pub struct Summary {
     pub p50_us: f64,
     /// 99th percentile, microseconds.
     pub p99_us: f64,
+    /// 99.9th percentile, microseconds.
+    pub p999_us: f64,
     /// Completed calls per second over the whole measured run.
     pub per_s: f64,
 }
@@ -60,6 +62,7 @@ pub fn summarise(mut lat: Vec<Duration>, wall: Duration) -> Summary {
     Summary {
         p50_us: pick(0.50),
         p99_us: pick(0.99),
+        p999_us: pick(0.999),
         per_s: lat.len() as f64 / wall.as_secs_f64(),
     }
 }
@@ -68,6 +71,7 @@ pub fn summarise(mut lat: Vec<Duration>, wall: Duration) -> Summary {
 pub fn report(name: &str, s: &Summary) {
     println!("RESULT {name}.p50_us {:.2}", s.p50_us);
     println!("RESULT {name}.p99_us {:.2}", s.p99_us);
+    println!("RESULT {name}.p999_us {:.2}", s.p999_us);
     println!("RESULT {name}.per_s {:.0}", s.per_s);
 }
 
@@ -103,6 +107,13 @@ pub fn large_report(name: &str, size: usize, up: Duration, echo: Duration) {
     result(&format!("{name}.echo_mb_s"), mb / echo.as_secs_f64());
     let down = echo.saturating_sub(up).max(Duration::from_micros(1));
     result(&format!("{name}.down_mb_s"), mb / down.as_secs_f64());
+}
+
+/// Prints `RESULT <name>.mb_s` for `size` bytes moved in the median of `times`
+/// (the first, a warm-up, dropped).
+pub fn transfer_report(name: &str, size: usize, times: Vec<Duration>) {
+    let t = median_after_warmup(times);
+    result(&format!("{name}.mb_s"), size as f64 / 1e6 / t.as_secs_f64());
 }
 
 /// Drops the first (warm-up) time and returns the median of the rest.

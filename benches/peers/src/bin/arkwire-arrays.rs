@@ -6,7 +6,7 @@
 //!
 //! `arkwire-arrays --addr HOST:PORT --mib N`: prints `READY`, then for each
 //! line read from standard input runs one round and prints
-//! `TIMES <upload seconds> <download seconds>`; the array is made once,
+//! `TIMES <upload seconds> <download seconds> <array name>`; the array is made once,
 //! outside the timing.
 
 use std::io::BufRead;
@@ -80,7 +80,7 @@ fn main() {
         assert_eq!(back.len(), len);
         assert_eq!(back[len - 8..], data[len - 8..]);
         println!(
-            "TIMES {:.6} {:.6}",
+            "TIMES {:.6} {:.6} {name}",
             (t1 - t0).as_secs_f64(),
             (t2 - t1).as_secs_f64()
         );

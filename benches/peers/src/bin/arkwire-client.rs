@@ -2,7 +2,8 @@
 //! on the calling thread).
 //!
 //! `arkwire-client --addr HOST:PORT --name NAME --mode seq|inflight|large [...]`
-//! with the same modes and options as `tonic-client`; `--tls-ca FILE`
+//! with the same modes and options as `tonic-client` (`up`/`down`
+//! `--size BYTES --reps N`: `noop` binary-payload uploads, `bytes` payload downloads); `--tls-ca FILE`
 //! (with `--server-name NAME`, default `localhost`) speaks TLS to the server.
 
 use std::collections::VecDeque;
@@ -12,8 +13,8 @@ use arkwire::grpc::Options;
 use arkwire::net::{Client, ClientConfig};
 use arkwire::proto::ArkoudaRequest;
 use arkwire_bench::{
-    arg, connect_request, echo_args, large_report, median_after_warmup, report, result, summarise,
-    MIB,
+    arg, connect_request, echo_args, large_report, median_after_warmup, report, summarise,
+    transfer_report, MIB,
 };
 
 fn seq(client: &mut Client, name: &str) {
@@ -34,31 +35,72 @@ fn seq(client: &mut Client, name: &str) {
     report(name, &summarise(lat, start.elapsed()));
 }
 
-/// `calls` connect calls with `k` in flight, oldest waited for first.
-fn pipelined(client: &mut Client, k: usize, calls: usize) {
+/// `calls` connect calls with `k` in flight, oldest waited for first; each
+/// call's latency (start to reply) goes into `lat` when given.
+fn pipelined(client: &mut Client, k: usize, calls: usize, mut lat: Option<&mut Vec<Duration>>) {
     let req = connect_request();
     let mut open = VecDeque::with_capacity(k);
     let mut started = 0;
     while started < calls || !open.is_empty() {
         while open.len() < k && started < calls {
-            open.push_back(client.start(&req, &[], None).expect("start"));
+            let t = Instant::now();
+            open.push_back((client.start(&req, &[], None).expect("start"), t));
             started += 1;
         }
-        let id = open.pop_front().expect("a call in flight");
+        let (id, t) = open.pop_front().expect("a call in flight");
         std::hint::black_box(client.wait(id).expect("call"));
+        if let Some(lat) = lat.as_deref_mut() {
+            lat.push(t.elapsed());
+        }
     }
 }
 
 fn inflight(client: &mut Client, name: &str) {
     let k: usize = arg("--inflight", 64);
     let calls: usize = arg("--calls", 50000);
-    pipelined(client, k, k * 20);
+    pipelined(client, k, k * 20, None);
+    let mut lat = Vec::with_capacity(calls);
     let start = Instant::now();
-    pipelined(client, k, calls);
-    result(
-        &format!("{name}.per_s"),
-        calls as f64 / start.elapsed().as_secs_f64(),
-    );
+    pipelined(client, k, calls, Some(&mut lat));
+    report(name, &summarise(lat, start.elapsed()));
+}
+
+/// `--size` bytes client→server (`noop` carrying that many bytes as its binary `payload`) or
+/// server→client (`bytes`: a reply whose `payload` is that many bytes; the
+/// server must know the command), one warm-up and `--reps` timed calls.
+fn transfer(client: &mut Client, name: &str, up: bool) {
+    let size: usize = arg("--size", 8 * MIB);
+    let reps: usize = arg("--reps", 3);
+    let req = if up {
+        ArkoudaRequest {
+            user: "kjyost".into(),
+            cmd: "noop".into(),
+            format: "BINARY".into(),
+            size: -1,
+            payload: vec![0xa5; size],
+            ..Default::default()
+        }
+    } else {
+        ArkoudaRequest {
+            user: "kjyost".into(),
+            cmd: "bytes".into(),
+            format: "STRING".into(),
+            size: -1,
+            args: size.to_string(),
+            ..Default::default()
+        }
+    };
+    let mut times = Vec::new();
+    for _ in 0..=reps {
+        let t = Instant::now();
+        let resp = client.call(&req, None).expect("call");
+        times.push(t.elapsed());
+        if !up {
+            assert_eq!(resp.payload.len(), size, "short payload");
+        }
+        drop(resp);
+    }
+    transfer_report(name, size, times);
 }
 
 fn large(client: &mut Client, name: &str) {
@@ -97,7 +139,7 @@ fn main() {
     let mode: String = arg("--mode", "seq".to_string());
     let config = ClientConfig {
         options: Options {
-            max_message_size: 80 * MIB,
+            max_message_size: arg("--max-message-size", 80 * MIB),
             ..Options::default()
         },
         ..ClientConfig::default()
@@ -116,6 +158,8 @@ fn main() {
         "seq" => seq(&mut client, &name),
         "inflight" => inflight(&mut client, &name),
         "large" => large(&mut client, &name),
+        "up" => transfer(&mut client, &name, true),
+        "down" => transfer(&mut client, &name, false),
         other => panic!("unknown --mode {other}"),
     }
 }

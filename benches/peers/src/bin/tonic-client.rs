@@ -5,6 +5,8 @@
 //! - `inflight --inflight K --calls N`: K connect calls in flight; calls/s.
 //! - `large --size BYTES --reps N`: `noop` with BYTES of args (client→server)
 //!   and `echo` of BYTES (both ways); median MB/s.
+//! - `up|down --size BYTES --reps N`: `noop` with a binary `payload` of BYTES, or `bytes`
+//!   (a reply whose `payload` is BYTES); median MB/s after one warm-up.
 //! - `echo --args TEXT`: one `echo` call; prints `REPLY <message>`, or
 //!   `FAILED <gRPC code>: <message>` and exits with status 1 (the interop
 //!   tests' probe).
@@ -20,8 +22,8 @@ use std::time::{Duration, Instant};
 use arkwire_bench::pb::arkouda_client::ArkoudaClient;
 use arkwire_bench::pb::ArkoudaRequest;
 use arkwire_bench::{
-    arg, connect_request_pb, echo_args, large_report, median_after_warmup, report, result,
-    summarise, MIB,
+    arg, connect_request_pb, echo_args, large_report, median_after_warmup, report, summarise,
+    transfer_report, MIB,
 };
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -55,20 +57,61 @@ async fn inflight(client: &Client, name: &str) {
             let share = n / k + usize::from(i < n % k);
             tasks.spawn(async move {
                 let req = connect_request_pb();
+                let mut lat = Vec::with_capacity(share);
                 for _ in 0..share {
+                    let t = Instant::now();
                     c.handle_request(req.clone()).await.expect("call");
+                    lat.push(t.elapsed());
                 }
+                lat
             });
         }
         tasks
     };
     run(k * 20).join_all().await;
     let start = Instant::now();
-    run(calls).join_all().await;
-    result(
-        &format!("{name}.per_s"),
-        calls as f64 / start.elapsed().as_secs_f64(),
-    );
+    let lat: Vec<Duration> = run(calls).join_all().await.into_iter().flatten().collect();
+    report(name, &summarise(lat, start.elapsed()));
+}
+
+/// `--size` bytes client→server (`noop` carrying that many bytes as its binary `payload`) or
+/// server→client (`bytes`: a reply whose `payload` is that many bytes), one
+/// warm-up and `--reps` timed calls.
+async fn transfer(client: &mut Client, name: &str, up: bool) {
+    let size: usize = arg("--size", 8 * MIB);
+    let reps: usize = arg("--reps", 3);
+    let req = if up {
+        ArkoudaRequest {
+            user: "kjyost".into(),
+            cmd: "noop".into(),
+            format: "BINARY".into(),
+            size: -1,
+            payload: vec![0xa5; size],
+            ..Default::default()
+        }
+    } else {
+        ArkoudaRequest {
+            user: "kjyost".into(),
+            cmd: "bytes".into(),
+            format: "STRING".into(),
+            size: -1,
+            args: size.to_string(),
+            ..Default::default()
+        }
+    };
+    let mut times = Vec::new();
+    for _ in 0..=reps {
+        // The clone (a copy of the args) is made outside the timing.
+        let r = req.clone();
+        let t = Instant::now();
+        let resp = client.handle_request(r).await.expect("call").into_inner();
+        times.push(t.elapsed());
+        if !up {
+            assert_eq!(resp.payload.len(), size, "short payload");
+        }
+        drop(resp);
+    }
+    transfer_report(name, size, times);
 }
 
 async fn large(client: &mut Client, name: &str) {
@@ -155,7 +198,7 @@ fn main() {
     let addr: String = arg("--addr", String::new());
     let name: String = arg("--name", "tonic".to_string());
     let mode: String = arg("--mode", "seq".to_string());
-    let limit = 80 * MIB;
+    let limit: usize = arg("--max-message-size", 80 * MIB);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,6 +235,8 @@ fn main() {
             "seq" => seq(&mut client, &name).await,
             "inflight" => inflight(&client, &name).await,
             "large" => large(&mut client, &name).await,
+            "up" => transfer(&mut client, &name, true).await,
+            "down" => transfer(&mut client, &name, false).await,
             "echo" => echo(&mut client).await,
             other => panic!("unknown --mode {other}"),
         }

@@ -1,6 +1,7 @@
 //! A tonic server for `/arkouda.Arkouda/HandleRequest` that answers like
 //! `arkwire serve`'s built-in backend (the same `builtin::answer` code, so only
-//! the transport differs).
+//! the transport differs), plus `bytes N`: a reply whose `payload` is N bytes
+//! (the large-message download rows, as `arkwire-payload-server` answers it).
 //!
 //! `tonic-server [--listen ADDR] [--threads N] [--max-message-size BYTES]
 //! [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]`
@@ -30,6 +31,9 @@ impl Arkouda for Builtin {
         request: Request<ArkoudaRequest>,
     ) -> Result<Response<ArkoudaResponse>, Status> {
         let r = request.into_inner();
+        if r.cmd == "bytes" {
+            return Ok(Response::new(bytes_reply(&r.user, &r.args)?));
+        }
         let message = match answer(&r.user, &r.cmd, &r.args) {
             Action::Reply(json) => json,
             Action::Sleep(_, _) => return Err(Status::unimplemented("sleep")),
@@ -41,6 +45,26 @@ impl Arkouda for Builtin {
             ..Default::default()
         }))
     }
+}
+
+/// The `bytes N` command of the large-message rows: a reply whose `payload`
+/// is N fresh bytes (as `arkwire-payload-server` answers it).
+fn bytes_reply(user: &str, args: &str) -> Result<ArkoudaResponse, Status> {
+    let n: usize = args
+        .trim()
+        .parse()
+        .map_err(|_| Status::invalid_argument("bytes takes a number"))?;
+    Ok(ArkoudaResponse {
+        message: arkwire::arkouda::builtin::envelope(
+            "payload BINARY_PAYLOAD",
+            arkwire::arkouda::MsgType::Normal,
+            user,
+        ),
+        payload: vec![0x5a; n],
+        user: Some(user.into()),
+        cmd: Some("bytes".into()),
+        ..Default::default()
+    })
 }
 
 /// A PEM file's bytes, or exit status 2 with why.
