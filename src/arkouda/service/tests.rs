@@ -970,6 +970,9 @@ impl Handler for Taker {
     fn handle(&self, _: ArkoudaRequest, responder: Responder) {
         responder.error(Code::Unimplemented, "assembled whole");
     }
+    fn takes_streamed(&self) -> bool {
+        true
+    }
     fn handle_streamed(
         &self,
         request: ArkoudaRequest,
@@ -1325,4 +1328,34 @@ fn a_streamed_response_arrives_whole_and_an_abort_ends_it_with_its_status() {
         pair.a.finish_call(call);
         assert_eq!(pair.b.active_calls(), 0);
     }
+}
+
+#[test]
+fn a_handler_that_takes_no_streamed_payloads_gets_large_requests_whole() {
+    // A plain closure keeps `takes_streamed`'s default: false.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let handler: Arc<dyn Handler> = Arc::new(move |request: ArkoudaRequest, r: Responder| {
+        log.lock().unwrap().push(request.payload.len());
+        r.reply(ArkoudaResponse::default());
+    });
+    let mut pair = streaming_pair(handler);
+    let request = big_request(pattern(300 << 10));
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    complete(&mut pair, call);
+    assert!(pair.a.response(call).is_ok());
+    assert_eq!(*seen.lock().unwrap(), std::vec![300 << 10]);
+    // Past max_assembled it is refused, naming the limit.
+    let request = big_request(pattern(MAX_ASSEMBLED + 1));
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    complete(&mut pair, call);
+    let status = pair.a.response(call).unwrap_err();
+    assert_eq!(status.code, Code::ResourceExhausted, "{status:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
