@@ -7,6 +7,11 @@
 //! Each side may be a thread blocked in a socket poll rather than on the
 //! pipe, so each registers a [`Wake`] the other side calls when it makes
 //! progress (data for the reader, room for the writer, an end for both).
+//!
+//! A pipe has no room until its reader attaches ([`Pipe::attach_reader`]):
+//! a payload waiting for a worker stays in the client's HTTP/2 window (and
+//! its connection's budgets), so the bytes held in pipes are bounded by the
+//! workers reading them, not by the transfers queued.
 
 use std::collections::VecDeque;
 use std::string::String;
@@ -48,6 +53,7 @@ struct State {
     queued: usize,
     finished: bool,
     aborted: Option<Aborted>,
+    reader_attached: bool,
     spare: Vec<Vec<u8>>,
     reader_wake: Option<Arc<dyn Wake>>,
     writer_wake: Option<Arc<dyn Wake>>,
@@ -94,15 +100,33 @@ impl Pipe {
         self.lock().reader_wake = Some(wake);
     }
 
+    /// The reader is ready to take bytes (woken by `wake` when they come):
+    /// from now on the writer has room, and is told so.
+    pub fn attach_reader(&self, wake: Option<Arc<dyn Wake>>) {
+        let writer = {
+            let mut state = self.lock();
+            state.reader_attached = true;
+            if wake.is_some() {
+                state.reader_wake = wake;
+            }
+            state.writer_wake.clone()
+        };
+        self.changed.notify_all();
+        if let Some(w) = writer {
+            w.wake();
+        }
+    }
+
     /// Called when room opens for the writer, or the reader abandons the transfer.
     pub fn set_writer_wake(&self, wake: Arc<dyn Wake>) {
         self.lock().writer_wake = Some(wake);
     }
 
-    /// Bytes the writer may add now (0 once the transfer ended).
+    /// Bytes the writer may add now (0 before the reader attached, and
+    /// once the transfer ended).
     pub fn room(&self) -> usize {
         let state = self.lock();
-        if state.aborted.is_some() || state.finished {
+        if state.aborted.is_some() || state.finished || !state.reader_attached {
             return 0;
         }
         self.capacity.saturating_sub(state.queued)
@@ -157,7 +181,7 @@ impl Pipe {
             if let Some(why) = &state.aborted {
                 return Err(why.clone());
             }
-            if state.queued < self.capacity {
+            if state.queued < self.capacity && state.reader_attached {
                 return Ok(());
             }
             let now = Instant::now();
@@ -266,6 +290,8 @@ mod tests {
     #[test]
     fn bytes_pass_in_order_and_room_is_bounded() {
         let pipe = Pipe::new(10);
+        assert_eq!(pipe.room(), 0, "no room before the reader attaches");
+        pipe.attach_reader(None);
         assert_eq!(pipe.room(), 10);
         pipe.push(b"hello".to_vec()).unwrap();
         pipe.push(b"world".to_vec()).unwrap();
@@ -285,8 +311,10 @@ mod tests {
             Arc::new(Count(AtomicUsize::new(0))),
             Arc::new(Count(AtomicUsize::new(0))),
         );
-        pipe.set_reader_wake(reader.clone());
         pipe.set_writer_wake(writer.clone());
+        pipe.attach_reader(Some(reader.clone()));
+        assert_eq!(writer.0.load(Ordering::SeqCst), 1, "told of the room");
+        writer.0.store(0, Ordering::SeqCst);
         pipe.push(vec![1, 2]).unwrap();
         assert_eq!(reader.0.load(Ordering::SeqCst), 1);
         assert_eq!(pipe.pop(), Popped::Chunk(vec![1, 2]));
@@ -319,6 +347,7 @@ mod tests {
     #[test]
     fn a_blocked_writer_resumes_when_the_reader_takes_and_gives_up_at_its_deadline() {
         let pipe = Pipe::new(4);
+        pipe.attach_reader(None);
         pipe.push(vec![0; 4]).unwrap();
         let reader = pipe.clone();
         let t = std::thread::spawn(move || {

@@ -510,7 +510,9 @@ impl Upstream {
             .driver
             .waker()
             .map_err(|e| Failure::Broken(e.to_string()))?;
-        upload.pipe.set_reader_wake(waker);
+        // Only now may the payload fill the pipe: it waited in the client's
+        // window while this call waited for a worker and a connection.
+        upload.pipe.attach_reader(Some(waker));
         let mut pending: Option<(Vec<u8>, usize)> = None;
         loop {
             let zmtp = self.zmtp_mut()?;

@@ -1082,9 +1082,7 @@ impl ArkoudaService {
                     .respond_status(call, Code::ResourceExhausted, "reply too large to send");
             return;
         }
-        if let Some(wake) = &self.wake {
-            pipe.set_reader_wake(wake.clone());
-        }
+        pipe.attach_reader(self.wake.clone());
         self.downloads.insert(call, Transfer { pipe, left: len });
     }
 }

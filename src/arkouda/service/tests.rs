@@ -979,6 +979,8 @@ impl Handler for Taker {
         upload: crate::arkouda::pipe::Upload,
         responder: Responder,
     ) {
+        // Reads at once, as a worker that took the call does.
+        upload.pipe.attach_reader(None);
         self.0.lock().unwrap().push((request, upload, responder));
     }
 }
