@@ -1409,9 +1409,9 @@ arkwire_status arkwire_session_open(const char *addr,
  The settings are `arkwire_session_config_init`'s, except that a
  `timeout_ms` other than 0 is both the connect timeout and the deadline
  of every gRPC call (0: 5 s to connect, 30 s per call). A reply may
- carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
- default `--max-binary-size`); a request at most 4 MiB besides its
- binary payload. Polled commands give up after 10 minutes. Use
+ carry 4 MiB of text and a binary payload of up to 2 GiB (what a gRPC
+ message can carry; the proxy's `--max-binary-size` decides what it
+ passes on); a request at most 4 MiB besides its binary payload. Polled commands give up after 10 minutes. Use
  `arkwire_session_open` for the other settings.
 
  Errors: as `arkwire_session_open`.
@@ -1608,7 +1608,7 @@ arkwire_status arkwire_session_set_deadline(struct arkwire_session *session, uin
 /*
  Writes the session's real limits to `*limits` (see `arkwire_limits`):
  the config's `max_request`, a reply of 4 MiB of text plus a binary
- payload of up to 64 MiB, one operation at a time.
+ payload of up to 2 GiB, one operation at a time.
 
  Errors: `ARKWIRE_NULL_ARGUMENT`. Thread safety: as a call.
 

@@ -115,7 +115,21 @@ fn arkoudas_client_runs_the_same_session_through_arkwire_as_over_zeromq() {
     );
     let upstream = format!("tcp://127.0.0.1:{}", server.port);
     for proxy_mode in ["sync", "async"] {
-        let proxy = common::arkwire_serve(&["--upstream", &upstream, "--mode", proxy_mode]);
+        // The session's 80 MB array passes the default 64 MiB binary limit
+        // (and, kept by the async proxy for a minute after each read, the
+        // default room for results).
+        let proxy = common::arkwire_serve(&[
+            "--upstream",
+            &upstream,
+            "--mode",
+            proxy_mode,
+            "--max-binary-size",
+            "134217728",
+            "--result-bytes",
+            "1073741824",
+            "--user-result-bytes",
+            "1073741824",
+        ]);
         let addr = format!("127.0.0.1:{}", proxy.port);
         for channel_mode in ["blocking", "polling", "async"] {
             let through = session(&lib, &["arkwire", &addr, channel_mode]);

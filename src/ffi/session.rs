@@ -233,9 +233,9 @@ pub unsafe extern "C" fn arkwire_session_open(
 /// The settings are `arkwire_session_config_init`'s, except that a
 /// `timeout_ms` other than 0 is both the connect timeout and the deadline
 /// of every gRPC call (0: 5 s to connect, 30 s per call). A reply may
-/// carry 4 MiB of text and a binary payload of up to 64 MiB (the proxy's
-/// default `--max-binary-size`); a request at most 4 MiB besides its
-/// binary payload. Polled commands give up after 10 minutes. Use
+/// carry 4 MiB of text and a binary payload of up to 2 GiB (what a gRPC
+/// message can carry; the proxy's `--max-binary-size` decides what it
+/// passes on); a request at most 4 MiB besides its binary payload. Polled commands give up after 10 minutes. Use
 /// `arkwire_session_open` for the other settings.
 ///
 /// Errors: as `arkwire_session_open`.
@@ -311,7 +311,7 @@ pub(crate) unsafe fn open_with(
     client.options.max_message_size = client
         .options
         .max_message_size
-        .saturating_add(crate::arkouda::upstream_msg::DEFAULT_MAX_BINARY_SIZE);
+        .saturating_add(crate::arkouda::upstream_msg::MAX_BINARY_SIZE_LIMIT);
     client.connect_timeout = ms(c.connect_timeout_ms);
     let channel = ChannelConfig {
         call_timeout: (c.call_timeout_ms != 0).then(|| ms(c.call_timeout_ms)),
@@ -874,7 +874,7 @@ pub unsafe extern "C" fn arkwire_session_set_deadline(
 
 /// Writes the session's real limits to `*limits` (see `arkwire_limits`):
 /// the config's `max_request`, a reply of 4 MiB of text plus a binary
-/// payload of up to 64 MiB, one operation at a time.
+/// payload of up to 2 GiB, one operation at a time.
 ///
 /// Errors: `ARKWIRE_NULL_ARGUMENT`. Thread safety: as a call.
 ///
@@ -894,7 +894,7 @@ pub unsafe extern "C" fn arkwire_session_limits(
                 max_request,
                 max_args: super::max_args(&user, &token, &"c".repeat(16), max_request),
                 max_reply: s.max_reply,
-                max_payload: crate::arkouda::upstream_msg::DEFAULT_MAX_BINARY_SIZE,
+                max_payload: crate::arkouda::upstream_msg::MAX_BINARY_SIZE_LIMIT,
                 max_result: s.max_reply,
                 max_ops: 1,
                 request_id_len: super::ARKWIRE_REQUEST_ID_LEN as u32,

@@ -61,6 +61,12 @@ def main():
         raw = np.frombuffer(bytes(range(256)) * 8 + b"\xff\xfe\xfd\xfc\x80\x81\x82\x83", dtype=np.int64)
         back = ak.array(raw).to_ndarray()
         step("non_utf8_bytes", digest(back) + " equal=" + str(bool((back == raw).all())))
+        # 80 MB each way: past a sync proxy's 1 MiB it passes through in
+        # parts, past the C session's old 64 MiB reply limit.
+        big = np.arange(10_000_000, dtype=np.int64) * 7
+        back = ak.array(big).to_ndarray()
+        step("large_array", digest(back) + " equal=" + str(bool((back == big).all())))
+        del big, back
         try:
             ak.client.generic_msg(cmd="noSuchCommand<int64,1>", args={"x": 1})
             step("server_error", "no error raised")
