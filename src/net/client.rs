@@ -104,6 +104,16 @@ impl Client {
                 .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
             client_wire(grpc, tls.as_ref(), now)
         })?;
+        // The HTTP/2 handshake now, so a client idle before its first call
+        // is not closed by the server's preface and SETTINGS timeouts (as
+        // `Session`); a server slow to answer is left to the first call.
+        let until = driver.now()
+            + config
+                .connect_timeout
+                .min(core::time::Duration::from_secs(1));
+        while !driver.heard_from(key) && driver.closed(key).is_none() && driver.now() < until {
+            driver.turn(Some(until))?;
+        }
         Ok(Client {
             driver,
             key,

@@ -248,7 +248,17 @@ impl Session {
         options: SessionOptions,
         tls: Option<ClientTls>,
     ) -> io::Result<Session> {
-        let (driver, key) = open(addr, user, token, &config, channel, &options, tls.as_ref())?;
+        let (mut driver, key) = open(addr, user, token, &config, channel, &options, tls.as_ref())?;
+        // The HTTP/2 handshake is done now, not at the first call: a session
+        // opened and left idle (Arkouda's client connects long before its
+        // first command) must not leave the proxy waiting for its preface
+        // and its SETTINGS acknowledgement (10 s each, then the proxy
+        // closes). A proxy slow to answer is left to the first call: this
+        // waits at most a second.
+        let until = driver.now() + config.connect_timeout.min(Duration::from_secs(1));
+        while !driver.heard_from(key) && driver.closed(key).is_none() && driver.now() < until {
+            driver.turn(Some(until))?;
+        }
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
