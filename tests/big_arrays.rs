@@ -100,8 +100,9 @@ fn session(port: u16) -> Session {
         ..ClientConfig::default()
     };
     let channel = ChannelConfig {
+        // A 1 GiB call takes seconds; a stalled one fails within minutes.
         call_timeout: Some(Duration::from_secs(if size() > (64 << 20) {
-            600
+            180
         } else {
             30
         })),
