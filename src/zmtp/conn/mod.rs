@@ -375,6 +375,10 @@ impl<B: Buffer> ReqConnection<B> {
             let n = FrameHeader::message(len, false).emit(&mut head)?;
             self.tx.try_extend(&head[..n])?;
             self.payload_left = len;
+            // A PING not yet answered is forgotten: the heartbeat starts
+            // again once the payload is out (see `heartbeat_deadline`).
+            self.ping_sent = None;
+            self.ping_due = false;
         }
         self.streaming = streaming;
         self.request = Request::Outstanding { deadline };
@@ -516,7 +520,14 @@ impl<B: Buffer> ReqConnection<B> {
     /// When the next PING is due, or when the peer's answer to ours is.
     fn heartbeat_deadline(&self) -> Option<Instant> {
         let interval = self.config.heartbeat_interval?;
-        if self.phase != Phase::Open || self.peer_minor < 1 || self.ping_due {
+        // While a streamed payload is written no PING can go out (it would
+        // land inside the frame), so none is awaited: the peer is taking
+        // our bytes, and the request's deadline bounds the wait.
+        if self.phase != Phase::Open
+            || self.peer_minor < 1
+            || self.ping_due
+            || self.payload_left > 0
+        {
             return None;
         }
         Some(match self.ping_sent {

@@ -817,3 +817,41 @@ fn a_deadline_mid_stream_ends_the_connection() {
     assert_eq!(c.write_payload(&[1; 10]), 0);
     assert_eq!(c.transmit(&mut [0u8; 64]), 0);
 }
+
+#[test]
+fn a_payload_written_for_longer_than_the_heartbeat_allows_is_not_cut_off() {
+    let mut c = ReqConnection::<Vec<u8>>::new(heartbeat_config(), T0).unwrap();
+    c.recv(&[greeting(1), ready(b"REP")].concat(), T0).unwrap();
+    drain(&mut c);
+    assert_eq!(events(&mut c), [ZmtpEvent::Ready]);
+    // A PING goes out and is still unanswered when the payload starts.
+    c.handle_timeout(t(100));
+    assert_eq!(drain(&mut c), PING_300MS);
+    let streaming = Streaming {
+        payload_len: Some(1000),
+        ..Streaming::default()
+    };
+    c.send_request_with(&[b"cmd"], streaming, None).unwrap();
+    // 100 bytes every 200 ms: 2 s with the peer silent, far past the
+    // heartbeat's 100 + 300 ms, as a large upload to a busy peer is.
+    for i in 0..10u64 {
+        assert_eq!(
+            c.poll_timeout(),
+            None,
+            "no heartbeat is awaited mid-payload"
+        );
+        c.handle_timeout(t(200 + 200 * i));
+        assert_eq!(c.write_payload(&[7u8; 100]), 100);
+        let out = drain(&mut c);
+        assert!(
+            !out.windows(5).any(|w| w == b"\x04PING"),
+            "a PING inside the frame"
+        );
+    }
+    assert!(!c.is_closed(), "cut off by the heartbeat mid-payload");
+    assert_eq!(c.payload_remaining(), 0);
+    // The frame is out: the heartbeat resumes, due at once after 2 s of silence.
+    c.handle_timeout(t(2200));
+    assert_eq!(drain(&mut c), PING_300MS);
+    assert_eq!(c.poll_timeout(), Some(t(2500)));
+}
