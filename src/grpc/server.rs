@@ -222,6 +222,15 @@ impl<S: Storage> Server<S> {
     ) -> Result<(), CallError> {
         let len = u32::try_from(len).map_err(|_| CallError::MessageTooLarge)?;
         let id = call.0;
+        self.send_response_headers(id)?;
+        let prefix = message::prefix(len);
+        self.conn.send_data(id, &[&prefix, first], false)?;
+        Ok(())
+    }
+
+    /// The response headers of a call whose messages follow (its status
+    /// then goes in trailers).
+    fn send_response_headers(&mut self, id: u32) -> Result<(), CallError> {
         self.conn.send_headers(
             id,
             [
@@ -232,8 +241,6 @@ impl<S: Storage> Server<S> {
             false,
         )?;
         self.set_bits(id, HEADERS_SENT);
-        let prefix = message::prefix(len);
-        self.conn.send_data(id, &[&prefix, first], false)?;
         Ok(())
     }
 
@@ -668,16 +675,7 @@ impl<S: Storage> Server<S> {
         }
         let id = call.0;
         if self.tag(id) & HEADERS_SENT == 0 {
-            self.conn.send_headers(
-                id,
-                [
-                    (&b":status"[..], &b"200"[..]),
-                    (b"content-type", b"application/grpc"),
-                    (b"grpc-accept-encoding", message::ACCEPT_ENCODING.as_bytes()),
-                ],
-                false,
-            )?;
-            self.set_bits(id, HEADERS_SENT);
+            self.send_response_headers(id)?;
         }
         let prefix = message::prefix(response.len() as u32);
         self.conn.send_data(id, &[&prefix, response], false)?;

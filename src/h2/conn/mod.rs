@@ -479,17 +479,9 @@ impl<S: Storage> Connection<S> {
     /// for every byte received so far (as [`consume`](Self::consume)).
     /// `n` past the body's length takes the whole body.
     pub fn take_body(&mut self, id: u32, n: usize) {
-        let state = &mut self.state;
-        let Some(stream) = state.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
-            return;
-        };
-        let n = n.min(stream.body.len());
-        stream.body.consume(n);
-        state.body_bytes -= n;
-        if let Some(budget) = state.config.body_budget {
-            budget.give(n);
+        if self.drop_body_bytes(id, n).is_some() {
+            self.state.consume(id);
         }
-        state.consume(id);
     }
 
     /// The application has taken the first `n` body bytes of stream `id`
@@ -498,20 +490,35 @@ impl<S: Storage> Connection<S> {
     /// holding theirs. A reader that takes a large body in parts, as fast
     /// as it can pass them on, thus holds at most the window we announced.
     pub fn take_body_part(&mut self, id: u32, n: usize) {
-        let state = &mut self.state;
-        let Some(stream) = state.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
+        let Some(n) = self.drop_body_bytes(id, n) else {
             return;
         };
+        let state = &mut self.state;
+        if let Some(stream) = state.streams.as_mut_slice().iter_mut().find(|s| s.id == id) {
+            let granted = stream
+                .recv_window
+                .consume(u32::try_from(n).unwrap_or(u32::MAX));
+            state.conn_recv_window.release(granted);
+        }
+    }
+
+    /// Removes the first `n` body bytes of stream `id` (at most its body)
+    /// and gives them back to the connection's and process's budgets;
+    /// how many, or `None` for no such stream.
+    fn drop_body_bytes(&mut self, id: u32, n: usize) -> Option<usize> {
+        let state = &mut self.state;
+        let stream = state
+            .streams
+            .as_mut_slice()
+            .iter_mut()
+            .find(|s| s.id == id)?;
         let n = n.min(stream.body.len());
         stream.body.consume(n);
         state.body_bytes -= n;
         if let Some(budget) = state.config.body_budget {
             budget.give(n);
         }
-        let granted = stream
-            .recv_window
-            .consume(u32::try_from(n).unwrap_or(u32::MAX));
-        state.conn_recv_window.release(granted);
+        Some(n)
     }
 
     /// Body bytes all streams hold now.
