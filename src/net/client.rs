@@ -79,7 +79,10 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to `addr` within the configured timeout.
+    /// Connects to `addr` within the configured timeout. The HTTP/2
+    /// handshake happens at the first call: a client that waits longer
+    /// than the server's handshake timeouts before it calls should use
+    /// [`Session`](super::Session), which finishes it at connect.
     pub fn connect(addr: SocketAddr, config: ClientConfig) -> io::Result<Client> {
         Self::open(addr, config, None)
     }
@@ -104,16 +107,6 @@ impl Client {
                 .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
             client_wire(grpc, tls.as_ref(), now)
         })?;
-        // The HTTP/2 handshake now, so a client idle before its first call
-        // is not closed by the server's preface and SETTINGS timeouts (as
-        // `Session`); a server slow to answer is left to the first call.
-        let until = driver.now()
-            + config
-                .connect_timeout
-                .min(core::time::Duration::from_secs(1));
-        while !driver.heard_from(key) && driver.closed(key).is_none() && driver.now() < until {
-            driver.turn(Some(until))?;
-        }
         Ok(Client {
             driver,
             key,
