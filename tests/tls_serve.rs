@@ -23,37 +23,10 @@ use common::*;
 
 #[path = "tls/pki.rs"]
 mod pki;
-use pki::{Ca, Leaf, TempDir};
+use pki::{pki, Ca, Leaf, Pki};
 
 /// A failure must be reported well within this (never a hang).
 const FAST: Duration = Duration::from_secs(8);
-
-/// A server CA and certificate, a device CA, and files for them.
-struct Pki {
-    dir: TempDir,
-    ca: Ca,
-    devices: Ca,
-    ca_file: String,
-    cert_file: String,
-    key_file: String,
-    devices_file: String,
-}
-
-fn pki(tag: &str) -> Pki {
-    let dir = TempDir::new(tag);
-    let ca = Ca::root("proxy CA");
-    let devices = Ca::root("device CA");
-    let server = ca.leaf("proxy", &["localhost", "127.0.0.1"]);
-    Pki {
-        ca_file: dir.write("ca.pem", &ca.pem),
-        cert_file: dir.write("server.pem", &server.chain_pem),
-        key_file: dir.write("server.key", &server.key_pem),
-        devices_file: dir.write("devices.pem", &devices.pem),
-        dir,
-        ca,
-        devices,
-    }
-}
 
 impl Pki {
     /// A device certificate naming `user`, written as `<user>.pem`/`.key`.

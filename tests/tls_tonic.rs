@@ -25,7 +25,7 @@ use common::*;
 
 #[path = "tls/pki.rs"]
 mod pki;
-use pki::{Ca, TempDir};
+use pki::{pki, Ca, Pki};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -64,31 +64,6 @@ fn tonic_bins() -> Option<&'static Path> {
         built.then_some(profile)
     })
     .as_deref()
-}
-
-/// A server CA and its certificate for localhost, a device CA, and files.
-struct Pki {
-    dir: TempDir,
-    devices: Ca,
-    ca_file: String,
-    cert_file: String,
-    key_file: String,
-    devices_file: String,
-}
-
-fn pki(tag: &str) -> Pki {
-    let dir = TempDir::new(tag);
-    let ca = Ca::root("tonic interop server CA");
-    let devices = Ca::root("tonic interop device CA");
-    let server = ca.leaf("interop-server", &["localhost", "127.0.0.1"]);
-    Pki {
-        ca_file: dir.write("ca.pem", &ca.pem),
-        cert_file: dir.write("server.pem", &server.chain_pem),
-        key_file: dir.write("server.key", &server.key_pem),
-        devices_file: dir.write("devices.pem", &devices.pem),
-        dir,
-        devices,
-    }
 }
 
 impl Pki {

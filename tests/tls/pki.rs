@@ -123,3 +123,32 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A server CA and its certificate for localhost and 127.0.0.1, a device
+/// CA, and files for them (in a directory removed on drop).
+pub struct Pki {
+    pub dir: TempDir,
+    pub ca: Ca,
+    pub devices: Ca,
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+    pub devices_file: String,
+}
+
+/// A fresh [`Pki`] whose directory and names carry `tag`.
+pub fn pki(tag: &str) -> Pki {
+    let dir = TempDir::new(tag);
+    let ca = Ca::root(&format!("{tag} server CA"));
+    let devices = Ca::root(&format!("{tag} device CA"));
+    let server = ca.leaf("proxy", &["localhost", "127.0.0.1"]);
+    Pki {
+        ca_file: dir.write("ca.pem", &ca.pem),
+        cert_file: dir.write("server.pem", &server.chain_pem),
+        key_file: dir.write("server.key", &server.key_pem),
+        devices_file: dir.write("devices.pem", &devices.pem),
+        dir,
+        ca,
+        devices,
+    }
+}
