@@ -386,37 +386,15 @@ impl Upstream {
 
     /// Sends one request and waits for its reply frames.
     fn exchange(&mut self, frames: &[&[u8]], deadline: Instant) -> Result<Vec<Vec<u8>>, Failure> {
-        let core_deadline = self.driver.clock.at(deadline);
-        let zmtp = self
-            .driver
-            .machine_mut(self.key)
-            .ok_or_else(|| Failure::Broken("the connection is closed".into()))?;
-        zmtp.send_request(frames, Some(core_deadline))
-            .map_err(|e| Failure::Broken(e.to_string()))?;
-        loop {
-            match self.next_event(deadline)? {
-                Some(ZmtpEvent::Reply) => {
-                    let zmtp = self
-                        .driver
-                        .machine_mut(self.key)
-                        .ok_or_else(|| Failure::Broken("the connection is closed".into()))?;
-                    let reply = zmtp.reply_frames().map(<[u8]>::to_vec).collect();
-                    zmtp.release_reply();
-                    return Ok(reply);
-                }
-                Some(ZmtpEvent::TimedOut) | None => return Err(Failure::Deadline),
-                Some(ZmtpEvent::Closed {
-                    error: ZmtpError::FrameTooLarge { size, max },
-                }) => return Err(Failure::TooLarge(size, max)),
-                Some(ZmtpEvent::Closed { error }) => {
-                    return Err(Failure::Broken(error.to_string()))
-                }
-                Some(ZmtpEvent::Ready) => {}
-                Some(ZmtpEvent::StreamedReply { .. }) => {
-                    return Err(Failure::Broken("a streamed reply nobody asked for".into()))
-                }
-            }
-        }
+        let held = self.exchange_streaming(
+            frames,
+            Streaming::default(),
+            None,
+            None,
+            &mut None,
+            deadline,
+        )?;
+        held.ok_or_else(|| Failure::Broken("a streamed reply nobody asked for".into()))
     }
 }
 
@@ -424,12 +402,13 @@ impl Upstream {
     /// Sends one request whose payload comes through `upload` and whose
     /// binary reply may go out through `sink` as it arrives (the pipe it
     /// started is left in `download`); `Ok(None)`: the reply was streamed.
+    /// Without a sink a streamed reply is the upstream's mistake.
     fn exchange_streaming(
         &mut self,
         frames: &[&[u8]],
         streaming: Streaming,
         upload: Option<&Upload>,
-        sink: &mut ReplySink,
+        sink: Option<&mut ReplySink>,
         download: &mut Option<Arc<Pipe>>,
         deadline: Instant,
     ) -> Result<Option<Vec<Vec<u8>>>, Failure> {
@@ -449,6 +428,9 @@ impl Upstream {
                     return Ok(Some(reply));
                 }
                 Some(ZmtpEvent::StreamedReply { size }) => {
+                    let Some(sink) = sink else {
+                        return Err(Failure::Broken("a streamed reply nobody asked for".into()));
+                    };
                     let pipe = sink.start(size, REPLY_PIPE_CAPACITY).ok_or_else(|| {
                         Failure::Broken("the call was answered before its reply".into())
                     })?;
@@ -745,8 +727,14 @@ impl Backend for UpstreamBackend {
         let (_permit, mut conn) = self.begin(deadline)?;
         let sent = Instant::now();
         let mut download = None;
-        let exchanged =
-            conn.exchange_streaming(frames, streaming, upload, sink, &mut download, deadline);
+        let exchanged = conn.exchange_streaming(
+            frames,
+            streaming,
+            upload,
+            Some(sink),
+            &mut download,
+            deadline,
+        );
         crate::metrics::global().upstream_answered(sent.elapsed());
         match exchanged {
             Ok(Some(frames)) => {
