@@ -244,6 +244,9 @@ pub struct ArkoudaService {
     downloads: HashMap<CallId, Transfer>,
     /// Where responses are encoded, kept between calls up to [`SCRATCH_KEPT`].
     scratch: std::vec::Vec<u8>,
+    /// The calls a pump visits, kept between transmits (a transmit while
+    /// arrays pass allocates nothing for it).
+    transfer_calls: std::vec::Vec<CallId>,
 }
 
 /// Largest encoding buffer a connection keeps for the next response.
@@ -293,6 +296,7 @@ impl ArkoudaService {
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             scratch: std::vec::Vec::new(),
+            transfer_calls: std::vec::Vec::new(),
         })
     }
 
@@ -924,10 +928,13 @@ impl ArkoudaService {
         if self.uploads.is_empty() {
             return;
         }
-        let calls: std::vec::Vec<CallId> = self.uploads.keys().copied().collect();
-        for call in calls {
+        let mut calls = core::mem::take(&mut self.transfer_calls);
+        calls.clear();
+        calls.extend(self.uploads.keys().copied());
+        for &call in &calls {
             self.pump_upload(call);
         }
+        self.transfer_calls = calls;
     }
 
     /// Sends what the pipes of streamed responses hold, as far as each
@@ -936,8 +943,10 @@ impl ArkoudaService {
         if self.downloads.is_empty() {
             return;
         }
-        let calls: std::vec::Vec<CallId> = self.downloads.keys().copied().collect();
-        for call in calls {
+        let mut calls = core::mem::take(&mut self.transfer_calls);
+        calls.clear();
+        calls.extend(self.downloads.keys().copied());
+        for &call in &calls {
             let end = self.pump_download(call);
             if let Some((code, why)) = end {
                 self.downloads.remove(&call);
@@ -945,6 +954,7 @@ impl ArkoudaService {
                 self.finished(call, code);
             }
         }
+        self.transfer_calls = calls;
     }
 
     /// One streamed response's turn; the status to end it with once it ends.
