@@ -191,9 +191,11 @@ impl Pipe {
                     message: "the deadline passed while the client was still reading".into(),
                 });
             }
+            // Looked at again at least every 50 ms, whatever wakes it.
+            let wait = (deadline - now).min(std::time::Duration::from_millis(50));
             state = self
                 .changed
-                .wait_timeout(state, deadline - now)
+                .wait_timeout(state, wait)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }

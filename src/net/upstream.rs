@@ -23,6 +23,9 @@ use crate::zmtp::{ReqConnection, Streaming, ZmtpConfig, ZmtpError, ZmtpEvent};
 /// so they are still read whole and told apart.
 pub const STREAM_REPLY_ABOVE: u64 = 1 << 20;
 
+/// Longest a worker moving a payload blocks without looking at its pipe.
+const RECHECK: Duration = Duration::from_millis(50);
+
 /// Bytes a streamed reply may have waiting between the upstream and the
 /// client's connection.
 pub const REPLY_PIPE_CAPACITY: usize = 1 << 20;
@@ -471,7 +474,15 @@ impl Upstream {
         if now >= deadline {
             return Err(Failure::Deadline);
         }
-        let until = self.driver.clock.at(if block { deadline } else { now });
+        // A blocked worker looks at its pipe again every RECHECK even
+        // without a wake: a wake lost between threads costs a pause, never
+        // the call.
+        let wait_until = if block {
+            deadline.min(now + RECHECK)
+        } else {
+            now
+        };
+        let until = self.driver.clock.at(wait_until);
         self.zmtp_mut()?;
         self.driver
             .turn(Some(until))

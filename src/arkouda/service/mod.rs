@@ -249,6 +249,10 @@ pub struct ArkoudaService {
     transfer_calls: std::vec::Vec<CallId>,
 }
 
+/// How often a service with arrays passing through looks at their pipes
+/// without being woken (see [`ArkoudaService::poll_timeout`]).
+const TRANSFER_RECHECK: core::time::Duration = core::time::Duration::from_millis(50);
+
 /// Largest encoding buffer a connection keeps for the next response.
 const SCRATCH_KEPT: usize = 64 * 1024;
 
@@ -442,10 +446,20 @@ impl ArkoudaService {
                 .keepalive_interval
                 .map(|i| self.last_heard + i)
         };
-        [self.grpc.poll_timeout(), self.next_watch, keepalive]
-            .into_iter()
-            .flatten()
-            .min()
+        // While arrays pass, the pipes are looked at again every
+        // TRANSFER_RECHECK even without a wake from the worker: a wake
+        // lost between threads then costs a pause, never the call.
+        let transfers = (!self.uploads.is_empty() || !self.downloads.is_empty())
+            .then(|| self.now + TRANSFER_RECHECK);
+        [
+            self.grpc.poll_timeout(),
+            self.next_watch,
+            keepalive,
+            transfers,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Advances time: call deadlines, the connection's timers, Watch

@@ -1076,6 +1076,13 @@ fn a_large_request_reaches_the_handler_in_parts_within_a_window() {
     );
     assert_eq!(upload.len, payload.len() as u64);
     assert_eq!(pair.b.poll_event(), Some(ServiceEvent::Request(call)));
+    // While it passes, the service looks at the pipe again soon even if no
+    // wake comes from the handler's thread.
+    let soon = pair
+        .b
+        .poll_timeout()
+        .expect("a timer while an upload passes");
+    assert!(soon <= pair.now() + core::time::Duration::from_millis(50));
     // The handler reads slowly: one chunk per turn of the connection.
     let window = crate::h2::Config::default().initial_window_size as usize;
     let mut got = Vec::new();
