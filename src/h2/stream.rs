@@ -172,6 +172,9 @@ pub struct Stream<H, B> {
     pub(crate) released: bool,
 }
 
+/// Sent bytes at the front of a send queue worth moving the rest over.
+const COMPACT_AFTER: usize = 16 * 1024;
+
 pub(crate) const PENDING_HEADERS: u8 = 1;
 pub(crate) const PENDING_DATA: u8 = 2;
 pub(crate) const PENDING_TRAILERS: u8 = 4;
@@ -349,6 +352,17 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
             self.send.clear();
             self.send_pos = 0;
             self.last_item = None;
+        } else if self.send_pos >= COMPACT_AFTER && self.send_pos * 2 >= self.send.len() {
+            // A sender that tops the queue up before it empties (a large
+            // body streamed as the window opens) would otherwise append
+            // behind sent items for ever: the queue would grow to the whole
+            // body. Moving what is left to the front, once the sent part is
+            // at least half, keeps the queue within twice what is unsent at
+            // a cost of at most one byte moved per byte sent.
+            let sent = self.send_pos;
+            self.send.consume(sent);
+            self.send_pos = 0;
+            self.last_item = self.last_item.and_then(|at| at.checked_sub(sent));
         }
     }
 }

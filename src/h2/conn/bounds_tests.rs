@@ -309,3 +309,41 @@ fn a_block_that_breaks_hpack_after_some_fields_leaves_nothing_behind() {
     }
     assert_eq!(s.header_bytes(), 0);
 }
+
+/// A WINDOW_UPDATE frame (RFC 9113 §6.9): length 4, type 8, no flags.
+fn window_update(id: u32, increment: u32) -> Vec<u8> {
+    let mut f = vec![0, 0, 4, 8, 0];
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(&increment.to_be_bytes());
+    f
+}
+
+#[test]
+fn a_body_streamed_to_a_slow_reader_keeps_its_send_queue_small() {
+    // The server tops its queue up to 64 KiB before it empties while the
+    // client opens its window 16 KiB at a time: 4 MiB go out, and the
+    // queue holding them stays a small multiple of what is unsent.
+    let mut s = server(Config::default());
+    s.recv(&headers(1, MINIMAL_REQUEST, true), t(1)).unwrap();
+    s.send_headers(1, [(&b":status"[..], &b"200"[..])], false)
+        .unwrap();
+    let chunk = vec![7u8; 16 * 1024];
+    let mut out = vec![0u8; 256 * 1024];
+    let (mut sent, mut largest) = (0usize, 0usize);
+    while sent < 4 << 20 {
+        while s.stream(1).unwrap().send_queued() < 64 * 1024 {
+            s.send_data(1, &[&chunk], false).unwrap();
+        }
+        largest = largest.max(s.stream(1).unwrap().send.len());
+        let n = s.transmit(&mut out);
+        assert!(n > 0, "the window opened, so something goes out");
+        sent += n;
+        let mut grant = window_update(0, 16 * 1024);
+        grant.extend(window_update(1, 16 * 1024));
+        s.recv(&grant, t(2)).unwrap();
+    }
+    assert!(
+        largest <= 256 * 1024,
+        "the send queue grew to {largest} bytes for 64 KiB unsent"
+    );
+}
