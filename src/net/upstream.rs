@@ -510,7 +510,7 @@ impl Upstream {
         loop {
             let zmtp = self.zmtp_mut()?;
             if zmtp.is_closed() {
-                return Err(Failure::Broken("the ZMTP connection is finished".into()));
+                return Err(ended(zmtp));
             }
             loop {
                 if pending.is_none() {
@@ -580,6 +580,19 @@ impl Upstream {
             }
         }
     }
+}
+
+/// Why a connection that finished mid-exchange did: its deadline passing
+/// (the call's to report, not a mark against the upstream) or a failure.
+fn ended(zmtp: &mut ReqConnection<Vec<u8>>) -> Failure {
+    while let Some(event) = zmtp.poll_event() {
+        match event {
+            ZmtpEvent::TimedOut => return Failure::Deadline,
+            ZmtpEvent::Closed { error } => return Failure::Broken(error.to_string()),
+            _ => {}
+        }
+    }
+    Failure::Broken("the ZMTP connection is finished".into())
 }
 
 impl UpstreamBackend {
