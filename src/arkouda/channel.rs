@@ -23,6 +23,11 @@ use crate::time::Instant;
 /// The command that asks the asynchronous proxy about a request.
 pub const STATUS_COMMAND: &str = "getrequeststatus";
 
+/// Bytes of a streamed payload queued unsent on its call before
+/// [`Channel::send_payload`] takes more: enough to keep a fast link busy
+/// between two turns of the caller's loop, small beside an array.
+pub const PAYLOAD_AHEAD: usize = 512 * 1024;
+
 /// How status polling paces itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PollConfig {
@@ -206,6 +211,10 @@ struct Op<B> {
     request: B,
     /// `request` is a buffer the caller lent (it goes back to the spares).
     lent: bool,
+    /// Payload bytes the caller has still to give
+    /// ([`Channel::send_payload`]); `request` then holds the rest of the
+    /// request, up to the payload's key and length.
+    payload_left: usize,
     deadline: Instant,
     interval: Duration,
     /// The call whose reply holds the outcome.
@@ -358,6 +367,89 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         command: &Command<'_>,
         now: Instant,
     ) -> Result<OpId, ChannelError<'static>> {
+        self.start_with(pattern, command, 0, now)
+    }
+
+    /// Starts `command` (as [`command`](Self::command)) with a binary
+    /// payload of `payload_len` bytes that the caller gives in parts with
+    /// [`send_payload`](Self::send_payload) while the call runs, so a
+    /// large array goes out from the caller's memory as the proxy's window
+    /// opens and is never held whole. `command.payload` is not read. The
+    /// request goes out as [`command`](Self::command) would send it with
+    /// that payload.
+    pub fn command_streamed(
+        &mut self,
+        pattern: Pattern,
+        command: &Command<'_>,
+        payload_len: usize,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
+        if pattern == Pattern::Status {
+            return Err(ChannelError::BadReply("a status query is not a command"));
+        }
+        let text = Command {
+            payload: &[],
+            ..*command
+        };
+        self.start_with(pattern, &text, payload_len, now)
+    }
+
+    /// Gives the next bytes of an operation's streamed payload
+    /// ([`command_streamed`](Self::command_streamed)) and returns how many
+    /// it took: none while the command waits its turn or while
+    /// [`PAYLOAD_AHEAD`] bytes are queued unsent, at most what is left.
+    /// Give the rest (from where it stopped) after the next turn. An
+    /// operation that ended, or whose call the proxy already answered,
+    /// takes nothing more: its outcome says why.
+    pub fn send_payload(&mut self, op: OpId, bytes: &[u8]) -> usize {
+        let Some(o) = self.ops.iter_mut().find(|o| o.id == op) else {
+            return 0;
+        };
+        let Phase::Calling(call) = o.phase else {
+            if o.phase != Phase::Queued {
+                o.payload_left = 0;
+            }
+            return 0;
+        };
+        let room = PAYLOAD_AHEAD
+            .saturating_sub(self.grpc.queued(call))
+            .min(self.grpc.send_room(call));
+        let n = bytes.len().min(o.payload_left).min(room);
+        if n == 0 {
+            return 0;
+        }
+        let last = n == o.payload_left;
+        match self.grpc.send_request_part(call, &bytes[..n], last) {
+            Ok(()) => {
+                o.payload_left -= n;
+                n
+            }
+            Err(_) => {
+                // The stream is closed or reset (the proxy answered, or
+                // the call ended): the call's completion tells the rest.
+                o.payload_left = 0;
+                0
+            }
+        }
+    }
+
+    /// Payload bytes an operation still waits for
+    /// ([`send_payload`](Self::send_payload)); 0 once all are given, or
+    /// for an operation that no longer takes them.
+    pub fn payload_left(&self, op: OpId) -> usize {
+        self.ops
+            .iter()
+            .find(|o| o.id == op)
+            .map_or(0, |o| o.payload_left)
+    }
+
+    fn start_with(
+        &mut self,
+        pattern: Pattern,
+        command: &Command<'_>,
+        streamed: usize,
+        now: Instant,
+    ) -> Result<OpId, ChannelError<'static>> {
         let args = command.args;
         self.now = now;
         if let Some(code) = self.closed {
@@ -380,7 +472,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         while let Some(event) = self.grpc.poll_event() {
             self.on_client_event(event, now);
         }
-        let binary = !command.payload.is_empty();
+        let binary = !command.payload.is_empty() || streamed > 0;
         let req = ArkoudaRequestRef {
             user: &self.user,
             token: &self.token,
@@ -403,16 +495,31 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         let (phase, failure) = if first_in_line && !self.blocked && self.grpc.can_start_call() {
             // Encoded where it is sent from: no copy of the request is kept.
             let timeout = self.config.call_timeout;
-            let started = self.grpc.start_call_with(
-                HANDLE_REQUEST_PATH,
-                req.encoded_len(),
-                &[],
-                timeout,
-                now,
-                |out| {
-                    let _ = req.encode_to_slice(out);
-                },
-            );
+            let started = if streamed > 0 {
+                let head = req.head_len(streamed);
+                self.grpc.start_call_streaming(
+                    HANDLE_REQUEST_PATH,
+                    head.saturating_add(streamed),
+                    head,
+                    &[],
+                    timeout,
+                    now,
+                    |out| {
+                        let _ = req.encode_head(streamed, out);
+                    },
+                )
+            } else {
+                self.grpc.start_call_with(
+                    HANDLE_REQUEST_PATH,
+                    req.encoded_len(),
+                    &[],
+                    timeout,
+                    now,
+                    |out| {
+                        let _ = req.encode_to_slice(out);
+                    },
+                )
+            };
             match started {
                 Ok(call) => (Phase::Calling(call), None),
                 Err(e) => (Phase::Done, Some(Failure::Start(e))),
@@ -423,7 +530,15 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
                 request = spare;
                 lent = true;
             }
-            if req.encode_to_buffer(&mut request).is_err() {
+            let encoded = if streamed > 0 {
+                let head = req.head_len(streamed);
+                request.try_extend_zeroed(head).map(|()| {
+                    let _ = req.encode_head(streamed, request.as_mut_slice());
+                })
+            } else {
+                req.encode_to_buffer(&mut request)
+            };
+            if encoded.is_err() {
                 if lent {
                     request.clear();
                     let _ = self.spare.push(request);
@@ -441,6 +556,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             request_id,
             request,
             lent,
+            payload_left: streamed,
             deadline: now + self.config.poll.deadline,
             interval: self.config.poll.interval,
             result_call: None,
@@ -557,13 +673,21 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         }
         let timeout = self.config.call_timeout;
         let op = &mut self.ops[i];
-        let started = self.grpc.start_call(
-            HANDLE_REQUEST_PATH,
-            op.request.as_slice(),
-            &[],
-            timeout,
-            now,
-        );
+        let head = op.request.as_slice();
+        let started = if op.payload_left > 0 {
+            self.grpc.start_call_streaming(
+                HANDLE_REQUEST_PATH,
+                head.len().saturating_add(op.payload_left),
+                head.len(),
+                &[],
+                timeout,
+                now,
+                |out| out.copy_from_slice(head),
+            )
+        } else {
+            self.grpc
+                .start_call(HANDLE_REQUEST_PATH, head, &[], timeout, now)
+        };
         op.request.clear();
         if op.lent {
             op.lent = false;
@@ -938,5 +1062,163 @@ mod tests {
         let third = c.call("noop", "", t(6)).unwrap();
         let fourth = c.call("noop", "", t(6)).unwrap();
         assert_ne!(third, fourth);
+    }
+
+    /// Gives `payload` to `op` as the channel takes it, exchanging bytes
+    /// with `server` between the parts (which reads them as a proxy
+    /// would); the largest part taken at once, and the calls that arrived.
+    fn feed<const N: usize>(
+        c: &mut Channel<GrowableStorage, N>,
+        server: &mut Server<GrowableStorage>,
+        op: OpId,
+        payload: &[u8],
+        now: Instant,
+    ) -> (usize, Vec<CallId>) {
+        let (mut at, mut largest) = (payload.len() - c.payload_left(op), 0);
+        let mut arrived = Vec::new();
+        for _ in 0..10_000 {
+            let n = c.send_payload(op, &payload[at..]);
+            largest = largest.max(n);
+            at += n;
+            exchange(c, server, now);
+            while let Some(event) = server.poll_event() {
+                if let ServerEvent::Request(id) = event {
+                    arrived.push(id);
+                }
+            }
+            if c.payload_left(op) == 0 && !arrived.is_empty() {
+                break;
+            }
+        }
+        (largest, arrived)
+    }
+
+    #[test]
+    fn a_streamed_payload_goes_out_in_parts_as_the_request_prost_encodes() {
+        use prost::Message;
+        let options = Options {
+            max_message_size: 8 << 20,
+            ..Options::default()
+        };
+        let client = Client::<GrowableStorage>::new("proxy:50053", options, t(0)).unwrap();
+        let ids = RequestIdGenerator::from_seed([3; super::super::request_id::SEED_LEN]);
+        let mut c =
+            Channel::<_, 4>::new(client, "u", "tok", ChannelConfig::default(), ids).unwrap();
+        let mut server =
+            Server::<GrowableStorage>::new(HANDLE_REQUEST_PATH, options, t(0)).unwrap();
+        let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let command = Command {
+            size: 1,
+            ..Command::new("array", "uint8 1")
+        };
+        let first = c
+            .command_streamed(Pattern::Blocking, &command, payload.len(), t(1))
+            .unwrap();
+        // Ordered: the second waits for the first and takes nothing yet.
+        let second = c
+            .command_streamed(Pattern::Blocking, &command, 1000, t(1))
+            .unwrap();
+        assert_eq!(c.send_payload(second, &payload[..1000]), 0);
+        let (largest, arrived) = feed(&mut c, &mut server, first, &payload, t(2));
+        assert!(
+            largest <= PAYLOAD_AHEAD,
+            "{largest} bytes taken at once, more than {PAYLOAD_AHEAD} queued"
+        );
+        let golden = crate::proto::ArkoudaRequest {
+            user: "u".into(),
+            token: "tok".into(),
+            cmd: "array".into(),
+            format: "BINARY".into(),
+            size: 1,
+            args: "uint8 1".into(),
+            payload: payload.clone(),
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        for id in arrived {
+            seen.push(server.request(id).unwrap().to_vec());
+            let reply =
+                r#"{"msg": "created", "msgType": "NORMAL", "msgFormat": "STRING", "user": "u"}"#;
+            let resp = ArkoudaResponseRef {
+                message: reply,
+                ..Default::default()
+            };
+            let mut out = [0u8; 256];
+            let n = resp.encode_to_slice(&mut out).unwrap();
+            server.respond(id, &out[..n]).unwrap();
+        }
+        assert_eq!(seen.len(), 1);
+        assert!(
+            seen[0] == golden.encode_to_vec(),
+            "not the request prost encodes"
+        );
+        exchange(&mut c, &mut server, t(3));
+        assert_eq!(c.poll_event(), Some(ChannelEvent::Complete(first)));
+        assert_eq!(outcome_msg(&c, first), "created");
+        c.finish(first);
+        // The first is done: the second starts and takes its payload.
+        let (_, arrived) = feed(&mut c, &mut server, second, &payload[..1000], t(4));
+        assert_eq!(c.payload_left(second), 0);
+        let golden = crate::proto::ArkoudaRequest {
+            payload: payload[..1000].to_vec(),
+            ..golden
+        };
+        let got: Vec<Vec<u8>> = arrived
+            .iter()
+            .map(|&id| server.request(id).unwrap().to_vec())
+            .collect();
+        assert_eq!(got, [golden.encode_to_vec()]);
+    }
+
+    #[test]
+    fn a_proxy_that_refuses_a_streamed_payload_stops_it_and_says_why() {
+        let client = Client::<GrowableStorage>::new(
+            "proxy:50053",
+            Options {
+                max_message_size: 8 << 20,
+                ..Options::default()
+            },
+            t(0),
+        )
+        .unwrap();
+        let ids = RequestIdGenerator::from_seed([4; super::super::request_id::SEED_LEN]);
+        let mut c = Channel::<_, 4>::new(client, "u", "", ChannelConfig::default(), ids).unwrap();
+        // The proxy takes messages of 64 KiB at most.
+        let small = Options {
+            max_message_size: 64 << 10,
+            ..Options::default()
+        };
+        let mut server = Server::<GrowableStorage>::new(HANDLE_REQUEST_PATH, small, t(0)).unwrap();
+        let payload = std::vec![9u8; 4 << 20];
+        let op = c
+            .command_streamed(
+                Pattern::Blocking,
+                &Command::new("array", ""),
+                payload.len(),
+                t(1),
+            )
+            .unwrap();
+        let mut given = 0;
+        for _ in 0..100 {
+            if c.payload_left(op) == 0 {
+                break;
+            }
+            given += c.send_payload(op, &payload[given..]);
+            exchange(&mut c, &mut server, t(2));
+            while server.poll_event().is_some() {}
+            exchange(&mut c, &mut server, t(2));
+        }
+        assert_eq!(c.payload_left(op), 0, "nothing more is asked for");
+        assert!(
+            given <= 2 * PAYLOAD_AHEAD,
+            "{given} bytes given to a refused call"
+        );
+        assert_eq!(c.poll_event(), Some(ChannelEvent::Complete(op)));
+        match c.outcome(op) {
+            Err(ChannelError::Status(s)) => {
+                assert_eq!(s.code, crate::grpc::Code::ResourceExhausted)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

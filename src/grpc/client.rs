@@ -152,7 +152,71 @@ impl<S: Storage> Client<S> {
         now: Instant,
         encode: impl FnOnce(&mut [u8]),
     ) -> Result<CallId, CallError> {
-        if len > self.max_message_size {
+        self.start(path, len, len, metadata, timeout, now, encode)
+    }
+
+    /// Starts a unary call whose request message of `len` bytes goes out in
+    /// parts, so a large one is never held whole: `encode` writes its first
+    /// `head` bytes now (into the send queue, as
+    /// [`start_call_with`](Self::start_call_with)), and the other
+    /// `len - head` follow through [`send_request_part`](Self::send_request_part)
+    /// as the sender keeps [`queued`](Self::queued) small. The request ends
+    /// with the part that completes the message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_call_streaming(
+        &mut self,
+        path: &str,
+        len: usize,
+        head: usize,
+        metadata: &[(&str, &[u8])],
+        timeout: Option<Duration>,
+        now: Instant,
+        encode: impl FnOnce(&mut [u8]),
+    ) -> Result<CallId, CallError> {
+        self.start(path, len, head.min(len), metadata, timeout, now, encode)
+    }
+
+    /// Sends the next bytes of a request begun with
+    /// [`start_call_streaming`](Self::start_call_streaming); `last` ends the
+    /// request (the caller counts the message's bytes: the server fails a
+    /// call whose message comes short or long).
+    pub fn send_request_part(
+        &mut self,
+        call: CallId,
+        bytes: &[u8],
+        last: bool,
+    ) -> Result<(), CallError> {
+        self.conn.send_data(call.0, &[bytes], last)?;
+        Ok(())
+    }
+
+    /// Bytes queued on a call's stream and not yet sent (waiting for the
+    /// server's window or for the socket).
+    pub fn queued(&self, call: CallId) -> usize {
+        self.conn.stream(call.0).map_or(0, |s| s.send_queued())
+    }
+
+    /// The most bytes one [`send_request_part`](Self::send_request_part)
+    /// can take now (a fixed send buffer may hold fewer than the sender
+    /// would like queued); 0 for a call that is gone.
+    pub fn send_room(&self, call: CallId) -> usize {
+        self.conn.stream(call.0).map_or(0, |s| {
+            crate::buf::Buffer::free(&s.send).saturating_sub(crate::h2::stream::ITEM_PREFIX)
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        path: &str,
+        len: usize,
+        head: usize,
+        metadata: &[(&str, &[u8])],
+        timeout: Option<Duration>,
+        now: Instant,
+        encode: impl FnOnce(&mut [u8]),
+    ) -> Result<CallId, CallError> {
+        if len > self.max_message_size || u32::try_from(len).is_err() {
             return Err(CallError::MessageTooLarge);
         }
         for (key, value) in metadata {
@@ -189,7 +253,7 @@ impl<S: Storage> Client<S> {
             block.finish()?;
             let prefix = message::prefix(len as u32);
             self.conn
-                .send_data_with(id, message::PREFIX_LEN + len, true, |out| {
+                .send_data_with(id, message::PREFIX_LEN + head, head == len, |out| {
                     let (head, body) = out.split_at_mut(message::PREFIX_LEN);
                     head.copy_from_slice(&prefix);
                     encode(body);

@@ -532,14 +532,21 @@ impl Session {
             ..*command
         };
         self.check_size(self.request_len(pattern, &text))?;
+        let payload = command.payload;
+        let streamed = payload.len() >= STREAM_PAYLOAD_ABOVE;
         self.with_retry(|s| {
             let now = s.driver.now();
-            let started = s.channel()?.command(pattern, command, now);
+            let channel = s.channel()?;
+            let started = if streamed {
+                channel.command_streamed(pattern, command, payload.len(), now)
+            } else {
+                channel.command(pattern, command, now)
+            };
             let op = match started {
                 Ok(op) => op,
                 Err(e) => return Err(convert(e, &s.closed())),
             };
-            s.wait(op)
+            s.wait_sending(op, if streamed { payload } else { &[] })
         })
     }
 
@@ -597,7 +604,15 @@ impl Session {
     /// socket is an event), or at the session's deadline; every way out
     /// but success releases the operation.
     pub fn wait(&mut self, op: OpId) -> Result<SessionOutcome, SessionError> {
+        self.wait_sending(op, &[])
+    }
+
+    /// [`wait`](Self::wait) for an operation started with
+    /// [`Channel::command_streamed`], giving it `payload` from the caller's
+    /// memory as the channel takes it.
+    fn wait_sending(&mut self, op: OpId, payload: &[u8]) -> Result<SessionOutcome, SessionError> {
         let started = self.driver.now();
+        let mut given = 0;
         // The channel's own deadlines end a call; this bounds the wait even
         // for an operation they do not cover (one queued behind another).
         let limit = self.deadline.unwrap_or_else(|| {
@@ -623,7 +638,23 @@ impl Session {
                 self.release(op);
                 return Err(SessionError::DeadlineExceeded);
             }
-            if let Err(e) = self.driver.turn(Some(until)) {
+            // While the channel takes payload, the turn only writes and
+            // looks (it does not wait): the next part is queued as soon as
+            // the last has gone.
+            let mut wait_until = until;
+            if given < payload.len() {
+                if let Some(channel) = self.driver.machine_mut(self.key).map(Wire::inner_mut) {
+                    let n = channel.send_payload(op, &payload[given..]);
+                    given = match channel.payload_left(op) {
+                        0 => payload.len(),
+                        _ => given + n,
+                    };
+                    if n > 0 {
+                        wait_until = started;
+                    }
+                }
+            }
+            if let Err(e) = self.driver.turn(Some(wait_until)) {
                 self.release(op);
                 return Err(SessionError::Io(e));
             }
@@ -705,6 +736,10 @@ fn open(
     driver.set_keepalive(key, keepalive);
     Ok((driver, key))
 }
+
+/// A binary payload at least this long goes out from the caller's memory
+/// as the proxy's window opens, not copied whole into the send queue first.
+const STREAM_PAYLOAD_ABOVE: usize = 64 * 1024;
 
 /// The encoded size of `command`'s request from `user` with `token`,
 /// without a request id.

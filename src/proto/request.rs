@@ -270,6 +270,38 @@ impl<'a> ArkoudaRequestRef<'a> {
         Ok(())
     }
 
+    /// Bytes of the encoding that precede a payload of `payload_len` bytes
+    /// (see [`encode_head`](Self::encode_head)).
+    pub fn head_len(&self, payload_len: usize) -> usize {
+        let text = ArkoudaRequestRef {
+            payload: &[],
+            ..*self
+        };
+        text.encoded_len() + payload_key_len(payload_len)
+    }
+
+    /// Encodes into the front of `buf` what precedes a payload of
+    /// `payload_len` bytes: every other field, then the payload's key and
+    /// length. The payload is the last field we write, so its bytes can
+    /// follow from wherever they are, in parts, and the whole is what
+    /// [`encode`](Self::encode) writes with that payload. `self.payload`
+    /// is not read. Returns the bytes written ([`head_len`](Self::head_len)).
+    pub fn encode_head(&self, payload_len: usize, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let text = ArkoudaRequestRef {
+            payload: &[],
+            ..*self
+        };
+        let len = self.head_len(payload_len);
+        let mut out = &mut buf[..];
+        check_capacity(len, &out)?;
+        text.encode(&mut out)?;
+        if payload_len > 0 {
+            wire::write_varint((9 << 3) | 2, &mut out);
+            wire::write_varint(payload_len as u64, &mut out);
+        }
+        Ok(len)
+    }
+
     /// Encodes into the front of `buf`, returning the number of bytes written.
     pub fn encode_to_slice(&self, buf: &mut [u8]) -> Result<usize, EncodeError> {
         let mut out = &mut buf[..];
@@ -292,6 +324,15 @@ impl<'a> ArkoudaRequestRef<'a> {
             recv_binary: self.recv_binary,
             payload: self.payload.to_vec(),
         }
+    }
+}
+
+/// The payload field's key and length, or nothing for no payload.
+fn payload_key_len(payload_len: usize) -> usize {
+    if payload_len == 0 {
+        0
+    } else {
+        wire::varint_len(9 << 3) + wire::varint_len(payload_len as u64)
     }
 }
 
@@ -358,6 +399,40 @@ mod tests {
         }
         // The key and a two-byte length must be in; no payload byte is needed.
         assert_eq!(found_at, Some(bytes.len() - 300));
+    }
+
+    #[test]
+    fn the_head_then_the_payload_is_what_prost_encodes() {
+        use prost::Message;
+        for n in [0usize, 1, 127, 128, 300, 70_000] {
+            let payload = std::vec![0xa5u8; n];
+            let req = ArkoudaRequestRef {
+                user: "kjyost",
+                token: "secret",
+                cmd: "array",
+                format: "BINARY",
+                size: -1,
+                args: "int64 1",
+                request_id: None,
+                recv_binary: false,
+                payload: &payload,
+            };
+            let golden = req.to_owned().encode_to_vec();
+            let mut head = std::vec![0u8; req.head_len(n)];
+            let without = ArkoudaRequestRef {
+                payload: &[],
+                ..req
+            };
+            assert_eq!(without.encode_head(n, &mut head), Ok(head.len()));
+            head.extend_from_slice(&payload);
+            assert_eq!(head, golden, "payload of {n} bytes");
+        }
+        let mut short = [0u8; 4];
+        let req = ArkoudaRequestRef {
+            user: "kjyost",
+            ..Default::default()
+        };
+        assert!(req.encode_head(10, &mut short).is_err());
     }
 
     #[test]
