@@ -36,9 +36,12 @@ pub trait Buffer {
     fn free(&self) -> usize {
         self.max_capacity() - self.len()
     }
-    /// Makes room for `additional` more bytes at once, when the final size
-    /// is known early (a growable buffer then grows once, not by doubling).
-    fn reserve(&mut self, _additional: usize) {}
+    /// The buffer is expected to reach `total` bytes (a message whose
+    /// length was announced): a growable buffer grows toward it, to at most
+    /// twice what it holds (an announcement alone gets no memory that the
+    /// bytes have not earned) and never past it (a message that ends where
+    /// it said leaves no spare capacity). Fixed and lent buffers ignore it.
+    fn grow_toward(&mut self, _total: usize) {}
     /// Gives back spare capacity a growable buffer holds beyond its bytes
     /// (fixed and lent buffers keep theirs).
     fn shrink_to_fit(&mut self) {}
@@ -187,8 +190,17 @@ impl Buffer for alloc::vec::Vec<u8> {
     fn max_capacity(&self) -> usize {
         isize::MAX as usize
     }
-    fn reserve(&mut self, additional: usize) {
-        alloc::vec::Vec::reserve(self, additional)
+    fn grow_toward(&mut self, total: usize) {
+        let (len, capacity) = (self.len(), self.capacity());
+        // Grown only once less than half of what it holds is free, so each
+        // growth is by a third at least: amortised like doubling.
+        if total <= capacity || capacity - len >= len / 2 {
+            return;
+        }
+        let target = total.min(len.saturating_mul(2).max(len + 4096));
+        if target > capacity {
+            self.reserve_exact(target - len);
+        }
     }
     fn shrink_to_fit(&mut self) {
         alloc::vec::Vec::shrink_to_fit(self)

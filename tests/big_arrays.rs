@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use arkwire::arkouda::{ChannelConfig, Command, Pattern};
 use arkwire::grpc::Options;
-use arkwire::net::{ClientConfig, Session, SessionOutcome};
+use arkwire::net::{BinaryReply, ClientConfig, Session, SessionOutcome};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -130,7 +130,7 @@ fn upload(s: &mut Session, payload: &[u8]) -> String {
 }
 
 /// Downloads the array `name`.
-fn download(s: &mut Session, name: &str) -> Vec<u8> {
+fn download(s: &mut Session, name: &str) -> BinaryReply {
     let args = format!(r#"[{{"key":"array","dtype":"str","val":"{name}"}}]"#);
     let cmd = Command {
         recv_binary: true,
@@ -181,7 +181,10 @@ fn round_trip(port: u16, seed: u8) {
     let back = download(&mut s, &name);
     delete(&mut s, &name);
     assert_eq!(back.len(), size());
-    assert!(back == pattern(size(), seed), "the array came back changed");
+    assert!(
+        *back == pattern(size(), seed),
+        "the array came back changed"
+    );
 }
 
 #[test]
@@ -205,7 +208,7 @@ fn a_gigabyte_each_way_through_the_proxy_in_bounded_memory() {
         let mut s = session(proxy.port);
         let small = pattern(1000, 1);
         let name = upload(&mut s, &small);
-        assert_eq!(download(&mut s, &name), small);
+        assert_eq!(*download(&mut s, &name), small);
     }
     let idle = rss_kib(pid);
 

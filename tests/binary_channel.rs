@@ -81,7 +81,7 @@ fn check(server: &Server) {
         };
         assert_eq!(
             s.command(pattern, &echo).unwrap(),
-            SessionOutcome::Binary(payload.clone()),
+            SessionOutcome::Binary(payload.clone().into()),
             "{pattern:?}"
         );
         let len = Command {
@@ -103,7 +103,7 @@ fn check(server: &Server) {
         };
         assert_eq!(
             s.command(pattern, &empty).unwrap(),
-            SessionOutcome::Binary(Vec::new())
+            SessionOutcome::Binary(Vec::new().into())
         );
         let error = Command {
             recv_binary: true,

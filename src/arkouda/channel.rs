@@ -860,6 +860,29 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         }
     }
 
+    /// Takes a binary outcome's bytes out of the channel without copying
+    /// them, in exchange for `replacement` (an empty buffer for the stream
+    /// slot; see [`Connection::swap_body`](crate::h2::conn::Connection::swap_body)):
+    /// the response buffer they arrived in and where in it they lie.
+    /// `None` unless [`outcome`](Self::outcome) is [`Outcome::Binary`];
+    /// the operation's outcome is gone after, and it still needs
+    /// [`finish`](Self::finish).
+    pub fn take_binary(
+        &mut self,
+        op: OpId,
+        replacement: S::Body,
+    ) -> Option<(S::Body, core::ops::Range<usize>)> {
+        let payload = match self.outcome(op) {
+            Ok(Outcome::Binary(bytes)) => (bytes.as_ptr() as usize, bytes.len()),
+            _ => return None,
+        };
+        let call = self.ops.iter().find(|o| o.id == op)?.result_call?;
+        let (body, message) = self.grpc.take_response(call, replacement)?;
+        let start = payload.0.checked_sub(body.as_slice().as_ptr() as usize)?;
+        let range = start..start + payload.1;
+        (message.start <= range.start && range.end <= message.end).then_some((body, range))
+    }
+
     /// Frees a completed operation. An operation still running is cancelled,
     /// except a submit an ordered channel is still watching. A command
     /// waiting for the stream this frees starts now.

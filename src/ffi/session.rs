@@ -18,7 +18,9 @@ use super::{
 };
 use crate::arkouda::{ChannelConfig, Command, Pattern, PollConfig};
 use crate::grpc::Code;
-use crate::net::{ClientConfig, Session, SessionError, SessionOptions, SessionOutcome, StatusView};
+use crate::net::{
+    BinaryReply, ClientConfig, Session, SessionError, SessionOptions, SessionOutcome, StatusView,
+};
 use arkwire_status::*;
 
 /// An Arkouda session: one HTTP/2 connection to a proxy, calls kept in order.
@@ -79,7 +81,8 @@ struct Stored {
     meta: ResultMeta,
     /// The text followed by a NUL.
     msg: Vec<u8>,
-    payload: Vec<u8>,
+    /// A binary reply's bytes, in the buffer they were received into.
+    payload: BinaryReply,
     /// The request id followed by a NUL.
     request_id: Vec<u8>,
 }
@@ -491,7 +494,7 @@ unsafe fn run(
                 Stored {
                     meta,
                     msg: nul_terminated(&text.replace('\0', " ")),
-                    payload: Vec::new(),
+                    payload: BinaryReply::default(),
                     request_id: std::vec![0],
                 }
             }
@@ -533,7 +536,7 @@ fn stored(outcome: Result<SessionOutcome, SessionError>) -> Result<Stored, Sessi
                 ..ResultMeta::ok(ARKWIRE_RESULT_REPLY)
             },
             msg: nul_terminated(&msg),
-            payload: Vec::new(),
+            payload: BinaryReply::default(),
             request_id: empty_id(),
         },
         SessionOutcome::Binary(payload) => Stored {
@@ -545,7 +548,7 @@ fn stored(outcome: Result<SessionOutcome, SessionError>) -> Result<Stored, Sessi
         SessionOutcome::Submitted(id) => Stored {
             meta: ResultMeta::ok(ARKWIRE_RESULT_SUBMITTED),
             msg: std::vec![0],
-            payload: Vec::new(),
+            payload: BinaryReply::default(),
             request_id: nul_terminated(&id),
         },
         SessionOutcome::Status(view) => {
@@ -567,7 +570,7 @@ fn stored(outcome: Result<SessionOutcome, SessionError>) -> Result<Stored, Sessi
             Stored {
                 meta,
                 msg: nul_terminated(&msg.unwrap_or_default()),
-                payload: Vec::new(),
+                payload: BinaryReply::default(),
                 request_id: empty_id(),
             }
         }

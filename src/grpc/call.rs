@@ -166,9 +166,8 @@ pub(crate) fn expect_body<S: Storage>(conn: &mut Connection<S>, id: u32, max_bod
     let Some(body) = conn.stream(id).map(|s| s.body()) else {
         return;
     };
-    let have = body.len();
     if let Some(len) = message::framed_len(body).filter(|&len| len <= max_body) {
-        conn.reserve_body(id, len.saturating_sub(have).min(have));
+        conn.reserve_body(id, len);
     }
 }
 

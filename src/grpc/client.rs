@@ -327,6 +327,27 @@ impl<S: Storage> Client<S> {
         }
     }
 
+    /// Takes a completed call's response buffer out of the client without
+    /// copying it, in exchange for `replacement` (see
+    /// [`Connection::swap_body`]), with where in it the response message
+    /// lies (what [`response`](Self::response) would return); the call's
+    /// body is empty after. `None` when the call has no response message.
+    pub fn take_response(
+        &mut self,
+        call: CallId,
+        replacement: S::Body,
+    ) -> Option<(S::Body, core::ops::Range<usize>)> {
+        let stream = self.conn.stream(call.0)?;
+        let message = call::response(stream, self.max_message_size).ok()?;
+        let start = (message.as_ptr() as usize).checked_sub(stream.body().as_ptr() as usize)?;
+        let range = start..start + message.len();
+        if range.end > stream.body().len() {
+            return None;
+        }
+        let body = self.conn.swap_body(call.0, replacement)?;
+        Some((body, range))
+    }
+
     /// Frees a call's memory; a call still running is cancelled (RST_STREAM CANCEL).
     pub fn finish_call(&mut self, call: CallId) {
         self.conn.release_stream(call.0);

@@ -25,7 +25,7 @@ pub use route::{build_router, InflightLimit};
 #[cfg(feature = "tls")]
 pub use server::ServerTls;
 pub use server::{Server, ServerConfig, Shutdown};
-pub use session::{Session, SessionError, SessionOptions, SessionOutcome, StatusView};
+pub use session::{BinaryReply, Session, SessionError, SessionOptions, SessionOutcome, StatusView};
 pub use upstream::{UpstreamBackend, UpstreamConfig};
 // The C ABI tells a refused TLS handshake from other ends by it.
 #[cfg(feature = "ffi")]

@@ -30,12 +30,82 @@ pub enum SessionOutcome {
         /// Arkouda flagged a warning.
         warning: bool,
     },
-    /// A binary reply's bytes (the command asked `recv_binary`).
-    Binary(Vec<u8>),
+    /// A binary reply's bytes (the command asked `recv_binary`), in the
+    /// buffer they arrived in.
+    Binary(BinaryReply),
     /// The asynchronous proxy accepted the request under this id.
     Submitted(String),
     /// Where an asynchronous request stands.
     Status(StatusView),
+}
+
+/// A binary reply's bytes, left in the buffer they were received into (an
+/// array of a gigabyte is not copied again to be handed over): it reads as
+/// `&[u8]`; [`into_vec`](Self::into_vec) makes it a `Vec` of its own.
+#[derive(Clone, Default)]
+pub struct BinaryReply {
+    buffer: Vec<u8>,
+    range: core::ops::Range<usize>,
+}
+
+impl BinaryReply {
+    /// The bytes at `range` of `buffer` (a range past the buffer is cut to it).
+    pub fn new(buffer: Vec<u8>, range: core::ops::Range<usize>) -> Self {
+        let end = range.end.min(buffer.len());
+        let start = range.start.min(end);
+        BinaryReply {
+            buffer,
+            range: start..end,
+        }
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buffer[self.range.clone()]
+    }
+
+    /// The bytes as a `Vec` of their own: the buffer itself, with what came
+    /// before them moved out of the way (the reply's headers, a few dozen
+    /// bytes before the payload, so the move is the bytes once).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        self.buffer.truncate(self.range.end);
+        self.buffer.drain(..self.range.start);
+        self.buffer
+    }
+}
+
+impl From<Vec<u8>> for BinaryReply {
+    fn from(buffer: Vec<u8>) -> Self {
+        let range = 0..buffer.len();
+        BinaryReply { buffer, range }
+    }
+}
+
+impl core::ops::Deref for BinaryReply {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for BinaryReply {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl PartialEq for BinaryReply {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for BinaryReply {}
+
+impl core::fmt::Debug for BinaryReply {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "BinaryReply({} bytes)", self.range.len())
+    }
 }
 
 /// [`RequestState`], owned.
@@ -666,7 +736,18 @@ impl Session {
                 msg: text(reply.msg),
                 warning: reply.msg_type == MsgType::Warning,
             }),
-            Ok(Outcome::Binary(bytes)) => Ok(SessionOutcome::Binary(bytes.to_vec())),
+            Ok(Outcome::Binary(bytes)) => {
+                let len = bytes.len();
+                // The reply's own buffer is handed over, not copied.
+                let taken = (len > 0).then(|| channel.take_binary(op, Vec::new()));
+                match taken {
+                    None => Ok(SessionOutcome::Binary(BinaryReply::default())),
+                    Some(Some((buffer, range))) if range.len() == len => {
+                        Ok(SessionOutcome::Binary(BinaryReply::new(buffer, range)))
+                    }
+                    Some(_) => Err(SessionError::BadReply("a binary reply vanished")),
+                }
+            }
             Ok(Outcome::Submitted(id)) => Ok(SessionOutcome::Submitted(id.to_string())),
             Ok(Outcome::Status(state)) => Ok(SessionOutcome::Status(match state {
                 RequestState::Submitted => StatusView::Submitted,
@@ -775,5 +856,23 @@ fn convert(e: ChannelError<'_>, closed: &Option<String>) -> SessionError {
         ChannelError::BadReply(why) => SessionError::BadReply(why),
         ChannelError::Start(e) => SessionError::Start(e),
         ChannelError::UnknownOp => SessionError::BadReply("operation vanished"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BinaryReply;
+
+    #[test]
+    fn a_binary_reply_reads_as_its_range_and_becomes_a_vec_of_just_it() {
+        let reply = BinaryReply::new(b"headPAYLOADtail".to_vec(), 4..11);
+        assert_eq!(&*reply, b"PAYLOAD");
+        assert_eq!(reply, BinaryReply::from(b"PAYLOAD".to_vec()));
+        assert_eq!(std::format!("{reply:?}"), "BinaryReply(7 bytes)");
+        assert_eq!(reply.into_vec(), b"PAYLOAD");
+        // A range past the buffer is cut to it, never a panic.
+        let cut = BinaryReply::new(b"abc".to_vec(), 2..10);
+        assert_eq!(&*cut, b"c");
+        assert!(BinaryReply::new(std::vec::Vec::new(), 5..9).is_empty());
     }
 }

@@ -450,14 +450,16 @@ impl<S: Storage> Connection<S> {
         }
     }
 
-    /// Makes room in a stream's body for `additional` more bytes at once
-    /// (a growable body then grows once; fixed bodies ignore it). Ignored
+    /// The body of stream `id` is expected to reach `total` bytes (its
+    /// message's announced length): a growable body grows toward it as
+    /// [`Buffer::grow_toward`](crate::buf::Buffer::grow_toward) says, so a
+    /// large message is held in one allocation of its own size. Ignored
     /// past `max_body_size`.
-    pub fn reserve_body(&mut self, id: u32, additional: usize) {
+    pub fn reserve_body(&mut self, id: u32, total: usize) {
         let max = self.state.config.max_body_size;
         if let Some(stream) = self.state.stream_mut(id) {
-            if stream.body.len().saturating_add(additional) <= max {
-                stream.body.reserve(additional);
+            if total <= max {
+                stream.body.grow_toward(total);
             }
         }
     }
@@ -500,6 +502,28 @@ impl<S: Storage> Connection<S> {
                 .consume(u32::try_from(n).unwrap_or(u32::MAX));
             state.conn_recv_window.release(granted);
         }
+    }
+
+    /// Takes stream `id`'s whole body out of the connection in exchange
+    /// for `replacement` (emptied): a large message handed to the
+    /// application without a copy. Its bytes leave the connection's and
+    /// process's budgets (the application holds them now). With lent
+    /// storage the replacement is what the stream's slot keeps for the
+    /// streams after it. `None` (and `replacement` dropped) for no such stream.
+    pub fn swap_body(&mut self, id: u32, mut replacement: S::Body) -> Option<S::Body> {
+        replacement.clear();
+        let state = &mut self.state;
+        let stream = state
+            .streams
+            .as_mut_slice()
+            .iter_mut()
+            .find(|s| s.id == id)?;
+        let body = core::mem::replace(&mut stream.body, replacement);
+        state.body_bytes -= body.len();
+        if let Some(budget) = state.config.body_budget {
+            budget.give(body.len());
+        }
+        Some(body)
     }
 
     /// Removes the first `n` body bytes of stream `id` (at most its body)
