@@ -157,6 +157,59 @@ except Exception:  # pragma: no cover - duck-typed without arkouda
     _Base = object
 
 
+class _PyBuffer(ctypes.Structure):
+    """CPython's Py_buffer, to borrow a read-only buffer's memory."""
+
+    _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p),
+                ("len", ctypes.c_ssize_t), ("itemsize", ctypes.c_ssize_t),
+                ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p),
+                ("strides", ctypes.c_void_p), ("suboffsets", ctypes.c_void_p),
+                ("internal", ctypes.c_void_p)]
+
+
+class _Borrowed:
+    """A read-only buffer's memory, held (and the buffer kept alive) until
+    `release`: ctypes can point only at writable buffers, and copying an
+    array of gigabytes to get one would cost the copy and the memory."""
+
+    def __init__(self, obj):
+        api = ctypes.pythonapi
+        api.PyObject_GetBuffer.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
+        api.PyObject_GetBuffer.restype = ctypes.c_int
+        api.PyBuffer_Release.argtypes = [ctypes.POINTER(_PyBuffer)]
+        api.PyBuffer_Release.restype = None
+        self._view = _PyBuffer()
+        # PyBUF_SIMPLE: one contiguous run of bytes, read-only allowed.
+        if api.PyObject_GetBuffer(obj, ctypes.byref(self._view), 0) != 0:
+            raise BufferError("the payload's buffer cannot be borrowed")
+        self.address = self._view.buf
+
+    def release(self):
+        if self._view is not None:
+            ctypes.pythonapi.PyBuffer_Release(ctypes.byref(self._view))
+            self._view = None
+
+
+def _payload_pointer(payload):
+    """(address, length, keep) of `payload`'s bytes without a copy; `keep`
+    holds them until the call returns (a `_Borrowed` must be released)."""
+    view = memoryview(payload).cast("B")
+    n = view.nbytes
+    if not n:
+        return None, 0, None
+    if not view.readonly:
+        keep = (ctypes.c_ubyte * n).from_buffer(view)
+        return ctypes.addressof(keep), n, keep
+    try:
+        keep = _Borrowed(view)
+        return keep.address, n, keep
+    except (AttributeError, BufferError):
+        # No CPython API to borrow through: a copy it is.
+        keep = bytearray(view)
+        return ctypes.addressof((ctypes.c_ubyte * n).from_buffer(keep)), n, keep
+
+
 def _logger():
     try:
         from arkouda.logger import getArkoudaLogger
@@ -339,23 +392,18 @@ class ArkwireChannel(_Base):
         if payload is None:
             data, n, keep = None, 0, None
         else:
-            view = memoryview(payload).cast("B")
-            n = view.nbytes
-            if n and view.readonly:
-                keep = bytearray(view)  # ctypes needs a writable buffer to point at
-                data = ctypes.addressof((ctypes.c_ubyte * n).from_buffer(keep))
-            elif n:
-                keep = (ctypes.c_ubyte * n).from_buffer(view)
-                data = ctypes.addressof(keep)
-            else:
-                data, keep = None, None
+            data, n, keep = _payload_pointer(payload)
         generation = self._generation
-        session = self._acquire()
-        result = _Result()
-        status = lib.arkwire_session_command(
-            session.handle, cmd.encode(), (args or "").encode(), int(size), data, n,
-            bool(recv_binary), bool(polling), ctypes.byref(result))
-        del keep
+        try:
+            session = self._acquire()
+            result = _Result()
+            status = lib.arkwire_session_command(
+                session.handle, cmd.encode(), (args or "").encode(), int(size), data, n,
+                bool(recv_binary), bool(polling), ctypes.byref(result))
+        finally:
+            if isinstance(keep, _Borrowed):
+                keep.release()
+            del keep
         held = _Held(session, result.op)
         if status != ARKWIRE_OK:
             why = ctypes.string_at(result.msg, result.msg_len).decode(errors="replace")
