@@ -202,6 +202,10 @@ pub struct ReqConnection<B> {
     /// anywhere, except while `payload_left` bytes of a streamed payload
     /// are still to come (commands then wait for its end).
     tx: B,
+    /// Bytes at the front of `tx` already transmitted: they are dropped
+    /// once they are as many as the bytes after them (or `tx` needs the
+    /// room), so a queue sent in small pieces is not moved for each piece.
+    tx_sent: usize,
     /// Bytes of the streamed payload frame not yet written into `tx`.
     payload_left: u64,
     /// The outstanding request's streaming settings.
@@ -292,6 +296,7 @@ impl<B: Buffer + Default> ReqConnection<B> {
             input: Input::Header,
             cmd: heapless::Vec::new(),
             tx,
+            tx_sent: 0,
             payload_left: 0,
             streaming: Streaming::default(),
             streaming_reply: false,
@@ -359,6 +364,7 @@ impl<B: Buffer> ReqConnection<B> {
             let h = FrameHeader::message(f.len() as u64, false).buffer_len();
             acc.saturating_add(h).saturating_add(f.len())
         });
+        self.make_room(total);
         if self.tx.free() < total {
             return Err(ZmtpError::BufferFull);
         }
@@ -393,9 +399,9 @@ impl<B: Buffer> ReqConnection<B> {
         if self.phase == Phase::Closed || self.payload_left == 0 {
             return 0;
         }
-        let room = MAX_QUEUED_PAYLOAD
-            .saturating_sub(self.tx.len())
-            .min(self.tx.free());
+        let want = MAX_QUEUED_PAYLOAD.saturating_sub(self.unsent());
+        self.make_room(want);
+        let room = want.min(self.tx.free());
         let n = bytes
             .len()
             .min(room)
@@ -438,8 +444,13 @@ impl<B: Buffer> ReqConnection<B> {
         }
         // Commands go between messages, never inside a streamed payload.
         let boundary = self.payload_left == 0;
-        if let Some(pong) = self.pong.as_ref().filter(|_| boundary) {
-            if self.tx.try_extend(pong).is_ok() {
+        if let Some(len) = self.pong.as_ref().filter(|_| boundary).map(|p| p.len()) {
+            self.make_room(len);
+            if self
+                .pong
+                .as_ref()
+                .is_some_and(|p| self.tx.try_extend(p).is_ok())
+            {
                 self.pong = None;
             }
         }
@@ -448,15 +459,37 @@ impl<B: Buffer> ReqConnection<B> {
         }
         let ready = self.phase == Phase::Open;
         let sendable = if ready {
-            self.tx.len()
+            self.unsent()
         } else {
-            self.handshake_unsent.min(self.tx.len())
+            self.handshake_unsent.min(self.unsent())
         };
         let n = out.len().min(sendable);
-        out[..n].copy_from_slice(&self.tx.as_slice()[..n]);
-        self.tx.consume(n);
+        let from = self.tx_sent;
+        out[..n].copy_from_slice(&self.tx.as_slice()[from..from + n]);
+        self.tx_sent += n;
+        if self.tx_sent == self.tx.len() {
+            self.tx.clear();
+            self.tx_sent = 0;
+        } else if self.tx_sent >= self.unsent() {
+            self.tx.consume(self.tx_sent);
+            self.tx_sent = 0;
+        }
         self.handshake_unsent = self.handshake_unsent.saturating_sub(n);
         n
+    }
+
+    /// Bytes queued in `tx` and not yet transmitted.
+    fn unsent(&self) -> usize {
+        self.tx.len() - self.tx_sent
+    }
+
+    /// Drops the transmitted bytes at the front of `tx` when fewer than
+    /// `n` bytes are free behind them.
+    fn make_room(&mut self, n: usize) {
+        if self.tx_sent > 0 && self.tx.free() < n {
+            self.tx.consume(self.tx_sent);
+            self.tx_sent = 0;
+        }
     }
 
     /// Whether [`transmit`](Self::transmit) has bytes to give.
@@ -465,7 +498,7 @@ impl<B: Buffer> ReqConnection<B> {
         // payload is unfinished it gives transmit nothing to send.
         let pong = self.pong.is_some() && self.payload_left == 0;
         self.phase != Phase::Closed
-            && ((self.phase == Phase::Open && (!self.tx.is_empty() || pong))
+            && ((self.phase == Phase::Open && (self.unsent() > 0 || pong))
                 || self.handshake_unsent > 0)
     }
 
@@ -546,6 +579,7 @@ impl<B: Buffer> ReqConnection<B> {
         };
         let mut frame = [0u8; MAX_PONG_LEN + 2];
         if let Ok(n) = ping.emit(&mut frame) {
+            self.make_room(n);
             if self.tx.try_extend(&frame[..n]).is_ok() {
                 self.ping_due = false;
             }
