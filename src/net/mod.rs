@@ -70,7 +70,7 @@ impl Clock {
 }
 
 /// Bytes the loops read or write per system call.
-pub(crate) const IO_CHUNK: usize = 64 * 1024;
+pub(crate) const IO_CHUNK: usize = 256 * 1024;
 /// The most one connection may read in one turn of its loop. A peer that
 /// never stops sending gets this slice and waits for the next turn, so the
 /// other connections on the loop, and the loop's timers, keep their turns.
