@@ -38,9 +38,10 @@ pub trait Buffer {
     }
     /// The buffer is expected to reach `total` bytes (a message whose
     /// length was announced): a growable buffer grows toward it, to at most
-    /// twice what it holds (an announcement alone gets no memory that the
-    /// bytes have not earned) and never past it (a message that ends where
-    /// it said leaves no spare capacity). Fixed and lent buffers ignore it.
+    /// twice what it holds or 4 KiB more (an announcement alone gets no
+    /// memory that the bytes have not earned) and never past it (a message
+    /// that ends where it said leaves no spare capacity). Fixed and lent
+    /// buffers ignore it.
     fn grow_toward(&mut self, _total: usize) {}
     /// Gives back spare capacity a growable buffer holds beyond its bytes
     /// (fixed and lent buffers keep theirs).
@@ -193,7 +194,8 @@ impl Buffer for alloc::vec::Vec<u8> {
     fn grow_toward(&mut self, total: usize) {
         let (len, capacity) = (self.len(), self.capacity());
         // Grown only once less than half of what it holds is free, so each
-        // growth is by a third at least: amortised like doubling.
+        // growth but the last (cut at `total`) is by a third at least:
+        // amortised like doubling.
         if total <= capacity || capacity - len >= len / 2 {
             return;
         }

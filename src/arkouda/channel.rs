@@ -556,7 +556,8 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             request_id,
             request,
             lent,
-            payload_left: streamed,
+            // A command that failed to start takes no payload.
+            payload_left: if failure.is_some() { 0 } else { streamed },
             deadline: now + self.config.poll.deadline,
             interval: self.config.poll.interval,
             result_call: None,
@@ -699,6 +700,7 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
                 op.phase = Phase::Done;
                 op.failure = Some(Failure::Start(e));
                 op.ready = true;
+                op.payload_left = 0;
             }
         }
     }
@@ -877,10 +879,22 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
             _ => return None,
         };
         let call = self.ops.iter().find(|o| o.id == op)?.result_call?;
+        // Where the payload lies in the response message, found before
+        // anything moves (a buffer stored inline moves with its stream);
+        // an empty payload is not in the message at all.
+        let message = self.grpc.response(call).ok()?;
+        let offset = if payload.1 == 0 {
+            message.len()
+        } else {
+            let offset = payload.0.checked_sub(message.as_ptr() as usize)?;
+            if offset.checked_add(payload.1)? > message.len() {
+                return None;
+            }
+            offset
+        };
         let (body, message) = self.grpc.take_response(call, replacement)?;
-        let start = payload.0.checked_sub(body.as_slice().as_ptr() as usize)?;
-        let range = start..start + payload.1;
-        (message.start <= range.start && range.end <= message.end).then_some((body, range))
+        let start = message.start + offset;
+        Some((body, start..start + payload.1))
     }
 
     /// Frees a completed operation. An operation still running is cancelled,
@@ -1242,6 +1256,45 @@ mod tests {
                 assert_eq!(s.code, crate::grpc::Code::ResourceExhausted)
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_binary_outcome_is_taken_in_its_buffer_where_it_lies() {
+        let options = Options::default();
+        let client = Client::<GrowableStorage>::new("proxy:50053", options, t(0)).unwrap();
+        let ids = RequestIdGenerator::from_seed([5; super::super::request_id::SEED_LEN]);
+        let mut c = Channel::<_, 4>::new(client, "u", "", ChannelConfig::default(), ids).unwrap();
+        let mut server =
+            Server::<GrowableStorage>::new(HANDLE_REQUEST_PATH, options, t(0)).unwrap();
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        for (n, expected) in [(5000usize, &payload[..]), (0, &[][..])] {
+            let command = Command {
+                recv_binary: true,
+                ..Command::new("tondarray", "")
+            };
+            let op = c.command(Pattern::Blocking, &command, t(1)).unwrap();
+            exchange(&mut c, &mut server, t(2));
+            while let Some(event) = server.poll_event() {
+                if let ServerEvent::Request(id) = event {
+                    let resp = ArkoudaResponseRef {
+                        message: r#"{"msg": "", "msgType": "NORMAL", "msgFormat": "BINARY", "user": "u"}"#,
+                        payload: &payload[..n],
+                        ..Default::default()
+                    };
+                    let mut out = std::vec![0u8; 6000];
+                    let len = resp.encode_to_slice(&mut out).unwrap();
+                    server.respond(id, &out[..len]).unwrap();
+                }
+            }
+            exchange(&mut c, &mut server, t(3));
+            assert_eq!(c.poll_event(), Some(ChannelEvent::Complete(op)));
+            assert_eq!(c.outcome(op), Ok(Outcome::Binary(expected)));
+            let (body, range) = c.take_binary(op, Vec::new()).expect("taken");
+            assert_eq!(&body[range], expected, "payload of {n} bytes");
+            // Taken once: the outcome is gone with it.
+            assert!(c.take_binary(op, Vec::new()).is_none());
+            c.finish(op);
         }
     }
 }

@@ -158,16 +158,16 @@ pub(crate) fn mark_reported<S: Storage>(conn: &mut Connection<S>, id: u32) -> bo
 }
 
 /// Once a message's prefix has arrived, tells the connection how long the
-/// body will be, so a growable body grows in few steps. A length is only
-/// the peer's word: at most as much again as has arrived is reserved, so a
-/// 5-byte prefix announcing megabytes reserves nothing the peer has not
-/// paid for. Nothing is reserved past `max_body`.
+/// body will be, so a growable body grows in few steps to exactly its size.
+/// A length is only the peer's word: at most as much again as has arrived
+/// (or 4 KiB) is reserved, so a 5-byte prefix announcing megabytes reserves
+/// nothing the peer has not paid for. Nothing is reserved past `max_body`.
 pub(crate) fn expect_body<S: Storage>(conn: &mut Connection<S>, id: u32, max_body: usize) {
     let Some(body) = conn.stream(id).map(|s| s.body()) else {
         return;
     };
     if let Some(len) = message::framed_len(body).filter(|&len| len <= max_body) {
-        conn.reserve_body(id, len);
+        conn.grow_body_toward(id, len);
     }
 }
 

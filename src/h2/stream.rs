@@ -357,8 +357,8 @@ impl<H: Buffer, B: Buffer> Stream<H, B> {
             // body streamed as the window opens) would otherwise append
             // behind sent items for ever: the queue would grow to the whole
             // body. Moving what is left to the front, once the sent part is
-            // at least half, keeps the queue within twice what is unsent at
-            // a cost of at most one byte moved per byte sent.
+            // at least half (and 16 KiB), keeps the queue within twice what
+            // is queued at a cost of at most one byte moved per byte sent.
             let sent = self.send_pos;
             self.send.consume(sent);
             self.send_pos = 0;

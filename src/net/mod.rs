@@ -69,7 +69,10 @@ impl Clock {
     }
 }
 
-/// Bytes the loops read or write per system call.
+/// Bytes the loops read or write per system call: large enough that an
+/// array of gigabytes costs few calls (4 times fewer than 64 KiB, which
+/// moved 1 GiB through the proxy 4–15 % slower), at 512 KiB of buffers per
+/// loop, worker connection and session.
 pub(crate) const IO_CHUNK: usize = 256 * 1024;
 /// The most one connection may read in one turn of its loop. A peer that
 /// never stops sending gets this slice and waits for the next turn, so the

@@ -603,7 +603,7 @@ impl Session {
         };
         self.check_size(self.request_len(pattern, &text))?;
         let payload = command.payload;
-        let streamed = payload.len() >= STREAM_PAYLOAD_ABOVE;
+        let streamed = payload.len() >= MIN_STREAMED_PAYLOAD;
         self.with_retry(|s| {
             let now = s.driver.now();
             let channel = s.channel()?;
@@ -820,7 +820,7 @@ fn open(
 
 /// A binary payload at least this long goes out from the caller's memory
 /// as the proxy's window opens, not copied whole into the send queue first.
-const STREAM_PAYLOAD_ABOVE: usize = 64 * 1024;
+const MIN_STREAMED_PAYLOAD: usize = 64 * 1024;
 
 /// The encoded size of `command`'s request from `user` with `token`,
 /// without a request id.

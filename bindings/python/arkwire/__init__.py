@@ -173,22 +173,37 @@ class _Borrowed:
     `release`: ctypes can point only at writable buffers, and copying an
     array of gigabytes to get one would cost the copy and the memory."""
 
+    _api = None
+
+    @classmethod
+    def _buffer_api(cls):
+        if cls._api is None:
+            api = ctypes.pythonapi
+            api.PyObject_GetBuffer.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
+            api.PyObject_GetBuffer.restype = ctypes.c_int
+            api.PyBuffer_Release.argtypes = [ctypes.POINTER(_PyBuffer)]
+            api.PyBuffer_Release.restype = None
+            cls._api = api
+        return cls._api
+
     def __init__(self, obj):
-        api = ctypes.pythonapi
-        api.PyObject_GetBuffer.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
-        api.PyObject_GetBuffer.restype = ctypes.c_int
-        api.PyBuffer_Release.argtypes = [ctypes.POINTER(_PyBuffer)]
-        api.PyBuffer_Release.restype = None
-        self._view = _PyBuffer()
+        api = self._buffer_api()
+        self._view = None
+        view = _PyBuffer()
         # PyBUF_SIMPLE: one contiguous run of bytes, read-only allowed.
-        if api.PyObject_GetBuffer(obj, ctypes.byref(self._view), 0) != 0:
+        if api.PyObject_GetBuffer(obj, ctypes.byref(view), 0) != 0:
             raise BufferError("the payload's buffer cannot be borrowed")
-        self.address = self._view.buf
+        self._view = view
+        self.address = view.buf
 
     def release(self):
         if self._view is not None:
-            ctypes.pythonapi.PyBuffer_Release(ctypes.byref(self._view))
+            self._buffer_api().PyBuffer_Release(ctypes.byref(self._view))
             self._view = None
+
+    def __del__(self):
+        # Released even if the call never got to its `finally`.
+        self.release()
 
 
 def _payload_pointer(payload):

@@ -452,10 +452,10 @@ impl<S: Storage> Connection<S> {
 
     /// The body of stream `id` is expected to reach `total` bytes (its
     /// message's announced length): a growable body grows toward it as
-    /// [`Buffer::grow_toward`](crate::buf::Buffer::grow_toward) says, so a
+    /// [`Buffer::grow_toward`] says, so a
     /// large message is held in one allocation of its own size. Ignored
     /// past `max_body_size`.
-    pub fn reserve_body(&mut self, id: u32, total: usize) {
+    pub fn grow_body_toward(&mut self, id: u32, total: usize) {
         let max = self.state.config.max_body_size;
         if let Some(stream) = self.state.stream_mut(id) {
             if total <= max {
