@@ -217,6 +217,21 @@ impl Buffer for alloc::vec::Vec<u8> {
     }
 }
 
+/// `buffer` cut down to its bytes at `range` (clamped to the buffer), moved
+/// to its front: a large message's payload made a `Vec` of its own without
+/// a new allocation (moving bytes within memory already touched costs far
+/// less than faulting in fresh pages for a copy).
+#[cfg(feature = "alloc")]
+pub fn carve(
+    mut buffer: alloc::vec::Vec<u8>,
+    range: core::ops::Range<usize>,
+) -> alloc::vec::Vec<u8> {
+    let end = range.end.min(buffer.len());
+    buffer.truncate(end);
+    buffer.drain(..range.start.min(end));
+    buffer
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

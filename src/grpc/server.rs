@@ -611,6 +611,28 @@ impl<S: Storage> Server<S> {
             .map_err(|e| Status::new(e.code(), e.as_str()))
     }
 
+    /// Takes a call's request buffer out of the server without copying it,
+    /// in exchange for `replacement` (see
+    /// [`Connection::swap_body`](crate::h2::conn::Connection::swap_body)),
+    /// with where in it the request message lies (what
+    /// [`request`](Self::request) returns). `None` when the call has no
+    /// uncompressed request message.
+    pub fn take_request(
+        &mut self,
+        call: CallId,
+        replacement: S::Body,
+    ) -> Option<(S::Body, core::ops::Range<usize>)> {
+        let message = self.request(call).ok()?;
+        let body = self.conn.stream(call.0)?.body();
+        let start = (message.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+        let range = start..start.checked_add(message.len())?;
+        if range.end > body.len() {
+            return None;
+        }
+        let body = self.conn.swap_body(call.0, replacement)?;
+        Some((body, range))
+    }
+
     /// The request message of a call reported by [`ServerEvent::Request`],
     /// decompressed if it came compressed, never past the message limit (a
     /// message that expands further is RESOURCE_EXHAUSTED).

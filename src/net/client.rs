@@ -74,8 +74,6 @@ pub struct Client {
     completed: BTreeSet<CallId>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
-    /// Where requests are encoded, kept between calls.
-    scratch: std::vec::Vec<u8>,
 }
 
 impl Client {
@@ -112,7 +110,6 @@ impl Client {
             key,
             completed: BTreeSet::new(),
             closed: None,
-            scratch: std::vec::Vec::new(),
         })
     }
 
@@ -130,13 +127,50 @@ impl Client {
             .or_else(|| self.driver.closed(self.key).map(String::from))
     }
 
-    /// One call: sends `request`, waits for its reply.
+    /// One call: sends `request`, waits for its reply. A binary payload
+    /// of 64 KiB or more goes out from `request`'s memory as the server's
+    /// window opens, not copied whole into the send queue first.
     pub fn call(
         &mut self,
         request: &ArkoudaRequest,
         timeout: Option<Duration>,
     ) -> Result<ArkoudaResponse, CallFailure> {
-        let call = self.start(request, &[], timeout)?;
+        let payload = &request.payload[..];
+        if payload.len() < MIN_STREAMED_PAYLOAD {
+            let call = self.start(request, &[], timeout)?;
+            return self.wait(call);
+        }
+        let view = crate::proto::ArkoudaRequestRef::from(request);
+        let head = view.head_len(payload.len());
+        let call = self.start_with(head + payload.len(), head, &[], timeout, |out| {
+            let _ = view.encode_head(payload.len(), out);
+        })?;
+        let mut given = 0;
+        while given < payload.len() && !self.completed.contains(&call) {
+            if let Some(reason) = self.closed() {
+                return Err(aborted(&reason));
+            }
+            let grpc = self.grpc()?;
+            let room = PAYLOAD_AHEAD
+                .saturating_sub(grpc.queued(call))
+                .min(grpc.send_room(call))
+                .min(payload.len() - given);
+            let mut wait = true;
+            if room > 0 {
+                let last = given + room == payload.len();
+                if grpc
+                    .send_request_part(call, &payload[given..given + room], last)
+                    .is_err()
+                {
+                    // The server ended the call early: its status says why.
+                    break;
+                }
+                given += room;
+                wait = false;
+            }
+            let now = self.driver.now();
+            self.turn_until((!wait).then_some(now))?;
+        }
         self.wait(call)
     }
 
@@ -148,31 +182,41 @@ impl Client {
         metadata: &[(&str, &[u8])],
         timeout: Option<Duration>,
     ) -> Result<CallId, CallFailure> {
-        // Encoded into a buffer kept between calls.
-        let mut bytes = core::mem::take(&mut self.scratch);
-        bytes.clear();
-        if request.encode(&mut bytes).is_err() {
-            return Err(CallFailure::Start(CallError::MessageTooLarge));
-        }
-        let started = loop {
+        // Encoded straight into the stream's send queue.
+        let len = request.encoded_len();
+        self.start_with(len, len, metadata, timeout, |mut out| {
+            let _ = request.encode(&mut out);
+        })
+    }
+
+    /// Starts a call whose message of `len` bytes has its first `head`
+    /// bytes written by `encode`; the rest follow with
+    /// `send_request_part`. Waits for room under the server's stream limit.
+    fn start_with(
+        &mut self,
+        len: usize,
+        head: usize,
+        metadata: &[(&str, &[u8])],
+        timeout: Option<Duration>,
+        encode: impl Fn(&mut [u8]),
+    ) -> Result<CallId, CallFailure> {
+        loop {
             let now = self.driver.now();
-            match self
-                .grpc()?
-                .start_call(HANDLE_REQUEST_PATH, &bytes, metadata, timeout, now)
-            {
-                Ok(call) => break Ok(call),
-                Err(CallError::TooManyCalls) if self.closed().is_none() => {
-                    if let Err(e) = self.turn() {
-                        break Err(e);
-                    }
-                }
-                Err(e) => break Err(CallFailure::Start(e)),
+            let started = self.grpc()?.start_call_streaming(
+                HANDLE_REQUEST_PATH,
+                len,
+                head,
+                metadata,
+                timeout,
+                now,
+                &encode,
+            );
+            match started {
+                Ok(call) => return Ok(call),
+                Err(CallError::TooManyCalls) if self.closed().is_none() => self.turn()?,
+                Err(e) => return Err(CallFailure::Start(e)),
             }
-        };
-        if bytes.capacity() <= 64 * 1024 {
-            self.scratch = bytes;
         }
-        started
     }
 
     /// Waits for a call started with [`start`](Self::start) and returns its reply.
@@ -184,6 +228,10 @@ impl Client {
             self.turn()?;
         }
         self.completed.remove(&call);
+        if let Some(response) = self.take_large_response(call) {
+            self.grpc()?.finish_call(call);
+            return Ok(response);
+        }
         let grpc = self.grpc()?;
         let result = match grpc.response(call) {
             Ok(bytes) => ArkoudaResponse::decode(bytes).map_err(|_| {
@@ -202,8 +250,37 @@ impl Client {
         result
     }
 
+    /// A reply with a large binary payload, owned without copying the
+    /// payload: the buffer it was received into becomes the payload.
+    /// `None` for any other reply (the plain decoding then handles it).
+    fn take_large_response(&mut self, call: CallId) -> Option<ArkoudaResponse> {
+        let grpc = self.driver.machine_mut(self.key).map(Wire::inner_mut)?;
+        let message = grpc.response(call).ok()?;
+        let view = crate::proto::ArkoudaResponseRef::decode(message).ok()?;
+        if view.payload.len() < MIN_STREAMED_PAYLOAD {
+            return None;
+        }
+        let offset = (view.payload.as_ptr() as usize) - (message.as_ptr() as usize);
+        let len = view.payload.len();
+        let mut response = crate::proto::ArkoudaResponseRef {
+            payload: &[],
+            ..view
+        }
+        .to_owned();
+        let (body, at) = grpc.take_response(call, std::vec::Vec::new())?;
+        let start = at.start + offset;
+        response.payload = crate::buf::carve(body, start..start + len);
+        Some(response)
+    }
+
     fn turn(&mut self) -> Result<(), CallFailure> {
-        self.driver.turn(None).map_err(CallFailure::Io)?;
+        self.turn_until(None)
+    }
+
+    /// One turn of the loop, waiting at most until `until` (None: until
+    /// something happens).
+    fn turn_until(&mut self, until: Option<crate::time::Instant>) -> Result<(), CallFailure> {
+        self.driver.turn(until).map_err(CallFailure::Io)?;
         let (completed, closed) = (&mut self.completed, &mut self.closed);
         let Some(grpc) = self.driver.machine_mut(self.key) else {
             return Ok(());
@@ -224,6 +301,13 @@ impl Client {
         Ok(())
     }
 }
+
+/// A binary payload at least this long is sent from the request's memory
+/// and received into a buffer that becomes the reply's payload.
+const MIN_STREAMED_PAYLOAD: usize = 64 * 1024;
+
+/// Bytes of a streamed payload queued unsent before more are added.
+const PAYLOAD_AHEAD: usize = crate::arkouda::channel::PAYLOAD_AHEAD;
 
 fn aborted(reason: &str) -> CallFailure {
     CallFailure::Io(io::Error::new(ErrorKind::ConnectionAborted, reason))

@@ -67,10 +67,8 @@ impl BinaryReply {
     /// The bytes as a `Vec` of their own: the buffer itself, with what came
     /// before them moved out of the way (the reply's headers, a few dozen
     /// bytes before the payload, so the move is the bytes once).
-    pub fn into_vec(mut self) -> Vec<u8> {
-        self.buffer.truncate(self.range.end);
-        self.buffer.drain(..self.range.start);
-        self.buffer
+    pub fn into_vec(self) -> Vec<u8> {
+        crate::buf::carve(self.buffer, self.range)
     }
 }
 

@@ -83,6 +83,10 @@ use crate::ops::health::{self, CheckError, Health, ServingStatus};
 use crate::ops::reflection;
 use crate::proto::{ArkoudaRequest, HANDLE_REQUEST_PATH};
 
+/// A binary payload this long or longer is handed to the handler in the
+/// buffer it was received into rather than copied out of it.
+const CARVE_PAYLOAD_FROM: usize = 64 * 1024;
+
 /// Bytes of a streamed response queued on its HTTP/2 stream before more
 /// are taken from its pipe.
 const SEND_AHEAD: usize = 256 * 1024;
@@ -261,6 +265,9 @@ const SCRATCH_KEPT: usize = 64 * 1024;
 struct Transfer {
     pipe: Arc<Pipe>,
     left: u64,
+    /// A reply's payload the handler gave whole, sent from where it is
+    /// (and how much of it has gone) instead of through the pipe.
+    owned: Option<(std::vec::Vec<u8>, usize)>,
 }
 
 impl ArkoudaService {
@@ -732,14 +739,17 @@ impl ArkoudaService {
         if self.grpc.method(call) == Some(health::CHECK_PATH) {
             return self.check(call);
         }
-        let decoded = match self.grpc.request_decoded(call) {
-            Ok(bytes) => ArkoudaRequest::decode(&*bytes).map_err(|e| {
-                (
-                    Code::InvalidArgument,
-                    std::format!("invalid ArkoudaRequest: {e}"),
-                )
-            }),
-            Err(status) => Err((status.code, status.message())),
+        let decoded = match self.take_large_request(call) {
+            Some(request) => Ok(request),
+            None => match self.grpc.request_decoded(call) {
+                Ok(bytes) => ArkoudaRequest::decode(&*bytes).map_err(|e| {
+                    (
+                        Code::InvalidArgument,
+                        std::format!("invalid ArkoudaRequest: {e}"),
+                    )
+                }),
+                Err(status) => Err((status.code, status.message())),
+            },
         };
         let request = match decoded {
             Ok(r) => r,
@@ -748,6 +758,29 @@ impl ArkoudaService {
         if let Some(responder) = self.admit(call, &request) {
             self.handler.handle(request, responder);
         }
+    }
+
+    /// A request with a large binary payload, owned without copying the
+    /// payload: the buffer it was received into becomes the payload (its
+    /// bytes moved to the front, no new memory to fault in). `None` for
+    /// any other request (small, compressed, or not a valid request: the
+    /// plain decoding then says why).
+    fn take_large_request(&mut self, call: CallId) -> Option<ArkoudaRequest> {
+        let message = self.grpc.request(call).ok()?;
+        let view = crate::proto::ArkoudaRequestRef::decode(message).ok()?;
+        if view.payload.len() < CARVE_PAYLOAD_FROM {
+            return None;
+        }
+        let offset = (view.payload.as_ptr() as usize) - (message.as_ptr() as usize);
+        let len = view.payload.len();
+        let mut request = crate::proto::ArkoudaRequestRef {
+            payload: &[],
+            ..view
+        }
+        .to_owned();
+        let (body, at) = self.grpc.take_request(call, std::vec::Vec::new())?;
+        request.payload = crate::buf::carve(body, at.start + offset..at.start + offset + len);
+        Some(request)
     }
 
     /// Refuses a request with `code` before it reaches the handler.
@@ -889,6 +922,7 @@ impl ArkoudaService {
             Transfer {
                 pipe: pipe.clone(),
                 left: at.len,
+                owned: None,
             },
         );
         let upload = Upload { pipe, len: at.len };
@@ -974,6 +1008,17 @@ impl ArkoudaService {
     /// One streamed response's turn; the status to end it with once it ends.
     fn pump_download(&mut self, call: CallId) -> Option<(Code, String)> {
         let download = self.downloads.get_mut(&call)?;
+        if let Some((bytes, at)) = download.owned.as_mut() {
+            while *at < bytes.len() && self.grpc.queued(call) < SEND_AHEAD {
+                let n = (bytes.len() - *at).min(SEND_AHEAD);
+                if let Err(e) = self.grpc.send_response_part(call, &bytes[*at..*at + n]) {
+                    log::debug!("reply of {call:?} stopped: {e}");
+                    return Some((Code::Cancelled, String::new()));
+                }
+                *at += n;
+            }
+            return (*at == bytes.len()).then(|| (Code::Ok, String::new()));
+        }
         while self.grpc.queued(call) < SEND_AHEAD {
             match download.pipe.pop() {
                 Popped::Chunk(chunk) => {
@@ -1044,6 +1089,14 @@ impl ArkoudaService {
     fn collect_answers(&mut self) {
         while let Ok(done) = self.rx.try_recv() {
             let (result, code) = match done.answer {
+                Answer::Reply(mut resp) if resp.payload.len() >= CARVE_PAYLOAD_FROM => {
+                    // Sent from the handler's buffer as the client reads,
+                    // not copied whole into the send queue.
+                    let payload = core::mem::take(&mut resp.payload);
+                    let len = payload.len() as u64;
+                    self.start_download(done.call, resp, len, Pipe::new(1), Some(payload));
+                    continue;
+                }
                 Answer::Reply(resp) => {
                     // Encoded into a buffer the connection keeps between calls.
                     let mut encoded = core::mem::take(&mut self.scratch);
@@ -1065,7 +1118,7 @@ impl ArkoudaService {
                     (self.grpc.respond_status(done.call, code, &msg), code)
                 }
                 Answer::Stream { head, len, pipe } => {
-                    self.start_download(done.call, head, len, pipe);
+                    self.start_download(done.call, head, len, pipe, None);
                     continue;
                 }
             };
@@ -1080,15 +1133,17 @@ impl ArkoudaService {
 }
 
 impl ArkoudaService {
-    /// Begins a response whose payload comes through `pipe`: the message
-    /// prefix announces the whole length, `head`'s fields and the payload's
-    /// key go first, and the payload follows as the pipe fills.
+    /// Begins a response whose payload comes through `pipe` (or from
+    /// `owned`, the payload given whole): the message prefix announces the
+    /// whole length, `head`'s fields and the payload's key go first, and
+    /// the payload follows as the pipe fills and the client reads.
     fn start_download(
         &mut self,
         call: CallId,
         head: crate::proto::ArkoudaResponse,
         len: u64,
         pipe: Arc<Pipe>,
+        owned: Option<std::vec::Vec<u8>>,
     ) {
         let mut first = head.encode_to_vec();
         // ArkoudaResponse.payload = 7, length-delimited: its key and length.
@@ -1107,7 +1162,15 @@ impl ArkoudaService {
             return;
         }
         pipe.attach_reader(self.wake.clone());
-        self.downloads.insert(call, Transfer { pipe, left: len });
+        let owned = owned.map(|bytes| (bytes, 0));
+        self.downloads.insert(
+            call,
+            Transfer {
+                pipe,
+                left: len,
+                owned,
+            },
+        );
     }
 }
 
