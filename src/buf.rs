@@ -234,6 +234,15 @@ pub fn carve(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn carve_keeps_the_range_moved_to_the_front_and_never_panics() {
+        let v = std::vec::Vec::from(&b"headPAYLOADtail"[..]);
+        assert_eq!(super::carve(v.clone(), 4..11), b"PAYLOAD");
+        assert_eq!(super::carve(v.clone(), 0..4), b"head");
+        assert_eq!(super::carve(v.clone(), 11..40), b"tail");
+        assert!(super::carve(v, 30..40).is_empty());
+    }
+
     use super::*;
 
     fn exercise(b: &mut impl Buffer) {

@@ -1368,3 +1368,60 @@ fn a_handler_that_takes_no_streamed_payloads_gets_large_requests_whole() {
     assert_eq!(status.code, Code::ResourceExhausted, "{status:?}");
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_large_whole_request_and_reply_pass_without_being_held_twice() {
+    // A handler of whole requests (as tonic-style servers are): the
+    // payload reaches it in the buffer it arrived in, and its reply's
+    // payload goes out from its own buffer as the client reads.
+    let reply = pattern(3 << 20);
+    let sent = reply.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen_by_handler = seen.clone();
+    let handler = move |request: ArkoudaRequest, responder: Responder| {
+        *seen_by_handler.lock().unwrap() = request.payload;
+        responder.reply(ArkoudaResponse {
+            message: "here".into(),
+            payload: sent.clone(),
+            ..Default::default()
+        });
+    };
+    let service = ArkoudaService::new(Arc::new(handler), big_options(), T0).unwrap();
+    let client = Client::<GrowableStorage>::new("proxy", big_options(), T0).unwrap();
+    let mut pair = Pair::new(client, service, T0);
+    let payload = pattern(2 << 20);
+    let request = ArkoudaRequest {
+        payload: payload.clone(),
+        ..big_request(Vec::new())
+    };
+    let call = pair
+        .a
+        .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+        .unwrap();
+    let mut most_queued = 0;
+    let mut done = false;
+    for _ in 0..10_000 {
+        pair.drive();
+        most_queued = most_queued.max(pair.b.server().queued(call));
+        while let Some(event) = pair.a.poll_event() {
+            done |= event == crate::grpc::ClientEvent::Complete(call);
+        }
+        if done {
+            break;
+        }
+    }
+    assert!(done, "the call never completed");
+    assert!(
+        *seen.lock().unwrap() == payload,
+        "the request's payload changed"
+    );
+    let answer = ArkoudaResponse::decode(pair.a.response(call).unwrap()).unwrap();
+    assert_eq!(answer.message, "here");
+    assert!(answer.payload == reply, "the reply's payload changed");
+    assert!(most_queued > 0, "the reply went out");
+    assert!(
+        most_queued <= 2 * SEND_AHEAD,
+        "{most_queued} bytes of the reply queued at once"
+    );
+    assert_eq!(pair.b.active_calls(), 0);
+}
