@@ -201,7 +201,13 @@ impl<D: AsRef<[u8]> + AsMut<[u8]>> DynamicTable<D> {
     }
 
     fn u32_at(&self, off: usize) -> usize {
-        let (a, b) = self.read_at(off % self.capacity().max(1), 4);
+        let off = off % self.capacity().max(1);
+        // Most words do not wrap around the ring: one load, no copies
+        // (a header block's indexed fields walk the table word by word).
+        if let Some(&[a, b, c, d]) = self.data.as_ref().get(off..off + 4) {
+            return u32::from_be_bytes([a, b, c, d]) as usize;
+        }
+        let (a, b) = self.read_at(off, 4);
         let mut word = [0u8; 4];
         word[..a.len()].copy_from_slice(a);
         word[a.len()..a.len() + b.len()].copy_from_slice(b);
