@@ -531,3 +531,36 @@ fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+#[test]
+fn a_proxy_that_dies_mid_upload_fails_the_sessions_call_at_once() {
+    // The session streams its payload from the caller's memory; the proxy
+    // (killed) goes away with 32 MiB still to send.
+    let fake = Fake::start(act);
+    let mut proxy = proxy(&fake);
+    let mut s = session(proxy.port, Duration::from_secs(60));
+    let payload = vec![9u8; 32 * MIB];
+    let cmd = Command {
+        payload: &payload,
+        size: 1,
+        ..Command::new("slowarray", "[]")
+    };
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = proxy.child.kill();
+        let _ = proxy.child.wait();
+    });
+    let asked = Instant::now();
+    let outcome = s.command(Pattern::Blocking, &cmd);
+    let took = asked.elapsed();
+    killer.join().unwrap();
+    assert!(
+        matches!(outcome, Err(SessionError::Closed(_) | SessionError::Io(_))),
+        "a dead proxy answered {:?}",
+        outcome.map(|_| "a reply")
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "noticed after {took:?}, not at once"
+    );
+}
