@@ -77,6 +77,10 @@ const STREAMING: u8 = 8;
 const PARTIAL_OK: u8 = 16;
 /// Stream tag bit: the call's request is large and comes in parts.
 const PARTIAL: u8 = 32;
+/// Stream tag bit: the call's `grpc-encoding` is one whose messages may
+/// come compressed (found once, when its headers arrive, rather than by a
+/// scan of its headers for every look at its body).
+const COMPRESSED_OK: u8 = 64;
 
 impl<S: Storage + Default> Server<S> {
     /// A server connection answering calls of `path`.
@@ -288,10 +292,7 @@ impl<S: Storage> Server<S> {
 
     /// Whether a call's messages may carry the compressed flag.
     fn compressed_ok(&self, id: u32) -> bool {
-        matches!(
-            self.encoding(id),
-            Some(message::Encoding::Gzip | message::Encoding::Deflate)
-        )
+        self.tag(id) & COMPRESSED_OK != 0
     }
 
     /// Ends the connection at once with `error` (see [`Connection::abort`]).
@@ -508,14 +509,18 @@ impl<S: Storage> Server<S> {
         if !self.methods.iter().any(|m| path == Some(m.as_bytes())) {
             return self.reject(id, Code::Unimplemented, "unknown method");
         }
-        if self.encoding(id).is_none() {
-            // The accepted encodings go with every response's headers.
-            return self.reject(id, Code::Unimplemented, "unsupported grpc-encoding");
-        }
         let streaming = self.streaming.iter().any(|m| path == Some(m.as_bytes()));
         let partial = self
             .partial
             .is_some_and(|(m, _)| path == Some(m.as_bytes()));
+        match self.encoding(id) {
+            // The accepted encodings go with every response's headers.
+            None => return self.reject(id, Code::Unimplemented, "unsupported grpc-encoding"),
+            Some(message::Encoding::Gzip | message::Encoding::Deflate) => {
+                self.set_bits(id, COMPRESSED_OK)
+            }
+            Some(message::Encoding::Identity) => {}
+        }
         if streaming {
             self.set_bits(id, STREAMING);
         }
