@@ -105,19 +105,20 @@ pub trait Backend: Send + Sync + 'static {
 
 /// Where a backend sends a binary reply too large to hold: it names the
 /// length, and writes the bytes into the pipe it gets, as they arrive.
-pub struct ReplySink {
+pub struct ReplySink<'a> {
     responder: Option<Responder>,
-    user: String,
-    cmd: String,
+    /// The request's user and command, copied only if the reply streams.
+    user: &'a str,
+    cmd: &'a str,
 }
 
-impl ReplySink {
-    /// A sink answering through `responder` the request of `user` and `cmd`.
-    pub fn new(responder: Responder, request: &ArkoudaRequest) -> Self {
+impl<'a> ReplySink<'a> {
+    /// A sink answering `request` through `responder`.
+    pub fn new(responder: Responder, request: &'a ArkoudaRequest) -> Self {
         ReplySink {
             responder: Some(responder),
-            user: request.user.clone(),
-            cmd: request.cmd.clone(),
+            user: &request.user,
+            cmd: &request.cmd,
         }
     }
 
@@ -128,9 +129,9 @@ impl ReplySink {
     pub fn start(&mut self, len: u64, capacity: usize) -> Option<std::sync::Arc<Pipe>> {
         let responder = self.responder.take()?;
         let head = ArkoudaResponse {
-            message: super::upstream_msg::binary_envelope(&self.user),
-            user: Some(self.user.clone()),
-            cmd: Some(self.cmd.clone()),
+            message: super::upstream_msg::binary_envelope(self.user),
+            user: Some(self.user.into()),
+            cmd: Some(self.cmd.into()),
             ..Default::default()
         };
         Some(responder.stream(head, len, capacity))
@@ -240,7 +241,8 @@ fn run<B: Backend>(
         return;
     };
     match outcome {
-        Ok(Some(reply)) => responder.reply(reply.into_response(&request)),
+        // The request's strings move into the response: no copies.
+        Ok(Some(reply)) => responder.reply(reply.into_response_of(request)),
         Ok(None) => responder.error(Code::Internal, "the backend answered nothing"),
         Err(e) => responder.error(e.code, &e.message),
     }

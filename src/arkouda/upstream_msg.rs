@@ -65,14 +65,24 @@ impl Reply {
     /// JSON in `message`; or, for a binary reply, the bytes in `payload`
     /// and reply JSON saying msgFormat BINARY in `message`.
     pub fn into_response(self, request: &ArkoudaRequest) -> ArkoudaResponse {
+        self.response(request.user.clone(), request.cmd.clone())
+    }
+
+    /// [`into_response`](Self::into_response) for a request that is done
+    /// with: its user and command move into the response.
+    pub fn into_response_of(self, request: ArkoudaRequest) -> ArkoudaResponse {
+        self.response(request.user, request.cmd)
+    }
+
+    fn response(self, user: String, cmd: String) -> ArkoudaResponse {
         let (message, payload) = match self {
             Reply::Json(json) => (json, Vec::new()),
-            Reply::Binary(bytes) => (binary_envelope(&request.user), bytes),
+            Reply::Binary(bytes) => (binary_envelope(&user), bytes),
         };
         ArkoudaResponse {
             message,
-            user: Some(request.user.clone()),
-            cmd: Some(request.cmd.clone()),
+            user: Some(user),
+            cmd: Some(cmd),
             payload,
             ..Default::default()
         }
@@ -318,6 +328,19 @@ mod tests {
         let e = check_request(&request(&[0; 9]), 8).unwrap_err();
         assert_eq!(e.code, Code::ResourceExhausted);
         assert!(check_request(&request(&[0; 8]), 8).is_ok());
+    }
+
+    #[test]
+    fn a_response_of_a_finished_request_is_the_same_as_one_borrowing_it() {
+        let req = request(&[]).to_owned();
+        for reply in [Reply::Binary(vec![1, 2]), Reply::Json("{}".into())] {
+            let borrowed = match &reply {
+                Reply::Binary(b) => Reply::Binary(b.clone()),
+                Reply::Json(j) => Reply::Json(j.clone()),
+            }
+            .into_response(&req);
+            assert_eq!(reply.into_response_of(req.clone()), borrowed);
+        }
     }
 
     #[test]
