@@ -217,6 +217,14 @@ impl Buffer for alloc::vec::Vec<u8> {
     }
 }
 
+/// Where `inner` lies within `outer`, when it is a part of it (a field
+/// of a message decoded in place, say): the range of `outer` it covers.
+pub fn range_within(outer: &[u8], inner: &[u8]) -> Option<core::ops::Range<usize>> {
+    let start = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    let end = start.checked_add(inner.len())?;
+    (end <= outer.len()).then_some(start..end)
+}
+
 /// `buffer` cut down to its bytes at `range` (clamped to the buffer), moved
 /// to its front: a large message's payload made a `Vec` of its own without
 /// a new allocation (moving bytes within memory already touched costs far
@@ -234,6 +242,16 @@ pub fn carve(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn range_within_finds_a_part_and_refuses_anything_else() {
+        let outer = [1u8, 2, 3, 4, 5];
+        assert_eq!(super::range_within(&outer, &outer[1..4]), Some(1..4));
+        assert_eq!(super::range_within(&outer, &outer[5..]), Some(5..5));
+        // Before the outer slice, or running past its end: not a part.
+        assert_eq!(super::range_within(&outer[2..], &outer[..3]), None);
+        assert_eq!(super::range_within(&outer[..3], &outer[1..5]), None);
+    }
+
     #[test]
     fn carve_keeps_the_range_moved_to_the_front_and_never_panics() {
         let v = std::vec::Vec::from(&b"headPAYLOADtail"[..]);

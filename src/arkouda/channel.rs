@@ -495,31 +495,25 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         let (phase, failure) = if first_in_line && !self.blocked && self.grpc.can_start_call() {
             // Encoded where it is sent from: no copy of the request is kept.
             let timeout = self.config.call_timeout;
-            let started = if streamed > 0 {
-                let head = req.head_len(streamed);
-                self.grpc.start_call_streaming(
-                    HANDLE_REQUEST_PATH,
-                    head.saturating_add(streamed),
-                    head,
-                    &[],
-                    timeout,
-                    now,
-                    |out| {
-                        let _ = req.encode_head(streamed, out);
-                    },
-                )
-            } else {
-                self.grpc.start_call_with(
-                    HANDLE_REQUEST_PATH,
-                    req.encoded_len(),
-                    &[],
-                    timeout,
-                    now,
-                    |out| {
-                        let _ = req.encode_to_slice(out);
-                    },
-                )
+            // A streamed payload follows its head; otherwise the head is all.
+            let (len, head) = match streamed {
+                0 => (req.encoded_len(), req.encoded_len()),
+                n => (req.head_len(n).saturating_add(n), req.head_len(n)),
             };
+            let started = self.grpc.start_call_streaming(
+                HANDLE_REQUEST_PATH,
+                len,
+                head,
+                &[],
+                timeout,
+                now,
+                |out| {
+                    let _ = match streamed {
+                        0 => req.encode_to_slice(out),
+                        n => req.encode_head(n, out),
+                    };
+                },
+            );
             match started {
                 Ok(call) => (Phase::Calling(call), None),
                 Err(e) => (Phase::Done, Some(Failure::Start(e))),
@@ -674,21 +668,17 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         }
         let timeout = self.config.call_timeout;
         let op = &mut self.ops[i];
+        // The kept request, and the streamed payload after it if any.
         let head = op.request.as_slice();
-        let started = if op.payload_left > 0 {
-            self.grpc.start_call_streaming(
-                HANDLE_REQUEST_PATH,
-                head.len().saturating_add(op.payload_left),
-                head.len(),
-                &[],
-                timeout,
-                now,
-                |out| out.copy_from_slice(head),
-            )
-        } else {
-            self.grpc
-                .start_call(HANDLE_REQUEST_PATH, head, &[], timeout, now)
-        };
+        let started = self.grpc.start_call_streaming(
+            HANDLE_REQUEST_PATH,
+            head.len().saturating_add(op.payload_left),
+            head.len(),
+            &[],
+            timeout,
+            now,
+            |out| out.copy_from_slice(head),
+        );
         op.request.clear();
         if op.lent {
             op.lent = false;
@@ -874,27 +864,18 @@ impl<S: Storage, const OPS: usize> Channel<S, OPS> {
         op: OpId,
         replacement: S::Body,
     ) -> Option<(S::Body, core::ops::Range<usize>)> {
-        let payload = match self.outcome(op) {
-            Ok(Outcome::Binary(bytes)) => (bytes.as_ptr() as usize, bytes.len()),
-            _ => return None,
-        };
         let call = self.ops.iter().find(|o| o.id == op)?.result_call?;
         // Where the payload lies in the response message, found before
         // anything moves (a buffer stored inline moves with its stream);
         // an empty payload is not in the message at all.
         let message = self.grpc.response(call).ok()?;
-        let offset = if payload.1 == 0 {
-            message.len()
-        } else {
-            let offset = payload.0.checked_sub(message.as_ptr() as usize)?;
-            if offset.checked_add(payload.1)? > message.len() {
-                return None;
-            }
-            offset
+        let at = match self.outcome(op) {
+            Ok(Outcome::Binary([])) => message.len()..message.len(),
+            Ok(Outcome::Binary(bytes)) => crate::buf::range_within(message, bytes)?,
+            _ => return None,
         };
         let (body, message) = self.grpc.take_response(call, replacement)?;
-        let start = message.start + offset;
-        Some((body, start..start + payload.1))
+        Some((body, message.start + at.start..message.start + at.end))
     }
 
     /// Frees a completed operation. An operation still running is cancelled,

@@ -339,11 +339,7 @@ impl<S: Storage> Client<S> {
     ) -> Option<(S::Body, core::ops::Range<usize>)> {
         let stream = self.conn.stream(call.0)?;
         let message = call::response(stream, self.max_message_size).ok()?;
-        let start = (message.as_ptr() as usize).checked_sub(stream.body().as_ptr() as usize)?;
-        let range = start..start + message.len();
-        if range.end > stream.body().len() {
-            return None;
-        }
+        let range = crate::buf::range_within(stream.body(), message)?;
         let body = self.conn.swap_body(call.0, replacement)?;
         Some((body, range))
     }

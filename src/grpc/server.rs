@@ -628,12 +628,7 @@ impl<S: Storage> Server<S> {
         replacement: S::Body,
     ) -> Option<(S::Body, core::ops::Range<usize>)> {
         let message = self.request(call).ok()?;
-        let body = self.conn.stream(call.0)?.body();
-        let start = (message.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
-        let range = start..start.checked_add(message.len())?;
-        if range.end > body.len() {
-            return None;
-        }
+        let range = crate::buf::range_within(self.conn.stream(call.0)?.body(), message)?;
         let body = self.conn.swap_body(call.0, replacement)?;
         Some((body, range))
     }

@@ -260,16 +260,15 @@ impl Client {
         if view.payload.len() < MIN_STREAMED_PAYLOAD {
             return None;
         }
-        let offset = (view.payload.as_ptr() as usize) - (message.as_ptr() as usize);
-        let len = view.payload.len();
+        let at = crate::buf::range_within(message, view.payload)?;
         let mut response = crate::proto::ArkoudaResponseRef {
             payload: &[],
             ..view
         }
         .to_owned();
-        let (body, at) = grpc.take_response(call, std::vec::Vec::new())?;
-        let start = at.start + offset;
-        response.payload = crate::buf::carve(body, start..start + len);
+        let (body, message) = grpc.take_response(call, std::vec::Vec::new())?;
+        response.payload =
+            crate::buf::carve(body, message.start + at.start..message.start + at.end);
         Some(response)
     }
 

@@ -771,15 +771,14 @@ impl ArkoudaService {
         if view.payload.len() < CARVE_PAYLOAD_FROM {
             return None;
         }
-        let offset = (view.payload.as_ptr() as usize) - (message.as_ptr() as usize);
-        let len = view.payload.len();
+        let at = crate::buf::range_within(message, view.payload)?;
         let mut request = crate::proto::ArkoudaRequestRef {
             payload: &[],
             ..view
         }
         .to_owned();
-        let (body, at) = self.grpc.take_request(call, std::vec::Vec::new())?;
-        request.payload = crate::buf::carve(body, at.start + offset..at.start + offset + len);
+        let (body, message) = self.grpc.take_request(call, std::vec::Vec::new())?;
+        request.payload = crate::buf::carve(body, message.start + at.start..message.start + at.end);
         Some(request)
     }
 

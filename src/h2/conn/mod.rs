@@ -519,10 +519,7 @@ impl<S: Storage> Connection<S> {
             .iter_mut()
             .find(|s| s.id == id)?;
         let body = core::mem::replace(&mut stream.body, replacement);
-        state.body_bytes -= body.len();
-        if let Some(budget) = state.config.body_budget {
-            budget.give(body.len());
-        }
+        state.body_left(body.len());
         Some(body)
     }
 
@@ -538,10 +535,7 @@ impl<S: Storage> Connection<S> {
             .find(|s| s.id == id)?;
         let n = n.min(stream.body.len());
         stream.body.consume(n);
-        state.body_bytes -= n;
-        if let Some(budget) = state.config.body_budget {
-            budget.give(n);
-        }
+        state.body_left(n);
         Some(n)
     }
 
@@ -1025,11 +1019,17 @@ impl<S: Storage> State<S> {
         let unconsumed = stream.recv_window.unconsumed();
         // Its buffers go back to the table, for the next stream.
         self.streams.swap_remove(i);
-        self.body_bytes -= body;
+        self.body_left(body);
         self.header_bytes -= headers;
         self.conn_recv_window.release(unconsumed);
+    }
+
+    /// `n` body bytes left the connection (taken, or dropped with their
+    /// stream): they go back to its budget and the process's.
+    fn body_left(&mut self, n: usize) {
+        self.body_bytes -= n;
         if let Some(budget) = self.config.body_budget {
-            budget.give(body);
+            budget.give(n);
         }
     }
 
