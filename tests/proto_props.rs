@@ -129,6 +129,24 @@ proptest! {
 }
 
 proptest! {
+    /// Decoding into a message that held another leaves nothing of the
+    /// old one: the result is prost's decoding of the new bytes.
+    #[test]
+    fn decoding_into_a_used_message_is_a_fresh_decode(
+        old in request(), new in request(), old_resp in response(), new_resp in response(),
+    ) {
+        let mut reused = old;
+        let bytes = new.encode_to_vec();
+        ArkoudaRequestRef::decode(&bytes).unwrap().copy_into(&mut reused);
+        prop_assert_eq!(reused, ArkoudaRequest::decode(&bytes[..]).unwrap());
+        let mut reused = old_resp;
+        let bytes = new_resp.encode_to_vec();
+        ArkoudaResponseRef::decode(&bytes).unwrap().copy_into(&mut reused);
+        prop_assert_eq!(reused, ArkoudaResponse::decode(&bytes[..]).unwrap());
+    }
+}
+
+proptest! {
     /// The Buffer encoder writes the same bytes as the BufMut one.
     #[test]
     fn buffer_encoding_matches(msg in request()) {

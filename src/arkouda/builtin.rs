@@ -21,6 +21,12 @@ struct Envelope<'a> {
 
 /// Wraps `msg` in Arkouda's reply JSON (`msg`, `msgType`, `msgFormat`, `user`).
 pub fn envelope(msg: &str, msg_type: super::MsgType, user: &str) -> String {
+    envelope_in(String::new(), msg, msg_type, user)
+}
+
+/// [`envelope`], written into `buffer` (emptied first): in its memory
+/// when it has enough.
+pub fn envelope_in(buffer: String, msg: &str, msg_type: super::MsgType, user: &str) -> String {
     let msg_type = match msg_type {
         super::MsgType::Normal => "NORMAL",
         super::MsgType::Warning => "WARNING",
@@ -32,8 +38,11 @@ pub fn envelope(msg: &str, msg_type: super::MsgType, user: &str) -> String {
         msg_format: "STRING",
         user,
     };
-    // Serializing four strings cannot fail.
-    serde_json::to_string(&e).unwrap_or_default()
+    let mut bytes = buffer.into_bytes();
+    bytes.clear();
+    // Serializing four strings into memory cannot fail, and gives UTF-8.
+    let _ = serde_json::to_writer(&mut bytes, &e);
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// What the built-in backend does with a command.
@@ -66,30 +75,53 @@ pub fn no_arrays(user: &str, cmd: &str) -> String {
 /// `sleep MILLIS`; array commands are an ERROR saying there are no arrays
 /// here ([`NO_ARRAYS`]); anything else is an ERROR naming the command.
 pub fn answer(user: &str, cmd: &str, args: &str) -> Action {
+    answer_in(user, cmd, args, String::new())
+}
+
+/// [`answer`], with the reply JSON written into `buffer` (see
+/// [`envelope_in`]).
+pub fn answer_in(user: &str, cmd: &str, args: &str, buffer: String) -> Action {
     use super::MsgType::{Error, Normal};
-    let normal = |msg: &str| Action::Reply(envelope(msg, Normal, user));
-    match cmd {
-        "connect" => normal("connected to arkouda server tcp://*:5555"),
-        "disconnect" => normal("disconnected from arkouda server tcp://*:5555"),
-        "getconfig" => normal(&config_json()),
-        "getRegistrationConfig" => normal(&registration_json()),
-        "ruok" => normal("imok"),
-        "noop" => normal("noop"),
-        "echo" => normal(args),
+    let text: alloc::borrow::Cow<'_, str>;
+    let (msg, msg_type, sleep) = match cmd {
+        "connect" => ("connected to arkouda server tcp://*:5555", Normal, None),
+        "disconnect" => (
+            "disconnected from arkouda server tcp://*:5555",
+            Normal,
+            None,
+        ),
+        "getconfig" => {
+            text = config_json().into();
+            (&*text, Normal, None)
+        }
+        "getRegistrationConfig" => {
+            text = registration_json().into();
+            (&*text, Normal, None)
+        }
+        "ruok" => ("imok", Normal, None),
+        "noop" => ("noop", Normal, None),
+        "echo" => (args, Normal, None),
         "sleep" => match args.trim().parse::<u64>() {
-            Ok(ms) if ms <= 60_000 => Action::Sleep(ms, envelope("slept", Normal, user)),
-            _ => Action::Reply(envelope(
+            Ok(ms) if ms <= 60_000 => ("slept", Normal, Some(ms)),
+            _ => (
                 "sleep takes a number of milliseconds up to 60000",
                 Error,
-                user,
-            )),
+                None,
+            ),
         },
-        array if is_array_command(array) => Action::Reply(no_arrays(user, array)),
-        other => Action::Reply(envelope(
-            &format!("Unrecognized command: {other}"),
-            Error,
-            user,
-        )),
+        array if is_array_command(array) => {
+            text = format!("{array}: {NO_ARRAYS}").into();
+            (&*text, Error, None)
+        }
+        other => {
+            text = format!("Unrecognized command: {other}").into();
+            (&*text, Error, None)
+        }
+    };
+    let json = envelope_in(buffer, msg, msg_type, user);
+    match sleep {
+        Some(ms) => Action::Sleep(ms, json),
+        None => Action::Reply(json),
     }
 }
 

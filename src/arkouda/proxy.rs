@@ -89,9 +89,7 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Option<Reply>, BackendError> {
         let _ = sink;
         if let Some(upload) = upload {
-            const WHY: &str = "this backend does not take payloads too large to hold whole";
-            upload.pipe.abort(Code::ResourceExhausted, WHY);
-            return Err(BackendError::new(Code::ResourceExhausted, WHY));
+            return Err(refuse_streamed(upload));
         }
         self.execute_reply(request, deadline).map(Some)
     }
@@ -101,6 +99,14 @@ pub trait Backend: Send + Sync + 'static {
     fn may_block(&self, _request: &ArkoudaRequest) -> bool {
         true
     }
+}
+
+/// Refuses a payload too large to hold whole, to a backend that holds
+/// whole messages: the upload is aborted, and the error says why.
+fn refuse_streamed(upload: &Upload) -> BackendError {
+    const WHY: &str = "this backend does not take payloads too large to hold whole";
+    upload.pipe.abort(Code::ResourceExhausted, WHY);
+    BackendError::new(Code::ResourceExhausted, WHY)
 }
 
 /// Where a backend sends a binary reply too large to hold: it names the
@@ -137,6 +143,16 @@ impl<'a> ReplySink<'a> {
         Some(responder.stream(head, len, capacity))
     }
 
+    /// An empty string to write the reply JSON into, in the memory of an
+    /// earlier reply on the connection when there is one (see
+    /// [`Responder::take_buffer`]); a new one once the call was answered.
+    pub fn buffer(&mut self) -> String {
+        self.responder
+            .as_mut()
+            .map(Responder::take_buffer)
+            .unwrap_or_default()
+    }
+
     /// The call's deadline, if its client gave one.
     pub fn deadline(&self) -> Option<Instant> {
         self.responder.as_ref().and_then(Responder::deadline)
@@ -145,6 +161,17 @@ impl<'a> ReplySink<'a> {
     /// The responder, unless the reply was streamed.
     pub fn into_responder(self) -> Option<Responder> {
         self.responder
+    }
+}
+
+/// The built-in backend's reply JSON for `request`, written into `buffer`.
+fn builtin_reply(request: &ArkoudaRequest, buffer: String) -> String {
+    match builtin::answer_in(&request.user, &request.cmd, &request.args, buffer) {
+        Action::Reply(json) => json,
+        Action::Sleep(ms, json) => {
+            std::thread::sleep(Duration::from_millis(ms));
+            json
+        }
     }
 }
 
@@ -157,13 +184,22 @@ impl Backend for BuiltinBackend {
         request: &ArkoudaRequest,
         _deadline: Option<Instant>,
     ) -> Result<String, BackendError> {
-        match builtin::answer(&request.user, &request.cmd, &request.args) {
-            Action::Reply(json) => Ok(json),
-            Action::Sleep(ms, json) => {
-                std::thread::sleep(Duration::from_millis(ms));
-                Ok(json)
-            }
+        Ok(builtin_reply(request, String::new()))
+    }
+
+    /// The reply JSON is written into the sink's buffer: on a connection
+    /// that has answered before, its memory is the last reply's.
+    fn execute_streaming(
+        &self,
+        request: &ArkoudaRequest,
+        upload: Option<&Upload>,
+        sink: &mut ReplySink,
+        _deadline: Option<Instant>,
+    ) -> Result<Option<Reply>, BackendError> {
+        if let Some(upload) = upload {
+            return Err(refuse_streamed(upload));
         }
+        Ok(Some(Reply::Json(builtin_reply(request, sink.buffer()))))
     }
 
     fn may_block(&self, request: &ArkoudaRequest) -> bool {
@@ -241,8 +277,13 @@ fn run<B: Backend>(
         return;
     };
     match outcome {
-        // The request's strings move into the response: no copies.
-        Ok(Some(reply)) => responder.reply(reply.into_response_of(request)),
+        // The request's user and command move into the response, and the
+        // rest of it goes back to the service for the next request.
+        Ok(Some(reply)) => {
+            let mut request = request;
+            let response = reply.into_response_of(&mut request);
+            responder.reply_with_request(response, request)
+        }
         Ok(None) => responder.error(Code::Internal, "the backend answered nothing"),
         Err(e) => responder.error(e.code, &e.message),
     }

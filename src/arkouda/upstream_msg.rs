@@ -69,9 +69,13 @@ impl Reply {
     }
 
     /// [`into_response`](Self::into_response) for a request that is done
-    /// with: its user and command move into the response.
-    pub fn into_response_of(self, request: ArkoudaRequest) -> ArkoudaResponse {
-        self.response(request.user, request.cmd)
+    /// with: its user and command move into the response (leaving them
+    /// empty in `request`).
+    pub fn into_response_of(self, request: &mut ArkoudaRequest) -> ArkoudaResponse {
+        self.response(
+            core::mem::take(&mut request.user),
+            core::mem::take(&mut request.cmd),
+        )
     }
 
     fn response(self, user: String, cmd: String) -> ArkoudaResponse {
@@ -339,7 +343,7 @@ mod tests {
                 Reply::Json(j) => Reply::Json(j.clone()),
             }
             .into_response(&req);
-            assert_eq!(reply.into_response_of(req.clone()), borrowed);
+            assert_eq!(reply.into_response_of(&mut req.clone()), borrowed);
         }
     }
 

@@ -135,10 +135,24 @@ impl Client {
         request: &ArkoudaRequest,
         timeout: Option<Duration>,
     ) -> Result<ArkoudaResponse, CallFailure> {
+        let mut response = ArkoudaResponse::default();
+        self.call_into(request, timeout, &mut response)?;
+        Ok(response)
+    }
+
+    /// [`call`](Self::call), with the reply written over `response` in the
+    /// memory it holds: a caller that passes the same response call after
+    /// call makes no allocation per call once its strings have grown.
+    pub fn call_into(
+        &mut self,
+        request: &ArkoudaRequest,
+        timeout: Option<Duration>,
+        response: &mut ArkoudaResponse,
+    ) -> Result<(), CallFailure> {
         let payload = &request.payload[..];
         if payload.len() < MIN_STREAMED_PAYLOAD {
             let call = self.start(request, &[], timeout)?;
-            return self.wait(call);
+            return self.wait_into(call, response);
         }
         let view = crate::proto::ArkoudaRequestRef::from(request);
         let head = view.head_len(payload.len());
@@ -171,7 +185,7 @@ impl Client {
             let now = self.driver.now();
             self.turn_until((!wait).then_some(now))?;
         }
-        self.wait(call)
+        self.wait_into(call, response)
     }
 
     /// Starts a call without waiting; many may be in flight on the connection.
@@ -221,6 +235,18 @@ impl Client {
 
     /// Waits for a call started with [`start`](Self::start) and returns its reply.
     pub fn wait(&mut self, call: CallId) -> Result<ArkoudaResponse, CallFailure> {
+        let mut response = ArkoudaResponse::default();
+        self.wait_into(call, &mut response)?;
+        Ok(response)
+    }
+
+    /// [`wait`](Self::wait), with the reply written over `response` in the
+    /// memory it holds (see [`call_into`](Self::call_into)).
+    pub fn wait_into(
+        &mut self,
+        call: CallId,
+        response: &mut ArkoudaResponse,
+    ) -> Result<(), CallFailure> {
         while !self.completed.contains(&call) {
             if let Some(reason) = self.closed() {
                 return Err(aborted(&reason));
@@ -228,19 +254,16 @@ impl Client {
             self.turn()?;
         }
         self.completed.remove(&call);
-        if let Some(response) = self.take_large_response(call) {
+        if let Some(large) = self.take_large_response(call) {
             self.grpc()?.finish_call(call);
-            return Ok(response);
+            *response = large;
+            return Ok(());
         }
         let grpc = self.grpc()?;
         let result = match grpc.response(call) {
-            Ok(bytes) => ArkoudaResponse::decode(bytes).map_err(|_| {
-                CallFailure::Decode(
-                    crate::proto::ArkoudaResponseRef::decode(bytes)
-                        .err()
-                        .unwrap_or(DecodeError::Truncated),
-                )
-            }),
+            Ok(bytes) => crate::proto::ArkoudaResponseRef::decode(bytes)
+                .map(|view| view.copy_into(response))
+                .map_err(CallFailure::Decode),
             Err(status) => Err(CallFailure::Status {
                 code: status.code,
                 message: status.message(),

@@ -114,3 +114,27 @@ fn check_capacity(required: usize, out: &impl bytes::BufMut) -> Result<(), Encod
     }
     Ok(())
 }
+
+/// `out` becomes `s`, in the memory `out` holds.
+#[cfg(feature = "alloc")]
+fn set_str(out: &mut alloc::string::String, s: &str) {
+    out.clear();
+    out.push_str(s);
+}
+
+/// `out` becomes `s`: an absent field is `None`, a present one is written
+/// into the string `out` holds, if any.
+#[cfg(feature = "alloc")]
+fn set_optional(out: &mut Option<alloc::string::String>, s: Option<&str>) {
+    match s {
+        Some(s) => set_str(out.get_or_insert_with(Default::default), s),
+        None => *out = None,
+    }
+}
+
+/// `out` becomes `b`, in the memory `out` holds.
+#[cfg(feature = "alloc")]
+fn set_bytes(out: &mut alloc::vec::Vec<u8>, b: &[u8]) {
+    out.clear();
+    out.extend_from_slice(b);
+}

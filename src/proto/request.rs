@@ -312,18 +312,26 @@ impl<'a> ArkoudaRequestRef<'a> {
     /// Copies the view into the owned prost type.
     #[cfg(feature = "alloc")]
     pub fn to_owned(&self) -> super::ArkoudaRequest {
-        use alloc::string::ToString;
-        super::ArkoudaRequest {
-            user: self.user.to_string(),
-            token: self.token.to_string(),
-            cmd: self.cmd.to_string(),
-            format: self.format.to_string(),
-            size: self.size,
-            args: self.args.to_string(),
-            request_id: self.request_id.map(ToString::to_string),
-            recv_binary: self.recv_binary,
-            payload: self.payload.to_vec(),
-        }
+        let mut out = super::ArkoudaRequest::default();
+        self.copy_into(&mut out);
+        out
+    }
+
+    /// What [`to_owned`](Self::to_owned) gives, written over `out` in the
+    /// memory its strings and payload already hold: a request decoded
+    /// into the same `out` call after call allocates only to grow.
+    #[cfg(feature = "alloc")]
+    pub fn copy_into(&self, out: &mut super::ArkoudaRequest) {
+        use super::{set_bytes, set_optional, set_str};
+        set_str(&mut out.user, self.user);
+        set_str(&mut out.token, self.token);
+        set_str(&mut out.cmd, self.cmd);
+        set_str(&mut out.format, self.format);
+        out.size = self.size;
+        set_str(&mut out.args, self.args);
+        set_optional(&mut out.request_id, self.request_id);
+        out.recv_binary = self.recv_binary;
+        set_bytes(&mut out.payload, self.payload);
     }
 }
 

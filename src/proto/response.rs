@@ -121,16 +121,24 @@ impl<'a> ArkoudaResponseRef<'a> {
     /// Copies the view into the owned prost type.
     #[cfg(feature = "alloc")]
     pub fn to_owned(&self) -> super::ArkoudaResponse {
-        use alloc::string::ToString;
-        super::ArkoudaResponse {
-            message: self.message.to_string(),
-            request_id: self.request_id.map(ToString::to_string),
-            request_status: self.request_status.map(ToString::to_string),
-            user: self.user.map(ToString::to_string),
-            cmd: self.cmd.map(ToString::to_string),
-            args: self.args.map(ToString::to_string),
-            payload: self.payload.to_vec(),
-        }
+        let mut out = super::ArkoudaResponse::default();
+        self.copy_into(&mut out);
+        out
+    }
+
+    /// What [`to_owned`](Self::to_owned) gives, written over `out` in the
+    /// memory its strings and payload already hold: a response decoded
+    /// into the same `out` call after call allocates only to grow.
+    #[cfg(feature = "alloc")]
+    pub fn copy_into(&self, out: &mut super::ArkoudaResponse) {
+        use super::{set_bytes, set_optional, set_str};
+        set_str(&mut out.message, self.message);
+        set_optional(&mut out.request_id, self.request_id);
+        set_optional(&mut out.request_status, self.request_status);
+        set_optional(&mut out.user, self.user);
+        set_optional(&mut out.cmd, self.cmd);
+        set_optional(&mut out.args, self.args);
+        set_bytes(&mut out.payload, self.payload);
     }
 }
 

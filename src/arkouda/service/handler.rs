@@ -1,8 +1,9 @@
 //! What the service hands a request to ([`Handler`]), and how the answer
 //! comes back ([`Responder`]), from any thread.
 
+use std::collections::VecDeque;
 use std::string::String;
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, Mutex};
 
 use crate::arkouda::pipe::{Pipe, Upload};
 use crate::grpc::{CallId, Code};
@@ -55,7 +56,9 @@ pub trait Wake: Send + Sync {
 /// How a call was answered.
 #[derive(Debug)]
 pub(super) enum Answer {
-    Reply(ArkoudaResponse),
+    /// The response, and the request it answers when the handler gave it
+    /// back (its memory then takes the connection's next request).
+    Reply(ArkoudaResponse, Option<ArkoudaRequest>),
     Status(Code, String),
     /// `head` with a payload of `len` bytes that arrives through `pipe`.
     Stream {
@@ -71,10 +74,79 @@ pub(super) struct Completion {
     pub(super) answer: Answer,
 }
 
+/// Answers on their way back to the service, from any thread. Unlike a
+/// channel it keeps its memory between answers: answering a call
+/// allocates nothing here once the queue has grown to the calls in flight.
+pub(super) struct Answers {
+    inner: Mutex<AnswerQueue>,
+}
+
+struct AnswerQueue {
+    queue: VecDeque<Completion>,
+    /// The service is gone: nobody collects answers any more.
+    closed: bool,
+}
+
+impl Answers {
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Answers {
+            inner: Mutex::new(AnswerQueue {
+                queue: VecDeque::new(),
+                closed: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AnswerQueue> {
+        // A push or pop is never left half-done: carry on after a panic elsewhere.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues an answer; false when the service is gone (the answer is
+    /// then abandoned).
+    fn push(&self, done: Completion) -> bool {
+        let mut q = self.lock();
+        if q.closed {
+            drop(q);
+            done.abandon();
+            return false;
+        }
+        q.queue.push_back(done);
+        true
+    }
+
+    /// The oldest answer not yet collected.
+    pub(super) fn pop(&self) -> Option<Completion> {
+        self.lock().queue.pop_front()
+    }
+
+    /// The service is gone: answers still queued, and any given later,
+    /// find nobody (a streamed one's pipe is aborted, so its writer stops).
+    pub(super) fn close(&self) {
+        let left = {
+            let mut q = self.lock();
+            q.closed = true;
+            core::mem::take(&mut q.queue)
+        };
+        for done in left {
+            done.abandon();
+        }
+    }
+}
+
+impl Completion {
+    /// Nobody will send this answer: a pipe behind it is told.
+    fn abandon(self) {
+        if let Answer::Stream { pipe, .. } = self.answer {
+            pipe.abort(Code::Cancelled, "the client's connection is gone");
+        }
+    }
+}
+
 /// Answers one request, once, from any thread. Dropping it unanswered
 /// answers INTERNAL, so a call is never left hanging.
 pub struct Responder {
-    tx: mpsc::Sender<Completion>,
+    answers: Arc<Answers>,
     wake: Option<Arc<dyn Wake>>,
     call: CallId,
     now: Instant,
@@ -83,18 +155,20 @@ pub struct Responder {
     done: bool,
     /// The verified name of the client's certificate (mutual TLS).
     peer_identity: Option<Arc<str>>,
+    /// Memory of an earlier reply's text, for this one's.
+    buffer: String,
 }
 
 impl Responder {
     pub(super) fn new(
-        tx: mpsc::Sender<Completion>,
+        answers: Arc<Answers>,
         wake: Option<Arc<dyn Wake>>,
         call: CallId,
         now: Instant,
         deadline: Option<std::time::Instant>,
     ) -> Self {
         Responder {
-            tx,
+            answers,
             wake,
             call,
             now,
@@ -102,7 +176,24 @@ impl Responder {
             service_thread: std::thread::current().id(),
             done: false,
             peer_identity: None,
+            buffer: String::new(),
         }
+    }
+
+    pub(super) fn with_buffer(mut self, buffer: String) -> Self {
+        self.buffer = buffer;
+        self
+    }
+
+    /// An empty string to write the reply's text into: the memory of an
+    /// earlier reply on the connection when there is one, so a handler
+    /// that builds its reply JSON in it and answers with
+    /// [`reply_with_request`](Self::reply_with_request) allocates nothing
+    /// per call. Later calls get a new, empty string.
+    pub fn take_buffer(&mut self) -> String {
+        let mut buffer = core::mem::take(&mut self.buffer);
+        buffer.clear();
+        buffer
     }
 
     pub(super) fn with_peer_identity(mut self, identity: Option<Arc<str>>) -> Self {
@@ -136,7 +227,14 @@ impl Responder {
 
     /// Answers with a response message.
     pub fn reply(mut self, response: ArkoudaResponse) {
-        self.send(Answer::Reply(response));
+        self.send(Answer::Reply(response, None));
+    }
+
+    /// Answers with a response message and gives back the request it
+    /// answers: the service decodes the connection's next request into the
+    /// request's memory (and the response's), rather than allocating anew.
+    pub fn reply_with_request(mut self, response: ArkoudaResponse, request: ArkoudaRequest) {
+        self.send(Answer::Reply(response, Some(request)));
     }
 
     /// Answers with a gRPC status other than OK.
@@ -169,15 +267,7 @@ impl Responder {
         // A service that is gone has nobody to answer. An answer given on
         // the service's own thread is collected by its next transmit, so
         // waking its driver would only cost a system call.
-        let sent = match self.tx.send(completion) {
-            Ok(()) => true,
-            Err(mpsc::SendError(lost)) => {
-                if let Answer::Stream { pipe, .. } = lost.answer {
-                    pipe.abort(Code::Cancelled, "the client's connection is gone");
-                }
-                false
-            }
-        };
+        let sent = self.answers.push(completion);
         if sent && std::thread::current().id() != self.service_thread {
             if let Some(wake) = &self.wake {
                 wake.wake();

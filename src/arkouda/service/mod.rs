@@ -68,9 +68,9 @@ pub use handler::{Handler, Responder, Wake};
 
 use std::collections::{HashMap, VecDeque};
 use std::string::String;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
-use handler::{Answer, Completion};
+use handler::{Answer, Answers};
 use prost::Message;
 
 use super::pipe::{Pipe, Popped, Upload};
@@ -213,8 +213,7 @@ struct InFlight {
 pub struct ArkoudaService {
     grpc: grpc::Server<GrowableStorage>,
     handler: Arc<dyn Handler>,
-    tx: mpsc::Sender<Completion>,
-    rx: mpsc::Receiver<Completion>,
+    answers: Arc<Answers>,
     wake: Option<Arc<dyn Wake>>,
     events: VecDeque<ServiceEvent>,
     now: Instant,
@@ -248,6 +247,11 @@ pub struct ArkoudaService {
     downloads: HashMap<CallId, Transfer>,
     /// Where responses are encoded, kept between calls up to [`SCRATCH_KEPT`].
     scratch: std::vec::Vec<u8>,
+    /// An answered request given back by its handler, its strings the
+    /// next request is decoded into (see [`SPARE_KEPT`]).
+    spare_request: Option<ArkoudaRequest>,
+    /// An answered response's text, for the next handler's reply.
+    spare_reply: String,
     /// The calls a pump visits, kept between transmits (a transmit while
     /// arrays pass allocates nothing for it).
     transfer_calls: std::vec::Vec<CallId>,
@@ -259,6 +263,11 @@ const TRANSFER_RECHECK: core::time::Duration = core::time::Duration::from_millis
 
 /// Largest encoding buffer a connection keeps for the next response.
 const SCRATCH_KEPT: usize = 64 * 1024;
+
+/// Largest string or payload, in bytes of capacity, an answered request
+/// or response leaves behind for the next call on its connection; larger
+/// ones are freed, so what a connection keeps stays small.
+const SPARE_KEPT: usize = 4096;
 
 /// One payload passing through the service: its pipe, and how many of its
 /// bytes are still to pass.
@@ -279,14 +288,12 @@ impl ArkoudaService {
         options: grpc::Options,
         now: Instant,
     ) -> Result<Self, ConfigError> {
-        let (tx, rx) = mpsc::channel();
         Ok(ArkoudaService {
             grpc: grpc::Server::with_methods(&METHODS, options, now)?
                 .with_streaming(&STREAMING_METHODS)?
                 .with_partial(HANDLE_REQUEST_PATH, ServiceOptions::default().stream_above),
             handler,
-            tx,
-            rx,
+            answers: Answers::new(),
             wake: None,
             events: VecDeque::new(),
             now,
@@ -307,6 +314,8 @@ impl ArkoudaService {
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             scratch: std::vec::Vec::new(),
+            spare_request: None,
+            spare_reply: String::new(),
             transfer_calls: std::vec::Vec::new(),
         })
     }
@@ -742,12 +751,19 @@ impl ArkoudaService {
         let decoded = match self.take_large_request(call) {
             Some(request) => Ok(request),
             None => match self.grpc.request_decoded(call) {
-                Ok(bytes) => ArkoudaRequest::decode(&*bytes).map_err(|e| {
-                    (
+                // Into the memory of a request answered earlier, when the
+                // handler gave one back.
+                Ok(bytes) => match crate::proto::ArkoudaRequestRef::decode(&bytes) {
+                    Ok(view) => {
+                        let mut request = self.spare_request.take().unwrap_or_default();
+                        view.copy_into(&mut request);
+                        Ok(request)
+                    }
+                    Err(e) => Err((
                         Code::InvalidArgument,
                         std::format!("invalid ArkoudaRequest: {e}"),
-                    )
-                }),
+                    )),
+                },
                 Err(status) => Err((status.code, status.message())),
             },
         };
@@ -817,9 +833,15 @@ impl ArkoudaService {
         let core_deadline = self.grpc.deadline(call);
         let deadline = core_deadline
             .map(|at| std::time::Instant::now() + at.saturating_duration_since(self.now));
-        let responder =
-            Responder::new(self.tx.clone(), self.wake.clone(), call, self.now, deadline)
-                .with_peer_identity(self.peer_identity.clone());
+        let responder = Responder::new(
+            self.answers.clone(),
+            self.wake.clone(),
+            call,
+            self.now,
+            deadline,
+        )
+        .with_peer_identity(self.peer_identity.clone())
+        .with_buffer(core::mem::take(&mut self.spare_reply));
         if let Some(m) = self.metrics {
             m.call_started();
         }
@@ -1086,9 +1108,9 @@ impl ArkoudaService {
 
     /// Gives the gRPC server every answer that has arrived.
     fn collect_answers(&mut self) {
-        while let Ok(done) = self.rx.try_recv() {
+        while let Some(done) = self.answers.pop() {
             let (result, code) = match done.answer {
-                Answer::Reply(mut resp) if resp.payload.len() >= CARVE_PAYLOAD_FROM => {
+                Answer::Reply(mut resp, _) if resp.payload.len() >= CARVE_PAYLOAD_FROM => {
                     // Sent from the handler's buffer as the client reads,
                     // not copied whole into the send queue.
                     let payload = core::mem::take(&mut resp.payload);
@@ -1096,7 +1118,7 @@ impl ArkoudaService {
                     self.start_download(done.call, resp, len, Pipe::new(1), Some(payload));
                     continue;
                 }
-                Answer::Reply(resp) => {
+                Answer::Reply(resp, request) => {
                     // Encoded into a buffer the connection keeps between calls.
                     let mut encoded = core::mem::take(&mut self.scratch);
                     encoded.clear();
@@ -1111,6 +1133,7 @@ impl ArkoudaService {
                     if encoded.capacity() <= SCRATCH_KEPT {
                         self.scratch = encoded;
                     }
+                    self.keep_spares(resp, request);
                     (result, Code::Ok)
                 }
                 Answer::Status(code, msg) => {
@@ -1132,6 +1155,53 @@ impl ArkoudaService {
 }
 
 impl ArkoudaService {
+    /// Keeps what an answered call leaves behind for the next one: the
+    /// request (its user and command back from the response they moved
+    /// into) and the response's text, each string and payload up to
+    /// [`SPARE_KEPT`], emptied: what a call leaves is memory, never text
+    /// the next call (another user's, perhaps) could read.
+    fn keep_spares(
+        &mut self,
+        response: crate::proto::ArkoudaResponse,
+        request: Option<ArkoudaRequest>,
+    ) {
+        fn small(mut s: String) -> String {
+            s.clear();
+            if s.capacity() <= SPARE_KEPT {
+                s
+            } else {
+                String::new()
+            }
+        }
+        if self.spare_reply.capacity() == 0 {
+            self.spare_reply = small(response.message);
+        }
+        let Some(mut request) = request else {
+            return;
+        };
+        if request.user.capacity() == 0 {
+            request.user = response.user.unwrap_or_default();
+        }
+        if request.cmd.capacity() == 0 {
+            request.cmd = response.cmd.unwrap_or_default();
+        }
+        for s in [
+            &mut request.user,
+            &mut request.token,
+            &mut request.cmd,
+            &mut request.format,
+            &mut request.args,
+        ] {
+            *s = small(core::mem::take(s));
+        }
+        request.payload.clear();
+        if request.payload.capacity() > SPARE_KEPT {
+            request.payload = std::vec::Vec::new();
+        }
+        request.request_id = None;
+        self.spare_request = Some(request);
+    }
+
     /// Begins a response whose payload comes through `pipe` (or from
     /// `owned`, the payload given whole): the message prefix announces the
     /// whole length, `head`'s fields and the payload's key go first, and
@@ -1175,6 +1245,7 @@ impl ArkoudaService {
 
 impl Drop for ArkoudaService {
     fn drop(&mut self) {
+        self.answers.close();
         // Transfers the connection took with it end for their other side too.
         let calls: std::vec::Vec<CallId> = self
             .uploads

@@ -569,6 +569,73 @@ fn an_answer_from_another_thread_wakes_the_driver_and_goes_out_on_transmit() {
     assert_eq!(ArkoudaResponse::decode(bytes).unwrap().message, "late");
 }
 
+#[test]
+fn a_request_decoded_into_an_earlier_ones_memory_carries_nothing_of_it() {
+    // Each call's handler sees exactly its request, and an empty buffer for
+    // its reply, though both reuse the memory of the call before (another
+    // user's, here).
+    type Seen = (ArkoudaRequest, String, usize);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let log = seen.clone();
+    let handler = Arc::new(move |request: ArkoudaRequest, mut r: Responder| {
+        let mut buffer = r.take_buffer();
+        let (text, capacity) = (buffer.clone(), buffer.capacity());
+        log.lock().unwrap().push((request.clone(), text, capacity));
+        buffer.push_str("reply to ");
+        buffer.push_str(&request.args);
+        let response = ArkoudaResponse {
+            message: buffer,
+            user: Some(request.user.clone()),
+            ..Default::default()
+        };
+        if request.cmd == "plain" {
+            r.reply(response)
+        } else {
+            r.reply_with_request(response, request)
+        }
+    });
+    let service = ArkoudaService::new(handler, Options::default(), T0).unwrap();
+    let client = Client::<GrowableStorage>::new("proxy", Options::default(), T0).unwrap();
+    let mut pair = Pair::new(client, service, T0);
+    let alice = ArkoudaRequest {
+        user: "alice".into(),
+        token: "alice-secret-token".into(),
+        cmd: "echo".into(),
+        format: "STRING".into(),
+        args: "a".repeat(100),
+        request_id: Some("r-1".into()),
+        payload: std::vec![7; 50],
+        ..Default::default()
+    };
+    let bob = ArkoudaRequest {
+        user: "bob".into(),
+        cmd: "ruok".into(),
+        ..Default::default()
+    };
+    let carol = ArkoudaRequest {
+        user: "carol".into(),
+        cmd: "plain".into(),
+        args: "c".into(),
+        ..Default::default()
+    };
+    for request in [&alice, &bob, &carol, &bob] {
+        let call = pair
+            .a
+            .start_call(HANDLE_REQUEST_PATH, &request.encode_to_vec(), &[], None, T0)
+            .unwrap();
+        pair.drive();
+        let response = ArkoudaResponse::decode(pair.a.response(call).unwrap()).unwrap();
+        assert_eq!(response.message, std::format!("reply to {}", request.args));
+        assert_eq!(response.user.as_deref(), Some(&*request.user));
+    }
+    let seen = seen.lock().unwrap();
+    let got: Vec<&ArkoudaRequest> = seen.iter().map(|(r, _, _)| r).collect();
+    assert_eq!(got, [&alice, &bob, &carol, &bob]);
+    assert!(seen.iter().all(|(_, text, _)| text.is_empty()));
+    // Bob's reply was written into the memory of Alice's.
+    assert!(seen[1].2 >= "reply to ".len() + 100, "{}", seen[1].2);
+}
+
 type ServicePair = Pair<Client<GrowableStorage>, ArkoudaService>;
 
 /// A service whose handler keeps every responder, for the test to answer.

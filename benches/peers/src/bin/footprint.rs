@@ -85,14 +85,18 @@ fn std_tier() {
     let mut client = arkwire::net::Client::connect(server.local_addr(), ClientConfig::default())
         .expect("connect");
     let req = connect_request();
+    // One response, decoded into call after call (`call_into`): the
+    // whole-message API without an owned reply per call.
+    let mut reply = Default::default();
     for _ in 0..200 {
-        client.call(&req, None).expect("call");
+        client.call_into(&req, None, &mut reply).expect("call");
     }
     let calls = 2000;
     let total0 = ALLOCATIONS.load(Ordering::Relaxed);
     let thread0 = THREAD_ALLOCATIONS.with(Cell::get);
     for _ in 0..calls {
-        std::hint::black_box(client.call(&req, None).expect("call"));
+        client.call_into(&req, None, &mut reply).expect("call");
+        std::hint::black_box(&reply);
     }
     let thread = THREAD_ALLOCATIONS.with(Cell::get) - thread0;
     let total = ALLOCATIONS.load(Ordering::Relaxed) - total0;
