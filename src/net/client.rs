@@ -1,6 +1,6 @@
 //! A client connection driven by a mio loop on the calling thread.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::string::String;
@@ -71,7 +71,9 @@ impl std::error::Error for CallFailure {}
 pub struct Client {
     driver: Driver<Wire<grpc::Client<GrowableStorage>>>,
     key: Key,
-    completed: BTreeSet<CallId>,
+    /// Calls whose replies arrived and were not yet taken (a hash set keeps
+    /// its memory as calls come and go: no allocation per call).
+    completed: HashSet<CallId>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
 }
@@ -108,7 +110,7 @@ impl Client {
         Ok(Client {
             driver,
             key,
-            completed: BTreeSet::new(),
+            completed: HashSet::new(),
             closed: None,
         })
     }

@@ -62,6 +62,7 @@
 
 mod drain;
 mod handler;
+mod spares;
 
 pub use drain::Drain;
 pub use handler::{Handler, Responder, Wake};
@@ -247,11 +248,8 @@ pub struct ArkoudaService {
     downloads: HashMap<CallId, Transfer>,
     /// Where responses are encoded, kept between calls up to [`SCRATCH_KEPT`].
     scratch: std::vec::Vec<u8>,
-    /// An answered request given back by its handler, its strings the
-    /// next request is decoded into (see [`SPARE_KEPT`]).
-    spare_request: Option<ArkoudaRequest>,
-    /// An answered response's text, for the next handler's reply.
-    spare_reply: String,
+    /// What answered calls left for the next ones.
+    spares: spares::Spares,
     /// The calls a pump visits, kept between transmits (a transmit while
     /// arrays pass allocates nothing for it).
     transfer_calls: std::vec::Vec<CallId>,
@@ -263,11 +261,6 @@ const TRANSFER_RECHECK: core::time::Duration = core::time::Duration::from_millis
 
 /// Largest encoding buffer a connection keeps for the next response.
 const SCRATCH_KEPT: usize = 64 * 1024;
-
-/// Largest string or payload, in bytes of capacity, an answered request
-/// or response leaves behind for the next call on its connection; larger
-/// ones are freed, so what a connection keeps stays small.
-const SPARE_KEPT: usize = 4096;
 
 /// One payload passing through the service: its pipe, and how many of its
 /// bytes are still to pass.
@@ -314,8 +307,7 @@ impl ArkoudaService {
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             scratch: std::vec::Vec::new(),
-            spare_request: None,
-            spare_reply: String::new(),
+            spares: spares::Spares::default(),
             transfer_calls: std::vec::Vec::new(),
         })
     }
@@ -755,7 +747,7 @@ impl ArkoudaService {
                 // handler gave one back.
                 Ok(bytes) => match crate::proto::ArkoudaRequestRef::decode(&bytes) {
                     Ok(view) => {
-                        let mut request = self.spare_request.take().unwrap_or_default();
+                        let mut request = self.spares.request();
                         view.copy_into(&mut request);
                         Ok(request)
                     }
@@ -841,7 +833,7 @@ impl ArkoudaService {
             deadline,
         )
         .with_peer_identity(self.peer_identity.clone())
-        .with_buffer(core::mem::take(&mut self.spare_reply));
+        .with_buffer(self.spares.reply());
         if let Some(m) = self.metrics {
             m.call_started();
         }
@@ -1133,7 +1125,7 @@ impl ArkoudaService {
                     if encoded.capacity() <= SCRATCH_KEPT {
                         self.scratch = encoded;
                     }
-                    self.keep_spares(resp, request);
+                    self.spares.keep(resp, request);
                     (result, Code::Ok)
                 }
                 Answer::Status(code, msg) => {
@@ -1155,53 +1147,6 @@ impl ArkoudaService {
 }
 
 impl ArkoudaService {
-    /// Keeps what an answered call leaves behind for the next one: the
-    /// request (its user and command back from the response they moved
-    /// into) and the response's text, each string and payload up to
-    /// [`SPARE_KEPT`], emptied: what a call leaves is memory, never text
-    /// the next call (another user's, perhaps) could read.
-    fn keep_spares(
-        &mut self,
-        response: crate::proto::ArkoudaResponse,
-        request: Option<ArkoudaRequest>,
-    ) {
-        fn small(mut s: String) -> String {
-            s.clear();
-            if s.capacity() <= SPARE_KEPT {
-                s
-            } else {
-                String::new()
-            }
-        }
-        if self.spare_reply.capacity() == 0 {
-            self.spare_reply = small(response.message);
-        }
-        let Some(mut request) = request else {
-            return;
-        };
-        if request.user.capacity() == 0 {
-            request.user = response.user.unwrap_or_default();
-        }
-        if request.cmd.capacity() == 0 {
-            request.cmd = response.cmd.unwrap_or_default();
-        }
-        for s in [
-            &mut request.user,
-            &mut request.token,
-            &mut request.cmd,
-            &mut request.format,
-            &mut request.args,
-        ] {
-            *s = small(core::mem::take(s));
-        }
-        request.payload.clear();
-        if request.payload.capacity() > SPARE_KEPT {
-            request.payload = std::vec::Vec::new();
-        }
-        request.request_id = None;
-        self.spare_request = Some(request);
-    }
-
     /// Begins a response whose payload comes through `pipe` (or from
     /// `owned`, the payload given whole): the message prefix announces the
     /// whole length, `head`'s fields and the payload's key go first, and

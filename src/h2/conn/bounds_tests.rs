@@ -254,7 +254,9 @@ fn the_default_bound_keeps_a_thousand_connections_within_a_few_hundred_mib() {
          1024 connections: {} MiB",
         server >> 20
     );
-    assert!(server < 512 << 20, "{} MiB", server >> 20);
+    // 544 MiB: the buffers kept from finished streams (64 KiB, so that 64
+    // calls in flight allocate none) took it past 512.
+    assert!(server < 544 << 20, "{} MiB", server >> 20);
 }
 
 #[test]

@@ -47,7 +47,8 @@ pub use event::{ConfigError, ConnectionError, Event, Fault, GoAwayDebug, StreamE
 pub use send::MIN_TRANSMIT_BUFFER;
 #[cfg(feature = "alloc")]
 pub use storage::{
-    BoundedControl, GrowableStorage, RecyclingStreams, SPARE_BUFFER_CAPACITY, SPARE_STREAM_BUFFERS,
+    BoundedControl, GrowableStorage, RecyclingStreams, SPARE_BUFFER_BYTES, SPARE_BUFFER_CAPACITY,
+    SPARE_STREAM_BUFFERS,
 };
 pub use storage::{
     ControlQueue, FixedStorage, LentLayout, LentStorage, LentStreams, Parts, Storage,

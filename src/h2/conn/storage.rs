@@ -455,24 +455,43 @@ impl Storage for GrowableStorage {
     }
 }
 
-/// Buffer sets a growable connection keeps from finished streams for the
-/// next ones, so a call in steady state allocates no stream buffers.
+/// Most buffer sets a growable connection keeps from finished streams for
+/// the next ones, so calls in steady state allocate no stream buffers, many
+/// in flight at once included (within [`SPARE_BUFFER_BYTES`]).
 #[cfg(feature = "alloc")]
-pub const SPARE_STREAM_BUFFERS: usize = 4;
+pub const SPARE_STREAM_BUFFERS: usize = 128;
+
+/// Most bytes of capacity the kept buffer sets hold together.
+#[cfg(feature = "alloc")]
+pub const SPARE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Largest buffer kept for reuse: bigger ones (a large message's) are freed
 /// with their stream, so what a connection keeps idle stays small.
 #[cfg(feature = "alloc")]
 pub const SPARE_BUFFER_CAPACITY: usize = 4096;
 
-/// The growable stream table: streams in a `Vec`, and the buffers of a few
-/// finished streams (each at most [`SPARE_BUFFER_CAPACITY`]) kept, emptied,
-/// for the next.
+/// The growable stream table: streams in a `Vec`, and the buffers of
+/// finished streams (each at most [`SPARE_BUFFER_CAPACITY`], at most
+/// [`SPARE_STREAM_BUFFERS`] sets and [`SPARE_BUFFER_BYTES`] in all) kept,
+/// emptied, for the next.
 #[cfg(feature = "alloc")]
 #[derive(Default)]
 pub struct RecyclingStreams {
     streams: alloc::vec::Vec<Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>>,
     spare: alloc::vec::Vec<[alloc::vec::Vec<u8>; 3]>,
+    /// Capacity of the buffers in `spare`.
+    spare_bytes: usize,
+    /// Largest capacity each of the three buffers of a kept set has had:
+    /// every kept set is grown to it, so with messages of mixed sizes the
+    /// sets stop growing once the largest has been seen, not once each set
+    /// has met it.
+    high_water: [usize; 3],
+}
+
+/// Capacity of a set of stream buffers.
+#[cfg(feature = "alloc")]
+fn set_capacity(set: &[alloc::vec::Vec<u8>; 3]) -> usize {
+    set.iter().map(alloc::vec::Vec::capacity).sum()
 }
 
 #[cfg(feature = "alloc")]
@@ -487,7 +506,9 @@ impl StreamTable<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>> for RecyclingStreams 
         &mut self,
         mut stream: Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>,
     ) -> Result<(), Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>>> {
-        if let Some([headers, body, send]) = self.spare.pop() {
+        if let Some(set) = self.spare.pop() {
+            self.spare_bytes -= set_capacity(&set);
+            let [headers, body, send] = set;
             stream.headers = headers;
             stream.body = body;
             stream.send = send;
@@ -498,7 +519,9 @@ impl StreamTable<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>> for RecyclingStreams 
     fn swap_remove(&mut self, index: usize) -> Stream<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>> {
         let mut stream = self.streams.swap_remove(index);
         let small = |b: &alloc::vec::Vec<u8>| b.capacity() <= SPARE_BUFFER_CAPACITY;
+        let bytes = stream.headers.capacity() + stream.body.capacity() + stream.send.capacity();
         if self.spare.len() < SPARE_STREAM_BUFFERS
+            && self.spare_bytes + bytes <= SPARE_BUFFER_BYTES
             && small(&stream.headers)
             && small(&stream.body)
             && small(&stream.send)
@@ -508,7 +531,16 @@ impl StreamTable<alloc::vec::Vec<u8>, alloc::vec::Vec<u8>> for RecyclingStreams 
                 mem::take(&mut stream.body),
                 mem::take(&mut stream.send),
             ];
-            set.iter_mut().for_each(alloc::vec::Vec::clear);
+            for (buf, high) in set.iter_mut().zip(&mut self.high_water) {
+                buf.clear();
+                *high = (*high).max(buf.capacity());
+            }
+            if self.spare_bytes + self.high_water.iter().sum::<usize>() <= SPARE_BUFFER_BYTES {
+                for (buf, &high) in set.iter_mut().zip(&self.high_water) {
+                    buf.reserve_exact(high);
+                }
+            }
+            self.spare_bytes += set_capacity(&set);
             self.spare.push(set);
         }
         stream
@@ -536,8 +568,8 @@ impl GrowableStorage {
     /// - stored headers (`max_connection_header_size`; a refused block
     ///   leaves no spare capacity behind) and bodies
     ///   (`max_connection_body_size`), each twice while a `Vec` doubles;
-    /// - the buffers kept from finished streams ([`SPARE_STREAM_BUFFERS`]
-    ///   sets of three, each at most [`SPARE_BUFFER_CAPACITY`]).
+    /// - the buffers kept from finished streams ([`SPARE_BUFFER_BYTES`],
+    ///   in at most [`SPARE_STREAM_BUFFERS`] sets of three).
     ///
     /// What the application queues to send comes on top (it is its own).
     pub fn heap_bound(config: &Config) -> usize {
@@ -555,7 +587,8 @@ impl GrowableStorage {
             + 2 * config.max_connection_header_size.max(2 * list)
             + 2 * bodies
             + 8 * streams
-            + 3 * SPARE_STREAM_BUFFERS * SPARE_BUFFER_CAPACITY
+            + SPARE_BUFFER_BYTES
+            + SPARE_STREAM_BUFFERS * mem::size_of::<[alloc::vec::Vec<u8>; 3]>()
     }
 }
 
