@@ -324,8 +324,12 @@ if want f; then
     [[ -n ${ZPORT:-} ]] || { echo "fake arkouda_server did not start" >&2; cat "$WORK/zmq.err" >&2; exit 1; }
     PYCALLS=$((CALLS / 4))
     for ROUND in $(seq 1 "$ROUNDS"); do
+        # As many upstream connections, workers and calls in flight to the
+        # upstream as the direct floor opens connections (64), so the rows
+        # measure the proxy, not a cap of 4 calls against 64 connections.
         start proxy "$REL/arkwire" serve --listen 127.0.0.1:0 --threads 1 \
-            --upstream "tcp://127.0.0.1:$ZPORT" --upstream-pool 16 --workers 16
+            --upstream "tcp://127.0.0.1:$ZPORT" --upstream-pool 64 --workers 64 \
+            --upstream-max-inflight 64
         for peer in $(order "$ROUND" arkwire tonic zmtp pyzmq tcp); do
             case $peer in
             arkwire) collect "$REL/arkwire-client" --addr "$ADDR" --name proxy.seq.arkwire --mode seq --warm "$WARM" --calls "$CALLS" ;;
