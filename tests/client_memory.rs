@@ -198,3 +198,40 @@ fn a_client_streams_a_requests_payload_and_keeps_a_replys_buffer() {
         "the client's heap grew {growth} bytes for a {LEN}-byte reply"
     );
 }
+
+#[test]
+fn a_client_that_downloads_again_receives_into_the_reply_it_passes() {
+    let (server, config) = serve();
+    let mut client = Client::connect(server.local_addr(), config).unwrap();
+    let download = request("zeros", &LEN.to_string(), Vec::new());
+    let mut reply = Default::default();
+    client.call_into(&download, None, &mut reply).unwrap();
+    assert_eq!(reply.payload.len(), LEN);
+    let first = reply.payload.as_ptr();
+    // The second download is received into the first one's buffer: the
+    // heap does not grow by another reply.
+    let ((), growth) = measured(
+        "a second 64 MiB Client download into the same reply",
+        || client.call_into(&download, None, &mut reply).unwrap(),
+    );
+    assert_eq!(reply.payload.len(), LEN);
+    assert!(reply.payload.iter().all(|&b| b == 0));
+    assert_eq!(
+        reply.payload.as_ptr(),
+        first,
+        "received into another buffer"
+    );
+    assert!(
+        growth <= DOWNLOAD_EXTRA_BOUND,
+        "the client's heap grew {growth} bytes for a download into a reply it had"
+    );
+    // A small reply after it keeps the buffer too, and says what it says.
+    let small = request("ruok", "", Vec::new());
+    client.call_into(&small, None, &mut reply).unwrap();
+    assert!(reply.message.contains("imok"), "{}", reply.message);
+    assert!(reply.payload.is_empty());
+    assert_eq!(reply.payload.as_ptr(), first);
+    client.call_into(&download, None, &mut reply).unwrap();
+    assert_eq!(reply.payload.len(), LEN);
+    assert_eq!(reply.payload.as_ptr(), first);
+}

@@ -327,6 +327,25 @@ impl<S: Storage> Client<S> {
         }
     }
 
+    /// Lends `buffer` (emptied) to receive the response of `call` into, so
+    /// a caller that downloads again and again receives into memory it
+    /// already has rather than fresh pages; take it back, the response in
+    /// it, with [`take_response`](Self::take_response). Gives `buffer` back
+    /// when the call has no stream or its response has begun arriving.
+    pub fn lend_response_buffer(&mut self, call: CallId, buffer: S::Body) -> Result<(), S::Body> {
+        if !self
+            .conn
+            .stream(call.0)
+            .is_some_and(|stream| stream.body().is_empty())
+        {
+            return Err(buffer);
+        }
+        match self.conn.swap_body(call.0, buffer) {
+            Some(_empty) => Ok(()),
+            None => Err(S::Body::default()),
+        }
+    }
+
     /// Takes a completed call's response buffer out of the client without
     /// copying it, in exchange for `replacement` (see
     /// [`Connection::swap_body`]), with where in it the response message

@@ -76,6 +76,9 @@ pub struct Client {
     completed: HashSet<CallId>,
     /// Why the connection ended, once it has.
     closed: Option<String>,
+    /// The call whose reply is being received into the caller's buffer
+    /// (see [`call_into`](Self::call_into)).
+    lent: Option<CallId>,
 }
 
 impl Client {
@@ -112,6 +115,7 @@ impl Client {
             key,
             completed: HashSet::new(),
             closed: None,
+            lent: None,
         })
     }
 
@@ -144,7 +148,9 @@ impl Client {
 
     /// [`call`](Self::call), with the reply written over `response` in the
     /// memory it holds: a caller that passes the same response call after
-    /// call makes no allocation per call once its strings have grown.
+    /// call makes no allocation per call once its strings have grown. A
+    /// `payload` of 64 KiB or more of capacity is where the reply is
+    /// received, so repeated downloads reuse memory already faulted in.
     pub fn call_into(
         &mut self,
         request: &ArkoudaRequest,
@@ -154,6 +160,7 @@ impl Client {
         let payload = &request.payload[..];
         if payload.len() < MIN_STREAMED_PAYLOAD {
             let call = self.start(request, &[], timeout)?;
+            self.lend(call, response);
             return self.wait_into(call, response);
         }
         let view = crate::proto::ArkoudaRequestRef::from(request);
@@ -161,6 +168,7 @@ impl Client {
         let call = self.start_with(head + payload.len(), head, &[], timeout, |out| {
             let _ = view.encode_head(payload.len(), out);
         })?;
+        self.lend(call, response);
         let mut given = 0;
         while given < payload.len() && !self.completed.contains(&call) {
             if let Some(reason) = self.closed() {
@@ -256,9 +264,12 @@ impl Client {
             self.turn()?;
         }
         self.completed.remove(&call);
-        if let Some(large) = self.take_large_response(call) {
+        let lent = self.lent == Some(call);
+        if lent {
+            self.lent = None;
+        }
+        if self.take_large_response(call, lent, response) {
             self.grpc()?.finish_call(call);
-            *response = large;
             return Ok(());
         }
         let grpc = self.grpc()?;
@@ -275,26 +286,63 @@ impl Client {
         result
     }
 
-    /// A reply with a large binary payload, owned without copying the
-    /// payload: the buffer it was received into becomes the payload.
-    /// `None` for any other reply (the plain decoding then handles it).
-    fn take_large_response(&mut self, call: CallId) -> Option<ArkoudaResponse> {
-        let grpc = self.driver.machine_mut(self.key).map(Wire::inner_mut)?;
-        let message = grpc.response(call).ok()?;
-        let view = crate::proto::ArkoudaResponseRef::decode(message).ok()?;
-        if view.payload.len() < MIN_STREAMED_PAYLOAD {
-            return None;
+    /// Lends `response`'s payload buffer, when it is large, to receive
+    /// the reply of `call` into.
+    fn lend(&mut self, call: CallId, response: &mut ArkoudaResponse) {
+        if response.payload.capacity() < MIN_STREAMED_PAYLOAD {
+            return;
         }
-        let at = crate::buf::range_within(message, view.payload)?;
-        let mut response = crate::proto::ArkoudaResponseRef {
+        let Some(grpc) = self.driver.machine_mut(self.key).map(Wire::inner_mut) else {
+            return;
+        };
+        let buffer = core::mem::take(&mut response.payload);
+        match grpc.lend_response_buffer(call, buffer) {
+            Ok(()) => self.lent = Some(call),
+            Err(buffer) => response.payload = buffer,
+        }
+    }
+
+    /// Writes a reply with a large binary payload, or any reply received
+    /// into a lent buffer (`lent`), over `response` without copying the
+    /// payload: the buffer it was received into becomes the payload. False
+    /// for any other reply (the plain decoding then handles it).
+    fn take_large_response(
+        &mut self,
+        call: CallId,
+        lent: bool,
+        response: &mut ArkoudaResponse,
+    ) -> bool {
+        let Some(grpc) = self.driver.machine_mut(self.key).map(Wire::inner_mut) else {
+            return false;
+        };
+        let Ok(message) = grpc.response(call) else {
+            return false;
+        };
+        let Ok(view) = crate::proto::ArkoudaResponseRef::decode(message) else {
+            return false;
+        };
+        if view.payload.len() < MIN_STREAMED_PAYLOAD && !lent {
+            return false;
+        }
+        // No payload: the lent buffer comes back empty.
+        let at = match view.payload.is_empty() {
+            true => 0..0,
+            false => match crate::buf::range_within(message, view.payload) {
+                Some(at) => at,
+                None => return false,
+            },
+        };
+        crate::proto::ArkoudaResponseRef {
             payload: &[],
             ..view
         }
-        .to_owned();
-        let (body, message) = grpc.take_response(call, std::vec::Vec::new())?;
-        response.payload =
-            crate::buf::carve(body, message.start + at.start..message.start + at.end);
-        Some(response)
+        .copy_into(response);
+        let Some((body, message)) = grpc.take_response(call, std::vec::Vec::new()) else {
+            return false;
+        };
+        let at = message.start + at.start..message.start + at.end;
+        response.payload = crate::buf::carve(body, at);
+        true
     }
 
     fn turn(&mut self) -> Result<(), CallFailure> {
