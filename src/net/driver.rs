@@ -72,6 +72,10 @@ pub(crate) struct Keepalive {
     pub(crate) timeout: Duration,
 }
 
+/// Whether a short read means the socket is drained (epoll, which mio
+/// uses edge-triggered on Linux).
+const SHORT_READ_DRAINS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// Names one connection of a driver.
 pub(crate) type Key = usize;
 
@@ -139,6 +143,9 @@ struct Link<M> {
     /// The last turn stopped reading at [`READ_SLICE`] with the socket
     /// still readable; edge-triggered polling will not say so again.
     more_to_read: bool,
+    /// This turn's readiness said the peer closed its side or the socket
+    /// failed: read until the end or the error, however short the reads.
+    read_closed: bool,
     last_activity: Instant,
     /// Why the connection failed or ended, once it has.
     failure: Option<String>,
@@ -271,6 +278,7 @@ impl<M: Endpoint> Driver<M> {
             unsent_pos: 0,
             writable_interest: false,
             more_to_read: false,
+            read_closed: false,
             last_activity: self.clock.now(),
             failure: None,
             dead: false,
@@ -407,8 +415,16 @@ impl<M: Endpoint> Driver<M> {
                 WAKER => {}
                 Token(key) => {
                     self.touched.push(key);
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    let closed = event.is_read_closed() || event.is_error();
+                    if event.is_readable() || closed {
                         readable.push(key);
+                    }
+                    if let Some(link) = self
+                        .links
+                        .get_mut(key.wrapping_sub(FIRST))
+                        .and_then(Option::as_mut)
+                    {
+                        link.read_closed |= closed;
                     }
                 }
             }
@@ -568,8 +584,20 @@ impl<M: Endpoint> Driver<M> {
                         log::debug!("connection error: {e}");
                         link.failure.get_or_insert_with(|| e.to_string());
                     }
+                    // A read that did not fill the buffer took all the socket
+                    // had: edge-triggered epoll reports the next bytes as a
+                    // new event, so the read that would only say WouldBlock
+                    // is saved (one system call per readable event). Not
+                    // when the peer's close was reported: its end of stream
+                    // comes with no further event.
+                    if SHORT_READ_DRAINS && n < len && !link.read_closed {
+                        return;
+                    }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    link.read_closed = false;
+                    return;
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     link.machine.transport_closed();
