@@ -60,6 +60,10 @@ pub struct Server<S: Storage> {
     /// The method whose requests larger than the bound are handed out in
     /// parts ([`ServerEvent::Partial`]).
     partial: Option<(&'static str, usize)>,
+    /// A stream may have a half-close to report: false until a streaming
+    /// call's request ends, so unary calls (all but a few) never pay for
+    /// the look through every stream that finds one.
+    half_close_maybe: bool,
 }
 
 /// Most methods one server connection dispatches.
@@ -118,6 +122,7 @@ impl<S: Storage> Server<S> {
             methods,
             streaming: heapless::Vec::new(),
             expired: heapless::Deque::new(),
+            half_close_maybe: false,
             partial: None,
         })
     }
@@ -405,6 +410,7 @@ impl<S: Storage> Server<S> {
                         continue;
                     }
                     self.set_bits(stream, HALF_CLOSE_PENDING | call::REPORTED);
+                    self.half_close_maybe = true;
                     if self.has_message(stream) {
                         return Some(ServerEvent::Message(CallId(stream)));
                     }
@@ -471,6 +477,9 @@ impl<S: Storage> Server<S> {
     /// A half-close to report, once the messages before it were taken; a
     /// stream that ended inside a message is answered INTERNAL instead.
     fn pending_half_close(&mut self) -> Option<ServerEvent> {
+        if !self.half_close_maybe {
+            return None;
+        }
         let mut found = None;
         for s in self.conn.streams() {
             if s.tag() & HALF_CLOSE_PENDING != 0 && !self.has_message(s.id()) {
@@ -478,7 +487,15 @@ impl<S: Storage> Server<S> {
                 break;
             }
         }
-        let (id, clean) = found?;
+        let Some((id, clean)) = found else {
+            // Look again only while a stream still waits to report its
+            // half-close behind messages not yet taken.
+            self.half_close_maybe = self
+                .conn
+                .streams()
+                .any(|s| s.tag() & HALF_CLOSE_PENDING != 0);
+            return None;
+        };
         self.clear_bits(id, HALF_CLOSE_PENDING);
         if clean {
             return Some(ServerEvent::HalfClosed(CallId(id)));
