@@ -32,7 +32,11 @@ fn bytes_and_a_close_sent_together_close_the_connection_at_once() {
         // The server's SETTINGS (and perhaps a GOAWAY), then the end of
         // the stream; a server that missed the close never ends it.
         let ended = peer.read_to_end(&mut answer);
-        assert!(ended.is_ok(), "round {round}: {ended:?} after {:?}", start.elapsed());
+        assert!(
+            ended.is_ok(),
+            "round {round}: {ended:?} after {:?}",
+            start.elapsed()
+        );
         assert!(!answer.is_empty(), "round {round}: the server sent nothing");
         assert!(
             start.elapsed() < Duration::from_secs(2),

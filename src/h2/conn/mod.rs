@@ -200,6 +200,13 @@ struct State<S: Storage> {
     /// Header-list bytes held by all streams (against `max_connection_header_size`).
     header_bytes: usize,
     streams: S::Streams,
+    /// Where the stream looked up last sits in `streams`: looked at first,
+    /// as the next lookup is most often for the same stream (a guess,
+    /// checked; the table is searched when it misses). Growable tables
+    /// only: they hold the many streams where a search costs; the no-alloc
+    /// tier's few are searched, in less code.
+    #[cfg(feature = "alloc")]
+    stream_hint: core::cell::Cell<usize>,
     next_stream_id: u32,
     /// Client: highest stream id whose HEADERS went out; a new stream may not
     /// open on the wire before a lower one that is still waiting (§5.1.1).
@@ -497,7 +504,7 @@ impl<S: Storage> Connection<S> {
             return;
         };
         let state = &mut self.state;
-        if let Some(stream) = state.streams.as_mut_slice().iter_mut().find(|s| s.id == id) {
+        if let Some(stream) = state.stream_mut(id) {
             let granted = stream
                 .recv_window
                 .consume(u32::try_from(n).unwrap_or(u32::MAX));
@@ -514,11 +521,7 @@ impl<S: Storage> Connection<S> {
     pub fn swap_body(&mut self, id: u32, mut replacement: S::Body) -> Option<S::Body> {
         replacement.clear();
         let state = &mut self.state;
-        let stream = state
-            .streams
-            .as_mut_slice()
-            .iter_mut()
-            .find(|s| s.id == id)?;
+        let stream = state.stream_mut(id)?;
         let body = core::mem::replace(&mut stream.body, replacement);
         state.body_left(body.len());
         Some(body)
@@ -529,11 +532,7 @@ impl<S: Storage> Connection<S> {
     /// how many, or `None` for no such stream.
     fn drop_body_bytes(&mut self, id: u32, n: usize) -> Option<usize> {
         let state = &mut self.state;
-        let stream = state
-            .streams
-            .as_mut_slice()
-            .iter_mut()
-            .find(|s| s.id == id)?;
+        let stream = state.stream_mut(id)?;
         let n = n.min(stream.body.len());
         stream.body.consume(n);
         state.body_left(n);
@@ -609,6 +608,8 @@ impl<S: Storage> State<S> {
             body_bytes: 0,
             header_bytes: 0,
             streams: parts.streams,
+            #[cfg(feature = "alloc")]
+            stream_hint: core::cell::Cell::new(0),
             next_stream_id: match role {
                 Role::Client => 1,
                 Role::Server => 2,
@@ -662,12 +663,33 @@ impl<S: Storage> State<S> {
         self.streams_available = available;
     }
 
+    /// Where stream `id` sits in the table. Not inlined: one copy serves
+    /// every lookup, which the no-alloc tier's code size counts.
+    #[inline(never)]
+    fn index_of(&self, id: u32) -> Option<usize> {
+        let streams = self.streams.as_slice();
+        #[cfg(feature = "alloc")]
+        {
+            let hint = self.stream_hint.get();
+            if streams.get(hint).is_some_and(|s| s.id == id) {
+                return Some(hint);
+            }
+            let i = streams.iter().position(|s| s.id == id)?;
+            self.stream_hint.set(i);
+            Some(i)
+        }
+        #[cfg(not(feature = "alloc"))]
+        streams.iter().position(|s| s.id == id)
+    }
+
     fn stream(&self, id: u32) -> Option<&Stream<S::Headers, S::Body>> {
-        self.streams.as_slice().iter().find(|s| s.id == id)
+        let i = self.index_of(id)?;
+        self.streams.as_slice().get(i)
     }
 
     fn stream_mut(&mut self, id: u32) -> Option<&mut Stream<S::Headers, S::Body>> {
-        self.streams.as_mut_slice().iter_mut().find(|s| s.id == id)
+        let i = self.index_of(id)?;
+        self.streams.as_mut_slice().get_mut(i)
     }
 
     fn open_stream<'h>(
@@ -911,7 +933,7 @@ impl<S: Storage> State<S> {
     }
 
     fn consume(&mut self, id: u32) {
-        if let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) {
+        if let Some(stream) = self.stream_mut(id) {
             let n = stream.recv_window.consume_all();
             self.conn_recv_window.release(n);
         }
@@ -1004,7 +1026,7 @@ impl<S: Storage> State<S> {
     }
 
     fn drop_stream(&mut self, id: u32) {
-        if let Some(i) = self.streams.as_slice().iter().position(|s| s.id == id) {
+        if let Some(i) = self.index_of(id) {
             self.remove_stream_at(i);
         }
     }

@@ -552,7 +552,7 @@ impl<S: Storage> State<S> {
         // padding and dropped bytes are never stored, so theirs comes back now.
         let padding = flow_len - data_len;
         self.conn_recv_window.release(padding);
-        let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
+        let Some(stream) = self.stream_mut(id) else {
             // A stream we closed and forgot. The peer may not have seen our
             // END_STREAM or reset yet (§5.1, "closed"): the data is dropped
             // without another reset, so a late body cannot make us queue frames.
@@ -587,7 +587,11 @@ impl<S: Storage> State<S> {
         };
         let max_body = self.config.max_body_size;
         let max_conn_body = self.config.max_connection_body_size.max(max_body);
-        let Some(stream) = self.streams.as_mut_slice().iter_mut().find(|s| s.id == id) else {
+        // By index: the stream is borrowed beside the connection's counters.
+        let Some(stream) = self
+            .index_of(id)
+            .and_then(|i| self.streams.as_mut_slice().get_mut(i))
+        else {
             return;
         };
         let n = data.len() as u32;
