@@ -636,6 +636,37 @@ fn a_request_decoded_into_an_earlier_ones_memory_carries_nothing_of_it() {
     assert!(seen[1].2 >= "reply to ".len() + 100, "{}", seen[1].2);
 }
 
+#[test]
+fn a_streamed_answer_for_a_connection_that_is_gone_stops_its_writer() {
+    // Two calls held by the handler; one answer streams before the
+    // connection goes (queued, never collected), one after. Each pipe is
+    // aborted, so a backend writing an array into it stops rather than
+    // waiting for a reader that will never come.
+    let (mut pair, held) = holding_service(T0);
+    for _ in 0..2 {
+        pair.a
+            .start_call(HANDLE_REQUEST_PATH, &ruok(), &[], None, T0)
+            .unwrap();
+    }
+    pair.drive();
+    let mut responders = core::mem::take(&mut *held.lock().unwrap());
+    assert_eq!(responders.len(), 2);
+    let late = responders.pop().unwrap();
+    let early = responders.pop().unwrap();
+    let queued = early.stream(ArkoudaResponse::default(), 1 << 20, 1024);
+    assert!(
+        queued.aborted().is_none(),
+        "not aborted while the service lives"
+    );
+    drop(pair);
+    let after = late.stream(ArkoudaResponse::default(), 1 << 20, 1024);
+    for pipe in [queued, after] {
+        let aborted = pipe.aborted().expect("the pipe is aborted");
+        assert_eq!(aborted.code, Code::Cancelled);
+        assert!(pipe.push(std::vec![1, 2, 3]).is_err());
+    }
+}
+
 type ServicePair = Pair<Client<GrowableStorage>, ArkoudaService>;
 
 /// A service whose handler keeps every responder, for the test to answer.
