@@ -20,8 +20,14 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
+use std::vec::Vec;
 
 use super::owner::Owner;
+
+/// Most emptied owner queues kept for reuse.
+const SPARE_QUEUES: usize = 16;
+/// Largest capacity of a queue kept (a long backlog's memory is freed).
+const SPARE_QUEUE_CAPACITY: usize = 64;
 
 /// How a job is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +71,10 @@ struct Queued {
 #[derive(Default)]
 struct Queues {
     waiting: HashMap<Owner, VecDeque<Queued>>,
+    /// Emptied queues of owners with nothing waiting, for the next owner
+    /// that queues a job (at most [`SPARE_QUEUES`]): one job at a time
+    /// allocates no queue.
+    spare: Vec<VecDeque<Queued>>,
     /// Owners with waiting jobs, in the order they are next served.
     turn: VecDeque<Owner>,
     running: HashMap<Owner, usize>,
@@ -166,7 +176,10 @@ impl FairWorkers {
         if q.closed {
             return;
         }
-        let queue = q.waiting.entry(owner.clone()).or_default();
+        let Queues { waiting, spare, .. } = &mut *q;
+        let queue = waiting
+            .entry(owner.clone())
+            .or_insert_with(|| spare.pop().unwrap_or_default());
         queue.push_back(Queued { deadline, job });
         if queue.len() == 1 {
             q.turn.push_back(owner);
@@ -219,7 +232,11 @@ impl Shared {
             let queue = q.waiting.get_mut(&owner)?;
             let job = queue.pop_front()?;
             if queue.is_empty() {
-                q.waiting.remove(&owner);
+                if let Some(empty) = q.waiting.remove(&owner) {
+                    if q.spare.len() < SPARE_QUEUES && empty.capacity() <= SPARE_QUEUE_CAPACITY {
+                        q.spare.push(empty);
+                    }
+                }
             } else {
                 q.turn.push_back(owner.clone());
             }
