@@ -67,7 +67,12 @@ pub fn is_array_command(cmd: &str) -> bool {
 
 /// Arkouda's ERROR reply for an array command: [`NO_ARRAYS`].
 pub fn no_arrays(user: &str, cmd: &str) -> String {
-    envelope(&format!("{cmd}: {NO_ARRAYS}"), super::MsgType::Error, user)
+    envelope(&no_arrays_text(cmd), super::MsgType::Error, user)
+}
+
+/// The `msg` of [`no_arrays`].
+fn no_arrays_text(cmd: &str) -> String {
+    format!("{cmd}: {NO_ARRAYS}")
 }
 
 /// Answers one command: `connect`, `disconnect`, `getconfig` (every key
@@ -82,7 +87,8 @@ pub fn answer(user: &str, cmd: &str, args: &str) -> Action {
 /// [`envelope_in`]).
 pub fn answer_in(user: &str, cmd: &str, args: &str, buffer: String) -> Action {
     use super::MsgType::{Error, Normal};
-    let text: alloc::borrow::Cow<'_, str>;
+    // The reply text when it is made rather than fixed.
+    let text: String;
     let (msg, msg_type, sleep) = match cmd {
         "connect" => ("connected to arkouda server tcp://*:5555", Normal, None),
         "disconnect" => (
@@ -91,11 +97,11 @@ pub fn answer_in(user: &str, cmd: &str, args: &str, buffer: String) -> Action {
             None,
         ),
         "getconfig" => {
-            text = config_json().into();
+            text = config_json();
             (&*text, Normal, None)
         }
         "getRegistrationConfig" => {
-            text = registration_json().into();
+            text = registration_json();
             (&*text, Normal, None)
         }
         "ruok" => ("imok", Normal, None),
@@ -110,11 +116,11 @@ pub fn answer_in(user: &str, cmd: &str, args: &str, buffer: String) -> Action {
             ),
         },
         array if is_array_command(array) => {
-            text = format!("{array}: {NO_ARRAYS}").into();
+            text = no_arrays_text(array);
             (&*text, Error, None)
         }
         other => {
-            text = format!("Unrecognized command: {other}").into();
+            text = format!("Unrecognized command: {other}");
             (&*text, Error, None)
         }
     };
